@@ -1,0 +1,270 @@
+/*
+ * Strata — collective communication for large Mixture-of-Experts inference.
+ *
+ * The C API. Shaped after NCCL: a communicator holds a fixed group of ranks; collectives take
+ * counts in elements; a NULL stream means the call completes before it returns. Every entry
+ * point returns a strataResult_t and records a message naming what was wrong, readable with
+ * strataGetLastError().
+ */
+#ifndef STRATA_STRATA_H_
+#define STRATA_STRATA_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+/** Library version as MAJOR*10000 + MINOR*100 + PATCH. */
+#define STRATA_MAJOR 0
+#define STRATA_MINOR 1
+#define STRATA_PATCH 0
+#define STRATA_VERSION_CODE (STRATA_MAJOR * 10000 + STRATA_MINOR * 100 + STRATA_PATCH)
+
+/** Opaque identifier of a communicator's rendezvous point; produced by strataGetUniqueId on one
+ *  rank and handed to every other rank out of band (or built from STRATA_COMM_ID). */
+typedef struct {
+  char internal[128];
+} strataUniqueId;
+
+/** A communicator: one rank's handle on a group of ranks. */
+typedef struct strataComm* strataComm_t;
+
+/** A stream: an in-order queue of work run by a library thread. NULL means synchronous. */
+typedef struct strataStream* strataStream_t;
+
+/** Status of every call. */
+typedef enum {
+  strataSuccess = 0,         /**< The call succeeded. */
+  strataSystemError = 2,     /**< A system call failed (socket, shared memory, thread). */
+  strataInternalError = 3,   /**< A bug inside Strata. */
+  strataInvalidArgument = 4, /**< An argument was invalid (NULL pointer, bad count, bad rank...). */
+  strataInvalidUsage = 5,    /**< The call was valid alone but not in this state or sequence. */
+  strataRemoteError = 6,     /**< A peer failed, exited or aborted. */
+  strataInProgress = 7,      /**< A nonblocking operation has not completed yet. */
+  strataTimeout = 8,         /**< A wait passed its deadline (strataConfig_t.timeoutMs). */
+  strataNumResults = 9
+} strataResult_t;
+
+/** Element types. Float16, Bfloat16 and the Float8 types accumulate in float32 and round once. */
+typedef enum {
+  strataInt8 = 0,
+  strataChar = 0,
+  strataUint8 = 1,
+  strataInt32 = 2,
+  strataInt = 2,
+  strataUint32 = 3,
+  strataInt64 = 4,
+  strataUint64 = 5,
+  strataFloat16 = 6,
+  strataHalf = 6,
+  strataFloat32 = 7,
+  strataFloat = 7,
+  strataFloat64 = 8,
+  strataDouble = 8,
+  strataBfloat16 = 9,
+  strataFloat8e4m3 = 10,
+  strataFloat8e5m2 = 11,
+  strataNumTypes = 12
+} strataDataType_t;
+
+/** Reduction operators. Avg sums then divides by the number of ranks once. */
+typedef enum {
+  strataSum = 0,
+  strataProd = 1,
+  strataMax = 2,
+  strataMin = 3,
+  strataAvg = 4,
+  strataNumOps = 5
+} strataRedOp_t;
+
+/** Magic value stored in strataConfig_t.magic by STRATA_CONFIG_INITIALIZER. */
+#define STRATA_CONFIG_MAGIC 0x53545243u /* "STRC" */
+/** Version of the strataConfig_t layout. */
+#define STRATA_CONFIG_VERSION 1u
+/** Value of an integer config field meaning "use the default or the environment". */
+#define STRATA_CONFIG_UNDEF_INT INT32_MIN
+/** Color passed to strataCommSplit by ranks that want no new communicator. */
+#define STRATA_SPLIT_NOCOLOR (-1)
+
+/**
+ * Communicator options. Always start from STRATA_CONFIG_INITIALIZER; fields left at their
+ * initial value take the environment's value (STRATA_*) or the built-in default.
+ */
+typedef struct {
+  size_t size;           /**< sizeof(strataConfig_t), set by the initializer. */
+  unsigned int magic;    /**< STRATA_CONFIG_MAGIC, set by the initializer. */
+  unsigned int version;  /**< STRATA_CONFIG_VERSION, set by the initializer. */
+  int blocking;          /**< 1 (default): init blocks. 0: init returns strataInProgress and the
+                              caller polls strataCommGetAsyncError. */
+  int timeoutMs;         /**< Deadline of every wait in ms (default STRATA_TIMEOUT_MS or 300000;
+                              0 waits forever). */
+  const char* commName;  /**< Name shown in logs. */
+  const char* transport; /**< Transport between hosts ("shm", "ucx", "ofi"); default
+                              STRATA_TRANSPORT. */
+  const char* topoFile;  /**< Topology file (default STRATA_TOPO_FILE). */
+  const char* algo;      /**< Tune string pinning algorithms, e.g. "allreduce:@ring" (default
+                              STRATA_ALGO). */
+} strataConfig_t;
+
+/** Initial value of every strataConfig_t. */
+#define STRATA_CONFIG_INITIALIZER                                                                \
+  {                                                                                              \
+    sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_CONFIG_VERSION, STRATA_CONFIG_UNDEF_INT, \
+        STRATA_CONFIG_UNDEF_INT, NULL, NULL, NULL, NULL                                          \
+  }
+
+/** A static string describing a result code. */
+STRATA_API const char* strataGetErrorString(strataResult_t result);
+
+/** The message of the last error recorded for comm, or of the calling thread's last failed call
+ *  when comm is NULL. Never NULL; empty when nothing failed. */
+STRATA_API const char* strataGetLastError(strataComm_t comm);
+
+/** Stores STRATA_VERSION_CODE of the loaded library in *version. */
+STRATA_API strataResult_t strataGetVersion(int* version);
+
+/** Creates a rendezvous point: starts a root listener in this process (or, with STRATA_COMM_ID
+ *  set, describes the root that rank 0 will host) and fills *uniqueId. */
+STRATA_API strataResult_t strataGetUniqueId(strataUniqueId* uniqueId);
+
+/** Creates this rank's communicator among nranks ranks sharing commId. Collective over ranks. */
+STRATA_API strataResult_t strataCommInitRank(strataComm_t* comm, int nranks, strataUniqueId commId,
+                                             int rank);
+
+/** As strataCommInitRank, with options. config may be NULL. */
+STRATA_API strataResult_t strataCommInitRankConfig(strataComm_t* comm, int nranks,
+                                                   strataUniqueId commId, int rank,
+                                                   strataConfig_t* config);
+
+/** Creates nranks communicators in this process, ranks 0..nranks-1, whose ranks run as threads.
+ *  comms must hold nranks handles. config may be NULL. */
+STRATA_API strataResult_t strataCommInitAll(strataComm_t* comms, int nranks,
+                                            const strataConfig_t* config);
+
+/** Creates a communicator from the launch environment: strata-run (STRATA_RANK, STRATA_NRANKS,
+ *  STRATA_COMM_ID), mpirun (OMPI_COMM_WORLD_RANK/SIZE), Slurm (SLURM_PROCID/SLURM_NTASKS) or
+ *  torchrun (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT). config may be NULL. */
+STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strataConfig_t* config);
+
+/** Splits comm: ranks passing the same color join one new communicator, ordered by key then by
+ *  their rank in comm. A color of STRATA_SPLIT_NOCOLOR stores NULL in *newcomm. Collective over
+ *  the ranks of comm. config may be NULL (the parent's options are inherited). */
+STRATA_API strataResult_t strataCommSplit(strataComm_t comm, int color, int key,
+                                          strataComm_t* newcomm, strataConfig_t* config);
+
+/** Completes the operations queued on comm and synchronises with its peers. */
+STRATA_API strataResult_t strataCommFinalize(strataComm_t comm);
+
+/** Frees comm's resources. Call after strataCommFinalize, or after strataCommAbort. */
+STRATA_API strataResult_t strataCommDestroy(strataComm_t comm);
+
+/** Aborts comm from any thread: every wait on it returns within 100 ms, peers see
+ *  strataRemoteError, and the communicator is freed. */
+STRATA_API strataResult_t strataCommAbort(strataComm_t comm);
+
+/** Stores comm's asynchronous state in *asyncError: strataInProgress while a nonblocking init
+ *  runs, the error of a failed queued operation, or strataSuccess. */
+STRATA_API strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncError);
+
+/** Stores the number of ranks of comm in *count. */
+STRATA_API strataResult_t strataCommCount(const strataComm_t comm, int* count);
+
+/** Stores the rank of the caller in comm in *rank. */
+STRATA_API strataResult_t strataCommUserRank(const strataComm_t comm, int* rank);
+
+/** Creates a stream: a library thread that runs queued work in order. */
+STRATA_API strataResult_t strataStreamCreate(strataStream_t* stream);
+
+/** Waits for the stream's queued work, then frees it. */
+STRATA_API strataResult_t strataStreamDestroy(strataStream_t stream);
+
+/** Waits until every operation queued on stream has completed; returns the first error among
+ *  them (which is also recorded on its communicator). */
+STRATA_API strataResult_t strataStreamSynchronize(strataStream_t stream);
+
+/** strataSuccess when every queued operation has completed, strataInProgress otherwise. */
+STRATA_API strataResult_t strataStreamQuery(strataStream_t stream);
+
+/** Reduces count elements across ranks with op; every rank receives the result. In place when
+ *  sendbuff == recvbuff. */
+STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                          strataDataType_t datatype, strataRedOp_t op,
+                                          strataComm_t comm, strataStream_t stream);
+
+/** Copies count elements from root's sendbuff to every rank's recvbuff. sendbuff is read on the
+ *  root only. In place when sendbuff == recvbuff on the root. */
+STRATA_API strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                                          strataDataType_t datatype, int root, strataComm_t comm,
+                                          strataStream_t stream);
+
+/** Reduces count elements across ranks with op into root's recvbuff (recvbuff is used on the
+ *  root only). */
+STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                       strataDataType_t datatype, strataRedOp_t op, int root,
+                                       strataComm_t comm, strataStream_t stream);
+
+/** Gathers sendcount elements from every rank into recvbuff (nranks*sendcount elements), ordered
+ *  by rank. In place when sendbuff == recvbuff + rank*sendcount. */
+STRATA_API strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                                          strataDataType_t datatype, strataComm_t comm,
+                                          strataStream_t stream);
+
+/** Gathers sendcount elements from every rank; rank r's block lands at recvbuff + rdispls[r] and
+ *  holds recvcounts[r] elements (which must equal rank r's sendcount). */
+STRATA_API strataResult_t strataAllGatherv(const void* sendbuff, size_t sendcount, void* recvbuff,
+                                           const size_t* recvcounts, const size_t* rdispls,
+                                           strataDataType_t datatype, strataComm_t comm,
+                                           strataStream_t stream);
+
+/** Reduces nranks*recvcount elements with op; rank r receives block r. In place when
+ *  recvbuff == sendbuff + rank*recvcount. */
+STRATA_API strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff,
+                                              size_t recvcount, strataDataType_t datatype,
+                                              strataRedOp_t op, strataComm_t comm,
+                                              strataStream_t stream);
+
+/** Sends block j (count elements) of sendbuff to rank j; block i of recvbuff comes from rank i.
+ *  sendbuff and recvbuff must not overlap unless equal (in place). */
+STRATA_API strataResult_t strataAllToAll(const void* sendbuff, void* recvbuff, size_t count,
+                                         strataDataType_t datatype, strataComm_t comm,
+                                         strataStream_t stream);
+
+/** Sends sendcounts[j] elements at sendbuff + sdispls[j] to rank j and receives recvcounts[i]
+ *  elements from rank i at recvbuff + rdispls[i]. Counts must match pairwise. */
+STRATA_API strataResult_t strataAllToAllv(const void* sendbuff, const size_t* sendcounts,
+                                          const size_t* sdispls, void* recvbuff,
+                                          const size_t* recvcounts, const size_t* rdispls,
+                                          strataDataType_t datatype, strataComm_t comm,
+                                          strataStream_t stream);
+
+/** Sends count elements to peer, matched in order with peer's strataRecv. */
+STRATA_API strataResult_t strataSend(const void* sendbuff, size_t count, strataDataType_t datatype,
+                                     int peer, strataComm_t comm, strataStream_t stream);
+
+/** Receives count elements from peer, matched in order with peer's strataSend. */
+STRATA_API strataResult_t strataRecv(void* recvbuff, size_t count, strataDataType_t datatype,
+                                     int peer, strataComm_t comm, strataStream_t stream);
+
+/** Returns once every rank of comm has entered the barrier. */
+STRATA_API strataResult_t strataBarrier(strataComm_t comm, strataStream_t stream);
+
+/** Starts a group: calls until the matching strataGroupEnd are fused and run together, so that
+ *  Send/Recv pairs and calls on several communicators from one thread cannot deadlock. */
+STRATA_API strataResult_t strataGroupStart(void);
+
+/** Ends a group and runs (or, with streams, queues) the fused calls. */
+STRATA_API strataResult_t strataGroupEnd(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* STRATA_STRATA_H_ */

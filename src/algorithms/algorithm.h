@@ -1,0 +1,46 @@
+// An algorithm emits one rank's plan for a call. Algorithms are written only in plan ops; they
+// never touch a transport.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/coll_args.h"
+#include "core/plan.h"
+#include "core/status.h"
+
+namespace strata {
+
+// The communicator shape an algorithm plans for.
+struct CommShape {
+  int rank = 0;
+  int nranks = 1;
+  size_t chunkBytes = 128 * 1024;  // pipelining granularity of the transport
+};
+
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+  virtual const char* name() const = 0;
+  virtual CollType coll() const = 0;
+  virtual bool supports(const CollArgs& args, const CommShape& shape) const = 0;
+  // Rough cost in seconds, for choosing between supporting algorithms.
+  virtual double estimate(const CollArgs& args, const CommShape& shape) const = 0;
+  // Emits the plan for `args` with elements of `elemType` (float32 when the call's type is
+  // staged), and its scratch size.
+  virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;
+};
+
+// Every built-in algorithm, in registry order.
+const std::vector<const Algorithm*>& algorithmRegistry();
+const Algorithm* findAlgorithm(CollType coll, const std::string& name);
+
+// The α-β model shared by the estimates: latency per step plus bytes over bandwidth.
+struct CostParams {
+  double alpha = 2e-6;       // seconds per step (flag round trip)
+  double beta = 1.0 / 6e9;   // seconds per byte copied through shared memory
+  double gamma = 1.0 / 8e9;  // seconds per byte reduced
+};
+const CostParams& defaultCost();
+
+}  // namespace strata

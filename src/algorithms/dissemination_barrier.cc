@@ -1,0 +1,39 @@
+// Dissemination barrier: in round k every rank signals rank+2^k and waits for rank-2^k; after
+// ceil(log2 n) rounds every rank has heard, directly or not, from all others.
+#include "algorithms/algorithm.h"
+#include "algorithms/patterns/ring.h"
+
+namespace strata {
+namespace {
+
+class DisseminationBarrier final : public Algorithm {
+ public:
+  const char* name() const override { return "dissemination"; }
+  CollType coll() const override { return CollType::kBarrier; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
+  double estimate(const CollArgs&, const CommShape& s) const override {
+    int rounds = 0;
+    for (int k = 1; k < s.nranks; k *= 2) ++rounds;
+    return rounds * defaultCost().alpha;
+  }
+  Status plan(const CollArgs&, const CommShape& s, Plan& p) const override {
+    p.scratchBytes = 2;
+    PlanBuilder pb(p);
+    for (int k = 1; k < s.nranks; k *= 2) {
+      pb.nextPhase();
+      pb.send(patterns::mod(s.rank + k, s.nranks), scratchAt(0), 1);
+      pb.recv(patterns::mod(s.rank - k, s.nranks), scratchAt(1), 1);
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const Algorithm& disseminationBarrier() {
+  static const DisseminationBarrier a;
+  return a;
+}
+
+}  // namespace strata

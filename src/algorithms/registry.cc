@@ -1,0 +1,38 @@
+// The algorithm registry: every built-in algorithm, one line each.
+#include "algorithms/algorithm.h"
+
+namespace strata {
+
+const Algorithm& ringAllReduce();
+const Algorithm& oneShotAllReduce();
+const Algorithm& ringReduceScatter();
+const Algorithm& ringAllGather();
+const Algorithm& ringAllGatherv();
+const Algorithm& chainBroadcast();
+const Algorithm& chainReduce();
+const Algorithm& pairwiseAllToAll();
+const Algorithm& pairwiseAllToAllv();
+const Algorithm& disseminationBarrier();
+
+const std::vector<const Algorithm*>& algorithmRegistry() {
+  static const std::vector<const Algorithm*> all = {
+      &ringAllReduce(),     &oneShotAllReduce(), &ringReduceScatter(),
+      &ringAllGather(),     &ringAllGatherv(),   &chainBroadcast(),
+      &chainReduce(),       &pairwiseAllToAll(), &pairwiseAllToAllv(),
+      &disseminationBarrier(),
+  };
+  return all;
+}
+
+const Algorithm* findAlgorithm(CollType coll, const std::string& name) {
+  for (const Algorithm* a : algorithmRegistry())
+    if (a->coll() == coll && name == a->name()) return a;
+  return nullptr;
+}
+
+const CostParams& defaultCost() {
+  static const CostParams c;
+  return c;
+}
+
+}  // namespace strata

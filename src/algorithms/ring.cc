@@ -1,0 +1,155 @@
+// Ring algorithms: AllReduce as ReduceScatter + AllGather around a ring, and the ring
+// ReduceScatter, AllGather and AllGatherv. Bandwidth-optimal: each rank sends (n-1)/n of the data
+// per phase; latency grows with n, so small messages prefer the one-shot algorithm.
+#include "algorithms/algorithm.h"
+#include "algorithms/patterns/blocks.h"
+#include "algorithms/patterns/ring.h"
+#include "reduce/reduce.h"
+
+namespace strata {
+namespace {
+
+using patterns::blockOf;
+using patterns::mod;
+using patterns::Ring;
+
+double ringCost(double bytes, int n, bool reduces, int passes) {
+  const CostParams& c = defaultCost();
+  const double steps = static_cast<double>(n - 1) * passes;
+  const double per = bytes / n;
+  return steps * (c.alpha + per * c.beta) + (reduces ? (n - 1) * per * c.gamma : 0.0);
+}
+
+class RingAllReduce final : public Algorithm {
+ public:
+  const char* name() const override { return "ring"; }
+  CollType coll() const override { return CollType::kAllReduce; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
+  double estimate(const CollArgs& a, const CommShape& s) const override {
+    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, true, 2);
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const size_t es = dtypeSize(a.dtype);
+    const Ring ring{s.rank, s.nranks};
+    auto blk = [&](int b) { return recvAt(blockOf(a.count, s.nranks, b).offset * es); };
+    auto len = [&](int b) { return blockOf(a.count, s.nranks, b).count * es; };
+    PlanBuilder pb(p);
+    if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * es);
+    for (int st = 0; st < s.nranks - 1; ++st) {
+      pb.nextPhase();
+      pb.send(ring.right(), blk(ring.rsSendBlock(st)), len(ring.rsSendBlock(st)));
+      const int rb = ring.rsRecvBlock(st);
+      pb.recvReduce(ring.left(), blk(rb), blk(rb), len(rb));
+    }
+    for (int st = 0; st < s.nranks - 1; ++st) {
+      pb.nextPhase();
+      pb.send(ring.right(), blk(ring.agSendBlock(st)), len(ring.agSendBlock(st)));
+      pb.recv(ring.left(), blk(ring.agRecvBlock(st)), len(ring.agRecvBlock(st)));
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
+class RingReduceScatter final : public Algorithm {
+ public:
+  const char* name() const override { return "ring"; }
+  CollType coll() const override { return CollType::kReduceScatter; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
+  double estimate(const CollArgs& a, const CommShape& s) const override {
+    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, true, 1);
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const size_t bytes = a.count * dtypeSize(a.dtype);
+    const int n = s.nranks;
+    const int r = s.rank;
+    auto in = [&](int b) { return sendAt(static_cast<size_t>(b) * bytes); };
+    PlanBuilder pb(p);
+    if (n == 1) {
+      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
+      pb.finish();
+      return Status::ok();
+    }
+    // Partial sums travel the ring in two scratch blocks used alternately.
+    p.scratchBytes = n > 2 ? 2 * bytes : 0;
+    for (int st = 0; st < n - 1; ++st) {
+      pb.nextPhase();
+      const BufRef out = st == 0 ? in(mod(r - 1, n)) : scratchAt(((st - 1) % 2) * bytes);
+      pb.send(mod(r + 1, n), out, bytes);
+      const int rb = mod(r - st - 2, n);
+      const BufRef acc = st == n - 2 ? recvAt(0) : scratchAt((st % 2) * bytes);
+      pb.recvReduce(mod(r - 1, n), acc, in(rb), bytes);
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
+// AllGather and AllGatherv share one plan: block b of the output holds rank b's contribution.
+Status ringGatherPlan(const CollArgs& a, const CommShape& s, Plan& p,
+                      const std::vector<size_t>& counts, const std::vector<size_t>& displs) {
+  const size_t es = dtypeSize(a.dtype);
+  const Ring ring{s.rank, s.nranks};
+  auto blk = [&](int b) { return recvAt(displs[static_cast<size_t>(b)] * es); };
+  auto len = [&](int b) { return counts[static_cast<size_t>(b)] * es; };
+  PlanBuilder pb(p);
+  if (!a.inPlace) pb.copy(sendAt(0), blk(s.rank), len(s.rank));
+  for (int st = 0; st < s.nranks - 1; ++st) {
+    pb.nextPhase();
+    pb.send(ring.right(), blk(mod(s.rank - st, s.nranks)), len(mod(s.rank - st, s.nranks)));
+    const int rb = mod(s.rank - st - 1, s.nranks);
+    pb.recv(ring.left(), blk(rb), len(rb));
+  }
+  pb.finish();
+  return Status::ok();
+}
+
+class RingAllGather final : public Algorithm {
+ public:
+  const char* name() const override { return "ring"; }
+  CollType coll() const override { return CollType::kAllGather; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
+  double estimate(const CollArgs& a, const CommShape& s) const override {
+    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, false, 1);
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    std::vector<size_t> counts(static_cast<size_t>(s.nranks), a.count);
+    std::vector<size_t> displs(counts.size());
+    for (size_t i = 0; i < displs.size(); ++i) displs[i] = i * a.count;
+    return ringGatherPlan(a, s, p, counts, displs);
+  }
+};
+
+class RingAllGatherv final : public Algorithm {
+ public:
+  const char* name() const override { return "ring"; }
+  CollType coll() const override { return CollType::kAllGatherv; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
+  double estimate(const CollArgs& a, const CommShape& s) const override {
+    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, false, 1);
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    return ringGatherPlan(a, s, p, a.recvcounts, a.rdispls);
+  }
+};
+
+}  // namespace
+
+const Algorithm& ringAllReduce() {
+  static const RingAllReduce a;
+  return a;
+}
+const Algorithm& ringReduceScatter() {
+  static const RingReduceScatter a;
+  return a;
+}
+const Algorithm& ringAllGather() {
+  static const RingAllGather a;
+  return a;
+}
+const Algorithm& ringAllGatherv() {
+  static const RingAllGatherv a;
+  return a;
+}
+
+}  // namespace strata

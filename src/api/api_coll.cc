@@ -1,0 +1,330 @@
+// Collectives, Send/Recv and Barrier: argument checks, then launch.
+#include <limits>
+
+#include "api/handles.h"
+#include "core/launch.h"
+#include "reduce/reduce.h"
+
+using strata::CollArgs;
+using strata::CollType;
+using strata::Comm;
+using strata::makeError;
+using strata::Status;
+using strata::api::finish;
+using strata::api::guard;
+
+namespace {
+
+Status checkType(const char* op, strataDataType_t t) {
+  if (static_cast<int>(t) < 0 || static_cast<int>(t) >= strataNumTypes)
+    return makeError(strataInvalidArgument, "%s: datatype %d is not a strataDataType_t", op,
+                     static_cast<int>(t));
+  return Status::ok();
+}
+
+Status checkOp(const char* op, strataRedOp_t r) {
+  if (static_cast<int>(r) < 0 || static_cast<int>(r) >= strataNumOps)
+    return makeError(strataInvalidArgument, "%s: op %d is not a strataRedOp_t", op,
+                     static_cast<int>(r));
+  return Status::ok();
+}
+
+Status checkRank(const char* op, const char* what, int r, int n) {
+  if (r < 0 || r >= n)
+    return makeError(strataInvalidArgument, "%s: %s %d is outside [0, %d)", op, what, r, n);
+  return Status::ok();
+}
+
+// count elements times `factor` must fit in memory.
+Status checkCount(const char* op, const char* what, size_t count, size_t factor, strataDataType_t t) {
+  const size_t es = strata::dtypeSize(t);
+  if (factor != 0 && count > std::numeric_limits<size_t>::max() / es / factor)
+    return makeError(strataInvalidArgument, "%s: %s %zu is too large", op, what, count);
+  return Status::ok();
+}
+
+Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
+  if (p == nullptr && bytes > 0)
+    return makeError(strataInvalidArgument, "%s: %s is NULL with %zu bytes to move", op, what, bytes);
+  return Status::ok();
+}
+
+bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
+  auto x = reinterpret_cast<uintptr_t>(a);
+  auto y = reinterpret_cast<uintptr_t>(b);
+  return na > 0 && nb > 0 && x < y + nb && y < x + na;
+}
+
+// The common tail of every call: validate the handles, run the call-specific checks, launch.
+template <typename Check>
+strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
+                      Check&& check) {
+  return guard(op, [&]() -> strataResult_t {
+    auto c = strata::api::checkComm(handle, op);
+    if (!c.isOk()) return finish(c.status());
+    Comm* comm = c.value();
+    strata::RankScope scope(comm->rank());
+    auto s = strata::api::checkStream(stream, op);
+    if (!s.isOk()) return finish(s.status(), comm);
+    Status st = checkType(op, args.dtype);
+    if (st.isOk()) st = check(*comm);
+    if (!st.isOk()) return finish(st, comm);
+    strata::api::ActiveCall active(comm);
+    st = strata::launch(*comm, args, s.value());
+    return finish(st, comm);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                               strataDataType_t datatype, strataRedOp_t op, strataComm_t comm,
+                               strataStream_t stream) {
+  const char* name = "strataAllReduce";
+  CollArgs a;
+  a.coll = CollType::kAllReduce;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.op = op;
+  a.inPlace = sendbuff == recvbuff;
+  return submit(name, comm, stream, a, [&](Comm&) {
+    STRATA_CHECK(checkOp(name, op));
+    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    return checkBuf(name, "recvbuff", recvbuff, bytes);
+  });
+}
+
+strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                               strataDataType_t datatype, int root, strataComm_t comm,
+                               strataStream_t stream) {
+  const char* name = "strataBroadcast";
+  CollArgs a;
+  a.coll = CollType::kBroadcast;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.root = root;
+  a.inPlace = sendbuff == recvbuff;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype);
+    if (c.rank() == root) STRATA_CHECK(checkBuf(name, "sendbuff (on the root)", sendbuff, bytes));
+    return checkBuf(name, "recvbuff", recvbuff, bytes);
+  });
+}
+
+strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
+                            strataDataType_t datatype, strataRedOp_t op, int root,
+                            strataComm_t comm, strataStream_t stream) {
+  const char* name = "strataReduce";
+  CollArgs a;
+  a.coll = CollType::kReduce;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.op = op;
+  a.root = root;
+  a.inPlace = sendbuff == recvbuff;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkOp(name, op));
+    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    if (c.rank() == root) return checkBuf(name, "recvbuff (on the root)", recvbuff, bytes);
+    return Status::ok();
+  });
+}
+
+strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                               strataDataType_t datatype, strataComm_t comm,
+                               strataStream_t stream) {
+  const char* name = "strataAllGather";
+  CollArgs a;
+  a.coll = CollType::kAllGather;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = sendcount;
+  a.dtype = datatype;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkCount(name, "sendcount", sendcount, static_cast<size_t>(c.nranks()), datatype));
+    const size_t bytes = sendcount * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes * static_cast<size_t>(c.nranks())));
+    a.inPlace = bytes > 0 && static_cast<const char*>(sendbuff) ==
+                                 static_cast<const char*>(recvbuff) + bytes * c.rank();
+    return Status::ok();
+  });
+}
+
+strataResult_t strataAllGatherv(const void* sendbuff, size_t sendcount, void* recvbuff,
+                                const size_t* recvcounts, const size_t* rdispls,
+                                strataDataType_t datatype, strataComm_t comm,
+                                strataStream_t stream) {
+  const char* name = "strataAllGatherv";
+  CollArgs a;
+  a.coll = CollType::kAllGatherv;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = sendcount;
+  a.dtype = datatype;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    if (!recvcounts) return makeError(strataInvalidArgument, "%s: recvcounts is NULL", name);
+    if (!rdispls) return makeError(strataInvalidArgument, "%s: rdispls is NULL", name);
+    const size_t n = static_cast<size_t>(c.nranks());
+    const size_t me = static_cast<size_t>(c.rank());
+    a.recvcounts.assign(recvcounts, recvcounts + n);
+    a.rdispls.assign(rdispls, rdispls + n);
+    if (recvcounts[me] != sendcount)
+      return makeError(strataInvalidArgument, "%s: recvcounts[%zu] is %zu but sendcount is %zu",
+                       name, me, recvcounts[me], sendcount);
+    size_t extent = 0;
+    for (size_t r = 0; r < n; ++r) {
+      STRATA_CHECK(checkCount(name, "recvcounts[r] + rdispls[r]", recvcounts[r] + rdispls[r], 1, datatype));
+      extent = std::max(extent, recvcounts[r] + rdispls[r]);
+    }
+    const size_t es = strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, sendcount * es));
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, extent * es));
+    a.inPlace = sendcount > 0 && static_cast<const char*>(sendbuff) ==
+                                     static_cast<const char*>(recvbuff) + rdispls[me] * es;
+    return Status::ok();
+  });
+}
+
+strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                                   strataDataType_t datatype, strataRedOp_t op, strataComm_t comm,
+                                   strataStream_t stream) {
+  const char* name = "strataReduceScatter";
+  CollArgs a;
+  a.coll = CollType::kReduceScatter;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = recvcount;
+  a.dtype = datatype;
+  a.op = op;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkOp(name, op));
+    STRATA_CHECK(checkCount(name, "recvcount", recvcount, static_cast<size_t>(c.nranks()), datatype));
+    const size_t bytes = recvcount * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes * static_cast<size_t>(c.nranks())));
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes));
+    a.inPlace = bytes > 0 && static_cast<const char*>(recvbuff) ==
+                                 static_cast<const char*>(sendbuff) + bytes * c.rank();
+    return Status::ok();
+  });
+}
+
+strataResult_t strataAllToAll(const void* sendbuff, void* recvbuff, size_t count,
+                              strataDataType_t datatype, strataComm_t comm, strataStream_t stream) {
+  const char* name = "strataAllToAll";
+  CollArgs a;
+  a.coll = CollType::kAllToAll;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.inPlace = sendbuff == recvbuff;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype) * static_cast<size_t>(c.nranks());
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes));
+    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, bytes))
+      return makeError(strataInvalidArgument,
+                       "%s: sendbuff and recvbuff overlap without being equal", name);
+    return Status::ok();
+  });
+}
+
+strataResult_t strataAllToAllv(const void* sendbuff, const size_t* sendcounts,
+                               const size_t* sdispls, void* recvbuff, const size_t* recvcounts,
+                               const size_t* rdispls, strataDataType_t datatype, strataComm_t comm,
+                               strataStream_t stream) {
+  const char* name = "strataAllToAllv";
+  CollArgs a;
+  a.coll = CollType::kAllToAllv;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.dtype = datatype;
+  a.inPlace = sendbuff == recvbuff;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    const struct {
+      const size_t* p;
+      const char* what;
+    } arrays[] = {{sendcounts, "sendcounts"}, {sdispls, "sdispls"}, {recvcounts, "recvcounts"},
+                  {rdispls, "rdispls"}};
+    for (const auto& arr : arrays)
+      if (!arr.p) return makeError(strataInvalidArgument, "%s: %s is NULL", name, arr.what);
+    const size_t n = static_cast<size_t>(c.nranks());
+    a.sendcounts.assign(sendcounts, sendcounts + n);
+    a.sdispls.assign(sdispls, sdispls + n);
+    a.recvcounts.assign(recvcounts, recvcounts + n);
+    a.rdispls.assign(rdispls, rdispls + n);
+    size_t sendExtent = 0, recvExtent = 0;
+    for (size_t r = 0; r < n; ++r) {
+      STRATA_CHECK(checkCount(name, "sendcounts[r] + sdispls[r]", sendcounts[r] + sdispls[r], 1, datatype));
+      STRATA_CHECK(checkCount(name, "recvcounts[r] + rdispls[r]", recvcounts[r] + rdispls[r], 1, datatype));
+      sendExtent = std::max(sendExtent, sendcounts[r] + sdispls[r]);
+      recvExtent = std::max(recvExtent, recvcounts[r] + rdispls[r]);
+    }
+    const size_t es = strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, sendExtent * es));
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, recvExtent * es));
+    a.count = sendExtent;
+    if (!a.inPlace && overlaps(sendbuff, sendExtent * es, recvbuff, recvExtent * es))
+      return makeError(strataInvalidArgument,
+                       "%s: sendbuff and recvbuff overlap without being equal", name);
+    return Status::ok();
+  });
+}
+
+strataResult_t strataSend(const void* sendbuff, size_t count, strataDataType_t datatype, int peer,
+                          strataComm_t comm, strataStream_t stream) {
+  const char* name = "strataSend";
+  CollArgs a;
+  a.coll = CollType::kSend;
+  a.sendbuff = sendbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.peer = peer;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkRank(name, "peer", peer, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
+    return checkBuf(name, "sendbuff", sendbuff, count * strata::dtypeSize(datatype));
+  });
+}
+
+strataResult_t strataRecv(void* recvbuff, size_t count, strataDataType_t datatype, int peer,
+                          strataComm_t comm, strataStream_t stream) {
+  const char* name = "strataRecv";
+  CollArgs a;
+  a.coll = CollType::kRecv;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.peer = peer;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkRank(name, "peer", peer, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
+    return checkBuf(name, "recvbuff", recvbuff, count * strata::dtypeSize(datatype));
+  });
+}
+
+strataResult_t strataBarrier(strataComm_t comm, strataStream_t stream) {
+  CollArgs a;
+  a.coll = CollType::kBarrier;
+  a.dtype = strataUint8;
+  return submit("strataBarrier", comm, stream, a, [](Comm&) { return Status::ok(); });
+}
+
+}  // extern "C"

@@ -1,0 +1,224 @@
+// Communicator life cycle: unique ids, init (blocking, nonblocking, all-in-process, from the
+// launch environment), split, finalize, destroy, abort and queries.
+#include <thread>
+#include <vector>
+
+#include "api/handles.h"
+#include "bootstrap/inprocess_bootstrap.h"
+#include "bootstrap/launch_env.h"
+#include "bootstrap/tcp_bootstrap.h"
+
+using strata::Comm;
+using strata::format;
+using strata::makeError;
+using strata::Status;
+using strata::api::finish;
+using strata::api::guard;
+
+namespace {
+
+Status checkRankArgs(const char* op, strataComm_t* comm, int nranks, int rank) {
+  if (!comm) return makeError(strataInvalidArgument, "%s: comm is NULL", op);
+  if (nranks < 1)
+    return makeError(strataInvalidArgument, "%s: nranks is %d, must be >= 1", op, nranks);
+  if (rank < 0 || rank >= nranks)
+    return makeError(strataInvalidArgument, "%s: rank %d is outside [0, %d)", op, rank, nranks);
+  return Status::ok();
+}
+
+strataResult_t initRank(const char* op, strataComm_t* out, int nranks, strataUniqueId id,
+                        int rank, const strataConfig_t* config) {
+  Status s = checkRankArgs(op, out, nranks, rank);
+  if (!s.isOk()) return finish(s);
+  *out = nullptr;
+  auto cfg = strata::resolveConfig(config, nullptr);
+  if (!cfg.isOk()) return finish(cfg.status().context(op));
+  auto handle = std::make_unique<strataComm>();
+  handle->comm = std::make_unique<Comm>(rank, nranks, cfg.value());
+  Comm* comm = handle->comm.get();
+  strata::RankScope scope(rank);
+  strata::BootstrapOptions opts;
+  opts.timeoutMs = cfg.value().timeoutMs;
+  opts.abort = &comm->abortFlag();
+  Comm::BootstrapConnector connect = [id, rank, nranks, opts] {
+    return strata::connectTcpBootstrap(id, rank, nranks, opts);
+  };
+  if (!cfg.value().blocking) {
+    comm->initializeAsync(std::move(connect));
+    *out = handle.release();
+    return strataInProgress;
+  }
+  s = comm->initializeWith(connect);
+  if (!s.isOk()) return finish(s.context(format("%s (rank %d of %d)", op, rank, nranks)));
+  *out = handle.release();
+  return strataSuccess;
+}
+
+}  // namespace
+
+extern "C" {
+
+strataResult_t strataGetUniqueId(strataUniqueId* uniqueId) {
+  return guard("strataGetUniqueId", [&] {
+    if (!uniqueId)
+      return finish(makeError(strataInvalidArgument, "strataGetUniqueId: uniqueId is NULL"));
+    auto id = strata::createUniqueId();
+    if (!id.isOk()) return finish(id.status().context("strataGetUniqueId"));
+    *uniqueId = id.value();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommInitRank(strataComm_t* comm, int nranks, strataUniqueId commId,
+                                  int rank) {
+  return guard("strataCommInitRank", [&] {
+    return initRank("strataCommInitRank", comm, nranks, commId, rank, nullptr);
+  });
+}
+
+strataResult_t strataCommInitRankConfig(strataComm_t* comm, int nranks, strataUniqueId commId,
+                                        int rank, strataConfig_t* config) {
+  return guard("strataCommInitRankConfig", [&] {
+    return initRank("strataCommInitRankConfig", comm, nranks, commId, rank, config);
+  });
+}
+
+strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strataConfig_t* config) {
+  return guard("strataCommInitFromEnv", [&] {
+    const char* op = "strataCommInitFromEnv";
+    if (!comm) return finish(makeError(strataInvalidArgument, "%s: comm is NULL", op));
+    *comm = nullptr;
+    auto env = strata::detectLaunchEnv();
+    if (!env.isOk()) return finish(env.status().context(op));
+    auto id = strata::uniqueIdFromAddress(env.value().commId, env.value().secret);
+    if (!id.isOk()) return finish(id.status().context(op));
+    return initRank(op, comm, env.value().nranks, id.value(), env.value().rank, config);
+  });
+}
+
+strataResult_t strataCommInitAll(strataComm_t* comms, int nranks, const strataConfig_t* config) {
+  return guard("strataCommInitAll", [&] {
+    const char* op = "strataCommInitAll";
+    if (!comms) return finish(makeError(strataInvalidArgument, "%s: comms is NULL", op));
+    if (nranks < 1)
+      return finish(makeError(strataInvalidArgument, "%s: nranks is %d, must be >= 1", op, nranks));
+    for (int i = 0; i < nranks; ++i) comms[i] = nullptr;
+    auto cfg = strata::resolveConfig(config, nullptr);
+    if (!cfg.isOk()) return finish(cfg.status().context(op));
+    std::vector<std::unique_ptr<strataComm>> handles(static_cast<size_t>(nranks));
+    strata::BootstrapOptions opts;
+    opts.timeoutMs = cfg.value().timeoutMs;
+    auto bootstraps = strata::createInProcessBootstraps(nranks, opts);
+    std::vector<Status> results(static_cast<size_t>(nranks));
+    std::vector<std::thread> threads;
+    for (int r = 0; r < nranks; ++r) {
+      const size_t i = static_cast<size_t>(r);
+      handles[i] = std::make_unique<strataComm>();
+      handles[i]->comm = std::make_unique<Comm>(r, nranks, cfg.value());
+      threads.emplace_back([&, i] {
+        results[i] = handles[i]->comm->initialize(std::move(bootstraps[i]));
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int r = 0; r < nranks; ++r) {
+      const Status& s = results[static_cast<size_t>(r)];
+      if (!s.isOk()) {
+        Status err = s;
+        return finish(err.context(format("%s: rank %d", op, r)));
+      }
+    }
+    for (int r = 0; r < nranks; ++r) comms[r] = handles[static_cast<size_t>(r)].release();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommSplit(strataComm_t comm, int color, int key, strataComm_t* newcomm,
+                               strataConfig_t* config) {
+  return guard("strataCommSplit", [&] {
+    const char* op = "strataCommSplit";
+    auto c = strata::api::checkComm(comm, op);
+    if (!c.isOk()) return finish(c.status());
+    if (!newcomm) return finish(makeError(strataInvalidArgument, "%s: newcomm is NULL", op), c.value());
+    *newcomm = nullptr;
+    if (color < 0 && color != STRATA_SPLIT_NOCOLOR)
+      return finish(makeError(strataInvalidArgument,
+                              "%s: color %d is negative (use STRATA_SPLIT_NOCOLOR to opt out)", op,
+                              color),
+                    c.value());
+    strata::api::ActiveCall active(c.value());
+    strata::RankScope scope(c.value()->rank());
+    auto child = c.value()->split(color, key, config);
+    if (!child.isOk()) return finish(child.status().context(op), c.value());
+    if (child.value()) {
+      auto handle = std::make_unique<strataComm>();
+      handle->comm = std::move(child).value();
+      *newcomm = handle.release();
+    }
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommFinalize(strataComm_t comm) {
+  return guard("strataCommFinalize", [&] {
+    auto c = strata::api::checkComm(comm, "strataCommFinalize");
+    if (!c.isOk()) return finish(c.status());
+    strata::RankScope scope(c.value()->rank());
+    Status s = c.value()->finalize();
+    return finish(s.context("strataCommFinalize"), c.value());
+  });
+}
+
+strataResult_t strataCommDestroy(strataComm_t comm) {
+  return guard("strataCommDestroy", [&] {
+    auto c = strata::api::checkComm(comm, "strataCommDestroy");
+    if (!c.isOk()) return finish(c.status());
+    c.value()->drain();
+    comm->magic = 0;
+    delete comm;
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommAbort(strataComm_t comm) {
+  return guard("strataCommAbort", [&] {
+    auto c = strata::api::checkComm(comm, "strataCommAbort");
+    if (!c.isOk()) return finish(c.status());
+    c.value()->abort();
+    comm->magic = 0;
+    delete comm;
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncError) {
+  return guard("strataCommGetAsyncError", [&] {
+    auto c = strata::api::checkComm(comm, "strataCommGetAsyncError");
+    if (!c.isOk()) return finish(c.status());
+    if (!asyncError)
+      return finish(makeError(strataInvalidArgument, "strataCommGetAsyncError: asyncError is NULL"));
+    *asyncError = c.value()->asyncState();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommCount(const strataComm_t comm, int* count) {
+  return guard("strataCommCount", [&] {
+    auto c = strata::api::checkComm(comm, "strataCommCount");
+    if (!c.isOk()) return finish(c.status());
+    if (!count) return finish(makeError(strataInvalidArgument, "strataCommCount: count is NULL"));
+    *count = c.value()->nranks();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommUserRank(const strataComm_t comm, int* rank) {
+  return guard("strataCommUserRank", [&] {
+    auto c = strata::api::checkComm(comm, "strataCommUserRank");
+    if (!c.isOk()) return finish(c.status());
+    if (!rank) return finish(makeError(strataInvalidArgument, "strataCommUserRank: rank is NULL"));
+    *rank = c.value()->rank();
+    return strataSuccess;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,62 @@
+// What the C handles point to, their magic values, and the error guard every entry point uses.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "core/comm.h"
+#include "core/logging.h"
+#include "core/status.h"
+#include "core/stream.h"
+#include "strata/strata.h"
+
+struct strataComm {
+  static constexpr uint64_t kMagic = 0x5354524154414331ull;  // "STRATAC1"
+  uint64_t magic = kMagic;
+  std::unique_ptr<strata::Comm> comm;
+};
+
+struct strataStream {
+  static constexpr uint64_t kMagic = 0x5354524154415331ull;  // "STRATAS1"
+  uint64_t magic = kMagic;
+  std::unique_ptr<strata::Stream> stream;
+};
+
+namespace strata::api {
+
+// Records s as the thread's last error (and the communicator's, when given) and returns its code.
+strataResult_t finish(const Status& s, Comm* comm = nullptr);
+
+// Checks a communicator handle; `what` names the argument.
+Result<Comm*> checkComm(strataComm_t comm, const char* op, const char* what = "comm");
+Result<Stream*> checkStream(strataStream_t stream, const char* op);
+
+// Runs body, converting any escaping C++ exception into a status: nothing crosses the C edge.
+template <typename F>
+strataResult_t guard(const char* op, F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return finish(makeError(strataSystemError, "%s: out of memory", op));
+  } catch (const std::exception& e) {
+    return finish(makeError(strataInternalError, "%s: unexpected exception: %s", op, e.what()));
+  } catch (...) {
+    return finish(makeError(strataInternalError, "%s: unexpected exception", op));
+  }
+}
+
+// Pins a communicator while a call uses it, so Abort/Destroy from another thread waits for it.
+class ActiveCall {
+ public:
+  explicit ActiveCall(Comm* c) : comm_(c) { comm_->active().fetch_add(1); }
+  ~ActiveCall() { comm_->active().fetch_sub(1); }
+  ActiveCall(const ActiveCall&) = delete;
+  ActiveCall& operator=(const ActiveCall&) = delete;
+
+ private:
+  Comm* comm_;
+};
+
+}  // namespace strata::api

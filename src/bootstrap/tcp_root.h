@@ -1,0 +1,31 @@
+// The TCP bootstrap's root: one listener per communicator that every rank connects to (a star).
+// It relays allgathers and point-to-point messages, and tells every rank when one of them dies.
+//
+// A root runs on its own thread with a Boost.Asio io_context and lives in a process-wide
+// registry until all its ranks have joined and left (BYE or disconnect), so a root created by
+// strataGetUniqueId outlives that call; one whose ranks never all arrive stays until process
+// exit, telling late ranks why the job failed. At process exit, roots that still serve ranks get a
+// short grace period to deliver what they hold, then every root thread is stopped and joined.
+#pragma once
+
+#include <cstddef>
+
+#include "bootstrap/unique_id.h"
+#include "core/status.h"
+
+namespace strata {
+
+struct TcpRootOptions {
+  SockAddr bind;                    // port 0: an ephemeral port
+  BootstrapSecret secret{};         // every hello must carry it
+  bool fallbackToWildcard = false;  // bind the wildcard address when `bind` is not local
+  long helloTimeoutMs = 5000;       // a connection must say hello within this time
+};
+
+// Starts a root listening on opts.bind and returns the address it listens on (port filled in).
+Result<SockAddr> startTcpRoot(const TcpRootOptions& opts);
+
+// Roots of this process still serving (threads of finished roots are joined here).
+size_t liveTcpRootCount();
+
+}  // namespace strata

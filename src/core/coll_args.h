@@ -1,0 +1,52 @@
+// One collective or point-to-point call, as the C API received it (counts in elements).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "strata/strata.h"
+
+namespace strata {
+
+enum class CollType {
+  kAllReduce,
+  kBroadcast,
+  kReduce,
+  kAllGather,
+  kAllGatherv,
+  kReduceScatter,
+  kAllToAll,
+  kAllToAllv,
+  kSend,
+  kRecv,
+  kBarrier,
+};
+constexpr int kNumCollTypes = static_cast<int>(CollType::kBarrier) + 1;
+
+// "AllReduce", "Broadcast", ... as the API names them.
+const char* collName(CollType c);
+// "allreduce", "broadcast", ... as tune strings name them.
+const char* collKey(CollType c);
+
+struct CollArgs {
+  CollType coll = CollType::kAllReduce;
+  const void* sendbuff = nullptr;
+  void* recvbuff = nullptr;
+  // AllReduce/Broadcast/Reduce: elements; AllGather: per-rank send count; ReduceScatter: per-rank
+  // receive count; AllToAll: elements per peer; Send/Recv: elements; AllGatherv: own send count.
+  size_t count = 0;
+  strataDataType_t dtype = strataFloat32;
+  strataRedOp_t op = strataSum;
+  int root = 0;  // Broadcast, Reduce
+  int peer = -1;  // Send, Recv
+  // The call follows the collective's in-place rule (NCCL's: e.g. AllGather in place when
+  // sendbuff == recvbuff + rank * sendcount). Part of the plan's shape.
+  bool inPlace = false;
+  // AllToAllv (send*/recv*) and AllGatherv (recv*), copied from the caller's arrays.
+  std::vector<size_t> sendcounts, sdispls, recvcounts, rdispls;
+
+  // Bytes of the payload the scheduler sizes algorithms by (per-rank message size).
+  size_t messageBytes(int nranks) const;
+};
+
+}  // namespace strata

@@ -1,0 +1,220 @@
+#include "core/comm.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "core/backoff.h"
+#include "core/host_id.h"
+#include "core/logging.h"
+#include "transports/shm/shm_transport.h"
+
+namespace strata {
+
+Comm::Comm(int rank, int nranks, CommConfig config)
+    : rank_(rank), nranks_(nranks), config_(std::move(config)) {}
+
+Comm::~Comm() {
+  if (initThread_.joinable()) initThread_.join();
+}
+
+std::string Comm::label() const {
+  if (config_.commName.empty()) return format("rank %d of %d", rank_, nranks_);
+  return format("comm '%s' rank %d of %d", config_.commName.c_str(), rank_, nranks_);
+}
+
+Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
+  RankScope scope(rank_);
+  bootstrap_ = std::move(bootstrap);
+  PeerInfo me;
+  me.rank = rank_;
+  me.pid = static_cast<int>(getpid());
+  me.hostId = localHostId();
+  STRATA_ASSIGN(std::vector<std::string> blobs, bootstrap_->allgather(me.serialize()));
+  std::vector<PeerInfo> peers;
+  peers.reserve(blobs.size());
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    STRATA_ASSIGN(PeerInfo p, PeerInfo::parse(blobs[i]));
+    if (p.rank != static_cast<int>(i)) {
+      return makeError(strataInternalError, "peer info %zu claims rank %d", i, p.rank);
+    }
+    peers.push_back(std::move(p));
+  }
+  if (!config_.transport.empty() && config_.transport != "shm") {
+    return makeError(strataInvalidArgument,
+                     "transport '%s' was asked for but is not built into this library (built: shm)",
+                     config_.transport.c_str());
+  }
+  ShmOptions shm;
+  shm.timeoutMs = config_.timeoutMs;
+  shm.abort = &abort_;
+  STRATA_ASSIGN(transport_, createShmTransport(*bootstrap_, peers, shm));
+  STRATA_ASSIGN(TuneTable tune, TuneTable::parse(config_.algo, "STRATA_ALGO"));
+  CommShape shape;
+  shape.rank = rank_;
+  shape.nranks = nranks_;
+  shape.chunkBytes = shm.chunkBytes;
+  planner_ = std::make_unique<Planner>(shape, std::move(tune));
+  STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
+              transport_->name(), config_.timeoutMs);
+  return Status::ok();
+}
+
+Status Comm::initializeWith(const BootstrapConnector& connect) {
+  Result<std::unique_ptr<Bootstrap>> bs = connect();
+  if (!bs.isOk()) return bs.status();
+  return initialize(std::move(bs).value());
+}
+
+void Comm::initializeAsync(BootstrapConnector connect) {
+  asyncError_ = strataInProgress;
+  initThread_ = std::thread([this, connect = std::move(connect)] {
+    Status s = initializeWith(connect);
+    if (!s.isOk()) {
+      recordError(s);
+      std::lock_guard<std::mutex> g(errorMutex_);
+      failure_ = s;
+    }
+    asyncError_ = s.code();
+  });
+}
+
+Status Comm::ready() {
+  if (asyncError_.load() == strataInProgress && initThread_.joinable()) initThread_.join();
+  std::lock_guard<std::mutex> g(errorMutex_);
+  if (!failure_.isOk()) {
+    return makeError(strataInvalidUsage, "%s is unusable after an earlier error (%s); call "
+                     "strataCommAbort", label().c_str(), failure_.message().c_str());
+  }
+  if (!transport_) return makeError(strataInvalidUsage, "%s is not initialised", label().c_str());
+  return Status::ok();
+}
+
+RunContext Comm::runContext() const {
+  RunContext c;
+  c.transport = transport_.get();
+  c.abort = &abort_;
+  c.timeoutMs = config_.timeoutMs;
+  c.rank = rank_;
+  c.label = label();
+  return c;
+}
+
+namespace {
+std::byte* grow(std::vector<std::byte>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+}  // namespace
+
+void Comm::reserveArena(size_t scratch, size_t stageIn, size_t stageOut) {
+  grow(scratch_, scratch);
+  grow(stageIn_, stageIn);
+  grow(stageOut_, stageOut);
+}
+
+std::vector<std::byte*> Comm::bindBuffers(const Plan& plan, const void* send, void* recv,
+                                          const std::vector<void*>& extras) {
+  std::vector<std::byte*> bases(static_cast<size_t>(kFirstExtraBuf) + extras.size());
+  bases[kSendBuf] = const_cast<std::byte*>(static_cast<const std::byte*>(send));
+  bases[kRecvBuf] = static_cast<std::byte*>(recv);
+  bases[kScratchBuf] = grow(scratch_, plan.scratchBytes);
+  bases[kStageInBuf] = grow(stageIn_, plan.stageInBytes);
+  bases[kStageOutBuf] = grow(stageOut_, plan.stageOutBytes);
+  for (size_t i = 0; i < extras.size(); ++i)
+    bases[kFirstExtraBuf + i] = static_cast<std::byte*>(extras[i]);
+  return bases;
+}
+
+void Comm::recordError(const Status& s) {
+  if (s.isOk()) return;
+  std::lock_guard<std::mutex> g(errorMutex_);
+  lastError_ = s.message();
+}
+
+std::string Comm::lastError() {
+  std::lock_guard<std::mutex> g(errorMutex_);
+  return lastError_;
+}
+
+void Comm::fail(const Status& s) {
+  if (s.isOk()) return;
+  STRATA_WARN("%s failed: %s: %s", label().c_str(), strataGetErrorString(s.code()),
+              s.message().c_str());
+  if (transport_) transport_->markAborted();
+  std::lock_guard<std::mutex> g(errorMutex_);
+  lastError_ = s.message();
+  if (failure_.isOk()) failure_ = s;
+  asyncError_ = s.code();
+}
+
+void Comm::addCounters(const ExecCounters& c) {
+  std::lock_guard<std::mutex> g(countersMutex_);
+  totals_.bytesSent += c.bytesSent;
+  totals_.steps += c.steps;
+  totals_.syncs += c.syncs;
+}
+
+void Comm::drain() {
+  Backoff backoff;
+  while (active_.load() > 0 || pending_.load() > 0) backoff.idle();
+}
+
+Status Comm::finalize() {
+  STRATA_CHECK(ready());
+  // Queued work first: it completes or fails within its own deadline.
+  Backoff backoff;
+  while (pending_.load() > 0) backoff.idle();
+  Status s = bootstrap_->barrier();
+  if (!s.isOk()) return s.context(label() + ": finalize");
+  return Status::ok();
+}
+
+void Comm::abort() {
+  abort_.store(true);
+  if (transport_) transport_->markAborted();
+  STRATA_INFO(Subsys::kInit, "%s aborted", label().c_str());
+  if (initThread_.joinable()) initThread_.join();
+  drain();
+}
+
+Result<std::unique_ptr<Comm>> Comm::split(int color, int key, const strataConfig_t* config) {
+  STRATA_CHECK(ready());
+  STRATA_ASSIGN(CommConfig cfg, resolveConfig(config, &config_));
+  const std::string mine = format("%d %d", color, key);
+  STRATA_ASSIGN(std::vector<std::string> all, bootstrap_->allgather(mine));
+  struct Member {
+    int key, rank;
+  };
+  std::vector<Member> members;
+  for (int r = 0; r < nranks_; ++r) {
+    int c = 0, k = 0;
+    if (std::sscanf(all[static_cast<size_t>(r)].c_str(), "%d %d", &c, &k) != 2)
+      return makeError(strataInternalError, "split: malformed color from rank %d", r);
+    if (color != STRATA_SPLIT_NOCOLOR && c == color) members.push_back({k, r});
+  }
+  std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) {
+    return a.key != b.key ? a.key < b.key : a.rank < b.rank;
+  });
+  // The first member of each color makes the child rendezvous; everyone learns every id.
+  const bool leader = !members.empty() && members.front().rank == rank_;
+  std::string childId;
+  if (leader) {
+    STRATA_ASSIGN(childId, bootstrap_->newChildId());
+  }
+  STRATA_ASSIGN(std::vector<std::string> ids, bootstrap_->allgather(childId));
+  if (color == STRATA_SPLIT_NOCOLOR) return std::unique_ptr<Comm>();
+  int newRank = 0;
+  for (size_t i = 0; i < members.size(); ++i)
+    if (members[i].rank == rank_) newRank = static_cast<int>(i);
+  const int n = static_cast<int>(members.size());
+  const std::string& id = ids[static_cast<size_t>(members.front().rank)];
+  auto child = std::make_unique<Comm>(newRank, n, cfg);
+  STRATA_ASSIGN(std::unique_ptr<Bootstrap> bs, bootstrap_->joinChild(id, newRank, n));
+  STRATA_CHECK(child->initialize(std::move(bs)));
+  return child;
+}
+
+}  // namespace strata

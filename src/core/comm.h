@@ -1,0 +1,100 @@
+// A communicator: one rank's membership in a group, its bootstrap, transport, planner, scratch
+// memory and error state.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/coll_args.h"
+#include "core/config.h"
+#include "core/executor.h"
+#include "core/planner.h"
+#include "transports/transport.h"
+
+namespace strata {
+
+class Comm {
+ public:
+  Comm(int rank, int nranks, CommConfig config);
+  ~Comm();
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+
+  // Exchanges peer information over `bootstrap`, connects the transport and builds the planner.
+  // With a connector, the bootstrap is first obtained by calling it (nonblocking init does that
+  // on a thread).
+  using BootstrapConnector = std::function<Result<std::unique_ptr<Bootstrap>>()>;
+  Status initialize(std::unique_ptr<Bootstrap> bootstrap);
+  void initializeAsync(BootstrapConnector connect);
+  Status initializeWith(const BootstrapConnector& connect);
+  // strataSuccess once usable, strataInProgress while a nonblocking init runs, or the error.
+  strataResult_t asyncState() const { return asyncError_.load(); }
+  // Waits for a nonblocking init; returns why the communicator cannot be used, if it cannot.
+  Status ready();
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  const CommConfig& config() const { return config_; }
+  Bootstrap& bootstrap() { return *bootstrap_; }
+  Planner& planner() { return *planner_; }
+  Transport& transport() { return *transport_; }
+  AbortFlag& abortFlag() { return abort_; }
+  std::mutex& execMutex() { return execMutex_; }
+
+  RunContext runContext() const;
+  // Addresses of the plan's buffer slots for this call; grows the scratch arena as needed.
+  void reserveArena(size_t scratch, size_t stageIn, size_t stageOut);
+  std::vector<std::byte*> bindBuffers(const Plan& plan, const void* send, void* recv,
+                                      const std::vector<void*>& extras);
+
+  // Marks the communicator failed: peers are told, later calls are refused.
+  void fail(const Status& s);
+  void recordError(const Status& s);
+  std::string lastError();
+
+  void addCounters(const ExecCounters& c);
+
+  // Queued work that still references this communicator (streams).
+  std::atomic<int>& pending() { return pending_; }
+  // Calls currently inside the communicator (for Abort/Destroy to wait on).
+  std::atomic<int>& active() { return active_; }
+
+  Status finalize();
+  // Sets the abort flag and tells peers; waits until no call or queued work uses the comm.
+  void abort();
+  // Waits (bounded by the timeout) until no call or queued work uses the communicator.
+  void drain();
+
+  // The new communicator of this rank's color, or nullptr for STRATA_SPLIT_NOCOLOR.
+  Result<std::unique_ptr<Comm>> split(int color, int key, const strataConfig_t* config);
+
+  std::string label() const;
+
+ private:
+  int rank_;
+  int nranks_;
+  CommConfig config_;
+  std::unique_ptr<Bootstrap> bootstrap_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Planner> planner_;
+  AbortFlag abort_{false};
+  std::atomic<strataResult_t> asyncError_{strataSuccess};
+  std::thread initThread_;
+  std::mutex errorMutex_;
+  std::string lastError_;
+  Status failure_;
+  std::mutex execMutex_;
+  std::vector<std::byte> scratch_, stageIn_, stageOut_;
+  std::atomic<int> pending_{0};
+  std::atomic<int> active_{0};
+  std::mutex countersMutex_;
+  ExecCounters totals_;
+};
+
+}  // namespace strata

@@ -1,0 +1,23 @@
+// Communicator options resolved from strataConfig_t, the environment and defaults, in that order.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "strata/strata.h"
+
+namespace strata {
+
+struct CommConfig {
+  bool blocking = true;
+  long timeoutMs = 300000;
+  std::string commName;
+  std::string transport;
+  std::string topoFile;
+  std::string algo;
+};
+
+// `inherit` (the parent's options for a split) replaces the defaults and the environment.
+Result<CommConfig> resolveConfig(const strataConfig_t* user, const CommConfig* inherit);
+
+}  // namespace strata

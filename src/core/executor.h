@@ -1,0 +1,74 @@
+// The executor walks plans over a transport. A PlanRun is a small state machine: progress()
+// advances every op of the current phase as far as the transport allows, never blocking.
+// runToCompletion() drives one or more runs (one per communicator of a group) with a backing-off
+// wait that checks the abort flag, peer liveness and the no-progress deadline.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "core/deadline.h"
+#include "core/plan.h"
+#include "core/status.h"
+#include "transports/transport.h"
+
+namespace strata {
+
+// One plan with the addresses of its buffer slots.
+struct RunItem {
+  PlanPtr plan;
+  std::vector<std::byte*> bases;  // indexed by BufSlot
+  const char* collName = "";
+};
+
+// Counters a communicator exposes as statistics.
+struct ExecCounters {
+  uint64_t bytesSent = 0;
+  uint64_t steps = 0;  // phases completed
+  uint64_t syncs = 0;  // chunk handshakes (flag waits completed)
+};
+
+// What a run needs from its communicator while waiting.
+struct RunContext {
+  Transport* transport = nullptr;
+  const AbortFlag* abort = nullptr;
+  long timeoutMs = 0;  // no progress for this long -> strataTimeout; <= 0 waits forever
+  int rank = 0;
+  std::string label;  // "comm 0x... rank 2" for messages
+};
+
+class PlanRun {
+ public:
+  PlanRun(RunContext ctx, std::vector<RunItem> items);
+
+  // Advances as far as possible. *progressed tells whether anything moved. Returns true once
+  // every item has completed.
+  Result<bool> progress(bool* progressed);
+
+  // What the run is waiting for, for timeout messages ("receive of 4096 bytes from rank 1 ...").
+  std::string describeWait() const;
+
+  const RunContext& context() const { return ctx_; }
+  const ExecCounters& counters() const { return counters_; }
+
+ private:
+  Result<bool> progressOp(const Op& op, size_t i, bool* progressed);
+  Status runLocal(const Op& op);
+  std::byte* at(const BufRef& r) const;
+  void startPhase();
+
+  RunContext ctx_;
+  std::vector<RunItem> items_;
+  size_t item_ = 0;
+  size_t phase_ = 0;
+  std::vector<size_t> done_;      // bytes done per op of the current phase
+  std::vector<char> sendBusy_;    // per peer: an earlier send in this phase is unfinished
+  std::vector<char> recvBusy_;
+  ExecCounters counters_;
+};
+
+// Drives every run to completion. On the first failure, stops all of them and returns it.
+Status runToCompletion(std::vector<PlanRun*>& runs);
+
+}  // namespace strata

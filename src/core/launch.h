@@ -1,0 +1,18 @@
+// Launching calls: alone (run now or queue on a stream) or fused by strataGroupStart/End.
+#pragma once
+
+#include "core/coll_args.h"
+#include "core/comm.h"
+#include "core/stream.h"
+
+namespace strata {
+
+// Runs or queues one call, or records it when a group is open on this thread.
+Status launch(Comm& comm, const CollArgs& args, Stream* stream);
+
+Status groupStart();
+// Closes a group; at the outermost level runs or queues everything recorded.
+Status groupEnd();
+bool inGroup();
+
+}  // namespace strata

@@ -1,0 +1,135 @@
+#include "transports/shm/shm_segment.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <utility>
+
+#include "core/logging.h"
+
+namespace strata {
+namespace {
+
+constexpr int kCreateAttempts = 8;
+
+std::string randomSegmentName() {
+  std::random_device rd;
+  static const char kDigits[] = "0123456789abcdef";
+  std::string name = "/strata-";
+  for (int word = 0; word < 4; ++word) {
+    uint32_t v = rd();
+    for (int nibble = 0; nibble < 8; ++nibble, v >>= 4) name.push_back(kDigits[v & 0xf]);
+  }
+  return name;
+}
+
+// Closes the descriptor on every path; the mapping outlives it.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status sysError(const char* op, const std::string& name) {
+  int err = errno;
+  return makeError(strataSystemError, "shared memory: %s %s failed: %s", op, name.c_str(),
+                   std::strerror(err));
+}
+
+Result<std::byte*> mapShared(int fd, size_t bytes, const std::string& name) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return sysError("mmap", name);
+  return static_cast<std::byte*>(p);
+}
+
+}  // namespace
+
+ShmSegment::~ShmSegment() { reset(); }
+
+ShmSegment::ShmSegment(ShmSegment&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      name_(std::move(other.name_)),
+      linked_(std::exchange(other.linked_, false)) {}
+
+ShmSegment& ShmSegment::operator=(ShmSegment&& other) noexcept {
+  if (this != &other) {
+    reset();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    name_ = std::move(other.name_);
+    linked_ = std::exchange(other.linked_, false);
+  }
+  return *this;
+}
+
+void ShmSegment::reset() {
+  if (linked_) (void)unlink();
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+Result<ShmSegment> ShmSegment::create(size_t bytes) {
+  if (bytes == 0) return makeError(strataInvalidArgument, "shared memory: segment of 0 bytes");
+  ShmSegment seg;
+  int fd = -1;
+  for (int attempt = 0; attempt < kCreateAttempts && fd < 0; ++attempt) {
+    seg.name_ = randomSegmentName();
+    fd = ::shm_open(seg.name_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return sysError("shm_open (create)", seg.name_);
+  }
+  if (fd < 0) return sysError("shm_open (create)", seg.name_);
+  Fd owned(fd);
+  seg.linked_ = true;  // from here on, every failure path unlinks through the destructor
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) return sysError("ftruncate", seg.name_);
+  // Allocate the pages now: tmpfs is sparse, and touching a page it cannot back raises SIGBUS.
+  if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); err != 0) {
+    return makeError(strataSystemError,
+                     "shared memory: cannot allocate %zu bytes for %s: %s (is /dev/shm too "
+                     "small? STRATA_SHM_CHUNK_BYTES and STRATA_SHM_SLOTS shrink it)",
+                     bytes, seg.name_.c_str(), std::strerror(err));
+  }
+  STRATA_ASSIGN(seg.data_, mapShared(fd, bytes, seg.name_));
+  seg.size_ = bytes;
+  return seg;
+}
+
+Result<ShmSegment> ShmSegment::open(const std::string& name, size_t bytes) {
+  int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) return sysError("shm_open", name);
+  Fd owned(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return sysError("fstat", name);
+  if (st.st_size < 0 || static_cast<size_t>(st.st_size) != bytes)
+    return makeError(strataInvalidArgument,
+                     "shared memory: segment %s has %lld bytes, expected %zu", name.c_str(),
+                     static_cast<long long>(st.st_size), bytes);
+  ShmSegment seg;
+  seg.name_ = name;
+  STRATA_ASSIGN(seg.data_, mapShared(fd, bytes, name));
+  seg.size_ = bytes;
+  return seg;
+}
+
+Status ShmSegment::unlink() {
+  if (!linked_) return Status::ok();
+  linked_ = false;
+  if (::shm_unlink(name_.c_str()) != 0 && errno != ENOENT) return sysError("shm_unlink", name_);
+  return Status::ok();
+}
+
+}  // namespace strata

@@ -1,0 +1,85 @@
+// Shared-memory transport between ranks of one host.
+//
+// Each rank creates one POSIX shared-memory segment holding a receive FIFO per sender (itself
+// included); senders write chunks straight into the receiver's segment. Segment names travel
+// through the bootstrap, every rank maps every segment, and after a barrier each owner unlinks
+// its name, so nothing is left in /dev/shm even if a process dies later.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/deadline.h"
+#include "core/status.h"
+#include "transports/shm/shm_channel.h"
+#include "transports/shm/shm_segment.h"
+#include "transports/transport.h"
+
+namespace strata {
+
+struct ShmOptions {
+  size_t chunkBytes = 128 * 1024;  // payload bytes per FIFO slot; STRATA_SHM_CHUNK_BYTES overrides
+  int slots = 8;                   // slots per FIFO; STRATA_SHM_SLOTS overrides
+  // The transport itself never blocks (init waits run inside the bootstrap, with the
+  // bootstrap's deadline and abort flag); these describe the communicator it serves.
+  long timeoutMs = 0;
+  const AbortFlag* abort = nullptr;
+};
+
+// Connects this rank (bs.rank()) to every rank, itself included. peers[i] describes rank i;
+// all must share this rank's hostId, otherwise InvalidArgument names the two ranks and hosts.
+// Collective over bs: every rank must call it with the same chunk and slot counts.
+Result<std::unique_ptr<Transport>> createShmTransport(Bootstrap& bs,
+                                                      const std::vector<PeerInfo>& peers,
+                                                      const ShmOptions& opts);
+
+// This rank's link to one peer: sends go to the peer's segment, receives come from our own.
+// One thread pushes and one thread peeks/pops at a time (they may be different threads).
+class ShmEndpoint final : public Endpoint {
+ public:
+  ShmEndpoint(shm::ShmFifo toPeer, shm::ShmFifo fromPeer) : toPeer_(toPeer), fromPeer_(fromPeer) {}
+
+  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override {
+    return toPeer_.push(src, bytes, msgBytes);
+  }
+  RecvChunk peek() override { return fromPeer_.peek(); }
+  void pop() override { fromPeer_.pop(); }
+
+ private:
+  shm::ShmFifo toPeer_;
+  shm::ShmFifo fromPeer_;
+};
+
+class ShmTransport final : public Transport {
+ public:
+  // segments[i] is rank i's mapped segment (segments[rank] is our own, already unlinked).
+  ShmTransport(int rank, std::vector<int> pids, shm::SegmentLayout layout,
+               std::vector<ShmSegment> segments);
+
+  const char* name() const override { return "shm"; }
+  Endpoint& endpoint(int peer) override { return *endpoints_[static_cast<size_t>(peer)]; }
+  Status checkPeers() override;
+  void markAborted() override;
+
+  size_t chunkBytes() const { return layout_.chunkBytes; }
+  int slots() const { return static_cast<int>(layout_.slots); }
+
+ private:
+  shm::SegmentHeader& header(int rank) const {
+    return *reinterpret_cast<shm::SegmentHeader*>(segments_[static_cast<size_t>(rank)].data());
+  }
+
+  const int rank_;
+  const int selfPid_;
+  std::vector<int> pids_;
+  const shm::SegmentLayout layout_;
+  std::vector<ShmSegment> segments_;  // outlives endpoints_, which point into it
+  std::vector<std::unique_ptr<ShmEndpoint>> endpoints_;
+  std::atomic<int64_t> nextLivenessCheckNs_{0};
+  std::atomic<int> exitedRank_{-1};  // sticky once a peer process is seen gone
+};
+
+}  // namespace strata

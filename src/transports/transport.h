@@ -1,0 +1,67 @@
+// Transport: moves bytes between ranks and signals; knows nothing about collectives.
+//
+// Each ordered pair of ranks has a FIFO of chunks. A sender pushes the bytes of a message; the
+// receiver peeks chunks in order, consumes them in place (copy or reduce) and pops them. Every
+// chunk carries the total size of its message so a receiver can detect a mismatched peer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace strata {
+
+// What a rank tells its peers about itself at init.
+struct PeerInfo {
+  int rank = -1;
+  int pid = 0;
+  std::string hostId;  // ranks with equal hostId share a host (shared memory is possible)
+
+  std::string serialize() const;
+  static Result<PeerInfo> parse(const std::string& blob);
+};
+
+struct RecvChunk {
+  const std::byte* data = nullptr;  // null when nothing has arrived
+  size_t bytes = 0;
+  uint64_t msgBytes = 0;  // total size of the message this chunk belongs to
+  bool empty() const { return data == nullptr; }
+};
+
+// One rank's view of its link to one peer (or to itself).
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+
+  // Copies up to `bytes` from src as the next part of a message of msgBytes bytes. Returns the
+  // number of bytes accepted now; 0 when the FIFO is full. Never blocks.
+  virtual size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) = 0;
+
+  // The oldest chunk from the peer not yet popped; empty when none has arrived. Never blocks.
+  virtual RecvChunk peek() = 0;
+
+  // Releases the chunk returned by peek back to the sender.
+  virtual void pop() = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const char* name() const = 0;
+
+  // The endpoint to `peer` (which may be this rank itself).
+  virtual Endpoint& endpoint(int peer) = 0;
+
+  // RemoteError naming the first peer that exited or aborted; ok otherwise. Cheap enough to call
+  // every few milliseconds while waiting.
+  virtual Status checkPeers() = 0;
+
+  // Tells every peer that this rank aborted, so their waits end with strataRemoteError.
+  virtual void markAborted() = 0;
+};
+
+}  // namespace strata

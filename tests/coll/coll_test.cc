@@ -1,0 +1,246 @@
+// Every collective with ranks as threads, over rank counts, counts, dtypes, ops, in-place and
+// out-of-place, with each algorithm pinned. Results are compared bit for bit.
+#include <tuple>
+
+#include "coll/coll_harness.h"
+
+namespace strata::test {
+namespace {
+
+constexpr size_t kLarge = (1u << 20) + 3;
+
+struct Case {
+  std::string coll;  // tune-string collective name
+  std::string algo;
+};
+
+using Param = std::tuple<Case, int, size_t>;
+
+// Which (dtype, op) pairs a case covers: everything up to 1000 elements; at the large count every
+// dtype with sum, and every op with float32 and bfloat16, to bound the suite's time.
+std::vector<std::pair<strataDataType_t, strataRedOp_t>> combos(size_t count, bool reduction) {
+  std::vector<std::pair<strataDataType_t, strataRedOp_t>> out;
+  for (strataDataType_t t : allTypes()) {
+    if (!reduction) {
+      out.push_back({t, strataSum});
+      continue;
+    }
+    for (strataRedOp_t op : allOps()) {
+      const bool keep = count < kLarge || op == strataSum || t == strataFloat32 ||
+                        t == strataBfloat16;
+      if (keep) out.push_back({t, op});
+    }
+  }
+  return out;
+}
+
+class CollTest : public ::testing::TestWithParam<Param> {
+ protected:
+  const Case& c() const { return std::get<0>(GetParam()); }
+  int nranks() const { return std::get<1>(GetParam()); }
+  size_t count() const { return std::get<2>(GetParam()); }
+  std::string tune() const { return c().coll + ":@" + c().algo; }
+  bool reduction() const {
+    return c().coll == "allreduce" || c().coll == "reduce" || c().coll == "reducescatter";
+  }
+
+  // Runs `check` for every combo, in place and out of place, on every rank.
+  void sweep(const std::function<void(int, strataComm_t, strataDataType_t, strataRedOp_t, bool)>& check) {
+    runRanks(nranks(), tune(), [&](int rank, strataComm_t comm) {
+      for (auto [t, op] : combos(count(), reduction()))
+        for (bool inPlace : {false, true}) check(rank, comm, t, op, inPlace);
+    });
+  }
+};
+
+std::string describe(strataDataType_t t, strataRedOp_t op, bool inPlace, int rank) {
+  return std::string(dtypeName(t)) + "/" + redopName(op) + (inPlace ? "/in-place" : "/out-of-place") +
+         " rank " + std::to_string(rank);
+}
+
+TEST_P(CollTest, MatchesReference) {
+  const int n = nranks();
+  const size_t cnt = count();
+  const std::string& coll = c().coll;
+  sweep([&](int rank, strataComm_t comm, strataDataType_t t, strataRedOp_t op, bool inPlace) {
+    const size_t es = dtypeSize(t);
+    const size_t un = static_cast<size_t>(n);
+    const size_t ur = static_cast<size_t>(rank);
+    std::vector<char> in, out, expect;
+    strataResult_t res = strataSuccess;
+    size_t checkOffset = 0, checkCount = 0;
+    auto fill = [&](std::vector<char>& buf, size_t elems, int who, size_t base) {
+      for (size_t i = 0; i < elems; ++i) storeValue(t, buf.data(), i, inputValue(t, op, who, base + i));
+    };
+    auto reduced = [&](size_t idx) {
+      std::vector<double> vals;
+      for (int q = 0; q < n; ++q) vals.push_back(inputValue(t, op, q, idx));
+      return vals;
+    };
+    if (coll == "allreduce" || coll == "reduce") {
+      const int root = static_cast<int>(cnt % un);
+      in.resize(cnt * es + 1);
+      fill(in, cnt, rank, 0);
+      out.assign(cnt * es + 1, 0);
+      expect.resize(cnt * es + 1);
+      for (size_t i = 0; i < cnt; ++i) storeReduced(t, op, expect.data(), i, reduced(i));
+      void* dst = inPlace ? in.data() : out.data();
+      if (coll == "allreduce") res = strataAllReduce(in.data(), dst, cnt, t, op, comm, nullptr);
+      else res = strataReduce(in.data(), dst, cnt, t, op, root, comm, nullptr);
+      if (inPlace) out = in;
+      checkCount = (coll == "allreduce" || rank == root) ? cnt : 0;
+    } else if (coll == "reducescatter") {
+      in.resize(un * cnt * es + 1);
+      fill(in, un * cnt, rank, 0);
+      expect.resize(cnt * es + 1);
+      for (size_t i = 0; i < cnt; ++i) storeReduced(t, op, expect.data(), i, reduced(ur * cnt + i));
+      out.assign(cnt * es + 1, 0);
+      void* dst = inPlace ? in.data() + ur * cnt * es : out.data();
+      res = strataReduceScatter(in.data(), dst, cnt, t, op, comm, nullptr);
+      if (inPlace) out.assign(in.begin() + static_cast<long>(ur * cnt * es), in.end());
+      checkCount = cnt;
+    } else if (coll == "allgather") {
+      out.assign(un * cnt * es + 1, 0);
+      expect.resize(un * cnt * es + 1);
+      for (int q = 0; q < n; ++q)
+        for (size_t i = 0; i < cnt; ++i)
+          storeValue(t, expect.data(), static_cast<size_t>(q) * cnt + i, inputValue(t, op, q, i));
+      in.resize(cnt * es + 1);
+      fill(in, cnt, rank, 0);
+      if (inPlace) {
+        std::memcpy(out.data() + ur * cnt * es, in.data(), cnt * es);
+        res = strataAllGather(out.data() + ur * cnt * es, out.data(), cnt, t, comm, nullptr);
+      } else {
+        res = strataAllGather(in.data(), out.data(), cnt, t, comm, nullptr);
+      }
+      checkCount = un * cnt;
+    } else if (coll == "broadcast") {
+      const int root = static_cast<int>((cnt + 1) % un);
+      in.resize(cnt * es + 1);
+      fill(in, cnt, root, 0);
+      expect = in;
+      out.assign(cnt * es + 1, 0);
+      if (inPlace) {
+        if (rank == root) out = in;
+        res = strataBroadcast(out.data(), out.data(), cnt, t, root, comm, nullptr);
+      } else {
+        res = strataBroadcast(rank == root ? in.data() : nullptr, out.data(), cnt, t, root, comm, nullptr);
+      }
+      checkCount = cnt;
+    } else if (coll == "alltoall") {
+      in.resize(un * cnt * es + 1);
+      fill(in, un * cnt, rank, 0);
+      expect.resize(un * cnt * es + 1);
+      for (int q = 0; q < n; ++q)
+        for (size_t i = 0; i < cnt; ++i)
+          storeValue(t, expect.data(), static_cast<size_t>(q) * cnt + i, inputValue(t, op, q, ur * cnt + i));
+      out.assign(un * cnt * es + 1, 0);
+      if (inPlace) {
+        res = strataAllToAll(in.data(), in.data(), cnt, t, comm, nullptr);
+        out = in;
+      } else {
+        res = strataAllToAll(in.data(), out.data(), cnt, t, comm, nullptr);
+      }
+      checkCount = un * cnt;
+    }
+    ASSERT_EQ(res, strataSuccess) << describe(t, op, inPlace, rank) << ": " << strataGetLastError(comm);
+    long bad = firstMismatch(out.data() + checkOffset, expect.data(), checkCount, t);
+    ASSERT_EQ(bad, -1) << describe(t, op, inPlace, rank) << " first wrong element";
+  });
+}
+
+// Variable counts: rank q sends vcount(q, r) elements to rank r; blocks are placed with a gap.
+size_t vcount(size_t base, int from, int to) { return base + static_cast<size_t>((from * 3 + to) % 4); }
+
+class VCollTest : public CollTest {};
+
+TEST_P(VCollTest, VariableCounts) {
+  const int n = nranks();
+  const size_t base = count();
+  const std::string& coll = c().coll;
+  sweep([&](int rank, strataComm_t comm, strataDataType_t t, strataRedOp_t op, bool inPlace) {
+    const size_t es = dtypeSize(t);
+    const size_t un = static_cast<size_t>(n);
+    std::vector<size_t> sc(un), sd(un), rc(un), rd(un);
+    size_t sTotal = 0, rTotal = 0;
+    for (int q = 0; q < n; ++q) {
+      const size_t uq = static_cast<size_t>(q);
+      if (coll == "allgatherv") {
+        rc[uq] = vcount(base, q, 0);
+      } else {
+        sc[uq] = vcount(base, rank, q);
+        rc[uq] = vcount(base, q, rank);
+      }
+      sd[uq] = sTotal;
+      sTotal += sc[uq] + 1;
+      rd[uq] = rTotal;
+      rTotal += rc[uq] + 1;
+    }
+    std::vector<char> send(sTotal * es + 1), recv(rTotal * es + 1, 0), expect(rTotal * es + 1, 0);
+    strataResult_t res;
+    if (coll == "allgatherv") {
+      const size_t mine = rc[static_cast<size_t>(rank)];
+      for (int q = 0; q < n; ++q)
+        for (size_t i = 0; i < rc[static_cast<size_t>(q)]; ++i)
+          storeValue(t, expect.data(), rd[static_cast<size_t>(q)] + i, inputValue(t, op, q, i));
+      std::vector<char> own(mine * es + 1);
+      for (size_t i = 0; i < mine; ++i) storeValue(t, own.data(), i, inputValue(t, op, rank, i));
+      const void* src = own.data();
+      if (inPlace) {
+        std::memcpy(recv.data() + rd[static_cast<size_t>(rank)] * es, own.data(), mine * es);
+        src = recv.data() + rd[static_cast<size_t>(rank)] * es;
+      }
+      res = strataAllGatherv(src, mine, recv.data(), rc.data(), rd.data(), t, comm, nullptr);
+    } else {
+      for (int q = 0; q < n; ++q) {
+        const size_t uq = static_cast<size_t>(q);
+        for (size_t i = 0; i < sc[uq]; ++i)
+          storeValue(t, send.data(), sd[uq] + i, inputValue(t, op, rank, q * 1000 + i));
+        for (size_t i = 0; i < rc[uq]; ++i)
+          storeValue(t, expect.data(), rd[uq] + i, inputValue(t, op, q, static_cast<size_t>(rank) * 1000 + i));
+      }
+      if (inPlace) {
+        // One buffer: outgoing blocks at sdispls, incoming blocks land at rdispls.
+        std::vector<char> buf(std::max(sTotal, rTotal) * es + 1, 0);
+        std::memcpy(buf.data(), send.data(), sTotal * es);
+        res = strataAllToAllv(buf.data(), sc.data(), sd.data(), buf.data(), rc.data(), rd.data(), t,
+                              comm, nullptr);
+        for (size_t q = 0; q < un; ++q)  // the gaps still hold outgoing data; compare blocks
+          std::memcpy(recv.data() + rd[q] * es, buf.data() + rd[q] * es, rc[q] * es);
+      } else {
+        res = strataAllToAllv(send.data(), sc.data(), sd.data(), recv.data(), rc.data(), rd.data(),
+                              t, comm, nullptr);
+      }
+    }
+    ASSERT_EQ(res, strataSuccess) << describe(t, op, inPlace, rank) << ": " << strataGetLastError(comm);
+    ASSERT_EQ(firstMismatch(recv.data(), expect.data(), rTotal, t), -1) << describe(t, op, inPlace, rank);
+  });
+}
+
+std::vector<Case> fixedCases() {
+  return {{"allreduce", "ring"},      {"allreduce", "oneshot"}, {"reducescatter", "ring"},
+          {"allgather", "ring"},      {"broadcast", "chain"},   {"reduce", "chain"},
+          {"alltoall", "pairwise"}};
+}
+
+std::string paramName(const ::testing::TestParamInfo<Param>& info) {
+  const Case& c = std::get<0>(info.param);
+  return c.coll + "_" + c.algo + "_r" + std::to_string(std::get<1>(info.param)) + "_c" +
+         std::to_string(std::get<2>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Variable, VCollTest,
+                         ::testing::Combine(::testing::Values(Case{"allgatherv", "ring"},
+                                                              Case{"alltoallv", "pairwise"}),
+                                            ::testing::Values(1, 2, 3, 4, 7, 8),
+                                            ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
+                         paramName);
+
+INSTANTIATE_TEST_SUITE_P(Fixed, CollTest,
+                         ::testing::Combine(::testing::ValuesIn(fixedCases()),
+                                            ::testing::Values(1, 2, 3, 4, 7, 8),
+                                            ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
+                         paramName);
+
+}  // namespace
+}  // namespace strata::test

@@ -1,0 +1,115 @@
+// Send/Recv, groups (including one thread driving every communicator), Barrier and streams.
+#include <atomic>
+#include <chrono>
+
+#include "coll/coll_harness.h"
+
+namespace strata::test {
+namespace {
+
+class RanksTest : public ::testing::TestWithParam<int> {};
+
+std::vector<float> ramp(size_t n, int rank) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(rank * 1000 + static_cast<int>(i % 997));
+  return v;
+}
+
+TEST_P(RanksTest, RingSendRecvInGroup) {
+  const int n = GetParam();
+  for (size_t count : {size_t{0}, size_t{1}, size_t{1000}, size_t{(1 << 20) + 3}}) {
+    runRanks(n, "", [&](int rank, strataComm_t comm) {
+      std::vector<float> send = ramp(count, rank), recv(count, -1.f);
+      const int right = (rank + 1) % n, left = (rank + n - 1) % n;
+      ASSERT_EQ(strataGroupStart(), strataSuccess);
+      ASSERT_EQ(strataSend(send.data(), count, strataFloat32, right, comm, nullptr), strataSuccess);
+      ASSERT_EQ(strataRecv(recv.data(), count, strataFloat32, left, comm, nullptr), strataSuccess);
+      ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(recv, ramp(count, left)) << "count " << count << " rank " << rank;
+    });
+  }
+}
+
+TEST_P(RanksTest, OneThreadDrivesAllCommsInAGroup) {
+  const int n = GetParam();
+  std::vector<strataComm_t> comms(static_cast<size_t>(n));
+  ASSERT_EQ(strataCommInitAll(comms.data(), n, nullptr), strataSuccess);
+  const size_t count = 100003;
+  std::vector<std::vector<float>> bufs(static_cast<size_t>(n));
+  ASSERT_EQ(strataGroupStart(), strataSuccess);
+  for (int r = 0; r < n; ++r) {
+    bufs[static_cast<size_t>(r)].assign(count, static_cast<float>(r + 1));
+    ASSERT_EQ(strataAllReduce(bufs[static_cast<size_t>(r)].data(), bufs[static_cast<size_t>(r)].data(),
+                              count, strataFloat32, strataSum, comms[static_cast<size_t>(r)], nullptr),
+              strataSuccess);
+  }
+  ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(nullptr);
+  const float expect = static_cast<float>(n * (n + 1) / 2);
+  for (auto& b : bufs) EXPECT_EQ(b, std::vector<float>(count, expect));
+  for (auto c : comms) EXPECT_EQ(strataCommDestroy(c), strataSuccess);
+}
+
+TEST_P(RanksTest, AllPairsSendRecvWithSelf) {
+  const int n = GetParam();
+  runRanks(n, "", [&](int rank, strataComm_t comm) {
+    const size_t count = 777;
+    std::vector<std::vector<int32_t>> out(static_cast<size_t>(n)), in(static_cast<size_t>(n));
+    ASSERT_EQ(strataGroupStart(), strataSuccess);
+    for (int p = 0; p < n; ++p) {
+      out[static_cast<size_t>(p)].assign(count, rank * 100 + p);
+      in[static_cast<size_t>(p)].assign(count, -1);
+      strataSend(out[static_cast<size_t>(p)].data(), count, strataInt32, p, comm, nullptr);
+      strataRecv(in[static_cast<size_t>(p)].data(), count, strataInt32, p, comm, nullptr);
+    }
+    ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(comm);
+    for (int p = 0; p < n; ++p)
+      EXPECT_EQ(in[static_cast<size_t>(p)], std::vector<int32_t>(count, p * 100 + rank));
+  });
+}
+
+TEST_P(RanksTest, BarrierHoldsEveryRankBack) {
+  const int n = GetParam();
+  std::atomic<int> arrived{0};
+  runRanks(n, "", [&](int rank, strataComm_t comm) {
+    if (rank == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    arrived.fetch_add(1);
+    ASSERT_EQ(strataBarrier(comm, nullptr), strataSuccess);
+    EXPECT_EQ(arrived.load(), n);
+  });
+}
+
+TEST_P(RanksTest, StreamQueuesInOrder) {
+  const int n = GetParam();
+  runRanks(n, "", [&](int rank, strataComm_t comm) {
+    strataStream_t stream = nullptr;
+    ASSERT_EQ(strataStreamCreate(&stream), strataSuccess);
+    const size_t count = 65536;
+    std::vector<float> a(count, static_cast<float>(rank)), b(count, 0.f);
+    // b = sum(a); then b = sum(b): the second call must see the first's result.
+    ASSERT_EQ(strataAllReduce(a.data(), b.data(), count, strataFloat32, strataSum, comm, stream), strataSuccess);
+    ASSERT_EQ(strataAllReduce(b.data(), b.data(), count, strataFloat32, strataSum, comm, stream), strataSuccess);
+    ASSERT_EQ(strataStreamSynchronize(stream), strataSuccess) << strataGetLastError(comm);
+    EXPECT_EQ(strataStreamQuery(stream), strataSuccess);
+    const float expect = static_cast<float>(n) * static_cast<float>(n * (n - 1) / 2);
+    EXPECT_EQ(b, std::vector<float>(count, expect));
+    EXPECT_EQ(strataStreamDestroy(stream), strataSuccess);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, RanksTest, ::testing::Values(1, 2, 3, 4, 7, 8));
+
+TEST(P2PTest, MismatchedSizesAreReportedNotHung) {
+  runRanks(2, "", [&](int rank, strataComm_t comm) {
+    std::vector<float> buf(100, 1.f);
+    strataResult_t r = rank == 0 ? strataSend(buf.data(), 100, strataFloat32, 1, comm, nullptr)
+                                 : strataRecv(buf.data(), 50, strataFloat32, 0, comm, nullptr);
+    if (rank == 1) {
+      EXPECT_EQ(r, strataInvalidUsage);
+      EXPECT_NE(std::string(strataGetLastError(comm)).find("rank 0"), std::string::npos)
+          << strataGetLastError(comm);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace strata::test

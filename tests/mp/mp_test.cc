@@ -1,0 +1,221 @@
+// Ranks as processes through the real TCP bootstrap and transports: correctness, a rank killed
+// mid-collective, an intruder at the bootstrap root, and argument checks.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/tcp_wire.h"
+#include "bootstrap/unique_id.h"
+#include "worker_group.h"
+
+namespace strata::mptest {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kWorker = STRATA_MP_WORKER;
+// Every test ends (killing its workers if need be) well inside ctest's 120 s limit.
+constexpr seconds kTestBudget{100};
+// The library's deadline for normal runs: a hang fails with a message before the budget ends.
+constexpr const char* kNormalTimeoutMs = "60000";
+
+std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+bool exitedWith(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+
+// Every rank exited 0 after printing "OK rank R"; one failure message with all the output.
+void expectAllSucceeded(const WorkerGroup& group) {
+  std::string failures;
+  for (int r = 0; r < group.size(); ++r) {
+    if (!exitedWith(group.status(r), 0)) {
+      failures += "rank " + std::to_string(r) + " " + describeWaitStatus(group.status(r)) + "\n";
+    } else if (group.output(r).find("OK rank " + std::to_string(r)) == std::string::npos) {
+      failures += "rank " + std::to_string(r) + " exited 0 without printing OK\n";
+    }
+  }
+  EXPECT_TRUE(failures.empty()) << failures << "output:\n" << group.allOutput();
+}
+
+class AllCollectives : public ::testing::TestWithParam<int> {};
+
+TEST_P(AllCollectives, EveryCollectiveGivesExactResults) {
+  const int nranks = GetParam();
+  WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
+  ASSERT_TRUE(group.startAll({"all"})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
+                                                         << group.allOutput();
+  expectAllSucceeded(group);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, AllCollectives, ::testing::Values(2, 3, 4),
+                         [](const auto& info) { return "np" + std::to_string(info.param); });
+
+class RankKilled : public ::testing::TestWithParam<int> {};
+
+// A peer SIGKILLed mid-AllReduce must turn into strataRemoteError or strataTimeout on every
+// survivor within the timeout plus a margin. The dead rank stays a zombie until the survivors are
+// done, so liveness checks cannot rely on the pid having vanished.
+TEST_P(RankKilled, SurvivorsReturnAnErrorWithinTheTimeout) {
+  const int nranks = GetParam();
+  const int victim = 1;
+  constexpr milliseconds kTimeout{3000};
+  constexpr milliseconds kMargin{2000};
+  WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kTimeout.count()));
+  ASSERT_TRUE(group.startAll({"allreduce-loop"})) << group.error();
+  const auto deadline = Clock::now() + kTestBudget;
+  for (int r = 0; r < nranks; ++r) {
+    ASSERT_TRUE(group.waitForOutput(r, "READY", deadline)) << "rank " << r << " never got ready:\n"
+                                                           << group.allOutput();
+  }
+  group.pumpFor(milliseconds(300));
+  group.hold(victim);
+  const auto killedAt = Clock::now();
+  group.kill(victim, SIGKILL);
+
+  std::vector<int> survivors;
+  for (int r = 0; r < nranks; ++r) {
+    if (r != victim) survivors.push_back(r);
+  }
+  ASSERT_TRUE(group.waitAll(std::min(deadline, killedAt + seconds(30)), survivors, seconds(30)))
+      << "survivors still running 30 s after rank " << victim << " was killed:\n"
+      << group.allOutput();
+  // What the survivors reported, for whoever reads the test log.
+  std::printf("%s", group.allOutput().c_str());
+  for (int r : survivors) {
+    const int status = group.status(r);
+    EXPECT_TRUE(exitedWith(status, 10 + strataRemoteError) ||
+                exitedWith(status, 10 + strataTimeout))
+        << "rank " << r << " " << describeWaitStatus(status)
+        << ", expected exit code 16 (strataRemoteError) or 18 (strataTimeout)\n"
+        << group.allOutput();
+    const auto tookMs =
+        std::chrono::duration_cast<milliseconds>(group.exitTime(r) - killedAt).count();
+    std::printf("rank %d exited %lld ms after rank %d was killed\n", r,
+                static_cast<long long>(tookMs), victim);
+    EXPECT_LE(tookMs, (kTimeout + kMargin).count())
+        << "rank " << r << " needed " << tookMs << " ms to fail after the kill\n"
+        << group.allOutput();
+  }
+  group.release(victim);
+  auto victimStatus = group.waitExit(victim, Clock::now() + seconds(10));
+  ASSERT_TRUE(victimStatus.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*victimStatus) && WTERMSIG(*victimStatus) == SIGKILL)
+      << describeWaitStatus(*victimStatus);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, RankKilled, ::testing::Values(2, 3),
+                         [](const auto& info) { return "np" + std::to_string(info.param); });
+
+// Connects to 127.0.0.1:port, retrying while nobody listens yet. -1 at the deadline or once
+// `alive` says the listener's process is gone.
+template <typename Alive>
+int connectWhenListening(int port, Clock::time_point deadline, Alive alive) {
+  while (Clock::now() < deadline && alive()) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+    ::close(fd);
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return -1;
+}
+
+std::array<uint8_t, 16> secretFromHex(const std::string& hex) {
+  std::array<uint8_t, 16> bytes{};
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  return bytes;
+}
+
+// Someone who knows the root's address but not the secret is disconnected without joining,
+// and the real ranks are not disturbed. Rank 1 starts only after the intruder was turned away,
+// so the intruder always reaches a root that is still waiting for ranks.
+TEST(Bootstrap, HelloWithWrongSecretIsRejected) {
+  const int port = pickFreePort();
+  const std::string secret = randomSecretHex();
+  WorkerGroup group(kWorker, 2, commIdFor(port), secret);
+  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
+  ASSERT_TRUE(group.start(0, {"all"})) << group.error();
+  const auto deadline = Clock::now() + kTestBudget;
+
+  int fd = connectWhenListening(port, std::min(deadline, Clock::now() + seconds(30)), [&] {
+    group.pumpFor(milliseconds(1));
+    return !group.exited(0);
+  });
+  ASSERT_GE(fd, 0) << "rank 0 never listened on port " << port << ":\n" << group.allOutput();
+
+  std::array<uint8_t, 16> wrong = secretFromHex(secret);
+  for (auto& b : wrong) b ^= 0x5a;
+  auto id = uniqueIdFromAddress(commIdFor(port), wrong);
+  ASSERT_TRUE(id.isOk()) << id.status().message();
+  const std::string hello = encodeHelloFrame(id.value(), 1, 2);
+  ASSERT_EQ(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(hello.size()));
+
+  // The root must close the connection: EOF, or a reset if it closed with bytes unread.
+  std::string received;
+  bool closed = false;
+  const auto readDeadline = Clock::now() + seconds(20);
+  while (!closed && Clock::now() < readDeadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[256];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      received.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno == ECONNRESET) {
+      closed = true;
+    } else if (errno != EINTR && errno != EAGAIN) {
+      ADD_FAILURE() << "recv: " << std::strerror(errno);
+      break;
+    }
+  }
+  ::close(fd);
+  EXPECT_TRUE(closed) << "the root kept a connection with a wrong secret open";
+  if (received.size() >= kFrameHeaderBytes) {
+    auto header = parseFrameHeader(reinterpret_cast<const uint8_t*>(received.data()));
+    EXPECT_FALSE(header.isOk() && header.value().type == FrameType::kWelcome)
+        << "the root welcomed a hello with a wrong secret";
+  }
+
+  ASSERT_TRUE(group.start(1, {"all"})) << group.error();
+  ASSERT_TRUE(group.waitAll(deadline)) << "ranks did not finish in time:\n" << group.allOutput();
+  expectAllSucceeded(group);
+  std::printf("%s", group.allOutput().c_str());
+}
+
+TEST(Api, InvalidArgumentsAreRejectedWithMessages) {
+  WorkerGroup group(kWorker, 2, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
+  ASSERT_TRUE(group.startAll({"invalid-args"})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
+                                                         << group.allOutput();
+  expectAllSucceeded(group);
+  // The messages themselves, for whoever reads the test log.
+  std::printf("%s", group.allOutput().c_str());
+}
+
+}  // namespace
+}  // namespace strata::mptest
