@@ -78,12 +78,12 @@ inline void storeValue(strataDataType_t t, void* buf, size_t i, double v) {
   }
 }
 
-// The exact reduction of `vals` with op, rounded once to type t, stored as element i.
-inline void storeReduced(strataDataType_t t, strataRedOp_t op, void* buf, size_t i,
-                         const std::vector<double>& vals) {
-  double acc = vals[0];
-  for (size_t k = 1; k < vals.size(); ++k) {
-    const double v = vals[k];
+// The exact reduction over ranks 0..n-1 of inputValue(t, op, rank, idx), as type t stores it
+// after rounding once (and dividing once for Avg).
+inline double reducedValue(strataDataType_t t, strataRedOp_t op, int n, size_t idx) {
+  double acc = inputValue(t, op, 0, idx);
+  for (int q = 1; q < n; ++q) {
+    const double v = inputValue(t, op, q, idx);
     switch (op) {
       case strataSum:
       case strataAvg: acc += v; break;
@@ -94,12 +94,26 @@ inline void storeReduced(strataDataType_t t, strataRedOp_t op, void* buf, size_t
     }
   }
   if (op == strataAvg) {
-    const double n = static_cast<double>(vals.size());
-    if (!isFloat(t)) acc = static_cast<double>(static_cast<long long>(acc) / static_cast<long long>(n));
+    if (!isFloat(t)) acc = static_cast<double>(static_cast<long long>(acc) / n);
     else if (t == strataFloat64) acc = acc / n;
     else acc = static_cast<double>(static_cast<float>(acc) / static_cast<float>(n));
   }
-  storeValue(t, buf, i, acc);
+  return acc;
+}
+
+// inputValue is periodic in the element index (it only uses idx mod 2, 3, 4 and 11), so
+// buffers are filled from one period computed once.
+constexpr size_t kValuePeriod = 132;
+
+// Sets elements [0, elems) of buf to f(base + i).
+template <typename F>
+void fillPeriodic(strataDataType_t t, void* buf, size_t elems, size_t base, F&& f) {
+  const size_t es = dtypeSize(t);
+  std::vector<char> period(kValuePeriod * es);
+  for (size_t j = 0; j < kValuePeriod; ++j) storeValue(t, period.data(), j, f(j));
+  char* out = static_cast<char*>(buf);
+  for (size_t i = 0; i < elems; ++i)
+    std::memcpy(out + i * es, period.data() + ((base + i) % kValuePeriod) * es, es);
 }
 
 // First differing element of two buffers, or -1.

@@ -70,12 +70,10 @@ TEST_P(CollTest, MatchesReference) {
     strataResult_t res = strataSuccess;
     size_t checkOffset = 0, checkCount = 0;
     auto fill = [&](std::vector<char>& buf, size_t elems, int who, size_t base) {
-      for (size_t i = 0; i < elems; ++i) storeValue(t, buf.data(), i, inputValue(t, op, who, base + i));
+      fillPeriodic(t, buf.data(), elems, base, [&](size_t j) { return inputValue(t, op, who, j); });
     };
-    auto reduced = [&](size_t idx) {
-      std::vector<double> vals;
-      for (int q = 0; q < n; ++q) vals.push_back(inputValue(t, op, q, idx));
-      return vals;
+    auto reduced = [&](std::vector<char>& buf, size_t elems, size_t base) {
+      fillPeriodic(t, buf.data(), elems, base, [&](size_t j) { return reducedValue(t, op, n, j); });
     };
     if (coll == "allreduce" || coll == "reduce") {
       const int root = static_cast<int>(cnt % un);
@@ -83,7 +81,7 @@ TEST_P(CollTest, MatchesReference) {
       fill(in, cnt, rank, 0);
       out.assign(cnt * es + 1, 0);
       expect.resize(cnt * es + 1);
-      for (size_t i = 0; i < cnt; ++i) storeReduced(t, op, expect.data(), i, reduced(i));
+      reduced(expect, cnt, 0);
       void* dst = inPlace ? in.data() : out.data();
       if (coll == "allreduce") res = strataAllReduce(in.data(), dst, cnt, t, op, comm, nullptr);
       else res = strataReduce(in.data(), dst, cnt, t, op, root, comm, nullptr);
@@ -93,7 +91,7 @@ TEST_P(CollTest, MatchesReference) {
       in.resize(un * cnt * es + 1);
       fill(in, un * cnt, rank, 0);
       expect.resize(cnt * es + 1);
-      for (size_t i = 0; i < cnt; ++i) storeReduced(t, op, expect.data(), i, reduced(ur * cnt + i));
+      reduced(expect, cnt, ur * cnt);
       out.assign(cnt * es + 1, 0);
       void* dst = inPlace ? in.data() + ur * cnt * es : out.data();
       res = strataReduceScatter(in.data(), dst, cnt, t, op, comm, nullptr);
@@ -102,9 +100,11 @@ TEST_P(CollTest, MatchesReference) {
     } else if (coll == "allgather") {
       out.assign(un * cnt * es + 1, 0);
       expect.resize(un * cnt * es + 1);
-      for (int q = 0; q < n; ++q)
-        for (size_t i = 0; i < cnt; ++i)
-          storeValue(t, expect.data(), static_cast<size_t>(q) * cnt + i, inputValue(t, op, q, i));
+      for (int q = 0; q < n; ++q) {
+        std::vector<char> block(cnt * es + 1);
+        fill(block, cnt, q, 0);
+        std::memcpy(expect.data() + static_cast<size_t>(q) * cnt * es, block.data(), cnt * es);
+      }
       in.resize(cnt * es + 1);
       fill(in, cnt, rank, 0);
       if (inPlace) {
@@ -131,9 +131,11 @@ TEST_P(CollTest, MatchesReference) {
       in.resize(un * cnt * es + 1);
       fill(in, un * cnt, rank, 0);
       expect.resize(un * cnt * es + 1);
-      for (int q = 0; q < n; ++q)
-        for (size_t i = 0; i < cnt; ++i)
-          storeValue(t, expect.data(), static_cast<size_t>(q) * cnt + i, inputValue(t, op, q, ur * cnt + i));
+      for (int q = 0; q < n; ++q) {
+        std::vector<char> block(cnt * es + 1);
+        fill(block, cnt, q, ur * cnt);
+        std::memcpy(expect.data() + static_cast<size_t>(q) * cnt * es, block.data(), cnt * es);
+      }
       out.assign(un * cnt * es + 1, 0);
       if (inPlace) {
         res = strataAllToAll(in.data(), in.data(), cnt, t, comm, nullptr);
@@ -181,10 +183,10 @@ TEST_P(VCollTest, VariableCounts) {
     if (coll == "allgatherv") {
       const size_t mine = rc[static_cast<size_t>(rank)];
       for (int q = 0; q < n; ++q)
-        for (size_t i = 0; i < rc[static_cast<size_t>(q)]; ++i)
-          storeValue(t, expect.data(), rd[static_cast<size_t>(q)] + i, inputValue(t, op, q, i));
+        fillPeriodic(t, expect.data() + rd[static_cast<size_t>(q)] * es, rc[static_cast<size_t>(q)], 0,
+                     [&](size_t j) { return inputValue(t, op, q, j); });
       std::vector<char> own(mine * es + 1);
-      for (size_t i = 0; i < mine; ++i) storeValue(t, own.data(), i, inputValue(t, op, rank, i));
+      fillPeriodic(t, own.data(), mine, 0, [&](size_t j) { return inputValue(t, op, rank, j); });
       const void* src = own.data();
       if (inPlace) {
         std::memcpy(recv.data() + rd[static_cast<size_t>(rank)] * es, own.data(), mine * es);
@@ -194,10 +196,10 @@ TEST_P(VCollTest, VariableCounts) {
     } else {
       for (int q = 0; q < n; ++q) {
         const size_t uq = static_cast<size_t>(q);
-        for (size_t i = 0; i < sc[uq]; ++i)
-          storeValue(t, send.data(), sd[uq] + i, inputValue(t, op, rank, q * 1000 + i));
-        for (size_t i = 0; i < rc[uq]; ++i)
-          storeValue(t, expect.data(), rd[uq] + i, inputValue(t, op, q, static_cast<size_t>(rank) * 1000 + i));
+        fillPeriodic(t, send.data() + sd[uq] * es, sc[uq], uq * 1000,
+                     [&](size_t j) { return inputValue(t, op, rank, j); });
+        fillPeriodic(t, expect.data() + rd[uq] * es, rc[uq], static_cast<size_t>(rank) * 1000,
+                     [&](size_t j) { return inputValue(t, op, q, j); });
       }
       if (inPlace) {
         // One buffer: outgoing blocks at sdispls, incoming blocks land at rdispls.

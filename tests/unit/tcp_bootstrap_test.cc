@@ -307,7 +307,7 @@ TEST_F(TcpBootstrapTest, BarrierAndBcast) {
   auto id = createUniqueId();
   ASSERT_TRUE(id.isOk());
   std::vector<std::string> got(kRanks);
-  std::vector<bool> barrierOk(kRanks, false);
+  std::vector<int> barrierOk(kRanks, 0);  // not vector<bool>: each rank writes its own
   runRanks(kRanks, [&](int r) {
     auto bs = connectTcpBootstrap(id.value(), r, kRanks, timeoutOf(5000));
     if (!bs.isOk()) return;
@@ -407,7 +407,20 @@ TEST_F(TcpBootstrapTest, ConnectTimesOutWhenNoRootEverListens) {
   EXPECT_NE(s.message().find("refused"), std::string::npos) << s.message();
 }
 
+// Waits until roots of earlier tests that are finishing have finished (the count holds still).
+void settleRoots() {
+  size_t last = liveTcpRootCount();
+  auto until = Clock::now() + std::chrono::seconds(1);
+  for (int still = 0; still < 10 && Clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    size_t now = liveTcpRootCount();
+    still = now == last ? still + 1 : 0;
+    last = now;
+  }
+}
+
 TEST_F(TcpBootstrapTest, IntrudersAreDroppedWhileTheRanksComplete) {
+  settleRoots();  // roots log while they finish; the log configuration must not change under them
   char logPath[] = "/tmp/strata_bootstrap_log_XXXXXX";
   int logFd = mkstemp(logPath);
   ASSERT_GE(logFd, 0);
@@ -419,6 +432,7 @@ TEST_F(TcpBootstrapTest, IntrudersAreDroppedWhileTheRanksComplete) {
   constexpr int kRanks = 3;
   auto id = createUniqueId();
   ASSERT_TRUE(id.isOk());
+  size_t rootsWithOurs = liveTcpRootCount();
   SockAddr root = rootOf(id.value());
   BootstrapSecret wrong = decodeUniqueId(id.value())->secret;
   wrong[5] ^= 0x40;
@@ -485,6 +499,10 @@ TEST_F(TcpBootstrapTest, IntrudersAreDroppedWhileTheRanksComplete) {
   EXPECT_NE(duplicateReply.find("rank 1 has already joined"), std::string::npos);
 
   for (auto& c : clients) EXPECT_TRUE(c->waitClosed(2000));
+  // The root logs until its thread ends; reload the log configuration only after that.
+  auto until = Clock::now() + std::chrono::seconds(2);
+  while (liveTcpRootCount() >= rootsWithOurs && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   debug.reset();
   debugFile.reset();
   reloadLogConfig();
@@ -646,6 +664,7 @@ TEST_F(TcpBootstrapTest, ChildBootstrapsFormNewGroups) {
 }
 
 TEST_F(TcpBootstrapTest, RootExitsOnceEveryRankHasLeft) {
+  settleRoots();
   size_t before = liveTcpRootCount();
   auto id = createUniqueId();
   ASSERT_TRUE(id.isOk());
