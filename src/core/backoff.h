@@ -43,8 +43,8 @@ class Backoff {
   }
 
  private:
-  static constexpr uint64_t kSpins = 256;
-  static constexpr uint64_t kYields = 64;
+  static constexpr uint64_t kSpins = 4096;
+  static constexpr uint64_t kYields = 1024;
   static constexpr long kMaxSleepNs = 1'000'000;
   uint64_t idle_ = 0;
 };

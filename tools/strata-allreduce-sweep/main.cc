@@ -47,7 +47,7 @@ double memcpySeconds(size_t bytes, int iters) {
 int main(int argc, char** argv) {
   CLI::App app{"AllReduce size sweep (float32 sum) with a memcpy yardstick"};
   size_t minBytes = 8, maxBytes = 64u << 20;
-  int factor = 4, iters = 20, warmup = 5;
+  int factor = 2, iters = 20, warmup = 5;
   app.add_option("-b,--minbytes", minBytes, "smallest message in bytes")->capture_default_str();
   app.add_option("-e,--maxbytes", maxBytes, "largest message in bytes")->capture_default_str();
   app.add_option("-f,--stepfactor", factor, "size multiplier per step")->capture_default_str()->check(CLI::Range(2, 1024));
