@@ -14,6 +14,8 @@ struct Case {
   std::string algo;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.coll << ":@" << c.algo; }
+
 using Param = std::tuple<Case, int, size_t>;
 
 // Which (dtype, op) pairs a case covers: everything up to 1000 elements; at the large count every

@@ -1,0 +1,97 @@
+// Log lines are shaped "host:pid:tid [rank] STRATA LEVEL message", honour the level and subsystem
+// filters, and go to STRATA_DEBUG_FILE with %h and %p expanded.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "core/logging.h"
+
+namespace strata {
+namespace {
+
+class LoggingTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    unsetenv("STRATA_DEBUG");
+    unsetenv("STRATA_DEBUG_SUBSYS");
+    unsetenv("STRATA_DEBUG_FILE");
+    reloadLogConfig();
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+
+  // Points the log at a fresh file named with %h and %p; returns the expanded path.
+  std::string logToFile() {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    std::string h(host);
+    if (auto dot = h.find('.'); dot != std::string::npos) h.resize(dot);
+    const std::string pattern = ::testing::TempDir() + "strata-log-%h-%p.txt";
+    setenv("STRATA_DEBUG_FILE", pattern.c_str(), 1);
+    path_ = ::testing::TempDir() + "strata-log-" + h + "-" + std::to_string(getpid()) + ".txt";
+    return path_;
+  }
+
+  std::string contents() {
+    std::ifstream in(path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::string path_;
+};
+
+TEST_F(LoggingTest, LineNamesHostPidThreadAndRank) {
+  logToFile();
+  setenv("STRATA_DEBUG", "INFO", 1);
+  reloadLogConfig();
+  {
+    RankScope rank(3);
+    STRATA_INFO(Subsys::kInit, "hello %d", 42);
+  }
+  STRATA_INFO(Subsys::kInit, "no rank");
+  const std::string text = contents();
+  EXPECT_TRUE(std::regex_search(text, std::regex("^[^:\\s]+:" + std::to_string(getpid()) +
+                                                 ":[0-9]+ \\[3\\] STRATA INFO hello 42\n")))
+      << text;
+  EXPECT_NE(text.find("[-] STRATA INFO no rank"), std::string::npos) << text;
+}
+
+TEST_F(LoggingTest, LevelFiltersMessages) {
+  logToFile();
+  setenv("STRATA_DEBUG", "WARN", 1);
+  reloadLogConfig();
+  STRATA_INFO(Subsys::kInit, "info-hidden");
+  STRATA_WARN("warn-shown");
+  const std::string text = contents();
+  EXPECT_EQ(text.find("info-hidden"), std::string::npos);
+  EXPECT_NE(text.find("STRATA WARN warn-shown"), std::string::npos) << text;
+}
+
+TEST_F(LoggingTest, SubsystemFilterIncludesAndExcludes) {
+  logToFile();
+  setenv("STRATA_DEBUG", "TRACE", 1);
+  setenv("STRATA_DEBUG_SUBSYS", "^COLL", 1);
+  reloadLogConfig();
+  STRATA_TRACE(Subsys::kColl, "coll-hidden");
+  STRATA_TRACE(Subsys::kBootstrap, "bootstrap-shown");
+  const std::string text = contents();
+  EXPECT_EQ(text.find("coll-hidden"), std::string::npos) << text;
+  EXPECT_NE(text.find("STRATA TRACE bootstrap-shown"), std::string::npos) << text;
+}
+
+TEST_F(LoggingTest, SilentByDefault) {
+  logToFile();
+  unsetenv("STRATA_DEBUG");
+  reloadLogConfig();
+  STRATA_WARN("nothing");
+  EXPECT_EQ(contents().find("nothing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata
