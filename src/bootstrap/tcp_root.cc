@@ -340,7 +340,7 @@ void Root::onAllgather(ConnPtr c) {
   if (!frame.isOk()) return failJob(frame.status().message());
   Frame f = makeFrame(std::move(frame.value()));
   for (auto& r : ranks_)
-    if (r->state == Conn::State::kJoined) enqueue(r, f);
+    if (r && r->state == Conn::State::kJoined) enqueue(r, f);
 }
 
 void Root::onSend(ConnPtr c) {

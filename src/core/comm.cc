@@ -9,7 +9,7 @@
 #include "core/backoff.h"
 #include "core/host_id.h"
 #include "core/logging.h"
-#include "transports/shm/shm_transport.h"
+#include "transports/registry.h"
 
 namespace strata {
 
@@ -42,20 +42,17 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
     }
     peers.push_back(std::move(p));
   }
-  if (!config_.transport.empty() && config_.transport != "shm") {
-    return makeError(strataInvalidArgument,
-                     "transport '%s' was asked for but is not built into this library (built: shm)",
-                     config_.transport.c_str());
-  }
-  ShmOptions shm;
-  shm.timeoutMs = config_.timeoutMs;
-  shm.abort = &abort_;
-  STRATA_ASSIGN(transport_, createShmTransport(*bootstrap_, peers, shm));
+  TransportOptions topts;
+  topts.name = config_.transport;
+  topts.topoFile = config_.topoFile;
+  topts.timeoutMs = config_.timeoutMs;
+  topts.abort = &abort_;
+  STRATA_ASSIGN(transport_, connectTransport(*bootstrap_, peers, topts));
   STRATA_ASSIGN(TuneTable tune, TuneTable::parse(config_.algo, "STRATA_ALGO"));
   CommShape shape;
   shape.rank = rank_;
   shape.nranks = nranks_;
-  shape.chunkBytes = shm.chunkBytes;
+  shape.chunkBytes = transport_->chunkBytes();
   planner_ = std::make_unique<Planner>(shape, std::move(tune));
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
               transport_->name(), config_.timeoutMs);

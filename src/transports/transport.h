@@ -62,6 +62,9 @@ class Transport {
 
   // Tells every peer that this rank aborted, so their waits end with strataRemoteError.
   virtual void markAborted() = 0;
+
+  // Bytes per FIFO chunk: the granularity algorithms pipeline at.
+  virtual size_t chunkBytes() const = 0;
 };
 
 }  // namespace strata

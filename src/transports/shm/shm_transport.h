@@ -64,7 +64,7 @@ class ShmTransport final : public Transport {
   Status checkPeers() override;
   void markAborted() override;
 
-  size_t chunkBytes() const { return layout_.chunkBytes; }
+  size_t chunkBytes() const override { return layout_.chunkBytes; }
   int slots() const { return static_cast<int>(layout_.slots); }
 
  private:
