@@ -115,6 +115,7 @@ strataResult_t strataCommInitAll(strataComm_t* comms, int nranks, const strataCo
       const size_t i = static_cast<size_t>(r);
       handles[i] = std::make_unique<strataComm>();
       handles[i]->comm = std::make_unique<Comm>(r, nranks, cfg.value());
+      bootstraps[i]->setAbortFlag(&handles[i]->comm->abortFlag());
       threads.emplace_back([&, i] {
         results[i] = handles[i]->comm->initialize(std::move(bootstraps[i]));
       });

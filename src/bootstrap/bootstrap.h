@@ -36,6 +36,10 @@ class Bootstrap {
   virtual Result<std::unique_ptr<Bootstrap>> joinChild(const std::string& id, int rank,
                                                        int nranks) = 0;
 
+  // Points later waits at a new abort flag (a child communicator's own, once it exists, so the
+  // child never reads the flag of a parent destroyed before it).
+  virtual void setAbortFlag(const AbortFlag* abort) = 0;
+
   // Returns once every rank has called it.
   Status barrier();
   // Returns root's data on every rank.

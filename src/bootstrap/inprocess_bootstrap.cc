@@ -50,7 +50,9 @@ class InProcessGroup {
   int size() const { return nranks_; }
   const BootstrapOptions& options() const { return opts_; }
 
-  Result<std::vector<std::string>> allgather(int rank, uint64_t round, const std::string& mine) {
+  // `abort` is the calling rank's own flag (ranks of one group belong to different communicators).
+  Result<std::vector<std::string>> allgather(int rank, uint64_t round, const std::string& mine,
+                                             const AbortFlag* abort) {
     std::unique_lock<std::mutex> lock(mu_);
     Round& r = rounds_[round];
     if (r.blobs.empty()) {
@@ -64,7 +66,7 @@ class InProcessGroup {
 
     std::string op =
         format("allgather (round %llu) on rank %d", static_cast<unsigned long long>(round), rank);
-    Status s = waitLocked(
+    Status s = waitLocked(abort,
         lock, op, [&] { return r.count == nranks_; },
         [&] {
           std::vector<int> missing;
@@ -85,11 +87,11 @@ class InProcessGroup {
     return Status::ok();
   }
 
-  Result<std::string> recv(int src, int dst, int tag) {
+  Result<std::string> recv(int src, int dst, int tag, const AbortFlag* abort) {
     std::unique_lock<std::mutex> lock(mu_);
     auto key = std::make_tuple(src, dst, tag);
     std::string op = format("recv (tag %d) on rank %d from rank %d", tag, dst, src);
-    Status s = waitLocked(
+    Status s = waitLocked(abort,
         lock, op,
         [&] {
           auto it = queues_.find(key);
@@ -124,11 +126,11 @@ class InProcessGroup {
 
   // Waits on the condvar until ready() holds, the deadline passes or the abort flag is raised.
   template <typename Ready, typename Missing>
-  Status waitLocked(std::unique_lock<std::mutex>& lock, const std::string& op, Ready ready,
+  Status waitLocked(const AbortFlag* abort, std::unique_lock<std::mutex>& lock, const std::string& op, Ready ready,
                     Missing missing) {
     Deadline deadline = Deadline::afterMs(opts_.timeoutMs);
     while (!ready()) {
-      if (opts_.abort != nullptr && opts_.abort->load(std::memory_order_acquire))
+      if (abort != nullptr && abort->load(std::memory_order_acquire))
         return makeError(strataRemoteError, "in-process bootstrap: %s aborted", op.c_str());
       if (deadline.expired())
         return makeError(
@@ -143,7 +145,7 @@ class InProcessGroup {
   }
 
   const int nranks_;
-  const BootstrapOptions opts_;
+  BootstrapOptions opts_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, Round> rounds_;
@@ -167,13 +169,13 @@ ChildRegistry& childRegistry() {
 class InProcessBootstrap final : public Bootstrap {
  public:
   InProcessBootstrap(std::shared_ptr<InProcessGroup> group, int rank)
-      : group_(std::move(group)), rank_(rank) {}
+      : group_(std::move(group)), rank_(rank), abort_(group_->options().abort) {}
 
   int rank() const override { return rank_; }
   int size() const override { return group_->size(); }
 
   Result<std::vector<std::string>> allgather(const std::string& mine) override {
-    return group_->allgather(rank_, round_++, mine);
+    return group_->allgather(rank_, round_++, mine, abort_);
   }
 
   Status send(int peer, int tag, const std::string& data) override {
@@ -183,7 +185,7 @@ class InProcessBootstrap final : public Bootstrap {
 
   Result<std::string> recv(int peer, int tag) override {
     STRATA_CHECK(checkPeer("recv", peer));
-    return group_->recv(peer, rank_, tag);
+    return group_->recv(peer, rank_, tag, abort_);
   }
 
   Result<std::string> newChildId() override {
@@ -193,6 +195,8 @@ class InProcessBootstrap final : public Bootstrap {
     reg.groups.emplace(id, nullptr);
     return id;
   }
+
+  void setAbortFlag(const AbortFlag* abort) override { abort_ = abort; }
 
   Result<std::unique_ptr<Bootstrap>> joinChild(const std::string& id, int rank,
                                                int nranks) override {
@@ -231,6 +235,7 @@ class InProcessBootstrap final : public Bootstrap {
 
   std::shared_ptr<InProcessGroup> group_;
   const int rank_;
+  const AbortFlag* abort_;
   uint64_t round_ = 0;
 };
 

@@ -59,6 +59,7 @@ class TcpBootstrap final : public Bootstrap {
   Result<std::string> newChildId() override;
   Result<std::unique_ptr<Bootstrap>> joinChild(const std::string& id, int rank,
                                                int nranks) override;
+  void setAbortFlag(const AbortFlag* abort) override { opts_.abort = abort; }
 
  private:
   bool aborted() const { return opts_.abort && opts_.abort->load(std::memory_order_relaxed); }
@@ -79,7 +80,7 @@ class TcpBootstrap final : public Bootstrap {
 
   const int rank_;
   const int nranks_;
-  const BootstrapOptions opts_;
+  BootstrapOptions opts_;
   const UniqueIdFields id_;
   const std::string rootName_;
   std::mutex mu_;  // one operation at a time

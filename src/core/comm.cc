@@ -210,6 +210,7 @@ Result<std::unique_ptr<Comm>> Comm::split(int color, int key, const strataConfig
   const std::string& id = ids[static_cast<size_t>(members.front().rank)];
   auto child = std::make_unique<Comm>(newRank, n, cfg);
   STRATA_ASSIGN(std::unique_ptr<Bootstrap> bs, bootstrap_->joinChild(id, newRank, n));
+  bs->setAbortFlag(&child->abortFlag());
   STRATA_CHECK(child->initialize(std::move(bs)));
   return child;
 }

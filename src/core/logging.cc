@@ -3,6 +3,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -19,8 +20,9 @@ namespace {
 thread_local int tlsRank = -1;
 
 struct LogConfig {
-  LogLevel level = LogLevel::kNone;
-  uint32_t subsys = Subsys::kAll;
+  // Read on every log call from any thread, rewritten by reloadLogConfig.
+  std::atomic<LogLevel> level{LogLevel::kNone};
+  std::atomic<uint32_t> subsys{Subsys::kAll};
   FILE* out = stderr;
   std::string host;
   bool loaded = false;
@@ -124,8 +126,8 @@ const char* levelName(LogLevel l) {
 
 bool logEnabled(LogLevel level, uint32_t subsys) {
   const LogConfig& c = loaded();
-  if (level > c.level) return false;
-  return level == LogLevel::kWarn || (c.subsys & subsys) != 0;
+  if (level > c.level.load(std::memory_order_relaxed)) return false;
+  return level == LogLevel::kWarn || (c.subsys.load(std::memory_order_relaxed) & subsys) != 0;
 }
 
 void logMessage(LogLevel level, uint32_t /*subsys*/, const char* fmt, ...) {

@@ -171,6 +171,7 @@ class SegmentInspector final : public Bootstrap {
                                                int nranks) override {
     return inner_.joinChild(id, rank, nranks);
   }
+  void setAbortFlag(const AbortFlag* abort) override { inner_.setAbortFlag(abort); }
 
   std::vector<std::string> names;
   std::vector<unsigned> modes;
@@ -206,6 +207,7 @@ class SocketPairBootstrap final : public Bootstrap {
   Result<std::unique_ptr<Bootstrap>> joinChild(const std::string&, int, int) override {
     return unsupported();
   }
+  void setAbortFlag(const AbortFlag*) override {}
 
  private:
   static Status unsupported() { return Status(strataInternalError, "not needed by this test"); }
