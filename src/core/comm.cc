@@ -14,15 +14,14 @@
 namespace strata {
 
 Comm::Comm(int rank, int nranks, CommConfig config)
-    : rank_(rank), nranks_(nranks), config_(std::move(config)) {}
+    : rank_(rank), nranks_(nranks), config_(std::move(config)) {
+  label_ = config_.commName.empty()
+               ? format("rank %d of %d", rank_, nranks_)
+               : format("comm '%s' rank %d of %d", config_.commName.c_str(), rank_, nranks_);
+}
 
 Comm::~Comm() {
   if (initThread_.joinable()) initThread_.join();
-}
-
-std::string Comm::label() const {
-  if (config_.commName.empty()) return format("rank %d of %d", rank_, nranks_);
-  return format("comm '%s' rank %d of %d", config_.commName.c_str(), rank_, nranks_);
 }
 
 Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
@@ -54,6 +53,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   shape.nranks = nranks_;
   shape.chunkBytes = transport_->chunkBytes();
   planner_ = std::make_unique<Planner>(shape, std::move(tune));
+  usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
               transport_->name(), config_.timeoutMs);
   return Status::ok();
@@ -79,6 +79,7 @@ void Comm::initializeAsync(BootstrapConnector connect) {
 }
 
 Status Comm::ready() {
+  if (usable_.load(std::memory_order_acquire)) return Status::ok();
   if (asyncError_.load() == strataInProgress && initThread_.joinable()) initThread_.join();
   std::lock_guard<std::mutex> g(errorMutex_);
   if (!failure_.isOk()) {
@@ -95,7 +96,7 @@ RunContext Comm::runContext() const {
   c.abort = &abort_;
   c.timeoutMs = config_.timeoutMs;
   c.rank = rank_;
-  c.label = label();
+  c.label = &label_;
   return c;
 }
 
@@ -112,17 +113,15 @@ void Comm::reserveArena(size_t scratch, size_t stageIn, size_t stageOut) {
   grow(stageOut_, stageOut);
 }
 
-std::vector<std::byte*> Comm::bindBuffers(const Plan& plan, const void* send, void* recv,
-                                          const std::vector<void*>& extras) {
-  std::vector<std::byte*> bases(static_cast<size_t>(kFirstExtraBuf) + extras.size());
-  bases[kSendBuf] = const_cast<std::byte*>(static_cast<const std::byte*>(send));
-  bases[kRecvBuf] = static_cast<std::byte*>(recv);
-  bases[kScratchBuf] = grow(scratch_, plan.scratchBytes);
-  bases[kStageInBuf] = grow(stageIn_, plan.stageInBytes);
-  bases[kStageOutBuf] = grow(stageOut_, plan.stageOutBytes);
-  for (size_t i = 0; i < extras.size(); ++i)
-    bases[kFirstExtraBuf + i] = static_cast<std::byte*>(extras[i]);
-  return bases;
+void Comm::bindBuffers(RunItem& item, const void* send, void* recv,
+                       const std::vector<void*>& extras) {
+  item.bases[kSendBuf] = const_cast<std::byte*>(static_cast<const std::byte*>(send));
+  item.bases[kRecvBuf] = static_cast<std::byte*>(recv);
+  item.bases[kScratchBuf] = scratch_.data();
+  item.bases[kStageInBuf] = stageIn_.data();
+  item.bases[kStageOutBuf] = stageOut_.data();
+  item.extras.clear();
+  for (void* e : extras) item.extras.push_back(static_cast<std::byte*>(e));
 }
 
 void Comm::recordError(const Status& s) {
@@ -141,6 +140,7 @@ void Comm::fail(const Status& s) {
   STRATA_WARN("%s failed: %s: %s", label().c_str(), strataGetErrorString(s.code()),
               s.message().c_str());
   if (transport_) transport_->markAborted();
+  usable_.store(false, std::memory_order_release);
   std::lock_guard<std::mutex> g(errorMutex_);
   lastError_ = s.message();
   if (failure_.isOk()) failure_ = s;

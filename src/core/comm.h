@@ -48,10 +48,12 @@ class Comm {
   std::mutex& execMutex() { return execMutex_; }
 
   RunContext runContext() const;
-  // Addresses of the plan's buffer slots for this call; grows the scratch arena as needed.
+  // The run state reused by every call (the exec mutex guards it).
+  PlanRun& run() { return run_; }
   void reserveArena(size_t scratch, size_t stageIn, size_t stageOut);
-  std::vector<std::byte*> bindBuffers(const Plan& plan, const void* send, void* recv,
-                                      const std::vector<void*>& extras);
+  // Points the item's buffer slots at this call's buffers and the scratch arena (which must
+  // already be large enough: reserveArena).
+  void bindBuffers(RunItem& item, const void* send, void* recv, const std::vector<void*>& extras);
 
   // Marks the communicator failed: peers are told, later calls are refused.
   void fail(const Status& s);
@@ -74,12 +76,15 @@ class Comm {
   // The new communicator of this rank's color, or nullptr for STRATA_SPLIT_NOCOLOR.
   Result<std::unique_ptr<Comm>> split(int color, int key, const strataConfig_t* config);
 
-  std::string label() const;
+  const std::string& label() const { return label_; }
 
  private:
   int rank_;
   int nranks_;
   CommConfig config_;
+  std::string label_;
+  std::atomic<bool> usable_{false};  // initialised and not failed
+  PlanRun run_;
   std::unique_ptr<Bootstrap> bootstrap_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Planner> planner_;

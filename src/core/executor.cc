@@ -15,9 +15,17 @@ PlanRun::PlanRun(RunContext ctx, std::vector<RunItem> items)
   startPhase();
 }
 
-std::byte* PlanRun::at(const BufRef& r) const {
-  return items_[item_].bases[static_cast<size_t>(r.slot)] + r.offset;
+void PlanRun::reset(const RunContext& ctx) {
+  ctx_ = ctx;
+  items_.clear();
+  item_ = 0;
+  phase_ = 0;
+  counters_ = ExecCounters{};
 }
+
+void PlanRun::start() { startPhase(); }
+
+std::byte* PlanRun::at(const BufRef& r) const { return items_[item_].base(r.slot) + r.offset; }
 
 void PlanRun::startPhase() {
   while (item_ < items_.size() && phase_ >= items_[item_].plan->phases.size()) {
@@ -167,19 +175,19 @@ Status checkWait(PlanRun& run, std::chrono::steady_clock::time_point lastProgres
                  bool checkPeers) {
   const RunContext& ctx = run.context();
   if (ctx.abort && ctx.abort->load(std::memory_order_relaxed)) {
-    return makeError(strataRemoteError, "%s: communicator aborted while %s", ctx.label.c_str(),
+    return makeError(strataRemoteError, "%s: communicator aborted while %s", ctx.label->c_str(),
                      run.describeWait().c_str());
   }
   if (checkPeers) {
     Status s = ctx.transport->checkPeers();
     if (!s.isOk()) {
-      return Status(s.code(), format("%s: %s while %s", ctx.label.c_str(), s.message().c_str(),
+      return Status(s.code(), format("%s: %s while %s", ctx.label->c_str(), s.message().c_str(),
                                      run.describeWait().c_str()));
     }
   }
   if (ctx.timeoutMs > 0 &&
       std::chrono::steady_clock::now() - lastProgress > std::chrono::milliseconds(ctx.timeoutMs)) {
-    return makeError(strataTimeout, "%s: no progress for %ld ms while %s", ctx.label.c_str(),
+    return makeError(strataTimeout, "%s: no progress for %ld ms while %s", ctx.label->c_str(),
                      ctx.timeoutMs, run.describeWait().c_str());
   }
   return Status::ok();
@@ -187,22 +195,37 @@ Status checkWait(PlanRun& run, std::chrono::steady_clock::time_point lastProgres
 
 }  // namespace
 
-Status runToCompletion(std::vector<PlanRun*>& runs) {
+Status runToCompletion(PlanRun* const* runs, size_t count) {
   using Clock = std::chrono::steady_clock;
-  std::vector<Clock::time_point> last(runs.size(), Clock::now());
-  std::vector<char> finished(runs.size(), 0);
-  size_t remaining = runs.size();
+  // Groups rarely span many communicators; small fixed arrays keep the hot path allocation-free.
+  constexpr size_t kInline = 16;
+  Clock::time_point lastInline[kInline];
+  char finishedInline[kInline] = {};
+  std::vector<Clock::time_point> lastHeap;
+  std::vector<char> finishedHeap;
+  Clock::time_point* last = lastInline;
+  char* finished = finishedInline;
+  if (count > kInline) {
+    lastHeap.resize(count);
+    finishedHeap.assign(count, 0);
+    last = lastHeap.data();
+    finished = finishedHeap.data();
+  }
+  // The no-progress clock starts once the run first waits, so a call that completes at once
+  // never reads the clock.
+  bool clockStarted = false;
+  size_t remaining = count;
   Backoff backoff;
   while (remaining > 0) {
     bool any = false;
-    for (size_t i = 0; i < runs.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
       if (finished[i]) continue;
       bool moved = false;
       auto r = runs[i]->progress(&moved);
       if (!r.isOk()) return r.status();
       if (moved) {
         any = true;
-        last[i] = Clock::now();
+        if (clockStarted) last[i] = Clock::now();
       }
       if (r.value()) {
         finished[i] = 1;
@@ -213,10 +236,15 @@ Status runToCompletion(std::vector<PlanRun*>& runs) {
       backoff.reset();
       continue;
     }
+    if (!clockStarted) {
+      clockStarted = true;
+      const Clock::time_point now = Clock::now();
+      for (size_t i = 0; i < count; ++i) last[i] = now;
+    }
     backoff.idle();
     // Abort is checked on every idle pass; the clock and peers once the wait has settled.
     const bool settled = backoff.sleeping() || (backoff.idleCount() & 63) == 0;
-    for (size_t i = 0; i < runs.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
       if (finished[i]) continue;
       const RunContext& ctx = runs[i]->context();
       if (!settled && !(ctx.abort && ctx.abort->load(std::memory_order_relaxed))) continue;

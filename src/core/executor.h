@@ -18,8 +18,13 @@ namespace strata {
 // One plan with the addresses of its buffer slots.
 struct RunItem {
   PlanPtr plan;
-  std::vector<std::byte*> bases;  // indexed by BufSlot
+  std::byte* bases[kFirstExtraBuf] = {};  // indexed by BufSlot
+  std::vector<std::byte*> extras;         // slots kFirstExtraBuf... (fused Send/Recv)
   const char* collName = "";
+
+  std::byte* base(int slot) const {
+    return slot < kFirstExtraBuf ? bases[slot] : extras[static_cast<size_t>(slot - kFirstExtraBuf)];
+  }
 };
 
 // Counters a communicator exposes as statistics.
@@ -35,12 +40,19 @@ struct RunContext {
   const AbortFlag* abort = nullptr;
   long timeoutMs = 0;  // no progress for this long -> strataTimeout; <= 0 waits forever
   int rank = 0;
-  std::string label;  // "comm 0x... rank 2" for messages
+  const std::string* label = nullptr;  // "comm 'x' rank 2 of 4", for messages
 };
 
 class PlanRun {
  public:
+  PlanRun() = default;
   PlanRun(RunContext ctx, std::vector<RunItem> items);
+
+  // Starts over with new items, keeping allocated capacity (no allocation on the hot path).
+  void reset(const RunContext& ctx);
+  std::vector<RunItem>& items() { return items_; }
+  // Call after filling items().
+  void start();
 
   // Advances as far as possible. *progressed tells whether anything moved. Returns true once
   // every item has completed.
@@ -69,6 +81,6 @@ class PlanRun {
 };
 
 // Drives every run to completion. On the first failure, stops all of them and returns it.
-Status runToCompletion(std::vector<PlanRun*>& runs);
+Status runToCompletion(PlanRun* const* runs, size_t count);
 
 }  // namespace strata

@@ -32,46 +32,55 @@ thread_local GroupState tlsGroup;
 
 bool isPointToPoint(CollType c) { return c == CollType::kSend || c == CollType::kRecv; }
 
-// Builds the run of one communicator; the comm's exec mutex must be held.
-Result<std::unique_ptr<PlanRun>> prepare(CommWork& w) {
-  Comm& comm = *w.comm;
-  std::vector<RunItem> items;
-  std::vector<CollArgs> p2p;
-  for (const CollArgs& a : w.calls)
-    if (isPointToPoint(a.coll)) p2p.push_back(a);
-  if (!p2p.empty()) {
-    PlanPtr plan = comm.planner().planPointToPoint(p2p);
-    std::vector<void*> extras;
-    for (const CollArgs& a : p2p)
+// Fills the communicator's reusable run with these calls; the comm's exec mutex must be held.
+Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
+  PlanRun& run = comm.run();
+  run.reset(comm.runContext());
+  std::vector<RunItem>& items = run.items();
+  size_t p2pCount = 0;
+  for (size_t i = 0; i < count; ++i) p2pCount += isPointToPoint(calls[i].coll) ? 1 : 0;
+  PlanPtr p2pPlan;
+  std::vector<void*> extras;
+  CollType p2pSingle = CollType::kSend;
+  if (p2pCount > 0) {
+    std::vector<CollArgs> p2p;
+    for (size_t i = 0; i < count; ++i) {
+      const CollArgs& a = calls[i];
+      if (!isPointToPoint(a.coll)) continue;
+      p2p.push_back(a);
+      p2pSingle = a.coll;
       extras.push_back(a.coll == CollType::kSend ? const_cast<void*>(a.sendbuff) : a.recvbuff);
-    RunItem it;
-    it.plan = plan;
-    it.bases = comm.bindBuffers(*plan, nullptr, nullptr, extras);
-    it.collName = p2p.size() == 1 ? collName(p2p.front().coll) : "Send/Recv group";
-    items.push_back(std::move(it));
+    }
+    p2pPlan = comm.planner().planPointToPoint(p2p);
   }
-  // The arena is sized for every plan before any is bound, so no binding moves it later.
-  std::vector<PlanPtr> plans;
+  // Plans first: the arena is sized for all of them before any buffer is bound.
   size_t scratch = 0, in = 0, out = 0;
-  for (const CollArgs& a : w.calls) {
-    if (isPointToPoint(a.coll)) continue;
-    STRATA_ASSIGN(PlanPtr plan, comm.planner().planFor(a));
+  const size_t first = items.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (isPointToPoint(calls[i].coll)) continue;
+    STRATA_ASSIGN(PlanPtr plan, comm.planner().planFor(calls[i]));
     scratch = std::max(scratch, plan->scratchBytes);
     in = std::max(in, plan->stageInBytes);
     out = std::max(out, plan->stageOutBytes);
-    plans.push_back(plan);
+    items.emplace_back();
+    items.back().plan = std::move(plan);
+    items.back().collName = collName(calls[i].coll);
   }
   comm.reserveArena(scratch, in, out);
-  size_t k = 0;
-  for (const CollArgs& a : w.calls) {
-    if (isPointToPoint(a.coll)) continue;
-    RunItem it;
-    it.plan = plans[k++];
-    it.bases = comm.bindBuffers(*it.plan, a.sendbuff, a.recvbuff, {});
-    it.collName = collName(a.coll);
-    items.push_back(std::move(it));
+  size_t k = first;
+  for (size_t i = 0; i < count; ++i) {
+    if (isPointToPoint(calls[i].coll)) continue;
+    comm.bindBuffers(items[k++], calls[i].sendbuff, calls[i].recvbuff, {});
   }
-  return std::make_unique<PlanRun>(comm.runContext(), std::move(items));
+  if (p2pPlan) {
+    RunItem it;
+    it.plan = p2pPlan;
+    it.collName = p2pCount > 1 ? "Send/Recv group" : collName(p2pSingle);
+    comm.bindBuffers(it, nullptr, nullptr, extras);
+    items.insert(items.begin(), std::move(it));  // Send/Recv run before the collectives
+  }
+  run.start();
+  return Status::ok();
 }
 
 // Runs the works of several communicators together, to completion.
@@ -79,26 +88,36 @@ Status execute(std::vector<CommWork>& works) {
   std::sort(works.begin(), works.end(),
             [](const CommWork& a, const CommWork& b) { return a.comm < b.comm; });
   std::vector<std::unique_lock<std::mutex>> locks;
-  std::vector<std::unique_ptr<PlanRun>> runs;
-  std::vector<PlanRun*> ptrs;
+  std::vector<PlanRun*> runs;
   for (CommWork& w : works) {
     locks.emplace_back(w.comm->execMutex());
     RankScope scope(w.comm->rank());
-    Status ready = w.comm->ready();
-    Result<std::unique_ptr<PlanRun>> run = ready.isOk() ? prepare(w) : Result<std::unique_ptr<PlanRun>>(ready);
-    if (!run.isOk()) {
-      w.comm->recordError(run.status());
-      return run.status();
+    Status s = w.comm->ready();
+    if (s.isOk()) s = prepare(*w.comm, w.calls.data(), w.calls.size());
+    if (!s.isOk()) {
+      w.comm->recordError(s);
+      return s;
     }
-    ptrs.push_back(run.value().get());
-    runs.push_back(std::move(run).value());
+    runs.push_back(&w.comm->run());
   }
   RankScope scope(works.size() == 1 ? works.front().comm->rank() : currentLogRank());
-  Status s = runToCompletion(ptrs);
-  for (size_t i = 0; i < works.size(); ++i) {
-    works[i].comm->addCounters(runs[i]->counters());
-    if (!s.isOk()) works[i].comm->fail(s);
+  Status s = runToCompletion(runs.data(), runs.size());
+  for (CommWork& w : works) {
+    w.comm->addCounters(w.comm->run().counters());
+    if (!s.isOk()) w.comm->fail(s);
   }
+  return s;
+}
+
+// One call on a null stream outside a group: the common case, kept free of allocation.
+Status executeOne(Comm& comm, const CollArgs& args) {
+  std::lock_guard<std::mutex> lock(comm.execMutex());
+  STRATA_CHECK(comm.ready());
+  STRATA_CHECK(prepare(comm, &args, 1));
+  PlanRun* run = &comm.run();
+  Status s = runToCompletion(&run, 1);
+  comm.addCounters(run->counters());
+  if (!s.isOk()) comm.fail(s);
   return s;
 }
 
@@ -170,6 +189,7 @@ Status launch(Comm& comm, const CollArgs& args, Stream* stream) {
     tlsGroup.calls.push_back(Call{&comm, args, stream});
     return Status::ok();
   }
+  if (!stream) return executeOne(comm, args);
   std::vector<CommWork> works(1);
   works[0].comm = &comm;
   works[0].stream = stream;
