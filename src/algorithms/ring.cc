@@ -32,14 +32,18 @@ class RingAllReduce final : public Algorithm {
     const size_t es = dtypeSize(a.dtype);
     const Ring ring{s.rank, s.nranks};
     auto blk = [&](int b) { return recvAt(blockOf(a.count, s.nranks, b).offset * es); };
+    auto in = [&](int b) { return sendAt(blockOf(a.count, s.nranks, b).offset * es); };
     auto len = [&](int b) { return blockOf(a.count, s.nranks, b).count * es; };
     PlanBuilder pb(p);
-    if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * es);
+    if (s.nranks == 1 && !a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * es);
+    // Each block of the output is first written by its reduction, reading the input directly,
+    // so out-of-place calls never copy the input over first.
     for (int st = 0; st < s.nranks - 1; ++st) {
       pb.nextPhase();
-      pb.send(ring.right(), blk(ring.rsSendBlock(st)), len(ring.rsSendBlock(st)));
+      const int sb = ring.rsSendBlock(st);
+      pb.send(ring.right(), st == 0 ? in(sb) : blk(sb), len(sb));
       const int rb = ring.rsRecvBlock(st);
-      pb.recvReduce(ring.left(), blk(rb), blk(rb), len(rb));
+      pb.recvReduce(ring.left(), blk(rb), in(rb), len(rb));
     }
     for (int st = 0; st < s.nranks - 1; ++st) {
       pb.nextPhase();
