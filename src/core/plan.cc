@@ -23,84 +23,54 @@ void PlanBuilder::add(const Op& op) {
   plan_.phases.back().ops.push_back(op);
 }
 
-void PlanBuilder::send(int peer, BufRef src, size_t bytes) {
-  if (bytes == 0) return;
+namespace {
+
+Op makeOp(OpKind kind, int peer, BufRef src, BufRef src2, BufRef dst, size_t bytes, size_t elems) {
   Op op;
-  op.kind = OpKind::kSend;
+  op.kind = kind;
   op.peer = peer;
   op.src = src;
+  op.src2 = src2;
+  op.dst = dst;
   op.bytes = bytes;
-  add(op);
+  op.elems = elems;
+  return op;
+}
+
+}  // namespace
+
+void PlanBuilder::send(int peer, BufRef src, size_t bytes) {
+  if (bytes > 0) add(makeOp(OpKind::kSend, peer, src, {}, {}, bytes, 0));
 }
 
 void PlanBuilder::recv(int peer, BufRef dst, size_t bytes) {
-  if (bytes == 0) return;
-  Op op;
-  op.kind = OpKind::kRecv;
-  op.peer = peer;
-  op.dst = dst;
-  op.bytes = bytes;
-  add(op);
+  if (bytes > 0) add(makeOp(OpKind::kRecv, peer, {}, {}, dst, bytes, 0));
 }
 
 void PlanBuilder::recvReduce(int peer, BufRef dst, BufRef local, size_t bytes) {
-  if (bytes == 0) return;
-  Op op;
-  op.kind = OpKind::kRecvReduce;
-  op.peer = peer;
-  op.dst = dst;
-  op.src = local;
-  op.bytes = bytes;
-  add(op);
+  if (bytes > 0) add(makeOp(OpKind::kRecvReduce, peer, local, {}, dst, bytes, 0));
 }
 
 void PlanBuilder::copy(BufRef src, BufRef dst, size_t bytes) {
   if (bytes == 0 || (src.slot == dst.slot && src.offset == dst.offset)) return;
-  Op op;
-  op.kind = OpKind::kCopy;
-  op.src = src;
-  op.dst = dst;
-  op.bytes = bytes;
-  add(op);
+  add(makeOp(OpKind::kCopy, -1, src, {}, dst, bytes, 0));
 }
 
 void PlanBuilder::reduceLocal(BufRef dst, BufRef a, BufRef b, size_t bytes) {
-  if (bytes == 0) return;
-  Op op;
-  op.kind = OpKind::kReduceLocal;
-  op.dst = dst;
-  op.src = a;
-  op.src2 = b;
-  op.bytes = bytes;
-  add(op);
+  if (bytes > 0) add(makeOp(OpKind::kReduceLocal, -1, a, b, dst, bytes, 0));
 }
 
 void PlanBuilder::widen(BufRef src, BufRef dst, size_t elems) {
-  if (elems == 0) return;
-  Op op;
-  op.kind = OpKind::kWiden;
-  op.src = src;
-  op.dst = dst;
-  op.elems = elems;
-  add(op);
+  if (elems > 0) add(makeOp(OpKind::kWiden, -1, src, {}, dst, 0, elems));
 }
 
 void PlanBuilder::narrow(BufRef src, BufRef dst, size_t elems) {
-  if (elems == 0) return;
-  Op op;
-  op.kind = OpKind::kNarrow;
-  op.src = src;
-  op.dst = dst;
-  op.elems = elems;
-  add(op);
+  if (elems > 0) add(makeOp(OpKind::kNarrow, -1, src, {}, dst, 0, elems));
 }
 
 void PlanBuilder::divide(BufRef dst, size_t elems, strataDataType_t type) {
   if (elems == 0) return;
-  Op op;
-  op.kind = OpKind::kDivide;
-  op.dst = dst;
-  op.elems = elems;
+  Op op = makeOp(OpKind::kDivide, -1, {}, {}, dst, 0, elems);
   op.divideType = type;
   add(op);
 }
