@@ -1,0 +1,31 @@
+// Names of Strata's element types and reduction operators as the perf tools print and parse them
+// (nccl-tests spellings, plus f8e4m3 and f8e5m2).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/strata.h"
+
+namespace strata::perf {
+
+// Every type, in the order `-d all` runs them.
+const std::vector<strataDataType_t>& allTypes();
+// Every operator, in the order `-o all` runs them.
+const std::vector<strataRedOp_t>& allOps();
+
+size_t typeSize(strataDataType_t type);
+const char* typeName(strataDataType_t type);
+const char* opName(strataRedOp_t op);
+
+// "all" or one name (aliases such as fp16 or bf16 are accepted); nullopt if unknown.
+std::optional<std::vector<strataDataType_t>> parseTypes(const std::string& text);
+std::optional<std::vector<strataRedOp_t>> parseOps(const std::string& text);
+
+// The names parseTypes and parseOps accept, for help and error messages.
+std::string typeChoices();
+std::string opChoices();
+
+}  // namespace strata::perf

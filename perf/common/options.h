@@ -1,0 +1,54 @@
+// The command line of the perf tools: the flags of nccl-tests, plus -t as ranks-as-threads and
+// -J for a JSON copy of the results. Sizes take K, M and G suffixes (powers of 1024).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/strata.h"
+
+namespace strata::perf {
+
+class Collective;
+
+struct PerfOptions {
+  int threads = 1;  // ranks per process, each a thread
+  size_t minBytes = size_t{32} << 20;
+  size_t maxBytes = size_t{32} << 20;
+  size_t stepBytes = size_t{1} << 20;
+  int stepFactor = 1;  // > 1: multiply sizes by it; otherwise add stepBytes
+  int iters = 20;
+  int warmupIters = 5;
+  int aggIters = 1;  // calls per timed iteration, fused in one group
+  int check = 1;     // checked calls per size and variant; 0 disables the check
+  std::string typeText = "float";
+  std::string opText = "sum";
+  std::vector<strataDataType_t> types;
+  std::vector<strataRedOp_t> ops;
+  int root = 0;        // -1: every rank in turn
+  int average = 1;     // time across ranks: 0 rank 0's, 1 mean, 2 min, 3 max
+  int blocking = 0;    // 1: a barrier after every call
+  int streamNull = 1;  // 1: calls complete before returning; 0: queued on a Strata stream
+  int timeoutSec = 0;  // deadline of every wait; 0 keeps STRATA_TIMEOUT_MS or the default
+  int reportCpuTime = 0;
+  int parallelInit = 0;  // accepted for nccl-tests compatibility: ranks always init in parallel
+  int cudaGraph = 0;     // accepted for nccl-tests compatibility: no effect
+  std::string jsonFile;
+};
+
+// Exit status of usage errors.
+constexpr int kUsageExit = 2;
+
+// Parses argv into opts, with coll's own options. Returns the exit status when the program must
+// stop (after --help, or a usage error already printed), nullopt to go on.
+std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOptions& opts);
+
+// "8", "128M", "1.5K": bytes; nullopt if malformed.
+std::optional<size_t> parseSize(const std::string& text);
+
+// The message sizes of the sweep, in order.
+std::vector<size_t> sweepSizes(const PerfOptions& opts);
+
+}  // namespace strata::perf
