@@ -107,9 +107,11 @@ typedef struct {
   int timeoutMs;         /**< Deadline of every wait in ms (default STRATA_TIMEOUT_MS or 300000;
                               0 waits forever). */
   const char* commName;  /**< Name shown in logs. */
-  const char* transport; /**< Transport between hosts ("shm", "ucx", "ofi"); default
-                              STRATA_TRANSPORT. */
-  const char* topoFile;  /**< Topology file (default STRATA_TOPO_FILE). */
+  const char* transport; /**< Transport between hosts ("shm", "ucx", "ofi"), or "sim": the
+                              simulated mesh of topoFile, ranks as threads of one process
+                              (strataCommInitAll). Default STRATA_TRANSPORT. */
+  const char* topoFile;  /**< Topology: a preset ("hccs-8", "hccs-2x8", "hccs-4x8", "cm384")
+                              or a JSON file (docs/topology.md). Default STRATA_TOPO_FILE. */
   const char* algo;      /**< Tune string pinning algorithms, e.g. "allreduce:@ring" (default
                               STRATA_ALGO). */
 } strataConfig_t;
@@ -262,6 +264,70 @@ STRATA_API strataResult_t strataGroupStart(void);
 
 /** Ends a group and runs (or, with streams, queues) the fused calls. */
 STRATA_API strataResult_t strataGroupEnd(void);
+
+/** Number of topology levels statistics are kept for (level 0 = same host or server). */
+#define STRATA_MAX_LEVELS 4
+
+/** Counters of one operation, or summed over operations. An operation is one call, or one
+ *  fused group, on the communicator. */
+typedef struct {
+  double simTimeUs;                      /**< Simulated time in microseconds: how far this rank's
+                                              virtual clock advanced (sim transport only; 0
+                                              otherwise). */
+  uint64_t bytesSent[STRATA_MAX_LEVELS]; /**< Bytes this rank sent, by the topology level that
+                                              joins it to the receiver. */
+  uint64_t syncs;                        /**< Synchronisations: chunk handshakes (flag waits)
+                                              this rank completed as a receiver. */
+  uint64_t steps;                        /**< Plan phases (algorithm steps) this rank completed. */
+  uint64_t ops;                          /**< Operations counted. */
+} strataOpStats_t;
+
+/** Statistics of one rank's communicator (strataCommGetStats). */
+typedef struct {
+  int numLevels;         /**< Levels of the communicator's topology; bytesSent[numLevels...]
+                              stay 0. */
+  double simClockUs;     /**< This rank's virtual clock in microseconds (sim only; 0 otherwise). */
+  strataOpStats_t last;  /**< The last completed operation (all 0 before the first). */
+  strataOpStats_t total; /**< Every operation since init. */
+} strataStats_t;
+
+/** Stores comm's statistics in *stats. With the sim transport ("sim"), last.simTimeUs is the
+ *  simulated duration of the last operation on this rank; ranks' clocks run on from one
+ *  operation to the next without synchronising, so the simulated time of a collective is the
+ *  largest last.simTimeUs over its ranks, and that of a sequence the largest simClockUs. */
+STRATA_API strataResult_t strataCommGetStats(strataComm_t comm, strataStats_t* stats);
+
+/** Result of strataSimTimingOnly. */
+typedef struct {
+  int nranks;                            /**< Ranks of the topology. */
+  int numLevels;                         /**< Levels of the topology. */
+  double simTimeUs;                      /**< From a common start until the last rank finished. */
+  double minRankTimeUs;                  /**< Until the first rank finished. */
+  uint64_t bytesSent[STRATA_MAX_LEVELS]; /**< Summed over ranks, by level. */
+  uint64_t syncs;                        /**< Summed over ranks. */
+  uint64_t steps;                        /**< Summed over ranks. */
+  char algo[32];                         /**< Algorithm the scheduler chose (or the tune string
+                                              pinned). */
+} strataSimResult_t;
+
+/** Timing-only simulation of one collective: builds every rank's plan exactly as a communicator
+ *  of the topology's ranks would (same algorithms, tune string and chunking as the "sim"
+ *  transport) and walks them through the sim link model on the calling thread, with no buffers,
+ *  no payload and no threads; the times equal those the "sim" transport reports for the same
+ *  call from a cold start. config (may be NULL) supplies topoFile (a preset such as "hccs-8" or
+ *  "cm384", or a topology JSON file; default STRATA_TOPO_FILE) and algo; other fields are
+ *  ignored. collective is named as in tune strings: "allreduce", "broadcast", "reduce",
+ *  "allgather", "reducescatter", "alltoall" or "barrier"; count, datatype, op and root mean
+ *  what they mean in the matching call; inPlace (0 or 1) selects the in-place variant. */
+STRATA_API strataResult_t strataSimTimingOnly(const strataConfig_t* config, const char* collective,
+                                              size_t count, strataDataType_t datatype,
+                                              strataRedOp_t op, int root, int inPlace,
+                                              strataSimResult_t* result);
+
+/** Stores the number of ranks of a topology (a preset name or a topology JSON file; NULL means
+ *  STRATA_TOPO_FILE) in *nranks: the nranks to pass to strataCommInitAll with the "sim"
+ *  transport. */
+STRATA_API strataResult_t strataTopoGetRankCount(const char* topology, int* nranks);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -16,6 +16,9 @@ struct CommShape {
   int rank = 0;
   int nranks = 1;
   size_t chunkBytes = 128 * 1024;  // pipelining granularity of the transport
+  // The transport runs forwarding ops (receive and send on as chunks land) as they behave;
+  // transports that model time per phase (sim) do not.
+  bool forwarding = true;
 };
 
 class Algorithm {

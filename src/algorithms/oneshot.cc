@@ -26,6 +26,21 @@ class OneShotAllReduce final : public Algorithm {
       pb.finish();
       return Status::ok();
     }
+    if (n == 2) {
+      // One exchange, reduced straight into the output with rank 0's operand first on both
+      // ranks. In place, the input is saved first: the output may fill before it is all sent.
+      const int peer = 1 - s.rank;
+      BufRef mine = sendAt(0);
+      if (a.inPlace) {
+        p.scratchBytes = bytes;
+        pb.copy(sendAt(0), scratchAt(0), bytes);
+        mine = scratchAt(0);
+      }
+      pb.send(peer, mine, bytes);
+      pb.recvReduce(peer, recvAt(0), mine, bytes, /*incomingFirst=*/s.rank == 1);
+      pb.finish();
+      return Status::ok();
+    }
     // Every input lands in its own scratch block (own one copied) so the reduction order is
     // the same on every rank and in-place calls never read a block they already overwrote.
     p.scratchBytes = static_cast<size_t>(n) * bytes;

@@ -4,10 +4,13 @@
 namespace strata {
 
 const Algorithm& ringAllReduce();
+const Algorithm& pipelinedRingAllReduce();
+const Algorithm& pipelinedRingAllGather();
 const Algorithm& oneShotAllReduce();
 const Algorithm& ringReduceScatter();
 const Algorithm& ringAllGather();
 const Algorithm& ringAllGatherv();
+const Algorithm& meshAllGather();
 const Algorithm& chainBroadcast();
 const Algorithm& chainReduce();
 const Algorithm& pairwiseAllToAll();
@@ -16,9 +19,18 @@ const Algorithm& disseminationBarrier();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   static const std::vector<const Algorithm*> all = {
-      &ringAllReduce(),     &oneShotAllReduce(), &ringReduceScatter(),
-      &ringAllGather(),     &ringAllGatherv(),   &chainBroadcast(),
-      &chainReduce(),       &pairwiseAllToAll(), &pairwiseAllToAllv(),
+      &ringAllReduce(),
+      &pipelinedRingAllReduce(),
+      &oneShotAllReduce(),
+      &ringReduceScatter(),
+      &ringAllGather(),
+      &pipelinedRingAllGather(),
+      &meshAllGather(),
+      &ringAllGatherv(),
+      &chainBroadcast(),
+      &chainReduce(),
+      &pairwiseAllToAll(),
+      &pairwiseAllToAllv(),
       &disseminationBarrier(),
   };
   return all;

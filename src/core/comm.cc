@@ -9,6 +9,7 @@
 #include "core/backoff.h"
 #include "core/host_id.h"
 #include "core/logging.h"
+#include "topology/topology_json.h"
 #include "transports/registry.h"
 
 namespace strata {
@@ -41,17 +42,37 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
     }
     peers.push_back(std::move(p));
   }
+  const bool derivedTopology = !topology_ && config_.topoFile.empty();
+  if (!topology_) {
+    std::vector<std::string> hostIds;
+    for (const PeerInfo& p : peers) hostIds.push_back(p.hostId);
+    STRATA_ASSIGN(Topology t, communicatorTopology(config_.topoFile, hostIds));
+    topology_ = std::make_shared<const Topology>(std::move(t));
+  }
+  if (topology_->nranks != nranks_)
+    return makeError(strataInvalidArgument, "topology '%s' has %d ranks but %s has %d",
+                     topology_->name.c_str(), topology_->nranks, label().c_str(), nranks_);
   TransportOptions topts;
   topts.name = config_.transport;
   topts.topoFile = config_.topoFile;
+  topts.topology = topology_;
   topts.timeoutMs = config_.timeoutMs;
   topts.abort = &abort_;
   STRATA_ASSIGN(transport_, connectTransport(*bootstrap_, peers, topts));
+  if (derivedTopology) {
+    topology_ = std::make_shared<const Topology>(
+        withInterHostCost(*topology_, transport_->interHostCost().alpha,
+                          transport_->interHostCost().beta));
+  }
+  peerLevels_ = topology_->levelsFrom(rank_);
+  stats_.numLevels = static_cast<int>(topology_->levels.size());
+  if (rank_ == 0) dumpTopologyToEnvFile(*topology_);
   STRATA_ASSIGN(TuneTable tune, TuneTable::parse(config_.algo, "STRATA_ALGO"));
   CommShape shape;
   shape.rank = rank_;
   shape.nranks = nranks_;
   shape.chunkBytes = transport_->chunkBytes();
+  shape.forwarding = !transport_->modelsTime();
   planner_ = std::make_unique<Planner>(shape, std::move(tune));
   usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
@@ -97,6 +118,7 @@ RunContext Comm::runContext() const {
   c.timeoutMs = config_.timeoutMs;
   c.rank = rank_;
   c.label = &label_;
+  c.peerLevel = peerLevels_.empty() ? nullptr : peerLevels_.data();
   return c;
 }
 
@@ -148,10 +170,23 @@ void Comm::fail(const Status& s) {
 }
 
 void Comm::addCounters(const ExecCounters& c) {
+  const int64_t clock = transport_ ? transport_->virtualTimePs() : 0;
   std::lock_guard<std::mutex> g(countersMutex_);
-  totals_.bytesSent += c.bytesSent;
-  totals_.steps += c.steps;
-  totals_.syncs += c.syncs;
+  ExecCounters& t = stats_.total;
+  t.bytesSent += c.bytesSent;
+  for (int l = 0; l < STRATA_MAX_LEVELS; ++l) t.bytesPerLevel[l] += c.bytesPerLevel[l];
+  t.steps += c.steps;
+  t.syncs += c.syncs;
+  stats_.last = c;
+  ++stats_.ops;
+  stats_.lastSimPs = clock - stats_.clockPs;
+  stats_.totalSimPs += stats_.lastSimPs;
+  stats_.clockPs = clock;
+}
+
+CommStats Comm::stats() {
+  std::lock_guard<std::mutex> g(countersMutex_);
+  return stats_;
 }
 
 void Comm::drain() {
@@ -209,6 +244,11 @@ Result<std::unique_ptr<Comm>> Comm::split(int color, int key, const strataConfig
   const int n = static_cast<int>(members.size());
   const std::string& id = ids[static_cast<size_t>(members.front().rank)];
   auto child = std::make_unique<Comm>(newRank, n, cfg);
+  if (!cfg.topoFile.empty() && cfg.topoFile == config_.topoFile && topology_) {
+    std::vector<int> parentRanks;
+    for (const Member& m : members) parentRanks.push_back(m.rank);
+    child->inheritTopology(std::make_shared<const Topology>(topology_->subset(parentRanks)));
+  }
   STRATA_ASSIGN(std::unique_ptr<Bootstrap> bs, bootstrap_->joinChild(id, newRank, n));
   bs->setAbortFlag(&child->abortFlag());
   STRATA_CHECK(child->initialize(std::move(bs)));

@@ -15,9 +15,20 @@
 #include "core/config.h"
 #include "core/executor.h"
 #include "core/planner.h"
+#include "topology/topology.h"
 #include "transports/transport.h"
 
 namespace strata {
+
+// What strataCommGetStats reports: the last operation's counters and the totals, with the
+// virtual time of transports that keep one (sim).
+struct CommStats {
+  int numLevels = 1;
+  int64_t clockPs = 0;  // the transport's virtual clock after the last operation
+  uint64_t ops = 0;
+  ExecCounters last, total;
+  int64_t lastSimPs = 0, totalSimPs = 0;
+};
 
 class Comm {
  public:
@@ -60,7 +71,14 @@ class Comm {
   void recordError(const Status& s);
   std::string lastError();
 
+  // Records one completed operation (a call or a fused group).
   void addCounters(const ExecCounters& c);
+  CommStats stats();
+
+  // The topology of the communicator's ranks: the configured preset or file, or their hosts.
+  const Topology& topology() const { return *topology_; }
+  // Used instead of the configured topology file (a split child: its parent's, restricted).
+  void inheritTopology(std::shared_ptr<const Topology> t) { topology_ = std::move(t); }
 
   // Queued work that still references this communicator (streams).
   std::atomic<int>& pending() { return pending_; }
@@ -99,7 +117,9 @@ class Comm {
   std::atomic<int> pending_{0};
   std::atomic<int> active_{0};
   std::mutex countersMutex_;
-  ExecCounters totals_;
+  CommStats stats_;
+  std::shared_ptr<const Topology> topology_;
+  std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level
 };
 
 }  // namespace strata

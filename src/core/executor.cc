@@ -10,13 +10,18 @@
 
 namespace strata {
 
+// Received messages at least this large are copied out with non-temporal stores.
+constexpr size_t kStreamingCopyBytes = 4u << 20;
+
 PlanRun::PlanRun(RunContext ctx, std::vector<RunItem> items)
     : ctx_(std::move(ctx)), items_(std::move(items)) {
+  timed_ = ctx_.transport && ctx_.transport->modelsTime();
   startPhase();
 }
 
 void PlanRun::reset(const RunContext& ctx) {
   ctx_ = ctx;
+  timed_ = ctx_.transport && ctx_.transport->modelsTime();
   items_.clear();
   item_ = 0;
   phase_ = 0;
@@ -35,9 +40,27 @@ void PlanRun::startPhase() {
   if (item_ >= items_.size()) return;
   const Phase& ph = items_[item_].plan->phases[phase_];
   done_.assign(ph.ops.size(), 0);
+  forwarded_.assign(ph.ops.size(), 0);
   const size_t n = static_cast<size_t>(items_[item_].plan->nranks);
-  sendBusy_.assign(n, 0);
-  recvBusy_.assign(n, 0);
+  if (sendBusy_.size() < n) {
+    sendBusy_.assign(n, 0);
+    recvBusy_.assign(n, 0);
+  }
+  if (timed_) announcePhase(ph);
+}
+
+void PlanRun::announcePhase(const Phase& ph) {
+  Transport& t = *ctx_.transport;
+  t.phaseBegin();
+  for (const Op& op : ph.ops) {
+    switch (op.kind) {
+      case OpKind::kSend: t.postSend(op.peer, op.bytes); break;
+      case OpKind::kRecv: t.postRecv(op.peer, op.bytes, false); break;
+      case OpKind::kRecvReduce: t.postRecv(op.peer, op.bytes, true); break;
+      case OpKind::kReduceLocal: t.chargeCompute(op.bytes); break;
+      default: break;
+    }
+  }
 }
 
 Status PlanRun::runLocal(const Op& op) {
@@ -67,57 +90,95 @@ Status PlanRun::runLocal(const Op& op) {
   return Status::ok();
 }
 
+// Pushes message bytes [sent, limit) of src (a message of `total` bytes) to peer.
+void PlanRun::pushSome(int peer, const std::byte* src, size_t& sent, size_t limit, size_t total,
+                       bool* progressed) {
+  Endpoint& ep = ctx_.transport->endpoint(peer);
+  while (sent < limit) {
+    const size_t n = ep.push(src + sent, limit - sent, total);
+    if (n == 0) break;
+    sent += n;
+    counters_.bytesSent += n;
+    counters_.bytesPerLevel[ctx_.peerLevel ? ctx_.peerLevel[peer] : 0] += n;
+    *progressed = true;
+  }
+}
+
+// Consumes arrived chunks of op's message from op.peer into dst (copying, or reducing with the
+// local operand when `local` is set); `got` counts bytes consumed.
+Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local, size_t& got,
+                            bool* progressed) {
+  Endpoint& ep = ctx_.transport->endpoint(op.peer);
+  const Plan& plan = *items_[item_].plan;
+  while (got < op.bytes) {
+    RecvChunk c = ep.peek();
+    if (c.empty()) break;
+    if (c.msgBytes != op.bytes || got + c.bytes > op.bytes) {
+      return makeError(strataInvalidUsage,
+                       "%s (%s): rank %d sent a message of %llu bytes where rank %d expected "
+                       "%zu (mismatched counts, types or call order between the ranks)",
+                       items_[item_].collName, plan.algo.c_str(), op.peer,
+                       static_cast<unsigned long long>(c.msgBytes), ctx_.rank, op.bytes);
+    }
+    if (local == nullptr) {
+      // A large final copy would only evict useful lines; forwarded data is read again at once.
+      if (op.bytes >= kStreamingCopyBytes && op.kind == OpKind::kRecv)
+        copyStreaming(dst + got, c.data, c.bytes);
+      else
+        std::memcpy(dst + got, c.data, c.bytes);
+    } else {
+      ReduceFn fn = reduceKernel(plan.dtype, plan.op);
+      const size_t n = c.bytes / dtypeSize(plan.dtype);
+      if (op.incomingFirst) fn(dst + got, c.data, local + got, n);
+      else fn(dst + got, local + got, c.data, n);
+    }
+    ep.pop();
+    got += c.bytes;
+    ++counters_.syncs;
+    *progressed = true;
+  }
+  return Status::ok();
+}
+
 Result<bool> PlanRun::progressOp(const Op& op, size_t i, bool* progressed) {
   size_t& done = done_[i];
   const size_t peer = static_cast<size_t>(op.peer);
   switch (op.kind) {
     case OpKind::kSend: {
-      if (sendBusy_[peer]) return false;
-      Endpoint& ep = ctx_.transport->endpoint(op.peer);
-      while (done < op.bytes) {
-        size_t n = ep.push(at(op.src) + done, op.bytes - done, op.bytes);
-        if (n == 0) break;
-        done += n;
-        counters_.bytesSent += n;
-        *progressed = true;
-      }
-      if (done < op.bytes) {
-        sendBusy_[peer] = 1;
-        return false;
-      }
-      return true;
+      if (sendBusy_[peer] == pass_) return false;
+      pushSome(op.peer, at(op.src), done, op.bytes, op.bytes, progressed);
+      if (done < op.bytes) sendBusy_[peer] = pass_;
+      return done == op.bytes;
     }
     case OpKind::kRecv:
     case OpKind::kRecvReduce: {
-      if (recvBusy_[peer]) return false;
-      Endpoint& ep = ctx_.transport->endpoint(op.peer);
-      const Plan& plan = *items_[item_].plan;
-      while (done < op.bytes) {
-        RecvChunk c = ep.peek();
-        if (c.empty()) break;
-        if (c.msgBytes != op.bytes || done + c.bytes > op.bytes) {
-          return makeError(strataInvalidUsage,
-                           "%s (%s): rank %d sent a message of %llu bytes where rank %d expected "
-                           "%zu (mismatched counts, types or call order between the ranks)",
-                           items_[item_].collName, plan.algo.c_str(), op.peer,
-                           static_cast<unsigned long long>(c.msgBytes), ctx_.rank, op.bytes);
+      if (recvBusy_[peer] == pass_) return false;
+      const std::byte* local = op.kind == OpKind::kRecvReduce ? at(op.src) : nullptr;
+      STRATA_CHECK(receiveSome(op, at(op.dst), local, done, progressed));
+      if (done < op.bytes) recvBusy_[peer] = pass_;
+      return done == op.bytes;
+    }
+    case OpKind::kRecvReduceSend:
+    case OpKind::kRecvCopySend: {
+      // Receive into dst and forward what has landed, chunk by chunk, so the data is sent on
+      // while still in cache and the next hop starts before this one ends.
+      size_t& fwd = forwarded_[i];
+      const size_t to = static_cast<size_t>(op.peer2);
+      const std::byte* local = op.kind == OpKind::kRecvReduceSend ? at(op.src) : nullptr;
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        if (recvBusy_[peer] != pass_ && done < op.bytes) {
+          STRATA_CHECK(receiveSome(op, at(op.dst), local, done, &moved));
         }
-        if (op.kind == OpKind::kRecv) {
-          std::memcpy(at(op.dst) + done, c.data, c.bytes);
-        } else {
-          ReduceFn fn = reduceKernel(plan.dtype, plan.op);
-          fn(at(op.dst) + done, at(op.src) + done, c.data, c.bytes / dtypeSize(plan.dtype));
+        if (sendBusy_[to] != pass_ && fwd < done) {
+          pushSome(op.peer2, at(op.dst), fwd, done, op.bytes, &moved);
         }
-        ep.pop();
-        done += c.bytes;
-        ++counters_.syncs;
-        *progressed = true;
+        *progressed = *progressed || moved;
       }
-      if (done < op.bytes) {
-        recvBusy_[peer] = 1;
-        return false;
-      }
-      return true;
+      if (done < op.bytes) recvBusy_[peer] = pass_;
+      if (fwd < op.bytes) sendBusy_[to] = pass_;
+      return done == op.bytes && fwd == op.bytes;
     }
     default: {
       if (done == op.bytes + op.elems + 1) return true;  // already ran
@@ -133,8 +194,7 @@ Result<bool> PlanRun::progress(bool* progressed) {
   *progressed = false;
   while (item_ < items_.size()) {
     const Phase& ph = items_[item_].plan->phases[phase_];
-    std::fill(sendBusy_.begin(), sendBusy_.end(), 0);
-    std::fill(recvBusy_.begin(), recvBusy_.end(), 0);
+    ++pass_;  // a new pass: no peer is busy yet (no per-pass clearing of the arrays)
     bool all = true;
     for (size_t i = 0; i < ph.ops.size(); ++i) {
       auto r = progressOp(ph.ops[i], i, progressed);
@@ -142,6 +202,7 @@ Result<bool> PlanRun::progress(bool* progressed) {
       all = all && r.value();
     }
     if (!all) return false;
+    if (timed_) ctx_.transport->phaseEnd();
     ++counters_.steps;
     ++phase_;
     startPhase();
@@ -155,15 +216,24 @@ std::string PlanRun::describeWait() const {
   const RunItem& it = items_[item_];
   const Phase& ph = it.plan->phases[phase_];
   std::string what;
+  auto note = [&](const char* verb, int peer, size_t done, size_t total) {
+    if (done >= total) return;
+    if (!what.empty()) what += ", ";
+    what += format("%s rank %d (%zu of %zu bytes done)", verb, peer, done, total);
+  };
   for (size_t i = 0; i < ph.ops.size(); ++i) {
     const Op& op = ph.ops[i];
-    bool comm = op.kind == OpKind::kSend || op.kind == OpKind::kRecv ||
-                op.kind == OpKind::kRecvReduce;
-    if (!comm || done_[i] >= op.bytes) continue;
-    if (!what.empty()) what += ", ";
-    what += format("%s rank %d (%zu of %zu bytes done)",
-                   op.kind == OpKind::kSend ? "sending to" : "receiving from", op.peer, done_[i],
-                   op.bytes);
+    switch (op.kind) {
+      case OpKind::kSend: note("sending to", op.peer, done_[i], op.bytes); break;
+      case OpKind::kRecv:
+      case OpKind::kRecvReduce: note("receiving from", op.peer, done_[i], op.bytes); break;
+      case OpKind::kRecvReduceSend:
+      case OpKind::kRecvCopySend:
+        note("receiving from", op.peer, done_[i], op.bytes);
+        note("forwarding to", op.peer2, forwarded_[i], op.bytes);
+        break;
+      default: break;
+    }
   }
   return format("%s (%s) phase %zu of %zu: %s", it.collName, it.plan->algo.c_str(), phase_ + 1,
                 it.plan->phases.size(), what.c_str());

@@ -30,6 +30,7 @@ struct RunItem {
 // Counters a communicator exposes as statistics.
 struct ExecCounters {
   uint64_t bytesSent = 0;
+  uint64_t bytesPerLevel[STRATA_MAX_LEVELS] = {};  // by the topology level of the receiver
   uint64_t steps = 0;  // phases completed
   uint64_t syncs = 0;  // chunk handshakes (flag waits completed)
 };
@@ -41,6 +42,7 @@ struct RunContext {
   long timeoutMs = 0;  // no progress for this long -> strataTimeout; <= 0 waits forever
   int rank = 0;
   const std::string* label = nullptr;  // "comm 'x' rank 2 of 4", for messages
+  const uint8_t* peerLevel = nullptr;   // topology level of each peer; null: all level 0
 };
 
 class PlanRun {
@@ -67,16 +69,25 @@ class PlanRun {
  private:
   Result<bool> progressOp(const Op& op, size_t i, bool* progressed);
   Status runLocal(const Op& op);
+  void pushSome(int peer, const std::byte* src, size_t& sent, size_t limit, size_t total,
+                bool* progressed);
+  Status receiveSome(const Op& op, std::byte* dst, const std::byte* local, size_t& got,
+                     bool* progressed);
   std::byte* at(const BufRef& r) const;
   void startPhase();
+  void announcePhase(const Phase& ph);
 
   RunContext ctx_;
+  bool timed_ = false;  // the transport keeps virtual time (sim): announce phases to it
   std::vector<RunItem> items_;
   size_t item_ = 0;
   size_t phase_ = 0;
-  std::vector<size_t> done_;      // bytes done per op of the current phase
-  std::vector<char> sendBusy_;    // per peer: an earlier send in this phase is unfinished
-  std::vector<char> recvBusy_;
+  std::vector<size_t> done_;       // bytes done (received, for forwarding ops) per op
+  std::vector<size_t> forwarded_;  // bytes forwarded per op (forwarding ops only)
+  // Per peer, the pass in which an earlier send (receive) of the phase was found unfinished.
+  std::vector<uint64_t> sendBusy_;
+  std::vector<uint64_t> recvBusy_;
+  uint64_t pass_ = 0;
   ExecCounters counters_;
 };
 

@@ -47,8 +47,26 @@ void PlanBuilder::recv(int peer, BufRef dst, size_t bytes) {
   if (bytes > 0) add(makeOp(OpKind::kRecv, peer, {}, {}, dst, bytes, 0));
 }
 
-void PlanBuilder::recvReduce(int peer, BufRef dst, BufRef local, size_t bytes) {
-  if (bytes > 0) add(makeOp(OpKind::kRecvReduce, peer, local, {}, dst, bytes, 0));
+void PlanBuilder::recvReduce(int peer, BufRef dst, BufRef local, size_t bytes,
+                             bool incomingFirst) {
+  if (bytes == 0) return;
+  Op op = makeOp(OpKind::kRecvReduce, peer, local, {}, dst, bytes, 0);
+  op.incomingFirst = incomingFirst;
+  add(op);
+}
+
+void PlanBuilder::recvReduceSend(int from, int to, BufRef dst, BufRef local, size_t bytes) {
+  if (bytes == 0) return;
+  Op op = makeOp(OpKind::kRecvReduceSend, from, local, {}, dst, bytes, 0);
+  op.peer2 = to;
+  add(op);
+}
+
+void PlanBuilder::recvCopySend(int from, int to, BufRef dst, size_t bytes) {
+  if (bytes == 0) return;
+  Op op = makeOp(OpKind::kRecvCopySend, from, {}, {}, dst, bytes, 0);
+  op.peer2 = to;
+  add(op);
 }
 
 void PlanBuilder::copy(BufRef src, BufRef dst, size_t bytes) {

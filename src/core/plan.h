@@ -33,6 +33,8 @@ enum class OpKind : unsigned char {
   kSend,         // push `bytes` at src to peer
   kRecv,         // receive `bytes` from peer into dst
   kRecvReduce,   // dst = src op incoming, `bytes` from peer (dst may equal src)
+  kRecvReduceSend,  // kRecvReduce, forwarding dst to peer2 chunk by chunk as it is reduced
+  kRecvCopySend,    // kRecv, forwarding dst to peer2 chunk by chunk as it lands
   kCopy,         // dst = src (local)
   kReduceLocal,  // dst = src op src2 (local)
   kWiden,        // dst(float32) = src(userDtype), `elems` elements
@@ -43,6 +45,10 @@ enum class OpKind : unsigned char {
 struct Op {
   OpKind kind = OpKind::kCopy;
   int peer = -1;
+  int peer2 = -1;  // forwarding ops: where the received data goes on to
+  // Reducing receives: reduce as incoming op local instead of local op incoming, so two ranks
+  // can put the operands in the same (rank) order and get bit-identical results.
+  bool incomingFirst = false;
   BufRef src, src2, dst;
   size_t bytes = 0;  // communication and copy/reduce size
   size_t elems = 0;  // widen/narrow/divide size
@@ -80,7 +86,9 @@ class PlanBuilder {
 
   void send(int peer, BufRef src, size_t bytes);
   void recv(int peer, BufRef dst, size_t bytes);
-  void recvReduce(int peer, BufRef dst, BufRef local, size_t bytes);
+  void recvReduce(int peer, BufRef dst, BufRef local, size_t bytes, bool incomingFirst = false);
+  void recvReduceSend(int from, int to, BufRef dst, BufRef local, size_t bytes);
+  void recvCopySend(int from, int to, BufRef dst, size_t bytes);
   void copy(BufRef src, BufRef dst, size_t bytes);
   void reduceLocal(BufRef dst, BufRef a, BufRef b, size_t bytes);
   void widen(BufRef src, BufRef dst, size_t elems);

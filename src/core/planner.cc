@@ -29,12 +29,19 @@ Result<PlanPtr> Planner::planFor(const CollArgs& args) {
                 static_cast<int>(args.op), args.root, args.inPlace};
   {
     std::lock_guard<std::mutex> g(mutex_);
+    if (last_ && lastKey_ == key) return last_;  // calls in a loop repeat one shape
     auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) {
+      lastKey_ = key;
+      last_ = it->second;
+      return last_;
+    }
   }
   STRATA_ASSIGN(PlanPtr plan, build(args));
   std::lock_guard<std::mutex> g(mutex_);
   cache_.emplace(key, plan);
+  lastKey_ = key;
+  last_ = plan;
   return plan;
 }
 

@@ -36,6 +36,8 @@ class Planner {
   TuneTable tune_;
   std::mutex mutex_;
   std::map<Key, PlanPtr> cache_;
+  Key lastKey_{};
+  PlanPtr last_;
 };
 
 }  // namespace strata

@@ -29,6 +29,9 @@ void fromFloat32(strataDataType_t t, const float* src, void* dst, size_t n);
 // buf[i] /= divisor (integer division for integer types). Used once at the end of strataAvg.
 void divideInPlace(strataDataType_t t, void* buf, size_t n, int divisor);
 
+// memcpy with non-temporal stores (AVX2 where available): for large outputs not read again soon.
+void copyStreaming(void* dst, const void* src, size_t bytes);
+
 // Which kernel family this CPU runs: "avx512", "avx2" or "scalar".
 const char* reduceIsaName();
 

@@ -13,9 +13,12 @@
 
 namespace strata {
 
+struct Topology;
+
 struct TransportOptions {
   std::string name;      // requested transport; empty chooses by peer location
   std::string topoFile;  // topology file or preset name, for transports that model one
+  std::shared_ptr<const Topology> topology;  // the communicator's topology (the sim models it)
   long timeoutMs = 0;
   const AbortFlag* abort = nullptr;
 };

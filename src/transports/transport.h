@@ -25,6 +25,13 @@ struct PeerInfo {
   static Result<PeerInfo> parse(const std::string& blob);
 };
 
+// Nominal cost of one message to a peer on another host: latency alpha in seconds and beta in
+// seconds per byte. Zero means the transport has no opinion.
+struct LinkCost {
+  double alpha = 0;
+  double beta = 0;
+};
+
 struct RecvChunk {
   const std::byte* data = nullptr;  // null when nothing has arrived
   size_t bytes = 0;
@@ -65,6 +72,23 @@ class Transport {
 
   // Bytes per FIFO chunk: the granularity algorithms pipeline at.
   virtual size_t chunkBytes() const = 0;
+
+  // The alpha/beta of links to peers on other hosts. Level 1 of a communicator's host-derived
+  // topology takes its costs from here.
+  virtual LinkCost interHostCost() const { return {}; }
+
+  // Virtual time, for transports that model it (sim); the others keep these no-ops. When
+  // modelsTime(), the executor announces each phase in program order: phaseBegin(), then for
+  // every op of the phase in op order postSend / postRecv / chargeCompute (local reductions),
+  // and phaseEnd() once every op of the phase has completed.
+  virtual bool modelsTime() const { return false; }
+  virtual void phaseBegin() {}
+  virtual void postSend(int /*peer*/, size_t /*bytes*/) {}
+  virtual void postRecv(int /*peer*/, size_t /*bytes*/, bool /*reduces*/) {}
+  virtual void chargeCompute(size_t /*bytes*/) {}
+  virtual void phaseEnd() {}
+  // This rank's virtual clock in picoseconds (0 without one).
+  virtual int64_t virtualTimePs() const { return 0; }
 };
 
 }  // namespace strata

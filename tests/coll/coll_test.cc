@@ -222,8 +222,8 @@ TEST_P(VCollTest, VariableCounts) {
 }
 
 std::vector<Case> fixedCases() {
-  return {{"allreduce", "ring"},      {"allreduce", "oneshot"}, {"reducescatter", "ring"},
-          {"allgather", "ring"},      {"broadcast", "chain"},   {"reduce", "chain"},
+  return {{"allreduce", "ring"},      {"allreduce", "oneshot"}, {"allreduce", "ringpipe"},
+          {"reducescatter", "ring"}, {"allgather", "ring"},      {"allgather", "ringpipe"},      {"broadcast", "chain"},   {"reduce", "chain"},
           {"alltoall", "pairwise"}};
 }
 

@@ -1,4 +1,4 @@
-// strata-run: starts N ranks of a command on this host with the environment that
+// strata-run: starts N ranks of a command with the environment that
 // strataCommInitFromEnv reads, forwards their output line by line prefixed with the rank, and
 // exits 0 only if every rank did. Plain POSIX on purpose: the launcher must not depend on the
 // library it launches.
@@ -46,7 +46,7 @@ constexpr size_t kMaxLineBytes = 1 << 16;
 constexpr const char* kUsage =
     "Usage: strata-run -np N [options] [--] command [args...]\n"
     "\n"
-    "Starts N processes of command on this host, ranks 0..N-1, each with the environment\n"
+    "Starts N processes of command, ranks 0..N-1, each with the environment\n"
     "strataCommInitFromEnv() reads: STRATA_RANK, STRATA_NRANKS, STRATA_LOCAL_RANK,\n"
     "STRATA_LOCAL_SIZE, STRATA_COMM_ID (host:port of rank 0's bootstrap root) and\n"
     "STRATA_COMM_SECRET (a fresh random 128-bit secret, hex).\n"
@@ -56,6 +56,12 @@ constexpr const char* kUsage =
     "Options:\n"
     "  -np N, -n N, --np N  number of ranks to start (required)\n"
     "  --host ADDR          address ranks use to reach rank 0 (default 127.0.0.1)\n"
+    "  --ranks-per-host K   ranks 0..K-1 form host 0, K..2K-1 host 1, ... (sets\n"
+    "                       STRATA_LOCAL_RANK/SIZE and {host}; default: one host)\n"
+    "  --rank-prefix WORDS  runs each rank as WORDS command [args...]; WORDS are split\n"
+    "                       at spaces, {rank} and {host} become the rank and its host\n"
+    "                       index. To start ranks on other (namespace) hosts, e.g.\n"
+    "                       --rank-prefix 'scripts/netns-hosts exec {host}'\n"
     "  --grace-ms MS        after a rank fails, time the others get to finish before\n"
     "                       SIGTERM, then SIGKILL (default 30000)\n"
     "  -h, --help           show this help\n"
@@ -67,6 +73,8 @@ constexpr const char* kUsage =
 
 struct Options {
   long nranks = 0;
+  long ranksPerHost = 0;  // 0: every rank on one host
+  std::vector<std::string> rankPrefix;
   std::string host = "127.0.0.1";
   long graceMs = kDefaultGraceMs;
   std::vector<std::string> command;
@@ -127,6 +135,24 @@ Options parseArgs(int argc, char** argv) {
     } else if (is("--host")) {
       opts.host = valueOf("--host");
       if (opts.host.empty()) usageError("--host needs a non-empty address");
+    } else if (is("--ranks-per-host")) {
+      std::string_view value = valueOf("--ranks-per-host");
+      auto k = parseLong(value, 1, kMaxRanks);
+      if (!k) usageError("invalid --ranks-per-host '" + std::string(value) + "'");
+      opts.ranksPerHost = *k;
+    } else if (is("--rank-prefix")) {
+      std::string_view value = valueOf("--rank-prefix");
+      opts.rankPrefix.clear();
+      size_t pos = 0;
+      while (pos < value.size()) {
+        size_t start = value.find_first_not_of(" \t", pos);
+        if (start == std::string_view::npos) break;
+        size_t end = value.find_first_of(" \t", start);
+        if (end == std::string_view::npos) end = value.size();
+        opts.rankPrefix.emplace_back(value.substr(start, end - start));
+        pos = end;
+      }
+      if (opts.rankPrefix.empty()) usageError("--rank-prefix needs at least one word");
     } else if (is("--grace-ms")) {
       std::string_view value = valueOf("--grace-ms");
       auto ms = parseLong(value, 0, 24L * 3600 * 1000);
@@ -141,6 +167,7 @@ Options parseArgs(int argc, char** argv) {
   }
   if (!haveRanks) usageError("missing -np N (the number of ranks)");
   if (opts.command.empty()) usageError("missing the command to run");
+  if (opts.ranksPerHost == 0 || opts.ranksPerHost > opts.nranks) opts.ranksPerHost = opts.nranks;
   return opts;
 }
 
@@ -174,6 +201,11 @@ class Fd {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
+void replaceAll(std::string& s, std::string_view from, const std::string& to) {
+  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+    s.replace(pos, from.size(), to);
+}
+
 // Asks the kernel for a port nobody uses on host. Rank 0 binds it shortly after; the window in
 // between is the usual cost of launchers that do not pass a listening socket down.
 std::optional<int> pickFreePort(const std::string& host, std::string* error) {
@@ -206,8 +238,19 @@ std::optional<int> pickFreePort(const std::string& host, std::string* error) {
     len = sizeof(*a);
   }
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    *error = "bind to " + host + ": " + errnoText(errno);
-    return std::nullopt;
+    // The address lives elsewhere (another host, or a network namespace the ranks run in): a
+    // port free here is the best guess for a port free there.
+    bool elsewhere = errno == EADDRNOTAVAIL;
+    if (elsewhere) {
+      if (isV6)
+        reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr = in6addr_any;
+      else
+        reinterpret_cast<sockaddr_in*>(&addr)->sin_addr.s_addr = htonl(INADDR_ANY);
+    }
+    if (!elsewhere || ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      *error = "bind to " + host + ": " + errnoText(errno);
+      return std::nullopt;
+    }
   }
   len = sizeof(addr);
   if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -317,7 +360,9 @@ class Launcher {
       int err = spawnRank(static_cast<int>(r), commId, *secret);
       if (err != 0) {
         std::fprintf(stderr, "strata-run: cannot start '%s' for rank %ld: %s\n",
-                     opts_.command[0].c_str(), r, errnoText(err).c_str());
+                     opts_.rankPrefix.empty() ? opts_.command[0].c_str()
+                                              : opts_.rankPrefix[0].c_str(),
+                     r, errnoText(err).c_str());
         signalLive(SIGKILL, false);
         reapAll(/*block=*/true);
         return err == ENOENT ? 127 : 126;
@@ -373,8 +418,11 @@ class Launcher {
     }
     env.push_back("STRATA_RANK=" + std::to_string(rank));
     env.push_back("STRATA_NRANKS=" + std::to_string(opts_.nranks));
-    env.push_back("STRATA_LOCAL_RANK=" + std::to_string(rank));
-    env.push_back("STRATA_LOCAL_SIZE=" + std::to_string(opts_.nranks));
+    const long host = rank / opts_.ranksPerHost;
+    const long firstOnHost = host * opts_.ranksPerHost;
+    env.push_back("STRATA_LOCAL_RANK=" + std::to_string(rank - firstOnHost));
+    env.push_back("STRATA_LOCAL_SIZE=" +
+                  std::to_string(std::min(opts_.ranksPerHost, opts_.nranks - firstOnHost)));
     env.push_back("STRATA_COMM_ID=" + commId);
     env.push_back("STRATA_COMM_SECRET=" + secret);
     return env;
@@ -392,7 +440,13 @@ class Launcher {
     std::vector<char*> envp, argv;
     for (auto& s : env) envp.push_back(s.data());
     envp.push_back(nullptr);
-    std::vector<std::string> args = opts_.command;
+    std::vector<std::string> args;
+    for (std::string word : opts_.rankPrefix) {
+      replaceAll(word, "{rank}", std::to_string(rank));
+      replaceAll(word, "{host}", std::to_string(rank / opts_.ranksPerHost));
+      args.push_back(std::move(word));
+    }
+    args.insert(args.end(), opts_.command.begin(), opts_.command.end());
     for (auto& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
 

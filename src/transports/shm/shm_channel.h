@@ -2,14 +2,16 @@
 // that carries chunks from one sender to this receiver.
 //
 //   segment = SegmentHeader | FIFO from rank 0 | FIFO from rank 1 | ... | FIFO from rank n-1
-//   FIFO    = FifoCounters (head line, tail line) | slot 0 | slot 1 | ... | slot (slots-1)
+//   FIFO    = FifoCounters (tail line) | slot 0 | slot 1 | ... | slot (slots-1)
 //   slot    = SlotHeader (one cache line) | payload (chunkBytes rounded up to a cache line)
 //
-// The sender owns `head` (chunks pushed so far) and the slots between tail and head; the
-// receiver owns `tail` (chunks popped so far). The sender writes a slot, then publishes it with
-// a release store of head; the receiver reads head with acquire before touching the slot, and
-// hands the slot back with a release store of tail, which the sender reads with acquire before
-// overwriting it. This ordering is what makes it correct on weakly ordered CPUs.
+// The sender owns the slots between tail and its private head; the receiver owns `tail` (chunks
+// popped so far). The sender writes a slot's payload and sizes, then publishes it with a release
+// store of the slot's sequence number (chunk index + 1); the receiver polls that number with
+// acquire before touching the slot, and hands the slot back with a release store of tail, which
+// the sender reads with acquire (only when the FIFO looks full) before overwriting it. This
+// ordering is what makes it correct on weakly ordered CPUs. Chunks of up to kInlineBytes travel
+// inside the header line, so a small message costs the receiver a single cache-line transfer.
 #pragma once
 
 #include <algorithm>
@@ -24,7 +26,7 @@ namespace strata::shm {
 
 constexpr size_t kCacheLine = 64;
 constexpr uint64_t kSegmentMagic = 0x5354524154414d31ull;  // "STRATAM1"
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free,
               "FIFO counters shared between processes need lock-free 64-bit atomics");
@@ -49,16 +51,19 @@ struct SegmentHeader {
 };
 static_assert(sizeof(SegmentHeader) == 2 * kCacheLine);
 
-// head and tail each alone on a cache line so sender and receiver do not false-share.
+// tail alone on its cache line so the sender's slot writes do not false-share with it.
 struct FifoCounters {
-  alignas(kCacheLine) uint64_t head;  // written only by the sender
   alignas(kCacheLine) uint64_t tail;  // written only by the receiver
 };
-static_assert(sizeof(FifoCounters) == 2 * kCacheLine);
+static_assert(sizeof(FifoCounters) == kCacheLine);
+
+constexpr size_t kInlineBytes = 40;
 
 struct SlotHeader {
-  alignas(kCacheLine) uint64_t chunkBytes;  // payload bytes in this slot
-  uint64_t msgBytes;                        // total bytes of the message the chunk belongs to
+  alignas(kCacheLine) uint64_t seq;  // chunk index + 1 once published; written last
+  uint64_t chunkBytes;               // payload bytes in this slot
+  uint64_t msgBytes;                 // total bytes of the message the chunk belongs to
+  std::byte inlineData[kInlineBytes];  // the payload itself when chunkBytes <= kInlineBytes
 };
 static_assert(sizeof(SlotHeader) == kCacheLine);
 
@@ -92,44 +97,43 @@ class ShmFifo {
 
   // Sender: copies as much of src as the free slots hold and publishes it; never blocks.
   size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) noexcept {
-    if (bytes == 0) return 0;
-    if (head_ - tailSeen_ != 0)
-      tailSeen_ = std::atomic_ref<uint64_t>(counters_->tail).load(std::memory_order_acquire);
-    uint64_t head = head_;
     size_t done = 0;
-    while (done < bytes && head - tailSeen_ < slots_) {
-      size_t n = std::min(chunkBytes_, bytes - done);
-      std::byte* slot = slotAt(head);
+    while (done < bytes) {
+      if (head_ - tailSeen_ >= slots_) {
+        // Looks full: only now is the receiver's counter worth a cache miss.
+        tailSeen_ = std::atomic_ref<uint64_t>(counters_->tail).load(std::memory_order_acquire);
+        if (head_ - tailSeen_ >= slots_) break;
+      }
+      const size_t n = std::min(chunkBytes_, bytes - done);
+      std::byte* slot = slotAt(head_);
       auto* hdr = reinterpret_cast<SlotHeader*>(slot);
       hdr->chunkBytes = n;
       hdr->msgBytes = msgBytes;
-      std::memcpy(slot + sizeof(SlotHeader), src + done, n);
+      std::memcpy(n <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader), src + done, n);
+      ++head_;
+      std::atomic_ref<uint64_t>(hdr->seq).store(head_, std::memory_order_release);
       done += n;
-      ++head;
-    }
-    if (head != head_) {
-      std::atomic_ref<uint64_t>(counters_->head).store(head, std::memory_order_release);
-      head_ = head;
     }
     return done;
   }
 
   // Receiver: the chunk at tail, or an empty chunk when the sender has published nothing new.
   RecvChunk peek() noexcept {
-    if (tail_ == headSeen_) {
-      headSeen_ = std::atomic_ref<uint64_t>(counters_->head).load(std::memory_order_acquire);
-      if (tail_ == headSeen_) return {};
-    }
     const std::byte* slot = slotAt(tail_);
-    const auto* hdr = reinterpret_cast<const SlotHeader*>(slot);
+    auto* hdr = reinterpret_cast<SlotHeader*>(const_cast<std::byte*>(slot));
+    if (std::atomic_ref<uint64_t>(hdr->seq).load(std::memory_order_acquire) != tail_ + 1) return {};
     // Clamped so a corrupt header cannot send a reader past the slot.
-    size_t bytes = std::min<uint64_t>(hdr->chunkBytes, chunkBytes_);
-    return RecvChunk{slot + sizeof(SlotHeader), bytes, hdr->msgBytes};
+    const size_t bytes = std::min<uint64_t>(hdr->chunkBytes, chunkBytes_);
+    const std::byte* data = bytes <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader);
+    return RecvChunk{data, bytes, hdr->msgBytes};
   }
 
   // Receiver: hands the chunk at tail back to the sender; a no-op when nothing has arrived.
   void pop() noexcept {
-    if (tail_ == headSeen_) return;
+    const auto* hdr = reinterpret_cast<SlotHeader*>(slotAt(tail_));
+    if (std::atomic_ref<uint64_t>(const_cast<SlotHeader*>(hdr)->seq).load(std::memory_order_acquire) !=
+        tail_ + 1)
+      return;
     ++tail_;
     std::atomic_ref<uint64_t>(counters_->tail).store(tail_, std::memory_order_release);
   }
@@ -144,10 +148,9 @@ class ShmFifo {
   uint64_t slots_ = 0;
   size_t chunkBytes_ = 0;
   size_t stride_ = 0;
-  uint64_t head_ = 0;      // sender's own counter
+  uint64_t head_ = 0;      // sender's own counter: chunks published
   uint64_t tailSeen_ = 0;  // sender's last view of tail
-  uint64_t tail_ = 0;      // receiver's own counter
-  uint64_t headSeen_ = 0;  // receiver's last view of head
+  uint64_t tail_ = 0;      // receiver's own counter: chunks popped
 };
 
 }  // namespace strata::shm

@@ -180,12 +180,17 @@ Result<std::vector<ShmSegment>> exchangeSegments(Bootstrap& bs, const SegmentLay
 }  // namespace
 
 ShmTransport::ShmTransport(int rank, std::vector<int> pids, SegmentLayout layout,
-                           std::vector<ShmSegment> segments)
+                           std::vector<ShmSegment> segments, std::vector<int> peerRanks)
     : rank_(rank),
       selfPid_(static_cast<int>(::getpid())),
       pids_(std::move(pids)),
+      peerRanks_(std::move(peerRanks)),
       layout_(layout),
       segments_(std::move(segments)) {
+  if (peerRanks_.size() != static_cast<size_t>(layout_.nranks)) {
+    peerRanks_.resize(static_cast<size_t>(layout_.nranks));
+    for (int r = 0; r < layout_.nranks; ++r) peerRanks_[static_cast<size_t>(r)] = r;
+  }
   // A peer info without a pid (0) falls back to the pid its owner wrote in its segment.
   for (int r = 0; r < layout_.nranks; ++r)
     if (pids_[static_cast<size_t>(r)] <= 0) pids_[static_cast<size_t>(r)] = header(r).ownerPid;
@@ -202,8 +207,8 @@ Status ShmTransport::checkPeers() {
   for (int r = 0; r < layout_.nranks; ++r) {
     if (r == rank_) continue;
     if (std::atomic_ref<uint32_t>(header(r).aborted).load(std::memory_order_acquire) != 0)
-      return makeError(strataRemoteError, "shm transport: rank %d (pid %d) aborted", r,
-                       pids_[static_cast<size_t>(r)]);
+      return makeError(strataRemoteError, "shm transport: rank %d (pid %d) aborted",
+                       peerRanks_[static_cast<size_t>(r)], pids_[static_cast<size_t>(r)]);
   }
 
   int exited = exitedRank_.load(std::memory_order_relaxed);
@@ -219,8 +224,8 @@ Status ShmTransport::checkPeers() {
     if (exited >= 0) exitedRank_.store(exited, std::memory_order_relaxed);
   }
   if (exited >= 0)
-    return makeError(strataRemoteError, "shm transport: rank %d (pid %d) exited", exited,
-                     pids_[static_cast<size_t>(exited)]);
+    return makeError(strataRemoteError, "shm transport: rank %d (pid %d) exited",
+                     peerRanks_[static_cast<size_t>(exited)], pids_[static_cast<size_t>(exited)]);
   return Status::ok();
 }
 
@@ -240,14 +245,18 @@ Result<std::unique_ptr<Transport>> createShmTransport(Bootstrap& bs,
   layout.slots = static_cast<uint64_t>(opts.slots);
   STRATA_ASSIGN(std::vector<ShmSegment> segments, exchangeSegments(bs, layout));
 
-  std::vector<int> pids;
-  for (const PeerInfo& p : peers) pids.push_back(p.pid);
+  std::vector<int> pids, ranks;
+  for (const PeerInfo& p : peers) {
+    pids.push_back(p.pid);
+    ranks.push_back(p.rank >= 0 ? p.rank : static_cast<int>(ranks.size()));
+  }
   STRATA_INFO(Subsys::kShm,
               "shm transport: rank %d of %d, segment %zu bytes, %d FIFOs of %d slots x %zu bytes",
               bs.rank(), layout.nranks, layout.segmentBytes(), layout.nranks, opts.slots,
               opts.chunkBytes);
   return std::unique_ptr<Transport>(
-      std::make_unique<ShmTransport>(bs.rank(), std::move(pids), layout, std::move(segments)));
+      std::make_unique<ShmTransport>(bs.rank(), std::move(pids), layout, std::move(segments),
+                                     std::move(ranks)));
 }
 
 }  // namespace strata

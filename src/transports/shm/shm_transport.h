@@ -56,8 +56,10 @@ class ShmEndpoint final : public Endpoint {
 class ShmTransport final : public Transport {
  public:
   // segments[i] is rank i's mapped segment (segments[rank] is our own, already unlinked).
+  // peerRanks[i] is how messages name rank i (its rank in the whole communicator when this
+  // transport serves one host's ranks of it); empty names rank i "i".
   ShmTransport(int rank, std::vector<int> pids, shm::SegmentLayout layout,
-               std::vector<ShmSegment> segments);
+               std::vector<ShmSegment> segments, std::vector<int> peerRanks = {});
 
   const char* name() const override { return "shm"; }
   Endpoint& endpoint(int peer) override { return *endpoints_[static_cast<size_t>(peer)]; }
@@ -75,6 +77,7 @@ class ShmTransport final : public Transport {
   const int rank_;
   const int selfPid_;
   std::vector<int> pids_;
+  std::vector<int> peerRanks_;
   const shm::SegmentLayout layout_;
   std::vector<ShmSegment> segments_;  // outlives endpoints_, which point into it
   std::vector<std::unique_ptr<ShmEndpoint>> endpoints_;

@@ -1,0 +1,250 @@
+#include "transports/sim/timing_only.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "core/planner.h"
+#include "transports/sim/sim_transport.h"
+
+namespace strata {
+namespace {
+
+struct InFlight {
+  MsgStamp stamp;
+  size_t bytes;
+};
+
+// Messages from one rank to another, in send order. Receives match them in posting order
+// (`matched`); the phase end takes their stamps (`read`).
+struct PairQueue {
+  std::vector<InFlight> msgs;
+  size_t matched = 0;
+  size_t read = 0;
+};
+
+struct RankState {
+  RankState(const LinkModel& model, int rank) : timeline(model, rank) {}
+  RankTimeline timeline;
+  size_t phase = 0;
+  size_t cursor = 0;  // next op of the current phase to match
+  bool begun = false;
+  int waitingOn = -1;
+  ExecCounters counters;
+};
+
+// The op kinds the sim's phase model times (the executor announces exactly these).
+bool modelledBySim(OpKind kind) {
+  switch (kind) {
+    case OpKind::kSend:
+    case OpKind::kRecv:
+    case OpKind::kRecvReduce:
+    case OpKind::kCopy:
+    case OpKind::kReduceLocal:
+    case OpKind::kWiden:
+    case OpKind::kNarrow:
+    case OpKind::kDivide:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Plans are built for the sim as a communicator on the sim transport builds them: a transport
+// that models time per phase gets no forwarding ops (CommShape::forwarding, where this build's
+// CommShape has it).
+template <typename Shape>
+void planForPhaseModel(Shape& shape) {
+  if constexpr (requires { shape.forwarding; }) shape.forwarding = false;
+}
+
+class Evaluator {
+ public:
+  Evaluator(const Topology& topo, const std::vector<PlanPtr>& plans, size_t chunkBytes)
+      : model_(topo), plans_(plans), n_(topo.nranks), chunkBytes_(std::max<size_t>(chunkBytes, 1)) {
+    inbox_.resize(static_cast<size_t>(n_));
+    ranks_.reserve(static_cast<size_t>(n_));
+    for (int r = 0; r < n_; ++r) ranks_.emplace_back(model_, r);
+  }
+
+  Result<SimResult> run() {
+    std::vector<int> ready;
+    for (int r = n_ - 1; r >= 0; --r) ready.push_back(r);
+    while (!ready.empty()) {
+      const int r = ready.back();
+      ready.pop_back();
+      STRATA_CHECK(advance(r, ready));
+    }
+    SimResult out;
+    out.algo = plans_.empty() ? "" : plans_[0]->algo;
+    for (int r = 0; r < n_; ++r) {
+      const RankState& st = ranks_[static_cast<size_t>(r)];
+      const Plan& plan = *plans_[static_cast<size_t>(r)];
+      if (st.phase < plan.phases.size()) {
+        return makeError(strataInvalidUsage,
+                         "timing-only %s: rank %d cannot finish phase %zu of %zu: it waits for a "
+                         "message from rank %d that no plan sends",
+                         plan.algo.c_str(), r, st.phase + 1, plan.phases.size(), st.waitingOn);
+      }
+      const SimTime end = st.timeline.clockPs();
+      out.rankEndPs.push_back(end);
+      out.maxEndPs = r == 0 ? end : std::max(out.maxEndPs, end);
+      out.minEndPs = r == 0 ? end : std::min(out.minEndPs, end);
+      out.rankCounters.push_back(st.counters);
+      out.total.bytesSent += st.counters.bytesSent;
+      for (int l = 0; l < STRATA_MAX_LEVELS; ++l)
+        out.total.bytesPerLevel[l] += st.counters.bytesPerLevel[l];
+      out.total.steps += st.counters.steps;
+      out.total.syncs += st.counters.syncs;
+    }
+    return out;
+  }
+
+ private:
+  PairQueue& queue(int to, int from) { return inbox_[static_cast<size_t>(to)][from]; }
+
+  // The events the executor announces to the sim transport at the start of a phase.
+  void beginPhase(int r, RankState& st, const Phase& ph, std::vector<int>& ready) {
+    st.timeline.phaseBegin();
+    for (const Op& op : ph.ops) {
+      const bool message =
+          op.kind == OpKind::kSend || op.kind == OpKind::kRecv || op.kind == OpKind::kRecvReduce;
+      if (message && op.bytes == 0) continue;  // moves nothing, as on the sim transport
+      switch (op.kind) {
+        case OpKind::kSend: {
+          const MsgStamp s = st.timeline.postSend(op.peer, op.bytes);
+          queue(op.peer, r).msgs.push_back({s, op.bytes});
+          st.counters.bytesSent += op.bytes;
+          st.counters.bytesPerLevel[model_.levelOf(r, op.peer)] += op.bytes;
+          RankState& dst = ranks_[static_cast<size_t>(op.peer)];
+          if (dst.waitingOn == r) {
+            dst.waitingOn = -1;
+            ready.push_back(op.peer);
+          }
+          break;
+        }
+        case OpKind::kRecv:
+          st.timeline.postRecv(op.peer, op.bytes, false);
+          break;
+        case OpKind::kRecvReduce:
+          st.timeline.postRecv(op.peer, op.bytes, true);
+          break;
+        case OpKind::kReduceLocal:
+          st.timeline.chargeCompute(op.bytes);
+          break;
+        default:
+          break;
+      }
+    }
+    st.begun = true;
+    st.cursor = 0;
+  }
+
+  // Runs rank r's plan until it completes or waits for a message not sent yet.
+  Status advance(int r, std::vector<int>& ready) {
+    RankState& st = ranks_[static_cast<size_t>(r)];
+    const Plan& plan = *plans_[static_cast<size_t>(r)];
+    while (st.phase < plan.phases.size()) {
+      const Phase& ph = plan.phases[st.phase];
+      if (!st.begun) beginPhase(r, st, ph, ready);
+      for (; st.cursor < ph.ops.size(); ++st.cursor) {
+        const Op& op = ph.ops[st.cursor];
+        if (op.kind != OpKind::kRecv && op.kind != OpKind::kRecvReduce) continue;
+        if (op.bytes == 0) continue;
+        PairQueue& q = queue(r, op.peer);
+        if (q.matched == q.msgs.size()) {
+          st.waitingOn = op.peer;
+          return Status::ok();
+        }
+        if (q.msgs[q.matched].bytes != op.bytes) {
+          return makeError(strataInvalidUsage,
+                           "timing-only %s: rank %d sent a message of %zu bytes where rank %d "
+                           "expected %zu (mismatched counts between the ranks)",
+                           plan.algo.c_str(), op.peer, q.msgs[q.matched].bytes, r, op.bytes);
+        }
+        ++q.matched;
+        st.counters.syncs += (op.bytes + chunkBytes_ - 1) / chunkBytes_;
+      }
+      st.timeline.phaseEnd([&](int peer) {
+        auto it = inbox_[static_cast<size_t>(r)].find(peer);
+        PairQueue& q = it->second;
+        const MsgStamp s = q.msgs[q.read++].stamp;
+        if (q.read == q.msgs.size()) inbox_[static_cast<size_t>(r)].erase(it);
+        return s;
+      });
+      ++st.counters.steps;
+      ++st.phase;
+      st.begun = false;
+    }
+    return Status::ok();
+  }
+
+  const LinkModel model_;
+  const std::vector<PlanPtr>& plans_;
+  const int n_;
+  const size_t chunkBytes_;
+  // Per receiver, the queues of senders with messages not yet taken: memory follows the
+  // messages in flight, not the n^2 pairs.
+  std::vector<std::unordered_map<int, PairQueue>> inbox_;
+  std::vector<RankState> ranks_;
+};
+
+}  // namespace
+
+Result<SimResult> evaluatePlans(const Topology& topo, const std::vector<PlanPtr>& plans,
+                                size_t chunkBytes) {
+  STRATA_CHECK(topo.validate());
+  if (plans.size() != static_cast<size_t>(topo.nranks))
+    return makeError(strataInvalidArgument, "timing-only: %zu plans for topology '%s' of %d ranks",
+                     plans.size(), topo.name.c_str(), topo.nranks);
+  for (size_t r = 0; r < plans.size(); ++r) {
+    if (!plans[r]) return makeError(strataInvalidArgument, "timing-only: rank %zu has no plan", r);
+    for (const Phase& ph : plans[r]->phases)
+      for (const Op& op : ph.ops) {
+        if (!modelledBySim(op.kind))
+          return makeError(strataInvalidArgument,
+                           "timing-only %s: rank %zu's plan has an op kind (%d) the sim's phase "
+                           "model does not time",
+                           plans[r]->algo.c_str(), r, static_cast<int>(op.kind));
+        const bool comm =
+            op.kind == OpKind::kSend || op.kind == OpKind::kRecv || op.kind == OpKind::kRecvReduce;
+        if (comm && (op.peer < 0 || op.peer >= topo.nranks))
+          return makeError(strataInvalidArgument,
+                           "timing-only %s: rank %zu addresses peer %d of %d",
+                           plans[r]->algo.c_str(), r, op.peer, topo.nranks);
+      }
+  }
+  Evaluator e(topo, plans, chunkBytes);
+  return e.run();
+}
+
+Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<CollArgs>& perRank,
+                                     const TuneTable& tune) {
+  if (perRank.size() != static_cast<size_t>(topo.nranks))
+    return makeError(strataInvalidArgument, "timing-only: %zu argument sets for %d ranks",
+                     perRank.size(), topo.nranks);
+  std::vector<PlanPtr> plans;
+  plans.reserve(perRank.size());
+  for (int r = 0; r < topo.nranks; ++r) {
+    const CollArgs& a = perRank[static_cast<size_t>(r)];
+    if (a.coll == CollType::kSend || a.coll == CollType::kRecv)
+      return makeError(strataInvalidArgument, "timing-only: Send/Recv are not collectives");
+    CommShape shape;
+    shape.rank = r;
+    shape.nranks = topo.nranks;
+    shape.chunkBytes = kSimChunkBytes;
+    planForPhaseModel(shape);
+    Planner planner(shape, tune);
+    Result<PlanPtr> plan = planner.planFor(a);
+    if (!plan.isOk()) return plan.status().context(format("timing-only: rank %d", r));
+    plans.push_back(std::move(plan).value());
+  }
+  return evaluatePlans(topo, plans, kSimChunkBytes);
+}
+
+Result<SimResult> evaluateTimingOnly(const Topology& topo, const CollArgs& args,
+                                     const TuneTable& tune) {
+  return evaluateTimingOnly(topo, std::vector<CollArgs>(static_cast<size_t>(topo.nranks), args),
+                            tune);
+}
+
+}  // namespace strata
