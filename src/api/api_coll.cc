@@ -288,36 +288,44 @@ strataResult_t strataAllToAllv(const void* sendbuff, const size_t* sendcounts,
   });
 }
 
-strataResult_t strataSend(const void* sendbuff, size_t count, strataDataType_t datatype, int peer,
-                          strataComm_t comm, strataStream_t stream) {
-  const char* name = "strataSend";
+}  // extern "C"
+
+namespace {
+
+// Send and Recv differ only in which buffer they name.
+strataResult_t pointToPoint(const char* name, CollType coll, void* buf, size_t count,
+                            strataDataType_t datatype, int peer, strataComm_t comm,
+                            strataStream_t stream) {
+  const bool sends = coll == CollType::kSend;
   CollArgs a;
-  a.coll = CollType::kSend;
-  a.sendbuff = sendbuff;
+  a.coll = coll;
+  if (sends) a.sendbuff = buf;
+  else a.recvbuff = buf;
   a.count = count;
   a.dtype = datatype;
   a.peer = peer;
   return submit(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkRank(name, "peer", peer, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
-    return checkBuf(name, "sendbuff", sendbuff, count * strata::dtypeSize(datatype));
+    return checkBuf(name, sends ? "sendbuff" : "recvbuff", buf,
+                    count * strata::dtypeSize(datatype));
   });
+}
+
+}  // namespace
+
+extern "C" {
+
+strataResult_t strataSend(const void* sendbuff, size_t count, strataDataType_t datatype, int peer,
+                          strataComm_t comm, strataStream_t stream) {
+  return pointToPoint("strataSend", CollType::kSend, const_cast<void*>(sendbuff), count, datatype,
+                      peer, comm, stream);
 }
 
 strataResult_t strataRecv(void* recvbuff, size_t count, strataDataType_t datatype, int peer,
                           strataComm_t comm, strataStream_t stream) {
-  const char* name = "strataRecv";
-  CollArgs a;
-  a.coll = CollType::kRecv;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
-  a.peer = peer;
-  return submit(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkRank(name, "peer", peer, c.nranks()));
-    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
-    return checkBuf(name, "recvbuff", recvbuff, count * strata::dtypeSize(datatype));
-  });
+  return pointToPoint("strataRecv", CollType::kRecv, recvbuff, count, datatype, peer, comm,
+                      stream);
 }
 
 strataResult_t strataBarrier(strataComm_t comm, strataStream_t stream) {
