@@ -9,6 +9,7 @@ namespace {
 class AllGather final : public Collective {
  public:
   const char* name() const override { return "AllGather"; }
+  const char* simKey() const override { return "allgather"; }
   double busBwFactor(int n) const override { return static_cast<double>(n - 1) / n; }
 
   CallShape shape(size_t bytes, strataDataType_t type, int, int nranks) const override {

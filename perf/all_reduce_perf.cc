@@ -8,6 +8,7 @@ namespace {
 class AllReduce final : public Collective {
  public:
   const char* name() const override { return "AllReduce"; }
+  const char* simKey() const override { return "allreduce"; }
   bool reduces() const override { return true; }
   double busBwFactor(int n) const override { return 2.0 * (n - 1) / n; }
 

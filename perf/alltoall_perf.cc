@@ -9,6 +9,7 @@ namespace {
 class AllToAll final : public Collective {
  public:
   const char* name() const override { return "AllToAll"; }
+  const char* simKey() const override { return "alltoall"; }
   double busBwFactor(int n) const override { return static_cast<double>(n - 1) / n; }
 
   CallShape shape(size_t bytes, strataDataType_t type, int, int nranks) const override {

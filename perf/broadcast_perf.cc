@@ -8,6 +8,7 @@ namespace {
 class Broadcast final : public Collective {
  public:
   const char* name() const override { return "Broadcast"; }
+  const char* simKey() const override { return "broadcast"; }
   bool rooted() const override { return true; }
   double busBwFactor(int) const override { return 1.0; }
 

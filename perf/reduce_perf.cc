@@ -11,6 +11,7 @@ namespace {
 class Reduce final : public Collective {
  public:
   const char* name() const override { return "Reduce"; }
+  const char* simKey() const override { return "reduce"; }
   bool reduces() const override { return true; }
   bool rooted() const override { return true; }
   double busBwFactor(int) const override { return 1.0; }

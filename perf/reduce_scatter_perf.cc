@@ -9,6 +9,7 @@ namespace {
 class ReduceScatter final : public Collective {
  public:
   const char* name() const override { return "ReduceScatter"; }
+  const char* simKey() const override { return "reducescatter"; }
   bool reduces() const override { return true; }
   double busBwFactor(int n) const override { return static_cast<double>(n - 1) / n; }
 

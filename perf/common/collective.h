@@ -56,6 +56,9 @@ class Collective {
   // False when the in-place variant has no defined result; its #wrong column shows N/A.
   virtual bool checksInPlace() const { return true; }
   virtual double busBwFactor(int nranks) const = 0;
+  // The collective as tune strings and strataSimTimingOnly name it ("allgather"); nullptr when
+  // it has no timing-only evaluation (--timing-only is then a usage error).
+  virtual const char* simKey() const { return nullptr; }
 
   virtual CallShape shape(size_t bytes, strataDataType_t type, int rank, int nranks) const = 0;
 

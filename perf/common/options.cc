@@ -140,6 +140,11 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
   app.add_option("-a,--average", o.average, "time across ranks: 0 rank 0, 1 mean, 2 min, 3 max")
       ->check(CLI::Range(0, 3));
   app.add_option("-J,--json", o.jsonFile, "also write the results to this JSON file");
+  app.add_option("--sim", o.sim,
+                 "PRESET|FILE: run the topology's ranks as threads on the sim transport; "
+                 "time, algbw and busbw are simulated");
+  app.add_flag("--timing-only", o.timingOnly,
+               "with --sim: simulated times only, no payload, buffers or check");
   coll.addOptions(app);
 
   try {
@@ -173,6 +178,13 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
   }
   o.ops = *ops;
   if (o.root < -1) return usageError(tool, "invalid root " + std::to_string(o.root));
+  if (o.timingOnly && o.sim.empty())
+    return usageError(tool, "--timing-only needs --sim PRESET|FILE");
+  if (o.timingOnly && !coll.simKey())
+    return usageError(tool, std::string("--timing-only: ") + coll.name() +
+                                " has no timing-only evaluation; use --sim alone");
+  if (!o.sim.empty() && app.count("-t") > 0)
+    return usageError(tool, "-t and --sim: --sim runs one thread per rank of the topology");
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
-// The command line of the perf tools: the flags of nccl-tests, plus -t as ranks-as-threads and
-// -J for a JSON copy of the results. Sizes take K, M and G suffixes (powers of 1024).
+// The command line of the perf tools: the flags of nccl-tests, plus -t as ranks-as-threads, -J
+// for a JSON copy of the results, and --sim / --timing-only for simulated topologies. Sizes take K,
+// M and G suffixes (powers of 1024).
 #pragma once
 
 #include <cstddef>
@@ -36,6 +37,8 @@ struct PerfOptions {
   int parallelInit = 0;  // accepted for nccl-tests compatibility: ranks always init in parallel
   int cudaGraph = 0;     // accepted for nccl-tests compatibility: no effect
   std::string jsonFile;
+  std::string sim;          // --sim: a topology preset or file; its ranks run as threads on "sim"
+  bool timingOnly = false;  // --timing-only (with --sim): strataSimTimingOnly, no payload
 };
 
 // Exit status of usage errors.

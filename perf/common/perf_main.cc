@@ -4,6 +4,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -13,6 +14,8 @@
 #include "common/options.h"
 #include "common/rank_sweep.h"
 #include "common/report.h"
+#include "common/sim_launch.h"
+#include "common/sim_timing.h"
 
 namespace strata::perf {
 namespace {
@@ -22,6 +25,12 @@ struct RankOutcome {
   bool usageError = false;
   int failedCells = 0;
 };
+
+// Prints a usage error; returns its exit status.
+int printUsageError(const std::string& tool, const char* message) {
+  std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", tool.c_str(), message);
+  return kUsageExit;
+}
 
 // Runs one rank to the end and frees its communicator. On a failure the communicator is
 // aborted, so that the other ranks see an error instead of waiting for this one.
@@ -44,9 +53,7 @@ RankOutcome runRank(const std::string& tool, const Collective& coll, const PerfO
                                strataGetErrorString(r) + ": " + strataGetLastError(comm));
     strataCommDestroy(comm);
   } catch (const UsageError& e) {
-    if (rank == 0)
-      std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", tool.c_str(),
-                   e.what());
+    if (rank == 0) printUsageError(tool, e.what());
     strataCommAbort(comm);
     out.ok = false;
     out.usageError = true;
@@ -63,6 +70,22 @@ std::string baseName(const char* path) {
   return slash ? slash + 1 : path;
 }
 
+// --timing-only: the table from strataSimTimingOnly, without communicators.
+int runTimingOnlyTool(const std::string& tool, const Collective& coll, PerfOptions& opts,
+                      const SimTopology& topo) {
+  opts.check = 0;
+  RunInfo info;
+  info.tool = tool;
+  info.launcher = "timing-only";
+  info.nranks = topo.nranks;
+  info.simLine = simHeaderLine(topo, true);
+  info.timingOnly = true;
+  Report report(coll, opts, info);
+  report.printHeader({});
+  runTimingOnly(coll, opts, topo, report);
+  return report.finish() ? 0 : 1;
+}
+
 }  // namespace
 
 int runPerfTool(int argc, char** argv, Collective& coll) {
@@ -71,10 +94,20 @@ int runPerfTool(int argc, char** argv, Collective& coll) {
   if (auto rc = parseOptions(argc, argv, coll, opts)) return *rc;
 
   try {
+    std::optional<SimTopology> sim;
+    if (!opts.sim.empty()) {
+      sim = openSimTopology(opts.sim);
+      if (opts.timingOnly) return runTimingOnlyTool(tool, coll, opts, *sim);
+      opts.threads = sim->nranks;
+    }
     Launch launch(&argc, &argv, opts.threads);
+    if (sim && launch.launcher() != "threads")
+      throw UsageError("--sim runs every rank in this process; start it without " +
+                       launch.launcher());
     strataConfig_t config = STRATA_CONFIG_INITIALIZER;
     if (opts.timeoutSec > 0) config.timeoutMs = opts.timeoutSec * 1000;
     config.commName = tool.c_str();
+    if (sim) config = simConfig(config, *sim);
     const std::vector<strataComm_t> comms = launch.createComms(config);
 
     int nranks = 1;
@@ -93,6 +126,7 @@ int runPerfTool(int argc, char** argv, Collective& coll) {
       info.nranks = nranks;
       info.threads = launch.threads();
       info.nprocs = nranks / launch.threads();
+      if (sim) info.simLine = simHeaderLine(*sim, false);
       report = std::make_unique<Report>(coll, opts, info);
     }
 
@@ -110,6 +144,8 @@ int runPerfTool(int argc, char** argv, Collective& coll) {
       usage = usage || o.usageError;
     }
     return usage ? kUsageExit : ok ? 0 : 1;
+  } catch (const UsageError& e) {
+    return printUsageError(tool, e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", tool.c_str(), e.what());
     return 1;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/datatypes.h"
+#include "common/sim_launch.h"
 
 namespace strata::perf {
 namespace {
@@ -186,6 +187,15 @@ double RankSweep::combineTime(double seconds) {
   }
 }
 
+// The simulated time of one call: how far the largest clock over ranks advanced, per call. Every
+// rank gets the same value; -a does not apply.
+double RankSweep::simulatedSeconds(double clockBeforeUs, double calls) {
+  double clocks[2] = {clockBeforeUs, simClockUs(comm_)};
+  expect(strataAllReduce(clocks, clocks, 2, strataFloat64, strataMax, comm_, nullptr),
+         "strataAllReduce (simulated clocks)");
+  return (clocks[1] - clocks[0]) / calls * 1e-6;
+}
+
 CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inPlace,
                             uint64_t seed) {
   if (opts_.check) prepareInputs(shape, tc, inPlace, seed);
@@ -193,6 +203,8 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
   complete();
   expect(strataBarrier(comm_, nullptr), "strataBarrier");
 
+  const bool sim = !opts_.sim.empty();
+  const double clockBeforeUs = sim ? simClockUs(comm_) : 0.0;
   const auto start = Clock::now();
   for (int iter = 0; iter < opts_.iters; ++iter) {
     if (opts_.aggIters > 1) expect(strataGroupStart(), "strataGroupStart");
@@ -211,7 +223,7 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
       std::chrono::duration<double>((opts_.reportCpuTime ? issued : done) - start).count() / calls;
 
   CellResult cell;
-  const double t = combineTime(seconds);
+  const double t = sim ? simulatedSeconds(clockBeforeUs, calls) : combineTime(seconds);
   cell.timeUs = t * 1e6;
   cell.algBw = t > 0 ? static_cast<double>(shape.bytes) / t / 1e9 : 0.0;
   cell.busBw = cell.algBw * coll_.busBwFactor(nranks_);

@@ -1,5 +1,6 @@
 // One rank's part of a perf run: for every type, op, root and size, the out-of-place and in-place
 // variants, each timed over -n iterations after a warm-up and then checked against seeded inputs.
+// With --sim the time is the simulated one: the growth of the largest virtual clock over ranks.
 #pragma once
 
 #include <cstddef>
@@ -70,6 +71,7 @@ class RankSweep {
   int64_t checkOutputs(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
   CellResult bench(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
   double combineTime(double seconds);
+  double simulatedSeconds(double clockBeforeUs, double calls);
   void expect(strataResult_t r, const char* what);
 
   const Collective& coll_;

@@ -38,9 +38,16 @@ Report::Report(const Collective& coll, const PerfOptions& opts, RunInfo run)
 void Report::printHeader(const std::vector<RankIdentity>& ranks) {
   int version = 0;
   strataGetVersion(&version);
-  std::printf("# Strata %d.%d.%d %s: %s, %d ranks (%d processes x %d threads, %s)\n",
-              version / 10000, version / 100 % 100, version % 100, run_.tool.c_str(), coll_.name(),
-              run_.nranks, run_.nprocs, run_.threads, run_.launcher.c_str());
+  if (run_.timingOnly) {
+    std::printf("# Strata %d.%d.%d %s: %s, %d ranks (timing-only evaluation, no ranks run)\n",
+                version / 10000, version / 100 % 100, version % 100, run_.tool.c_str(),
+                coll_.name(), run_.nranks);
+  } else {
+    std::printf("# Strata %d.%d.%d %s: %s, %d ranks (%d processes x %d threads, %s)\n",
+                version / 10000, version / 100 % 100, version % 100, run_.tool.c_str(),
+                coll_.name(), run_.nranks, run_.nprocs, run_.threads, run_.launcher.c_str());
+  }
+  if (!run_.simLine.empty()) std::printf("# %s\n", run_.simLine.c_str());
   const bool factor = opts_.stepFactor > 1;
   std::printf(
       "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
@@ -53,9 +60,12 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
   if (!opts_.streamNull) std::printf("# Calls queued on a Strata stream per rank\n");
   for (const std::string& line : coll_.describe(opts_.maxBytes, run_.nranks))
     std::printf("# %s\n", line.c_str());
-  std::printf("#\n# Using devices\n");
-  for (const RankIdentity& r : ranks)
-    std::printf("#  Rank %2d Group  0 Pid %6d on %10s device cpu\n", r.rank, r.pid, r.host.c_str());
+  if (!ranks.empty()) {
+    std::printf("#\n# Using devices\n");
+    for (const RankIdentity& r : ranks)
+      std::printf("#  Rank %2d Group  0 Pid %6d on %10s device cpu\n", r.rank, r.pid,
+                  r.host.c_str());
+  }
   std::printf("#\n");
   const char* time = opts_.reportCpuTime ? "cputime" : "time";
   std::printf(
@@ -142,6 +152,10 @@ bool Report::finish() {
   p["stream_null"] = opts_.streamNull;
   p["timeout"] = opts_.timeoutSec;
   p["report_cputime"] = opts_.reportCpuTime;
+  if (!opts_.sim.empty()) {
+    p["sim"] = opts_.sim;
+    p["timing_only"] = opts_.timingOnly;
+  }
   for (const auto& [name, value] : coll_.parameters()) p[name] = value;
   doc["parameters"] = p;
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();

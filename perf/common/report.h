@@ -46,12 +46,15 @@ struct RunInfo {
   int nranks = 1;
   int nprocs = 1;
   int threads = 1;
+  std::string simLine;      // --sim: the header line saying the times are simulated
+  bool timingOnly = false;  // --timing-only: no ranks ran
 };
 
 class Report {
  public:
   Report(const Collective& coll, const PerfOptions& opts, RunInfo run);
 
+  // ranks empty (--timing-only): no "Using devices" section.
   void printHeader(const std::vector<RankIdentity>& ranks);
   // A row is printed as it is measured: its leading columns, then each variant.
   void beginRow(size_t bytes, size_t count, const std::string& type, const std::string& redop,

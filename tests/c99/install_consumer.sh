@@ -47,7 +47,8 @@ echo "$(wc -l <<<"$exported") symbols, all strata*"
 
 run2() {
   local exe=$1
-  LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$exe" | grep -q "$libdir/libstrata.so" ||
+  # grep reads all of ldd's output (no -q): an early exit would SIGPIPE ldd and fail the pipe.
+  LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$exe" | grep "$libdir/libstrata.so" >/dev/null ||
     die "$exe does not resolve libstrata.so from $libdir"
   LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
     "$prefix/bin/strata-run" -np 2 --grace-ms 5000 "$exe"
