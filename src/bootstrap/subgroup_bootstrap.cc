@@ -29,8 +29,8 @@ Result<std::vector<std::string>> SubgroupBootstrap::allgather(const std::string&
 
 Status SubgroupBootstrap::checkPeer(int peer, const char* what) const {
   if (peer < 0 || peer >= size())
-    return makeError(strataInvalidArgument, "subgroup bootstrap %s: peer %d is outside 0..%d",
-                     what, peer, size() - 1);
+    return makeError(strataInvalidArgument, "subgroup bootstrap %s: peer %d is outside 0..%d", what,
+                     peer, size() - 1);
   return Status::ok();
 }
 

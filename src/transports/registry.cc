@@ -146,8 +146,9 @@ Result<std::unique_ptr<Transport>> connectTransport(Bootstrap& bs,
     if (want == e.name) return e.connect(bs, peers, opts);
 
   // A network transport (by name or by default) between hosts, shared memory within them.
-  const bool all = want.size() > kAllSuffix.size() &&
-                   want.compare(want.size() - kAllSuffix.size(), kAllSuffix.size(), kAllSuffix) == 0;
+  const bool all =
+      want.size() > kAllSuffix.size() &&
+      want.compare(want.size() - kAllSuffix.size(), kAllSuffix.size(), kAllSuffix) == 0;
   const std::string network = all ? want.substr(0, want.size() - kAllSuffix.size()) : want;
   if (!network.empty() && findNetwork(network) == nullptr) return notBuilt(want);
   const int me = bs.rank();

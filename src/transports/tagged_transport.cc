@@ -1,14 +1,12 @@
 #include "transports/tagged_transport.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
-#include <string_view>
 
 #include "core/logging.h"
+#include "transports/loopback_endpoint.h"
 
 namespace strata {
 namespace {
@@ -19,7 +17,7 @@ constexpr unsigned kKindShift = 58;
 constexpr unsigned kRankShift = 36;
 constexpr uint64_t kSeqMask = (uint64_t{1} << kRankShift) - 1;
 constexpr uint64_t kRankMask = ((uint64_t{1} << (kKindShift - kRankShift)) - 1) << kRankShift;
-constexpr int kMaxNetRanks = 1 << (kKindShift - kRankShift);
+static_assert(kMaxNetRanks == 1 << (kKindShift - kRankShift), "ranks must fit the tag");
 enum TagKind : uint64_t { kTagData = 1, kTagCredit = 2, kTagAbort = 3 };
 
 uint64_t makeTag(TagKind kind, int rank, uint64_t seq) {
@@ -28,7 +26,7 @@ uint64_t makeTag(TagKind kind, int rank, uint64_t seq) {
 }
 
 // Every data message starts with this header, padded to a cache line so payloads stay aligned.
-constexpr size_t kHeaderBytes = 64;
+constexpr size_t kHeaderBytes = kNetChunkHeaderBytes;
 constexpr uint64_t kChunkMagic = 0x314354454e525453ull;  // "STRNETC1"
 struct ChunkHeader {
   uint64_t magic;
@@ -41,13 +39,11 @@ static_assert(sizeof(ChunkHeader) <= kHeaderBytes);
 // Per-peer control words, each its own 8-byte message buffer.
 enum ControlWord : size_t { kCreditIn = 0, kCreditOut = 1, kAbortOut = 2, kControlWords = 8 };
 
-constexpr size_t kMaxChunkBytes = size_t{64} << 20;
-constexpr int kMaxSlots = 4096;
 constexpr int64_t kProbeIntervalNs = 1'000'000'000;  // liveness probe while a rank waits
 // A peer whose messages the network keeps refusing (libfabric reconnecting to a dead process)
 // is declared gone after this long.
 constexpr int64_t kUnreachableNs = 2'000'000'000;
-constexpr long kCleanFlushMs = 10000;                 // sends delivered before a clean close
+constexpr long kCleanFlushMs = 10000;  // sends delivered before a clean close
 constexpr long kForcedCloseMs = 1000;
 
 size_t roundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -57,68 +53,6 @@ int64_t nowNs() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-
-Result<bool> numberFromEnv(const char* var, size_t max, size_t& out) {
-  const char* text = std::getenv(var);
-  if (text == nullptr || *text == '\0') return false;
-  std::string_view s(text);
-  size_t value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  std::string_view rest(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
-  size_t shift = 0;
-  if (rest == "K" || rest == "k")
-    shift = 10;
-  else if (rest == "M" || rest == "m")
-    shift = 20;
-  else if (rest == "G" || rest == "g")
-    shift = 30;
-  else if (!rest.empty())
-    ec = std::errc::invalid_argument;
-  if (ec != std::errc() || value == 0 || value > (max >> shift))
-    return makeError(strataInvalidArgument, "%s=%s is not a number between 1 and %zu", var, text,
-                     max);
-  out = value << shift;
-  return true;
-}
-
-// Chunks pushed to this rank itself, in network-only mode: a FIFO in process memory.
-class LoopbackEndpoint final : public Endpoint {
- public:
-  LoopbackEndpoint(size_t chunkBytes, int slots)
-      : chunk_(chunkBytes), slots_(static_cast<uint64_t>(slots)),
-        data_(chunkBytes * static_cast<size_t>(slots)), sizes_(static_cast<size_t>(slots)),
-        msgBytes_(static_cast<size_t>(slots)) {}
-
-  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override {
-    size_t done = 0;
-    while (done < bytes && head_ - tail_ < slots_) {
-      size_t n = std::min(chunk_, bytes - done);
-      size_t i = static_cast<size_t>(head_ % slots_);
-      std::memcpy(data_.data() + i * chunk_, src + done, n);
-      sizes_[i] = n;
-      msgBytes_[i] = msgBytes;
-      done += n;
-      ++head_;
-    }
-    return done;
-  }
-  RecvChunk peek() override {
-    if (tail_ == head_) return {};
-    size_t i = static_cast<size_t>(tail_ % slots_);
-    return RecvChunk{data_.data() + i * chunk_, sizes_[i], msgBytes_[i]};
-  }
-  void pop() override {
-    if (tail_ != head_) ++tail_;
-  }
-
- private:
-  size_t chunk_;
-  uint64_t slots_;
-  std::vector<std::byte> data_;
-  std::vector<size_t> sizes_;
-  std::vector<uint64_t> msgBytes_;
-  uint64_t head_ = 0, tail_ = 0;
-};
 
 // The endpoint of a peer this transport does not serve (another transport carries it).
 class UnconnectedEndpoint final : public Endpoint {
@@ -148,8 +82,8 @@ class NetEndpoint final : public Endpoint {
 
 class TaggedTransport final : public Transport, private FabricSink {
  public:
-  TaggedTransport(int rank, const std::vector<PeerInfo>& peers, std::unique_ptr<TaggedFabric> fabric,
-                  const NetOptions& opts)
+  TaggedTransport(int rank, const std::vector<PeerInfo>& peers,
+                  std::unique_ptr<TaggedFabric> fabric, const NetOptions& opts)
       : rank_(rank),
         nranks_(static_cast<int>(peers.size())),
         name_(fabric->name()),
@@ -406,8 +340,8 @@ class TaggedTransport final : public Transport, private FabricSink {
     const uint32_t slot = static_cast<uint32_t>(seq % slots_);
     FabricOp& op = l.recvOps[slot];
     prepare(op, FabricOp::Kind::kDataRecv, peer, slot);
-    auto posted = fabric_->recv(makeTag(kTagData, peer, seq), 0, l.recvBase + slot * stride_,
-                                stride_, &op);
+    auto posted =
+        fabric_->recv(makeTag(kTagData, peer, seq), 0, l.recvBase + slot * stride_, stride_, &op);
     if (!posted.isOk()) return markFailed(peer, posted.status().message());
     if (posted.value().busy) {
       l.deferredRecvs.push_back(seq);
@@ -651,8 +585,6 @@ class TaggedTransport final : public Transport, private FabricSink {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread progressThread_;
-
-  friend class NetEndpoint;
 };
 
 size_t NetEndpoint::push(const std::byte* src, size_t bytes, uint64_t msgBytes) {
@@ -661,139 +593,15 @@ size_t NetEndpoint::push(const std::byte* src, size_t bytes, uint64_t msgBytes) 
 RecvChunk NetEndpoint::peek() { return t_.peek(peer_); }
 void NetEndpoint::pop() { t_.pop(peer_); }
 
-// "strata-net/1 ok <chunk> <slots> <address bytes>" or "strata-net/1 error <message>".
-constexpr std::string_view kBlobMagic = "strata-net/1 ";
-
-std::string encodeAddress(const NetOptions& o, const std::string& address) {
-  return std::string(kBlobMagic) + "ok " + std::to_string(o.chunkBytes) + " " +
-         std::to_string(o.slots) + " " + address;
-}
-
-struct PeerAddress {
-  bool ok = false;
-  std::string error;
-  size_t chunkBytes = 0;
-  int slots = 0;
-  std::string address;
-};
-
-bool takeWord(std::string_view& in, std::string_view& word) {
-  size_t space = in.find(' ');
-  if (space == std::string_view::npos) return false;
-  word = in.substr(0, space);
-  in.remove_prefix(space + 1);
-  return true;
-}
-
-std::optional<PeerAddress> decodeAddress(const std::string& blob) {
-  std::string_view in(blob);
-  if (in.substr(0, kBlobMagic.size()) != kBlobMagic) return std::nullopt;
-  in.remove_prefix(kBlobMagic.size());
-  PeerAddress out;
-  std::string_view word;
-  if (!takeWord(in, word)) return std::nullopt;
-  if (word == "error") {
-    out.error = std::string(in);
-    return out;
-  }
-  if (word != "ok") return std::nullopt;
-  std::string_view chunk, slots;
-  if (!takeWord(in, chunk) || !takeWord(in, slots)) return std::nullopt;
-  if (std::from_chars(chunk.data(), chunk.data() + chunk.size(), out.chunkBytes).ec != std::errc() ||
-      std::from_chars(slots.data(), slots.data() + slots.size(), out.slots).ec != std::errc())
-    return std::nullopt;
-  out.ok = true;
-  out.address = std::string(in);
-  return out;
-}
-
 }  // namespace
 
-Result<NetOptions> resolveNetOptions(const NetOptions& in) {
-  NetOptions o = in;
-  size_t value = 0;
-  STRATA_ASSIGN(bool chunkSet, numberFromEnv("STRATA_NET_CHUNK_BYTES", kMaxChunkBytes, value));
-  if (chunkSet) o.chunkBytes = value;
-  STRATA_ASSIGN(bool slotsSet, numberFromEnv("STRATA_NET_SLOTS", kMaxSlots, value));
-  if (slotsSet) o.slots = static_cast<int>(value);
-  if (o.chunkBytes > kMaxChunkBytes)
-    return makeError(strataInvalidArgument, "network chunk size %zu above %zu", o.chunkBytes,
-                     kMaxChunkBytes);
-  if (o.slots < 1 || o.slots > kMaxSlots)
-    return makeError(strataInvalidArgument, "network slots %d outside 1..%d", o.slots, kMaxSlots);
-  return o;
-}
-
-Result<std::unique_ptr<Transport>> connectTaggedTransport(
-    Bootstrap& bs, const std::vector<PeerInfo>& peers, Result<std::unique_ptr<TaggedFabric>> fabric,
-    const NetOptions& options, bool* unavailable) {
-  NetOptions opts = options;
-  if (opts.chunkBytes == 0)
-    opts.chunkBytes =
-        fabric.isOk() ? fabric.value()->defaultChunkBytes(kHeaderBytes) : 256 * 1024;
-  if (unavailable) *unavailable = false;
-  const int me = bs.rank();
-  const int n = bs.size();
-  if (peers.size() != static_cast<size_t>(n) || opts.connect.size() != static_cast<size_t>(n))
-    return makeError(strataInternalError, "network transport on rank %d: %zu peer infos and %zu "
-                     "connect flags for %d ranks", me, peers.size(), opts.connect.size(), n);
-  if (n > kMaxNetRanks)
-    return makeError(strataInvalidArgument, "network transport: %d ranks exceed the limit of %d",
-                     n, kMaxNetRanks);
-  const std::string label = fabric.isOk() ? fabric.value()->name() : "network";
-  auto host = [&](int r) { return peers[static_cast<size_t>(r)].hostId.c_str(); };
-
-  const std::string mine = fabric.isOk() ? encodeAddress(opts, fabric.value()->address())
-                                         : std::string(kBlobMagic) + "error " +
-                                               fabric.status().message();
-  auto blobs = bs.allgather(mine);
-  if (!blobs.isOk()) return blobs.status().context(label + " transport: exchanging addresses");
-  std::vector<std::string> addresses(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r) {
-    auto peer = decodeAddress(blobs.value()[static_cast<size_t>(r)]);
-    if (!peer)
-      return makeError(strataInternalError, "%s transport: malformed address from rank %d",
-                       label.c_str(), r);
-    if (!peer->ok) {
-      if (unavailable) *unavailable = true;
-      if (r == me) return fabric.status();
-      return makeError(strataRemoteError, "%s transport: rank %d (host %s) could not open the "
-                       "network: %s", label.c_str(), r, host(r), peer->error.c_str());
-    }
-    if (opts.connect[static_cast<size_t>(r)] &&
-        (peer->chunkBytes != opts.chunkBytes || peer->slots != opts.slots))
-      return makeError(strataInvalidArgument,
-                       "%s transport: rank %d uses %zu-byte chunks x %d slots but rank %d uses "
-                       "%zu x %d (set STRATA_NET_CHUNK_BYTES/STRATA_NET_SLOTS alike everywhere)",
-                       label.c_str(), r, peer->chunkBytes, peer->slots, me, opts.chunkBytes,
-                       opts.slots);
-    addresses[static_cast<size_t>(r)] = std::move(peer->address);
-  }
-
-  std::unique_ptr<TaggedFabric> net = std::move(fabric).value();
-  const std::string detail = net->describe();
-  auto transport = std::make_unique<TaggedTransport>(me, peers, std::move(net), opts);
-  Status started = transport->start(addresses, opts.connect);
-
-  // Every rank learns whether every other one is connected, so they fail (or go on) together.
-  auto reports = bs.allgather(started.isOk() ? std::string() : started.message());
-  if (!reports.isOk()) return reports.status().context(label + " transport: connect barrier");
-  if (!started.isOk()) {
-    if (unavailable) *unavailable = true;
-    return started;
-  }
-  for (int r = 0; r < n; ++r) {
-    const std::string& report = reports.value()[static_cast<size_t>(r)];
-    if (report.empty()) continue;
-    if (unavailable) *unavailable = true;
-    return makeError(strataRemoteError, "%s transport: rank %d (host %s) could not connect: %s",
-                     label.c_str(), r, host(r), report.c_str());
-  }
-  int remote = 0;
-  for (int r = 0; r < n; ++r) remote += (opts.connect[static_cast<size_t>(r)] && r != me) ? 1 : 0;
-  STRATA_INFO(Subsys::kNet, "%s transport (%s): rank %d reaches %d peers, %d chunks of %zu bytes "
-              "each way per peer", label.c_str(), detail.c_str(), me, remote, opts.slots,
-              opts.chunkBytes);
+Result<std::unique_ptr<Transport>> startTaggedTransport(int rank,
+                                                        const std::vector<PeerInfo>& peers,
+                                                        std::unique_ptr<TaggedFabric> fabric,
+                                                        const NetOptions& opts,
+                                                        const std::vector<std::string>& addresses) {
+  auto transport = std::make_unique<TaggedTransport>(rank, peers, std::move(fabric), opts);
+  STRATA_CHECK(transport->start(addresses, opts.connect));
   return std::unique_ptr<Transport>(std::move(transport));
 }
 

@@ -34,8 +34,15 @@ namespace strata {
 // One posted operation. The network keeps its per-operation state in `scratch` (libfabric's
 // fi_context2 must sit at the address it is given, so scratch comes first) and `request`.
 struct FabricOp {
-  enum class Kind : uint8_t { kNone, kDataSend, kDataRecv, kCreditSend, kCreditRecv, kAbortSend,
-                              kAbortRecv };
+  enum class Kind : uint8_t {
+    kNone,
+    kDataSend,
+    kDataRecv,
+    kCreditSend,
+    kCreditRecv,
+    kAbortSend,
+    kAbortRecv
+  };
   alignas(16) void* scratch[8] = {};
   void* request = nullptr;
   Kind kind = Kind::kNone;
@@ -54,7 +61,8 @@ enum class FabricEvent { kDone, kCancelled, kFailed };
 class FabricSink {
  public:
   virtual ~FabricSink() = default;
-  virtual void onComplete(FabricOp* op, FabricEvent event, size_t bytes, const std::string& why) = 0;
+  virtual void onComplete(FabricOp* op, FabricEvent event, size_t bytes,
+                          const std::string& why) = 0;
   virtual void onPeerFailed(int peer, const std::string& why) = 0;
 };
 
@@ -109,6 +117,11 @@ struct NetOptions {
   std::vector<char> connect;
 };
 
+// Bytes every network chunk carries ahead of its payload.
+inline constexpr size_t kNetChunkHeaderBytes = 64;
+// Ranks a tagged transport can address (its tags hold 22 bits of rank).
+inline constexpr int kMaxNetRanks = 1 << 22;
+
 // Applies STRATA_NET_CHUNK_BYTES / STRATA_NET_SLOTS to `in`.
 Result<NetOptions> resolveNetOptions(const NetOptions& in);
 
@@ -119,5 +132,14 @@ Result<NetOptions> resolveNetOptions(const NetOptions& in);
 Result<std::unique_ptr<Transport>> connectTaggedTransport(
     Bootstrap& bs, const std::vector<PeerInfo>& peers, Result<std::unique_ptr<TaggedFabric>> fabric,
     const NetOptions& opts, bool* unavailable = nullptr);
+
+// The local half of connectTaggedTransport, between its two exchanges: builds the transport over
+// an open network whose peers' addresses are known (addresses[r] for every rank r with
+// opts.connect[r]), allocating the buffers, connecting and posting the receives. Not collective.
+Result<std::unique_ptr<Transport>> startTaggedTransport(int rank,
+                                                        const std::vector<PeerInfo>& peers,
+                                                        std::unique_ptr<TaggedFabric> fabric,
+                                                        const NetOptions& opts,
+                                                        const std::vector<std::string>& addresses);
 
 }  // namespace strata

@@ -111,8 +111,7 @@ int main(int argc, char** argv) {
   }
   std::vector<size_t> sizes;
   for (int i = 2; i < argc; ++i) sizes.push_back(std::strtoull(argv[i], nullptr, 10));
-  if (sizes.empty())
-    sizes = {8, 1 << 10, 64 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
+  if (sizes.empty()) sizes = {8, 1 << 10, 64 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20};
 
   Collective* c = nullptr;
   if (impl == "mpi")

@@ -75,16 +75,16 @@ class NetnsHosts {
   bool up_ = false;
 };
 
-#define BRING_UP_OR_SKIP(hosts)                                                          \
-  do {                                                                                   \
-    std::string out_;                                                                    \
-    int code_ = (hosts).up(&out_);                                                       \
+#define BRING_UP_OR_SKIP(hosts)                                                             \
+  do {                                                                                      \
+    std::string out_;                                                                       \
+    int code_ = (hosts).up(&out_);                                                          \
     if (code_ == 77) GTEST_SKIP() << "network namespaces cannot be created here: " << out_; \
-    ASSERT_EQ(code_, 0) << "netns-hosts up failed:\n" << out_;                           \
+    ASSERT_EQ(code_, 0) << "netns-hosts up failed:\n" << out_;                              \
   } while (0)
 
 struct Network {
-  const char* name;       // STRATA_TRANSPORT
+  const char* name;        // STRATA_TRANSPORT
   const char* settingKey;  // the network library's own choice of medium
   const char* settingValue;
 };
@@ -117,7 +117,8 @@ void expectRouted(const WorkerGroup& group, const Network& net) {
   const std::string want = std::string("transport shm+") + net.name;
   for (int r = 0; r < kRanks; ++r)
     EXPECT_NE(group.output(r).find(want), std::string::npos)
-        << "rank " << r << " did not report '" << want << "':\n" << group.allOutput();
+        << "rank " << r << " did not report '" << want << "':\n"
+        << group.allOutput();
 }
 
 class NetnsCollectives : public ::testing::TestWithParam<Network> {};

@@ -172,16 +172,16 @@ TEST_P(NetTransport, EveryPairIncludingSelfOverTheNetworkArrivesInOrder) {
   set.expectAllOk();
   EXPECT_STREQ(set.transports[0]->name(), GetParam().name);
   EXPECT_EQ(set.transports[0]->chunkBytes(), 4096u);
-  exchangeAll(set, [](int src, int dst) { return size_t{4096} * 9 + 17 * (src + 3 * dst); },
-              4096);
+  exchangeAll(
+      set, [](int src, int dst) { return size_t{4096} * 9 + 17 * (src + 3 * dst); }, 4096);
   // Zero-byte and one-chunk messages in the same FIFOs afterwards.
   exchangeAll(set, [](int src, int) { return src == 1 ? size_t{0} : size_t{100}; });
 }
 
 TEST_P(NetTransport, SharedMemoryInsideAHostAndTheNetworkBetweenHosts) {
   const std::string name = GetParam().name;
-  auto set = connectAll(peersOnHosts({"hostA", "hostA", "hostB", "hostB"}),
-                        [&](int) { return name; });
+  auto set =
+      connectAll(peersOnHosts({"hostA", "hostA", "hostB", "hostB"}), [&](int) { return name; });
   set.expectAllOk();
   for (const auto& t : set.transports) EXPECT_EQ(std::string(t->name()), "shm+" + name);
   EXPECT_GT(set.transports[0]->interHostCost().beta, 0.0);
@@ -234,8 +234,7 @@ TEST(TransportRegistry, AnUnknownNameListsWhatIsBuilt) {
     auto set = connectAll(peersOnHosts({"h", "h"}), [&](int) { return bad; });
     for (const Status& s : set.statuses) {
       EXPECT_EQ(s.code(), strataInvalidArgument) << s.message();
-      EXPECT_NE(s.message().find("'" + bad + "' was asked for but is not built"),
-                std::string::npos)
+      EXPECT_NE(s.message().find("'" + bad + "' was asked for but is not built"), std::string::npos)
           << s.message();
       EXPECT_NE(s.message().find("built: shm"), std::string::npos) << s.message();
     }

@@ -359,10 +359,10 @@ class Launcher {
     for (long r = 0; r < opts_.nranks; ++r) {
       int err = spawnRank(static_cast<int>(r), commId, *secret);
       if (err != 0) {
-        std::fprintf(stderr, "strata-run: cannot start '%s' for rank %ld: %s\n",
-                     opts_.rankPrefix.empty() ? opts_.command[0].c_str()
-                                              : opts_.rankPrefix[0].c_str(),
-                     r, errnoText(err).c_str());
+        std::fprintf(
+            stderr, "strata-run: cannot start '%s' for rank %ld: %s\n",
+            opts_.rankPrefix.empty() ? opts_.command[0].c_str() : opts_.rankPrefix[0].c_str(), r,
+            errnoText(err).c_str());
         signalLive(SIGKILL, false);
         reapAll(/*block=*/true);
         return err == ENOENT ? 127 : 126;

@@ -26,9 +26,7 @@ static_assert(sizeof(FabricOp::scratch) >= sizeof(fi_context2),
 constexpr int kBusyRetries = 8;  // posts retried (reading completions between) before "busy"
 constexpr size_t kBatch = 16;    // completions taken per read
 
-std::string fiError(const char* what, int ret) {
-  return format("%s: %s", what, fi_strerror(-ret));
-}
+std::string fiError(const char* what, int ret) { return format("%s: %s", what, fi_strerror(-ret)); }
 
 // Closes any libfabric object on every path.
 template <typename T>
@@ -101,7 +99,8 @@ class OfiFabric final : public TaggedFabric {
       info_ = i;
     }
     if (info_ == nullptr)
-      return makeError(strataSystemError, "libfabric offers no provider that reaches other hosts "
+      return makeError(strataSystemError,
+                       "libfabric offers no provider that reaches other hosts "
                        "(only shm or loopback); set FI_PROVIDER");
 
     ret = fi_fabric(info_->fabric_attr, &fabric_, nullptr);
@@ -114,8 +113,8 @@ class OfiFabric final : public TaggedFabric {
     ret = fi_cq_open(domain_, &cqAttr, &cq_, nullptr);
     if (ret != 0) return makeError(strataSystemError, "%s", fiError("fi_cq_open", ret).c_str());
     fi_av_attr avAttr{};
-    avAttr.type = info_->domain_attr->av_type != FI_AV_UNSPEC ? info_->domain_attr->av_type
-                                                               : FI_AV_TABLE;
+    avAttr.type =
+        info_->domain_attr->av_type != FI_AV_UNSPEC ? info_->domain_attr->av_type : FI_AV_TABLE;
     ret = fi_av_open(domain_, &avAttr, &av_, nullptr);
     if (ret != 0) return makeError(strataSystemError, "%s", fiError("fi_av_open", ret).c_str());
     ret = fi_endpoint(domain_, info_, &ep_, nullptr);
@@ -164,16 +163,16 @@ class OfiFabric final : public TaggedFabric {
     if (ret != 1)
       return makeError(strataSystemError, "ofi transport: address of rank %d: %s", peer,
                        ret < 0 ? fi_strerror(-ret) : "not inserted");
-    if (static_cast<size_t>(peer) >= addrs_.size()) addrs_.resize(static_cast<size_t>(peer) + 1,
-                                                                  FI_ADDR_UNSPEC);
+    if (static_cast<size_t>(peer) >= addrs_.size())
+      addrs_.resize(static_cast<size_t>(peer) + 1, FI_ADDR_UNSPEC);
     addrs_[static_cast<size_t>(peer)] = addr;
     return Status::ok();
   }
 
   Result<Posted> send(int peer, uint64_t tag, const void* buf, size_t bytes,
                       FabricOp* op) override {
-    if (static_cast<size_t>(peer) >= addrs_.size() || addrs_[static_cast<size_t>(peer)] ==
-                                                          FI_ADDR_UNSPEC)
+    if (static_cast<size_t>(peer) >= addrs_.size() ||
+        addrs_[static_cast<size_t>(peer)] == FI_ADDR_UNSPEC)
       return makeError(strataRemoteError, "endpoint closed");
     const fi_addr_t dest = addrs_[static_cast<size_t>(peer)];
     return post("send", [&] { return fi_tsend(ep_, buf, bytes, desc_, dest, tag, op->scratch); });
@@ -205,7 +204,8 @@ class OfiFabric final : public TaggedFabric {
 
   // Pending operations to the peer fail or are cancelled by the caller; later sends are refused.
   void closePeer(int peer) override {
-    if (static_cast<size_t>(peer) < addrs_.size()) addrs_[static_cast<size_t>(peer)] = FI_ADDR_UNSPEC;
+    if (static_cast<size_t>(peer) < addrs_.size())
+      addrs_[static_cast<size_t>(peer)] = FI_ADDR_UNSPEC;
   }
 
   void closeAll(bool, const Deadline&) override {}
@@ -240,18 +240,16 @@ class OfiFabric final : public TaggedFabric {
     fi_cq_tagged_entry e[kBatch];
     ssize_t n = fi_cq_read(cq_, e, kBatch);
     for (ssize_t i = 0; i < n; ++i)
-      out.push_back(Completion{static_cast<FabricOp*>(e[i].op_context), FabricEvent::kDone,
-                               e[i].len, {}});
+      out.push_back(
+          Completion{static_cast<FabricOp*>(e[i].op_context), FabricEvent::kDone, e[i].len, {}});
     if (n != -FI_EAVAIL) return out.size();
     fi_cq_err_entry err{};
     if (fi_cq_readerr(cq_, &err, 0) != 1 || err.op_context == nullptr) return out.size();
     const char* detail = fi_cq_strerror(cq_, err.prov_errno, err.err_data, nullptr, 0);
-    out.push_back(Completion{static_cast<FabricOp*>(err.op_context),
-                             err.err == FI_ECANCELED ? FabricEvent::kCancelled
-                                                     : FabricEvent::kFailed,
-                             0,
-                             format("failed: %s (%s)", fi_strerror(err.err),
-                                    detail ? detail : "no detail")});
+    out.push_back(
+        Completion{static_cast<FabricOp*>(err.op_context),
+                   err.err == FI_ECANCELED ? FabricEvent::kCancelled : FabricEvent::kFailed, 0,
+                   format("failed: %s (%s)", fi_strerror(err.err), detail ? detail : "no detail")});
     return out.size();
   }
 

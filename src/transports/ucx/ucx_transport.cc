@@ -223,8 +223,8 @@ class UcxFabric final : public TaggedFabric {
     auto* pe = static_cast<PeerEp*>(arg);
     pe->failed = true;
     pe->closeWanted = true;
-    pe->fabric->sink_->onPeerFailed(pe->peer,
-                                    format("failed: %s (endpoint error)", ucs_status_string(status)));
+    pe->fabric->sink_->onPeerFailed(
+        pe->peer, format("failed: %s (endpoint error)", ucs_status_string(status)));
   }
 
   void startClose(PeerEp& pe, bool force) {
