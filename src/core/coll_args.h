@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "strata/strata.h"
@@ -48,5 +49,20 @@ struct CollArgs {
   // Bytes of the payload the scheduler sizes algorithms by (per-rank message size).
   size_t messageBytes(int nranks) const;
 };
+
+// Everything a call's plan depends on but its buffers: the key plans are cached and reused by.
+struct CallKey {
+  CollType coll;
+  size_t count;
+  strataDataType_t dtype;
+  strataRedOp_t op;
+  int root;
+  bool inPlace;
+  auto operator<=>(const CallKey&) const = default;
+};
+
+// The call's key; none for Send/Recv and for AllGatherv/AllToAllv, whose plans depend on count
+// arrays.
+std::optional<CallKey> callKey(const CollArgs& a);
 
 }  // namespace strata

@@ -26,9 +26,20 @@ void PlanRun::reset(const RunContext& ctx) {
   item_ = 0;
   phase_ = 0;
   counters_ = ExecCounters{};
+  preparedFor_.reset();
 }
 
 void PlanRun::start() { startPhase(); }
+
+void PlanRun::rerun(const void* send, void* recv) {
+  RunItem& it = items_.front();
+  it.bases[kSendBuf] = const_cast<std::byte*>(static_cast<const std::byte*>(send));
+  it.bases[kRecvBuf] = static_cast<std::byte*>(recv);
+  item_ = 0;
+  phase_ = 0;
+  counters_ = ExecCounters{};
+  startPhase();
+}
 
 std::byte* PlanRun::at(const BufRef& r) const { return items_[item_].base(r.slot) + r.offset; }
 

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/coll_args.h"
 #include "core/deadline.h"
 #include "core/plan.h"
 #include "core/status.h"
@@ -56,6 +58,12 @@ class PlanRun {
   // Call after filling items().
   void start();
 
+  // A run prepared for one keyed call (and nothing else) runs that call again on other buffers
+  // with rerun(), skipping planning and binding: the common loop of one shape.
+  const std::optional<CallKey>& preparedFor() const { return preparedFor_; }
+  void setPreparedFor(const std::optional<CallKey>& key) { preparedFor_ = key; }
+  void rerun(const void* send, void* recv);
+
   // Advances as far as possible. *progressed tells whether anything moved. Returns true once
   // every item has completed.
   Result<bool> progress(bool* progressed);
@@ -89,6 +97,7 @@ class PlanRun {
   std::vector<uint64_t> recvBusy_;
   uint64_t pass_ = 0;
   ExecCounters counters_;
+  std::optional<CallKey> preparedFor_;
 };
 
 // Drives every run to completion. On the first failure, stops all of them and returns it.

@@ -17,7 +17,9 @@
 namespace strata {
 namespace {
 
-thread_local int tlsRank = -1;
+// Initial-exec: the library is linked, not dlopen()ed, so its few bytes of TLS sit in the static
+// block and every call reads them without __tls_get_addr.
+[[gnu::tls_model("initial-exec")]] thread_local int tlsRank = -1;
 
 struct LogConfig {
   // Read on every log call from any thread, rewritten by reloadLogConfig.

@@ -23,23 +23,17 @@ void remapSlots(Plan& p, int from, int to) {
 }  // namespace
 
 Result<PlanPtr> Planner::planFor(const CollArgs& args) {
-  const bool cacheable = args.coll != CollType::kAllGatherv && args.coll != CollType::kAllToAllv;
-  if (!cacheable) return build(args);
-  const Key key{static_cast<int>(args.coll), args.count, static_cast<int>(args.dtype),
-                static_cast<int>(args.op), args.root, args.inPlace};
-  {
-    std::lock_guard<std::mutex> g(mutex_);
-    if (last_ && lastKey_ == key) return last_;  // calls in a loop repeat one shape
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      lastKey_ = key;
-      last_ = it->second;
-      return last_;
-    }
+  const std::optional<CallKey> key = callKey(args);
+  if (!key) return build(args);
+  if (last_ && lastKey_ == key) return last_;  // calls in a loop repeat one shape
+  auto it = cache_.find(*key);
+  if (it != cache_.end()) {
+    lastKey_ = key;
+    last_ = it->second;
+    return last_;
   }
   STRATA_ASSIGN(PlanPtr plan, build(args));
-  std::lock_guard<std::mutex> g(mutex_);
-  cache_.emplace(key, plan);
+  cache_.emplace(*key, plan);
   lastKey_ = key;
   last_ = plan;
   return plan;

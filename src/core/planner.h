@@ -4,8 +4,7 @@
 #pragma once
 
 #include <map>
-#include <mutex>
-#include <tuple>
+#include <optional>
 #include <vector>
 
 #include "algorithms/algorithm.h"
@@ -19,7 +18,8 @@ class Planner {
  public:
   Planner(CommShape shape, TuneTable tune) : shape_(shape), tune_(std::move(tune)) {}
 
-  // The plan for one collective (not Send/Recv).
+  // The plan for one collective (not Send/Recv). Not thread-safe: a communicator's calls are
+  // serialised by its exec mutex, which every caller holds.
   Result<PlanPtr> planFor(const CollArgs& args);
 
   // One plan running every Send and Recv of a group together in a single phase. Op i addresses
@@ -31,12 +31,10 @@ class Planner {
  private:
   Result<PlanPtr> build(const CollArgs& args) const;
 
-  using Key = std::tuple<int, size_t, int, int, int, bool>;
   CommShape shape_;
   TuneTable tune_;
-  std::mutex mutex_;
-  std::map<Key, PlanPtr> cache_;
-  Key lastKey_{};
+  std::map<CallKey, PlanPtr> cache_;
+  std::optional<CallKey> lastKey_;
   PlanPtr last_;
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -11,30 +12,45 @@
 
 namespace strata {
 
-// An error code with a message that names the argument, peer rank or operation at fault.
+// An error code with a message that names the argument, peer rank or operation at fault. Success
+// carries no message, so passing an ok Status around costs no more than passing its code.
 class Status {
  public:
   Status() = default;
-  Status(strataResult_t code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(strataResult_t code, std::string message)
+      : code_(code), message_(std::make_unique<std::string>(std::move(message))) {}
+  Status(const Status& o)
+      : code_(o.code_), message_(o.message_ ? std::make_unique<std::string>(*o.message_) : nullptr) {}
+  Status(Status&&) noexcept = default;
+  Status& operator=(const Status& o) {
+    if (this != &o) *this = Status(o);
+    return *this;
+  }
+  Status& operator=(Status&&) noexcept = default;
+  ~Status() = default;
 
   static Status ok() { return {}; }
   bool isOk() const { return code_ == strataSuccess; }
   explicit operator bool() const { return isOk(); }
   strataResult_t code() const { return code_; }
-  const std::string& message() const { return message_; }
+  const std::string& message() const { return message_ ? *message_ : emptyMessage(); }
 
   // Prefixes the message with where it was seen, keeping the original code: the error trail.
   Status& context(const std::string& where) {
-    if (!isOk()) message_ = where + ": " + message_;
+    if (!isOk()) message_ = std::make_unique<std::string>(where + ": " + message());
     return *this;
   }
 
  private:
+  static const std::string& emptyMessage() {
+    static const std::string empty;
+    return empty;
+  }
+
   strataResult_t code_ = strataSuccess;
-  std::string message_;
+  std::unique_ptr<std::string> message_;
 };
 
-// printf-style message builder for errors.
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string vformat(const char* fmt, va_list ap);
 

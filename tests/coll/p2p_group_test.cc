@@ -67,6 +67,61 @@ TEST_P(RanksTest, AllPairsSendRecvWithSelf) {
   });
 }
 
+// A call of the shape just run reuses the prepared run on its new buffers; every other call in
+// between (another shape, in place, a group, a stream) must leave it correct.
+TEST_P(RanksTest, RepeatedShapesOnNewBuffersStayExact) {
+  const int n = GetParam();
+  for (size_t count : {size_t{1000}, size_t{(1 << 20) + 3}}) {
+    runRanks(n, "", [&](int rank, strataComm_t comm) {
+      auto sum = [&](int round) {  // the AllReduce of ramp(count, r) + round over every rank r
+        std::vector<float> v(count, 0.f);
+        for (int r = 0; r < n; ++r) {
+          std::vector<float> x = ramp(count, r);
+          for (size_t i = 0; i < count; ++i) v[i] += x[i] + static_cast<float>(round);
+        }
+        return v;
+      };
+      auto input = [&](int round) {
+        std::vector<float> v = ramp(count, rank);
+        for (float& x : v) x += static_cast<float>(round);
+        return v;
+      };
+      auto allReduce = [&](const float* in, float* out, strataStream_t stream) {
+        return strataAllReduce(in, out, count, strataFloat32, strataSum, comm, stream);
+      };
+      std::vector<float> a = input(0), b(count, -1.f), c = input(1), d(count, -1.f);
+      ASSERT_EQ(allReduce(a.data(), b.data(), nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(b, sum(0));
+      ASSERT_EQ(allReduce(c.data(), d.data(), nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(d, sum(1));
+      ASSERT_EQ(allReduce(c.data(), c.data(), nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(c, sum(1));
+      std::vector<float> root(count, rank == 0 ? 7.f : 0.f);
+      ASSERT_EQ(strataBroadcast(root.data(), root.data(), count, strataFloat32, 0, comm, nullptr),
+                strataSuccess);
+      EXPECT_EQ(root, std::vector<float>(count, 7.f));
+      a = input(2);
+      ASSERT_EQ(allReduce(a.data(), d.data(), nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(d, sum(2));
+      a = input(3);
+      ASSERT_EQ(strataGroupStart(), strataSuccess);
+      ASSERT_EQ(allReduce(a.data(), b.data(), nullptr), strataSuccess);
+      ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(b, sum(3));
+      strataStream_t stream = nullptr;
+      ASSERT_EQ(strataStreamCreate(&stream), strataSuccess);
+      c = input(4);
+      ASSERT_EQ(allReduce(c.data(), d.data(), stream), strataSuccess);
+      ASSERT_EQ(strataStreamSynchronize(stream), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(d, sum(4));
+      a = input(5);
+      ASSERT_EQ(allReduce(a.data(), b.data(), nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(b, sum(5));
+      EXPECT_EQ(strataStreamDestroy(stream), strataSuccess);
+    });
+  }
+}
+
 TEST_P(RanksTest, BarrierHoldsEveryRankBack) {
   const int n = GetParam();
   std::atomic<int> arrived{0};
