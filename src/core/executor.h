@@ -77,8 +77,11 @@ class PlanRun {
  private:
   Result<bool> progressOp(const Op& op, size_t i, bool* progressed);
   Status runLocal(const Op& op);
+  size_t pushFrom(int peer, const std::byte* src, size_t bytes, size_t total);
   void pushSome(int peer, const std::byte* src, size_t& sent, size_t limit, size_t total,
                 bool* progressed);
+  Status checkChunk(const Op& op, const RecvChunk& c, size_t got) const;
+  Result<bool> forwardStreaming(const Op& op, size_t i, bool* progressed);
   Status receiveSome(const Op& op, std::byte* dst, const std::byte* local, size_t& got,
                      bool* progressed);
   std::byte* at(const BufRef& r) const;
@@ -97,6 +100,7 @@ class PlanRun {
   std::vector<uint64_t> recvBusy_;
   uint64_t pass_ = 0;
   ExecCounters counters_;
+  std::vector<std::byte> bounce_;  // one reduced chunk on its way out (forwardStreaming)
   std::optional<CallKey> preparedFor_;
 };
 

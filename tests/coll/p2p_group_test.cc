@@ -1,4 +1,5 @@
 // Send/Recv, groups (including one thread driving every communicator), Barrier and streams.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -118,6 +119,37 @@ TEST_P(RanksTest, RepeatedShapesOnNewBuffersStayExact) {
       ASSERT_EQ(allReduce(a.data(), b.data(), nullptr), strataSuccess) << strataGetLastError(comm);
       EXPECT_EQ(b, sum(5));
       EXPECT_EQ(strataStreamDestroy(stream), strataSuccess);
+    });
+  }
+}
+
+// Ring blocks of 16 MiB and more are forwarded from cache and written to the output with
+// non-temporal stores (the executor's streaming forward); they must stay exact, in place too.
+TEST(LargeRingBlocks, ForwardedWhileStreamedOutStayExact) {
+  for (int n : {2, 3}) {
+    const size_t count = static_cast<size_t>(n) * ((size_t{4} << 20) + 5) + 3;  // > 16 MiB blocks
+    runRanks(n, "allreduce:@ringpipe#allgather:@ringpipe", [&](int rank, strataComm_t comm) {
+      std::vector<float> in = ramp(count, rank), out(count, -1.f), expect(count, 0.f);
+      for (int r = 0; r < n; ++r) {
+        std::vector<float> x = ramp(count, r);
+        for (size_t i = 0; i < count; ++i) expect[i] += x[i];
+      }
+      ASSERT_EQ(strataAllReduce(in.data(), out.data(), count, strataFloat32, strataSum, comm,
+                                nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(out, expect) << n << " ranks, out of place";
+      ASSERT_EQ(strataAllReduce(in.data(), in.data(), count, strataFloat32, strataSum, comm,
+                                nullptr), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(in, expect) << n << " ranks, in place";
+
+      const size_t per = (size_t{4} << 20) + 7;  // floats per rank: a 16 MiB + 28 B block
+      std::vector<float> mine = ramp(per, rank), all(per * static_cast<size_t>(n), -1.f);
+      ASSERT_EQ(strataAllGather(mine.data(), all.data(), per, strataFloat32, comm, nullptr),
+                strataSuccess) << strataGetLastError(comm);
+      for (int r = 0; r < n; ++r) {
+        const std::vector<float> x = ramp(per, r);
+        EXPECT_TRUE(std::equal(x.begin(), x.end(), all.begin() + static_cast<long>(per) * r))
+            << n << " ranks, AllGather block of rank " << r;
+      }
     });
   }
 }
