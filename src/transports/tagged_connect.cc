@@ -3,10 +3,10 @@
 // their transports; a second exchange tells every rank whether all of them are connected, so
 // they succeed or fail together.
 #include <charconv>
-#include <cstdlib>
 #include <optional>
 #include <string_view>
 
+#include "core/env_size.h"
 #include "core/logging.h"
 #include "transports/tagged_transport.h"
 
@@ -15,30 +15,6 @@ namespace {
 
 constexpr size_t kMaxChunkBytes = size_t{64} << 20;
 constexpr int kMaxSlots = 4096;
-
-// A positive number from the environment, with an optional K, M or G suffix; false when unset.
-Result<bool> numberFromEnv(const char* var, size_t max, size_t& out) {
-  const char* text = std::getenv(var);
-  if (text == nullptr || *text == '\0') return false;
-  std::string_view s(text);
-  size_t value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  std::string_view rest(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
-  size_t shift = 0;
-  if (rest == "K" || rest == "k")
-    shift = 10;
-  else if (rest == "M" || rest == "m")
-    shift = 20;
-  else if (rest == "G" || rest == "g")
-    shift = 30;
-  else if (!rest.empty())
-    ec = std::errc::invalid_argument;
-  if (ec != std::errc() || value == 0 || value > (max >> shift))
-    return makeError(strataInvalidArgument, "%s=%s is not a number between 1 and %zu", var, text,
-                     max);
-  out = value << shift;
-  return true;
-}
 
 // "strata-net/1 ok <chunk> <slots> <address bytes>" or "strata-net/1 error <message>".
 constexpr std::string_view kBlobMagic = "strata-net/1 ";
@@ -92,9 +68,9 @@ std::optional<PeerAddress> decodeAddress(const std::string& blob) {
 Result<NetOptions> resolveNetOptions(const NetOptions& in) {
   NetOptions o = in;
   size_t value = 0;
-  STRATA_ASSIGN(bool chunkSet, numberFromEnv("STRATA_NET_CHUNK_BYTES", kMaxChunkBytes, value));
+  STRATA_ASSIGN(bool chunkSet, sizeFromEnv("STRATA_NET_CHUNK_BYTES", kMaxChunkBytes, value));
   if (chunkSet) o.chunkBytes = value;
-  STRATA_ASSIGN(bool slotsSet, numberFromEnv("STRATA_NET_SLOTS", kMaxSlots, value));
+  STRATA_ASSIGN(bool slotsSet, sizeFromEnv("STRATA_NET_SLOTS", kMaxSlots, value));
   if (slotsSet) o.slots = static_cast<int>(value);
   if (o.chunkBytes > kMaxChunkBytes)
     return makeError(strataInvalidArgument, "network chunk size %zu above %zu", o.chunkBytes,

@@ -2,14 +2,12 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
-#include <cstdlib>
 #include <sstream>
 #include <string>
-#include <string_view>
 #include <utility>
 
+#include "core/env_size.h"
 #include "core/logging.h"
 #include "transports/shm/process_liveness.h"
 
@@ -29,42 +27,16 @@ int64_t nowNs() {
       .count();
 }
 
-// Reads a positive size from the environment: decimal with an optional K, M or G suffix.
-Result<bool> sizeFromEnv(const char* var, size_t& out) {
-  const char* text = std::getenv(var);
-  if (text == nullptr || *text == '\0') return false;
-  std::string_view s(text);
-  size_t value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  size_t shift = 0;
-  std::string_view rest(ptr, static_cast<size_t>(s.data() + s.size() - ptr));
-  if (rest == "K" || rest == "k")
-    shift = 10;
-  else if (rest == "M" || rest == "m")
-    shift = 20;
-  else if (rest == "G" || rest == "g")
-    shift = 30;
-  else if (!rest.empty())
-    ec = std::errc::invalid_argument;
-  if (ec != std::errc() || value == 0 || value > (kMaxChunkBytes >> shift))
-    return makeError(strataInvalidArgument, "%s=%s is not a size between 1 and %zu", var, text,
-                     kMaxChunkBytes);
-  out = value << shift;
-  return true;
-}
-
 Result<ShmOptions> resolveOptions(const ShmOptions& in) {
   ShmOptions opts = in;
   size_t value = 0;
-  STRATA_ASSIGN(bool chunkSet, sizeFromEnv("STRATA_SHM_CHUNK_BYTES", value));
+  STRATA_ASSIGN(bool chunkSet, sizeFromEnv("STRATA_SHM_CHUNK_BYTES", kMaxChunkBytes, value));
   if (chunkSet) {
     opts.chunkBytes = value;
     STRATA_INFO(Subsys::kEnv, "STRATA_SHM_CHUNK_BYTES set to %zu", value);
   }
-  STRATA_ASSIGN(bool slotsSet, sizeFromEnv("STRATA_SHM_SLOTS", value));
+  STRATA_ASSIGN(bool slotsSet, sizeFromEnv("STRATA_SHM_SLOTS", kMaxSlots, value));
   if (slotsSet) {
-    if (value > static_cast<size_t>(kMaxSlots))
-      return makeError(strataInvalidArgument, "STRATA_SHM_SLOTS=%zu is above %d", value, kMaxSlots);
     opts.slots = static_cast<int>(value);
     STRATA_INFO(Subsys::kEnv, "STRATA_SHM_SLOTS set to %d", opts.slots);
   }
