@@ -20,6 +20,7 @@
 
 #include "bootstrap/tcp_wire.h"
 #include "bootstrap/unique_id.h"
+#include "kill_check.h"
 #include "worker_group.h"
 
 namespace strata::mptest {
@@ -35,8 +36,6 @@ constexpr seconds kTestBudget{100};
 constexpr const char* kNormalTimeoutMs = "60000";
 
 std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-bool exitedWith(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
 
 // Every rank exited 0 after printing "OK rank R"; one failure message with all the output.
 void expectAllSucceeded(const WorkerGroup& group) {
@@ -79,45 +78,7 @@ TEST_P(RankKilled, SurvivorsReturnAnErrorWithinTheTimeout) {
   WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
   group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kTimeout.count()));
   ASSERT_TRUE(group.startAll({"allreduce-loop"})) << group.error();
-  const auto deadline = Clock::now() + kTestBudget;
-  for (int r = 0; r < nranks; ++r) {
-    ASSERT_TRUE(group.waitForOutput(r, "READY", deadline)) << "rank " << r << " never got ready:\n"
-                                                           << group.allOutput();
-  }
-  group.pumpFor(milliseconds(300));
-  group.hold(victim);
-  const auto killedAt = Clock::now();
-  group.kill(victim, SIGKILL);
-
-  std::vector<int> survivors;
-  for (int r = 0; r < nranks; ++r) {
-    if (r != victim) survivors.push_back(r);
-  }
-  ASSERT_TRUE(group.waitAll(std::min(deadline, killedAt + seconds(30)), survivors, seconds(30)))
-      << "survivors still running 30 s after rank " << victim << " was killed:\n"
-      << group.allOutput();
-  // What the survivors reported, for whoever reads the test log.
-  std::printf("%s", group.allOutput().c_str());
-  for (int r : survivors) {
-    const int status = group.status(r);
-    EXPECT_TRUE(exitedWith(status, 10 + strataRemoteError) ||
-                exitedWith(status, 10 + strataTimeout))
-        << "rank " << r << " " << describeWaitStatus(status)
-        << ", expected exit code 16 (strataRemoteError) or 18 (strataTimeout)\n"
-        << group.allOutput();
-    const auto tookMs =
-        std::chrono::duration_cast<milliseconds>(group.exitTime(r) - killedAt).count();
-    std::printf("rank %d exited %lld ms after rank %d was killed\n", r,
-                static_cast<long long>(tookMs), victim);
-    EXPECT_LE(tookMs, (kTimeout + kMargin).count())
-        << "rank " << r << " needed " << tookMs << " ms to fail after the kill\n"
-        << group.allOutput();
-  }
-  group.release(victim);
-  auto victimStatus = group.waitExit(victim, Clock::now() + seconds(10));
-  ASSERT_TRUE(victimStatus.has_value());
-  EXPECT_TRUE(WIFSIGNALED(*victimStatus) && WTERMSIG(*victimStatus) == SIGKILL)
-      << describeWaitStatus(*victimStatus);
+  expectSurvivorsFailAfterKill(group, victim, Clock::now() + kTestBudget, kTimeout + kMargin);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, RankKilled, ::testing::Values(2, 3),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "strata/strata.h"
+#include "kill_check.h"
 #include "worker_group.h"
 
 namespace strata::mptest {
@@ -94,8 +95,6 @@ void PrintTo(const Network& n, std::ostream* os) { *os << n.name; }
 const Network kUcx{"ucx", "UCX_TLS", "tcp"};
 const Network kOfi{"ofi", "FI_PROVIDER", "tcp"};
 
-bool exitedWith(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
-
 // Rank r on host r / kRanksPerHost, started through `netns-hosts exec`, which execs into the
 // worker (so the pid the group holds is the worker's own).
 void startRanks(WorkerGroup& group, const Network& net, const std::string& prefix,
@@ -156,44 +155,8 @@ TEST_P(NetnsCollectives, SurvivorsOfAKilledRankReturnAnError) {
   WorkerGroup group(kNetnsHosts, kRanks, kCommId, randomSecretHex());
   group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kTimeout.count()));
   startRanks(group, net, hosts.prefix(), "allreduce-loop");
-  const auto deadline = Clock::now() + kTestBudget;
-  for (int r = 0; r < kRanks; ++r) {
-    ASSERT_TRUE(group.waitForOutput(r, "READY", deadline)) << "rank " << r << " never got ready:\n"
-                                                           << group.allOutput();
-  }
-  group.pumpFor(milliseconds(300));
-  group.hold(kVictim);
-  const auto killedAt = Clock::now();
-  group.kill(kVictim, SIGKILL);
-
-  std::vector<int> survivors;
-  for (int r = 0; r < kRanks; ++r)
-    if (r != kVictim) survivors.push_back(r);
-  ASSERT_TRUE(group.waitAll(std::min(deadline, killedAt + seconds(30)), survivors, seconds(30)))
-      << "survivors still running 30 s after rank " << kVictim << " was killed:\n"
-      << group.allOutput();
-  std::printf("%s", group.allOutput().c_str());
-  for (int r : survivors) {
-    const int status = group.status(r);
-    EXPECT_TRUE(exitedWith(status, 10 + strataRemoteError) ||
-                exitedWith(status, 10 + strataTimeout))
-        << "rank " << r << " " << describeWaitStatus(status)
-        << ", expected exit code 16 (strataRemoteError) or 18 (strataTimeout)\n"
-        << group.allOutput();
-    const auto tookMs =
-        std::chrono::duration_cast<milliseconds>(group.exitTime(r) - killedAt).count();
-    std::printf("rank %d exited %lld ms after rank %d was killed\n", r,
-                static_cast<long long>(tookMs), kVictim);
-    EXPECT_LE(tookMs, (kTimeout + kMargin).count())
-        << "rank " << r << " needed " << tookMs << " ms to fail after the kill\n"
-        << group.allOutput();
-  }
+  expectSurvivorsFailAfterKill(group, kVictim, Clock::now() + kTestBudget, kTimeout + kMargin);
   expectRouted(group, net);
-  group.release(kVictim);
-  auto victimStatus = group.waitExit(kVictim, Clock::now() + seconds(10));
-  ASSERT_TRUE(victimStatus.has_value());
-  EXPECT_TRUE(WIFSIGNALED(*victimStatus) && WTERMSIG(*victimStatus) == SIGKILL)
-      << describeWaitStatus(*victimStatus);
 }
 
 // The networks built into the library.
