@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a built tree into a temporary prefix and uses it the way a consumer would:
-# find_package(Strata) and pkg-config, then runs the result on 2 processes with the installed
-# strata-run. Also checks that libstrata.so exports only strata* symbols.
+# find_package(Strata) and pkg-config, then runs the result on 2, 3 and 4 processes with the
+# installed strata-run. Also checks that libstrata.so exports only strata* symbols.
 # Usage: install_consumer.sh <build dir> <source dir>
 set -euo pipefail
 
@@ -45,13 +45,16 @@ if [[ -n $stray ]]; then
 fi
 echo "$(wc -l <<<"$exported") symbols, all strata*"
 
-run2() {
+run_each_size() {
   local exe=$1
   # grep reads all of ldd's output (no -q): an early exit would SIGPIPE ldd and fail the pipe.
   LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$exe" | grep "$libdir/libstrata.so" >/dev/null ||
     die "$exe does not resolve libstrata.so from $libdir"
-  LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    "$prefix/bin/strata-run" -np 2 --grace-ms 5000 "$exe"
+  for np in 2 3 4; do
+    echo "-- $np processes"
+    LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+      "$prefix/bin/strata-run" -np "$np" --grace-ms 5000 "$exe" || die "$exe failed on $np processes"
+  done
 }
 
 step "consumer built with find_package(Strata)"
@@ -68,7 +71,7 @@ CMAKE
 cmake -S "$tmp/cmake-consumer" -B "$tmp/cmake-consumer/build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake-consumer.log" 2>&1 || { cat "$tmp/cmake-consumer.log"; die "configure failed"; }
 cmake --build "$tmp/cmake-consumer/build" >>"$tmp/cmake-consumer.log" 2>&1 || { cat "$tmp/cmake-consumer.log"; die "build failed"; }
-run2 "$tmp/cmake-consumer/build/all_collectives"
+run_each_size "$tmp/cmake-consumer/build/all_collectives"
 
 step "consumer built with pkg-config"
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
@@ -77,6 +80,6 @@ mkdir -p "$tmp/pc-consumer"
 # shellcheck disable=SC2046  # pkg-config output is meant to split into words
 ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -o "$tmp/pc-consumer/all_collectives" "$program" \
   $(pkg-config --cflags --libs strata)
-run2 "$tmp/pc-consumer/all_collectives"
+run_each_size "$tmp/pc-consumer/all_collectives"
 
 echo "install consumer: OK"
