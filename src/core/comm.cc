@@ -27,6 +27,7 @@ Comm::~Comm() {
 
 Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   RankScope scope(rank_);
+  logVersionOnce();
   bootstrap_ = std::move(bootstrap);
   PeerInfo me;
   me.rank = rank_;

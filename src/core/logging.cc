@@ -1,5 +1,6 @@
 #include "core/logging.h"
 
+#include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <mutex>
 #include <string>
-#include <strings.h>
 
 #include "core/status.h"
 
@@ -28,6 +28,7 @@ struct LogConfig {
   FILE* out = stderr;
   std::string host;
   bool loaded = false;
+  std::atomic<bool> versionShown{false};
 };
 
 std::mutex& logMutex() {
@@ -44,9 +45,10 @@ uint32_t parseSubsys(const char* spec) {
   static const struct {
     const char* name;
     uint32_t bit;
-  } kNames[] = {{"INIT", kInit},   {"COLL", kColl}, {"P2P", kP2P},   {"SHM", kShm},
-                {"BOOTSTRAP", kBootstrap}, {"NET", kNet}, {"TOPO", kTopo}, {"TUNE", kTune},
-                {"ENV", kEnv},     {"ALLOC", kAlloc}, {"ALL", kAll}};
+  } kNames[] = {
+      {"INIT", kInit}, {"COLL", kColl}, {"P2P", kP2P},   {"SHM", kShm}, {"BOOTSTRAP", kBootstrap},
+      {"NET", kNet},   {"TOPO", kTopo}, {"TUNE", kTune}, {"ENV", kEnv}, {"ALLOC", kAlloc},
+      {"ALL", kAll}};
   bool invert = spec[0] == '^';
   if (invert) ++spec;
   uint32_t mask = 0;
@@ -86,11 +88,20 @@ void loadLocked(LogConfig& c) {
   c.host = host;
   c.level = LogLevel::kNone;
   if (const char* lv = getenv("STRATA_DEBUG")) {
-    if (strcasecmp(lv, "WARN") == 0) c.level = LogLevel::kWarn;
-    else if (strcasecmp(lv, "INFO") == 0) c.level = LogLevel::kInfo;
-    else if (strcasecmp(lv, "TRACE") == 0) c.level = LogLevel::kTrace;
-    else if (strcasecmp(lv, "VERSION") == 0) c.level = LogLevel::kWarn;
+    if (strcasecmp(lv, "WARN") == 0)
+      c.level = LogLevel::kWarn;
+    else if (strcasecmp(lv, "INFO") == 0)
+      c.level = LogLevel::kInfo;
+    else if (strcasecmp(lv, "TRACE") == 0)
+      c.level = LogLevel::kTrace;
+    else if (strcasecmp(lv, "VERSION") == 0)
+      c.level = LogLevel::kVersion;
+    else if (*lv != '\0')
+      fprintf(stderr,
+              "STRATA WARN STRATA_DEBUG=%s is not VERSION, WARN, INFO or TRACE; logging is off\n",
+              lv);
   }
+  c.versionShown = false;
   const char* ss = getenv("STRATA_DEBUG_SUBSYS");
   c.subsys = ss ? parseSubsys(ss) : Subsys::kAll;
   if (c.out != stderr && c.out != nullptr) fclose(c.out);
@@ -117,10 +128,16 @@ LogConfig& loaded() {
 
 const char* levelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kWarn: return "WARN";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kTrace: return "TRACE";
-    default: return "";
+    case LogLevel::kVersion:
+      return "INFO";
+    case LogLevel::kWarn:
+      return "WARN";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kTrace:
+      return "TRACE";
+    default:
+      return "";
   }
 }
 
@@ -129,7 +146,14 @@ const char* levelName(LogLevel l) {
 bool logEnabled(LogLevel level, uint32_t subsys) {
   const LogConfig& c = loaded();
   if (level > c.level.load(std::memory_order_relaxed)) return false;
-  return level == LogLevel::kWarn || (c.subsys.load(std::memory_order_relaxed) & subsys) != 0;
+  return level <= LogLevel::kWarn || (c.subsys.load(std::memory_order_relaxed) & subsys) != 0;
+}
+
+void logVersionOnce() {
+  LogConfig& c = loaded();
+  if (!logEnabled(LogLevel::kVersion, Subsys::kAll) || c.versionShown.exchange(true)) return;
+  logMessage(LogLevel::kVersion, Subsys::kInit, "Strata version %d.%d.%d", STRATA_MAJOR,
+             STRATA_MINOR, STRATA_PATCH);
 }
 
 void logMessage(LogLevel level, uint32_t /*subsys*/, const char* fmt, ...) {
@@ -139,8 +163,10 @@ void logMessage(LogLevel level, uint32_t /*subsys*/, const char* fmt, ...) {
   std::string msg = vformat(fmt, ap);
   va_end(ap);
   char rank[16];
-  if (tlsRank >= 0) snprintf(rank, sizeof(rank), "%d", tlsRank);
-  else snprintf(rank, sizeof(rank), "-");
+  if (tlsRank >= 0)
+    snprintf(rank, sizeof(rank), "%d", tlsRank);
+  else
+    snprintf(rank, sizeof(rank), "-");
   std::lock_guard<std::mutex> g(logMutex());
   fprintf(c.out, "%s:%d:%ld [%s] STRATA %s %s\n", c.host.c_str(), getpid(),
           static_cast<long>(syscall(SYS_gettid)), rank, levelName(level), msg.c_str());

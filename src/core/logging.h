@@ -1,4 +1,4 @@
-// NCCL-style logging: STRATA_DEBUG=WARN|INFO|TRACE, STRATA_DEBUG_SUBSYS=INIT,COLL,...,
+// NCCL-style logging: STRATA_DEBUG=VERSION|WARN|INFO|TRACE, STRATA_DEBUG_SUBSYS=INIT,COLL,...,
 // STRATA_DEBUG_FILE=path with %h (host) and %p (pid). Lines look like
 //   host:pid:tid [rank] STRATA INFO message
 #pragma once
@@ -7,7 +7,7 @@
 
 namespace strata {
 
-enum class LogLevel : int { kNone = 0, kWarn = 1, kInfo = 2, kTrace = 3 };
+enum class LogLevel : int { kNone = 0, kVersion = 1, kWarn = 2, kInfo = 3, kTrace = 4 };
 
 // Subsystems, selectable with STRATA_DEBUG_SUBSYS (a leading ^ excludes the listed ones).
 enum Subsys : uint32_t {
@@ -41,15 +41,19 @@ class RankScope {
   int saved_;
 };
 
+// "Strata version X.Y.Z", once per process, at level VERSION and above (as NCCL_DEBUG=VERSION).
+void logVersionOnce();
+
 // Re-reads the STRATA_DEBUG* environment (for tests; normally read once).
 void reloadLogConfig();
 
 }  // namespace strata
 
-#define STRATA_LOG_AT_(lvl, subsys, ...)                                         \
-  do {                                                                           \
+#define STRATA_LOG_AT_(lvl, subsys, ...)                                                   \
+  do {                                                                                     \
     if (::strata::logEnabled(lvl, subsys)) ::strata::logMessage(lvl, subsys, __VA_ARGS__); \
   } while (0)
-#define STRATA_WARN(...) STRATA_LOG_AT_(::strata::LogLevel::kWarn, ::strata::Subsys::kAll, __VA_ARGS__)
+#define STRATA_WARN(...) \
+  STRATA_LOG_AT_(::strata::LogLevel::kWarn, ::strata::Subsys::kAll, __VA_ARGS__)
 #define STRATA_INFO(subsys, ...) STRATA_LOG_AT_(::strata::LogLevel::kInfo, subsys, __VA_ARGS__)
 #define STRATA_TRACE(subsys, ...) STRATA_LOG_AT_(::strata::LogLevel::kTrace, subsys, __VA_ARGS__)

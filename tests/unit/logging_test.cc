@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/logging.h"
+#include "strata/strata.h"
 
 namespace strata {
 namespace {
@@ -91,6 +92,53 @@ TEST_F(LoggingTest, SilentByDefault) {
   reloadLogConfig();
   STRATA_WARN("nothing");
   EXPECT_EQ(contents().find("nothing"), std::string::npos);
+}
+
+size_t countOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(LoggingTest, VersionLevelShowsTheVersionOnceAndNothingElse) {
+  logToFile();
+  setenv("STRATA_DEBUG", "VERSION", 1);
+  reloadLogConfig();
+  logVersionOnce();
+  logVersionOnce();
+  STRATA_WARN("a warning");
+  STRATA_INFO(Subsys::kInit, "some info");
+  const std::string text = contents();
+  const std::string version = "STRATA INFO Strata version " + std::to_string(STRATA_MAJOR) + "." +
+                              std::to_string(STRATA_MINOR) + "." + std::to_string(STRATA_PATCH);
+  EXPECT_EQ(countOf(text, version), 1u) << text;
+  EXPECT_EQ(text.find("a warning"), std::string::npos) << text;
+  EXPECT_EQ(text.find("some info"), std::string::npos) << text;
+}
+
+TEST_F(LoggingTest, WarnLevelShowsTheVersionAndWarnings) {
+  logToFile();
+  setenv("STRATA_DEBUG", "WARN", 1);
+  reloadLogConfig();
+  logVersionOnce();
+  STRATA_WARN("a warning");
+  STRATA_INFO(Subsys::kInit, "some info");
+  const std::string text = contents();
+  EXPECT_EQ(countOf(text, "Strata version"), 1u) << text;
+  EXPECT_NE(text.find("STRATA WARN a warning"), std::string::npos) << text;
+  EXPECT_EQ(text.find("some info"), std::string::npos) << text;
+}
+
+TEST_F(LoggingTest, AnUnknownLevelIsNamedAndLogsNothing) {
+  logToFile();
+  setenv("STRATA_DEBUG", "LOUD", 1);
+  ::testing::internal::CaptureStderr();
+  reloadLogConfig();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("STRATA_DEBUG=LOUD"), std::string::npos) << err;
+  STRATA_WARN("a warning");
+  logVersionOnce();
+  EXPECT_EQ(contents(), "");
 }
 
 }  // namespace
