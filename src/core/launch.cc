@@ -195,11 +195,16 @@ Status launch(Comm& comm, const CollArgs& args, Stream* stream) {
     return Status::ok();
   }
   if (!stream) return executeOne(comm, args);
-  std::vector<CommWork> works(1);
-  works[0].comm = &comm;
-  works[0].stream = stream;
-  works[0].calls.push_back(args);
-  return dispatch(std::move(works));
+  // One call on a stream: queued as it is, to run like a NULL-stream call on the stream's thread.
+  comm.pending().fetch_add(1);
+  stream->enqueue([c = &comm, args] {
+    RankScope scope(c->rank());
+    Status s = executeOne(*c, args);
+    if (!s.isOk()) c->recordError(s);
+    c->pending().fetch_sub(1);
+    return s;
+  });
+  return Status::ok();
 }
 
 }  // namespace strata

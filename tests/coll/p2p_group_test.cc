@@ -165,6 +165,26 @@ TEST_P(RanksTest, BarrierHoldsEveryRankBack) {
   });
 }
 
+// A call that fails on a stream's thread reports through strataStreamSynchronize and leaves its
+// message for strataGetLastError; the communicator refuses later calls.
+TEST(StreamErrors, AFailedQueuedCallIsReportedAtSynchronize) {
+  runRanks(2, "", [&](int rank, strataComm_t comm) {
+    strataStream_t stream = nullptr;
+    ASSERT_EQ(strataStreamCreate(&stream), strataSuccess);
+    const size_t count = rank == 0 ? 1000 : 2000;  // mismatched on purpose
+    std::vector<float> a(2000, 1.f), b(2000, 0.f);
+    ASSERT_EQ(strataAllReduce(a.data(), b.data(), count, strataFloat32, strataSum, comm, stream),
+              strataSuccess);  // queued
+    const strataResult_t r = strataStreamSynchronize(stream);
+    EXPECT_TRUE(r == strataInvalidUsage || r == strataRemoteError) << strataGetErrorString(r);
+    const std::string message = strataGetLastError(comm);
+    EXPECT_NE(message.find("AllReduce"), std::string::npos) << message;
+    EXPECT_EQ(strataAllReduce(a.data(), b.data(), count, strataFloat32, strataSum, comm, nullptr),
+              strataInvalidUsage);
+    EXPECT_EQ(strataStreamDestroy(stream), strataSuccess);
+  });
+}
+
 TEST_P(RanksTest, StreamQueuesInOrder) {
   const int n = GetParam();
   runRanks(n, "", [&](int rank, strataComm_t comm) {
