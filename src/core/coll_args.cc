@@ -38,16 +38,6 @@ const char* collKey(CollType c) {
   return "?";
 }
 
-std::optional<CallKey> callKey(const CollArgs& a) {
-  switch (a.coll) {
-    case CollType::kAllGatherv:
-    case CollType::kAllToAllv:
-    case CollType::kSend:
-    case CollType::kRecv: return std::nullopt;
-    default: return CallKey{a.coll, a.count, a.dtype, a.op, a.root, a.inPlace};
-  }
-}
-
 size_t CollArgs::messageBytes(int nranks) const {
   size_t es = dtypeSize(dtype);
   switch (coll) {

@@ -57,12 +57,17 @@ struct CallKey {
   strataDataType_t dtype;
   strataRedOp_t op;
   int root;
+  int peer;
   bool inPlace;
   auto operator<=>(const CallKey&) const = default;
+  bool operator==(const CallKey&) const = default;
 };
 
-// The call's key; none for Send/Recv and for AllGatherv/AllToAllv, whose plans depend on count
-// arrays.
-std::optional<CallKey> callKey(const CollArgs& a);
+// The call's key; none for AllGatherv/AllToAllv, whose plans depend on count arrays. Inline:
+// every call compares its key with the prepared one.
+inline std::optional<CallKey> callKey(const CollArgs& a) {
+  if (a.coll == CollType::kAllGatherv || a.coll == CollType::kAllToAllv) return std::nullopt;
+  return CallKey{a.coll, a.count, a.dtype, a.op, a.root, a.peer, a.inPlace};
+}
 
 }  // namespace strata

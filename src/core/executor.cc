@@ -30,15 +30,33 @@ void PlanRun::reset(const RunContext& ctx) {
   item_ = 0;
   phase_ = 0;
   counters_ = ExecCounters{};
-  preparedFor_.reset();
+  prepared_.clear();
 }
 
 void PlanRun::start() { startPhase(); }
 
-void PlanRun::rerun(const void* send, void* recv) {
-  RunItem& it = items_.front();
-  it.bases[kSendBuf] = const_cast<std::byte*>(static_cast<const std::byte*>(send));
-  it.bases[kRecvBuf] = static_cast<std::byte*>(recv);
+void PlanRun::notePrepared(const CollArgs* calls, size_t count) {
+  prepared_.clear();
+  for (size_t i = 0; i < count; ++i) {
+    const std::optional<CallKey> key = callKey(calls[i]);
+    if (!key) {
+      prepared_.clear();
+      return;
+    }
+    prepared_.push_back(*key);
+  }
+}
+
+bool PlanRun::preparedFor(const CollArgs* calls, size_t count) const {
+  if (prepared_.size() != count) return false;  // also when nothing was noted
+  for (size_t i = 0; i < count; ++i) {
+    const std::optional<CallKey> key = callKey(calls[i]);
+    if (!key || !(*key == prepared_[i])) return false;
+  }
+  return true;
+}
+
+void PlanRun::restart() {
   item_ = 0;
   phase_ = 0;
   counters_ = ExecCounters{};

@@ -58,11 +58,13 @@ class PlanRun {
   // Call after filling items().
   void start();
 
-  // A run prepared for one keyed call (and nothing else) runs that call again on other buffers
-  // with rerun(), skipping planning and binding: the common loop of one shape.
-  const std::optional<CallKey>& preparedFor() const { return preparedFor_; }
-  void setPreparedFor(const std::optional<CallKey>& key) { preparedFor_ = key; }
-  void rerun(const void* send, void* recv);
+  // The calls the run was last prepared for, when every one has a key. The same calls again
+  // (other buffers allowed) only need their buffers rebound and restart(), skipping planning:
+  // the common loop of one shape.
+  void notePrepared(const CollArgs* calls, size_t count);
+  bool preparedFor(const CollArgs* calls, size_t count) const;
+  // Starts the prepared items over from the first phase.
+  void restart();
 
   // Advances as far as possible. *progressed tells whether anything moved. Returns true once
   // every item has completed.
@@ -101,7 +103,7 @@ class PlanRun {
   uint64_t pass_ = 0;
   ExecCounters counters_;
   std::vector<std::byte> bounce_;  // one reduced chunk on its way out (forwardStreaming)
-  std::optional<CallKey> preparedFor_;
+  std::vector<CallKey> prepared_;  // empty: nothing to reuse
 };
 
 // Drives every run to completion. On the first failure, stops all of them and returns it.

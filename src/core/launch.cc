@@ -26,6 +26,7 @@ struct CommWork {
 struct GroupState {
   int depth = 0;
   std::vector<Call> calls;
+  std::vector<CollArgs> oneComm;  // the calls of a group on one communicator, reused
 };
 
 [[gnu::tls_model("initial-exec")]] thread_local GroupState tlsGroup;  // see logging.cc
@@ -80,8 +81,30 @@ Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
     items.insert(items.begin(), std::move(it));  // Send/Recv run before the collectives
   }
   run.start();
-  if (count == 1) run.setPreparedFor(callKey(calls[0]));
+  run.notePrepared(calls, count);
   return Status::ok();
+}
+
+// Points the items prepare() built for these calls at the calls' buffers: the Send/Recv item
+// first (one extra slot per call, in call order), then one item per collective.
+void rebind(PlanRun& run, const CollArgs* calls, size_t count) {
+  std::vector<RunItem>& items = run.items();
+  bool p2p = false;
+  for (size_t i = 0; i < count && !p2p; ++i) p2p = isPointToPoint(calls[i].coll);
+  size_t extra = 0;
+  size_t item = p2p ? 1 : 0;
+  for (size_t i = 0; i < count; ++i) {
+    const CollArgs& a = calls[i];
+    if (isPointToPoint(a.coll)) {
+      const void* buf = a.coll == CollType::kSend ? a.sendbuff : a.recvbuff;
+      items.front().extras[extra++] = static_cast<std::byte*>(const_cast<void*>(buf));
+      continue;
+    }
+    RunItem& it = items[item++];
+    it.bases[kSendBuf] = static_cast<std::byte*>(const_cast<void*>(a.sendbuff));
+    it.bases[kRecvBuf] = static_cast<std::byte*>(a.recvbuff);
+  }
+  run.restart();
 }
 
 // Runs the works of several communicators together, to completion.
@@ -110,16 +133,16 @@ Status execute(std::vector<CommWork>& works) {
   return s;
 }
 
-// One call on a null stream outside a group: the common case, kept free of allocation.
-Status executeOne(Comm& comm, const CollArgs& args) {
+// The calls of one communicator run now: a single call, or a group on one communicator. The
+// common case, kept free of allocation: calls that repeat the last ones reuse the prepared run.
+Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
   std::lock_guard<std::mutex> lock(comm.execMutex());
   STRATA_CHECK(comm.ready());
   PlanRun* run = &comm.run();
-  const std::optional<CallKey>& prepared = run->preparedFor();
-  if (prepared && prepared == callKey(args))
-    run->rerun(args.sendbuff, args.recvbuff);
+  if (run->preparedFor(calls, count))
+    rebind(*run, calls, count);
   else
-    STRATA_CHECK(prepare(comm, &args, 1));
+    STRATA_CHECK(prepare(comm, calls, count));
   Status s = runToCompletion(&run, 1);
   comm.addCounters(run->counters());
   if (!s.isOk()) comm.fail(s);
@@ -164,6 +187,24 @@ Status groupEnd() {
     return makeError(strataInvalidUsage, "strataGroupEnd called without strataGroupStart");
   }
   if (--tlsGroup.depth > 0) return Status::ok();
+  if (!tlsGroup.calls.empty() &&
+      std::all_of(tlsGroup.calls.begin(), tlsGroup.calls.end(), [](const Call& c) {
+        return c.comm == tlsGroup.calls.front().comm && c.stream == nullptr;
+      })) {
+    // One communicator, no stream: run in place, reusing this thread's buffers.
+    Comm& comm = *tlsGroup.calls.front().comm;
+    tlsGroup.oneComm.clear();
+    for (const Call& c : tlsGroup.calls) tlsGroup.oneComm.push_back(c.args);
+    Status s;
+    {
+      RankScope scope(comm.rank());
+      s = executeOnOne(comm, tlsGroup.oneComm.data(), tlsGroup.oneComm.size());
+    }
+    if (!s.isOk()) comm.recordError(s);
+    for (const Call& c : tlsGroup.calls) c.comm->active().fetch_sub(1);
+    tlsGroup.calls.clear();
+    return s;
+  }
   std::vector<Call> calls = std::move(tlsGroup.calls);
   tlsGroup.calls.clear();
   std::vector<CommWork> works;
@@ -194,12 +235,12 @@ Status launch(Comm& comm, const CollArgs& args, Stream* stream) {
     tlsGroup.calls.push_back(Call{&comm, args, stream});
     return Status::ok();
   }
-  if (!stream) return executeOne(comm, args);
+  if (!stream) return executeOnOne(comm, &args, 1);
   // One call on a stream: queued as it is, to run like a NULL-stream call on the stream's thread.
   comm.pending().fetch_add(1);
   stream->enqueue([c = &comm, args] {
     RankScope scope(c->rank());
-    Status s = executeOne(*c, args);
+    Status s = executeOnOne(*c, &args, 1);
     if (!s.isOk()) c->recordError(s);
     c->pending().fetch_sub(1);
     return s;

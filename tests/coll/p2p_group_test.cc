@@ -123,6 +123,35 @@ TEST_P(RanksTest, RepeatedShapesOnNewBuffersStayExact) {
   }
 }
 
+// A group repeating the last group's calls reuses its prepared run with the new buffers; a
+// group that differs only in a peer or a count must not.
+TEST_P(RanksTest, RepeatedGroupsOnNewBuffersStayExact) {
+  const int n = GetParam();
+  runRanks(n, "", [&](int rank, strataComm_t comm) {
+    const size_t count = 1000;
+    std::vector<std::vector<float>> out(3), in(3), sum(3);
+    for (int round = 0; round < 6; ++round) {
+      const int k = round % 3;  // rotates the buffers
+      const int shift = round < 4 ? 1 : 2;  // the peers change from round 4 on
+      const size_t c = round == 5 ? count / 2 : count;  // and the count in round 5
+      const int right = (rank + shift) % n, left = (rank - shift % n + n) % n;
+      out[k] = ramp(c, rank + round);
+      in[k].assign(c, -1.f);
+      sum[k].assign(c, static_cast<float>(rank + round));
+      ASSERT_EQ(strataGroupStart(), strataSuccess);
+      ASSERT_EQ(strataSend(out[k].data(), c, strataFloat32, right, comm, nullptr), strataSuccess);
+      ASSERT_EQ(strataRecv(in[k].data(), c, strataFloat32, left, comm, nullptr), strataSuccess);
+      ASSERT_EQ(strataAllReduce(sum[k].data(), sum[k].data(), c, strataFloat32, strataSum, comm,
+                                nullptr),
+                strataSuccess);
+      ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(comm);
+      EXPECT_EQ(in[k], ramp(c, left + round)) << "round " << round << " rank " << rank;
+      const float total = static_cast<float>(n * (n - 1) / 2 + n * round);
+      EXPECT_EQ(sum[k], std::vector<float>(c, total)) << "round " << round << " rank " << rank;
+    }
+  });
+}
+
 // Ring blocks of 16 MiB and more are forwarded from cache and written to the output with
 // non-temporal stores (the executor's streaming forward); they must stay exact, in place too.
 TEST(LargeRingBlocks, ForwardedWhileStreamedOutStayExact) {
