@@ -149,6 +149,18 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
   return s;
 }
 
+// Queues calls of one communicator on a stream, to run there as executeOnOne runs them now.
+void enqueueOnOne(Stream& stream, Comm& comm, std::vector<CollArgs> calls) {
+  comm.pending().fetch_add(1);
+  stream.enqueue([c = &comm, calls = std::move(calls)] {
+    RankScope scope(c->rank());
+    Status s = executeOnOne(*c, calls.data(), calls.size());
+    if (!s.isOk()) c->recordError(s);
+    c->pending().fetch_sub(1);
+    return s;
+  });
+}
+
 // Runs works now (null stream) or queues them, grouped by stream.
 Status dispatch(std::vector<CommWork> works) {
   std::map<Stream*, std::vector<CommWork>> byStream;
@@ -189,18 +201,22 @@ Status groupEnd() {
   if (--tlsGroup.depth > 0) return Status::ok();
   if (!tlsGroup.calls.empty() &&
       std::all_of(tlsGroup.calls.begin(), tlsGroup.calls.end(), [](const Call& c) {
-        return c.comm == tlsGroup.calls.front().comm && c.stream == nullptr;
+        return c.comm == tlsGroup.calls.front().comm && c.stream == tlsGroup.calls.front().stream;
       })) {
-    // One communicator, no stream: run in place, reusing this thread's buffers.
+    // One communicator and one stream: run in place (or queue) like a single call, reusing this
+    // thread's buffers.
     Comm& comm = *tlsGroup.calls.front().comm;
+    Stream* stream = tlsGroup.calls.front().stream;
     tlsGroup.oneComm.clear();
     for (const Call& c : tlsGroup.calls) tlsGroup.oneComm.push_back(c.args);
     Status s;
-    {
+    if (stream) {
+      enqueueOnOne(*stream, comm, tlsGroup.oneComm);
+    } else {
       RankScope scope(comm.rank());
       s = executeOnOne(comm, tlsGroup.oneComm.data(), tlsGroup.oneComm.size());
+      if (!s.isOk()) comm.recordError(s);
     }
-    if (!s.isOk()) comm.recordError(s);
     for (const Call& c : tlsGroup.calls) c.comm->active().fetch_sub(1);
     tlsGroup.calls.clear();
     return s;
@@ -236,15 +252,7 @@ Status launch(Comm& comm, const CollArgs& args, Stream* stream) {
     return Status::ok();
   }
   if (!stream) return executeOnOne(comm, &args, 1);
-  // One call on a stream: queued as it is, to run like a NULL-stream call on the stream's thread.
-  comm.pending().fetch_add(1);
-  stream->enqueue([c = &comm, args] {
-    RankScope scope(c->rank());
-    Status s = executeOnOne(*c, &args, 1);
-    if (!s.isOk()) c->recordError(s);
-    c->pending().fetch_sub(1);
-    return s;
-  });
+  enqueueOnOne(*stream, comm, {args});
   return Status::ok();
 }
 

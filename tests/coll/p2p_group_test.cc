@@ -152,6 +152,32 @@ TEST_P(RanksTest, RepeatedGroupsOnNewBuffersStayExact) {
   });
 }
 
+// The same for groups queued on a stream: they run in order on the stream's thread.
+TEST_P(RanksTest, RepeatedGroupsOnAStreamStayExact) {
+  const int n = GetParam();
+  runRanks(n, "", [&](int rank, strataComm_t comm) {
+    strataStream_t stream = nullptr;
+    ASSERT_EQ(strataStreamCreate(&stream), strataSuccess);
+    const size_t count = 777;
+    const int right = (rank + 1) % n, left = (rank + n - 1) % n;
+    std::vector<std::vector<float>> out(4), in(4);
+    for (int round = 0; round < 4; ++round) {
+      out[round] = ramp(count, rank + round);
+      in[round].assign(count, -1.f);
+      ASSERT_EQ(strataGroupStart(), strataSuccess);
+      ASSERT_EQ(strataSend(out[round].data(), count, strataFloat32, right, comm, stream),
+                strataSuccess);
+      ASSERT_EQ(strataRecv(in[round].data(), count, strataFloat32, left, comm, stream),
+                strataSuccess);
+      ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(comm);
+    }
+    ASSERT_EQ(strataStreamSynchronize(stream), strataSuccess) << strataGetLastError(comm);
+    for (int round = 0; round < 4; ++round)
+      EXPECT_EQ(in[round], ramp(count, left + round)) << "round " << round << " rank " << rank;
+    EXPECT_EQ(strataStreamDestroy(stream), strataSuccess);
+  });
+}
+
 // Ring blocks of 16 MiB and more are forwarded from cache and written to the output with
 // non-temporal stores (the executor's streaming forward); they must stay exact, in place too.
 TEST(LargeRingBlocks, ForwardedWhileStreamedOutStayExact) {
