@@ -12,14 +12,6 @@ class AllReduce final : public Collective {
   bool reduces() const override { return true; }
   double busBwFactor(int n) const override { return 2.0 * (n - 1) / n; }
 
-  CallShape shape(size_t bytes, strataDataType_t type, int, int) const override {
-    CallShape s;
-    s.count = bytes / typeSize(type);
-    s.sendElems = s.recvElems = s.count;
-    s.bytes = s.count * typeSize(type);
-    return s;
-  }
-
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,
                     bool) const override {
     fillReduced(expected, v, tc.nranks, 0, s.count);

@@ -12,14 +12,6 @@ class Broadcast final : public Collective {
   bool rooted() const override { return true; }
   double busBwFactor(int) const override { return 1.0; }
 
-  CallShape shape(size_t bytes, strataDataType_t type, int, int) const override {
-    CallShape s;
-    s.count = bytes / typeSize(type);
-    s.sendElems = s.recvElems = s.count;
-    s.bytes = s.count * typeSize(type);
-    return s;
-  }
-
   // Only the root has an input; the other ranks' buffers stay zero until the call fills them.
   void fillInput(void* send, const CallShape& s, const TestCase& tc,
                  const ValueSpec& v) const override {

@@ -16,14 +16,6 @@ class Reduce final : public Collective {
   bool rooted() const override { return true; }
   double busBwFactor(int) const override { return 1.0; }
 
-  CallShape shape(size_t bytes, strataDataType_t type, int, int) const override {
-    CallShape s;
-    s.count = bytes / typeSize(type);
-    s.sendElems = s.recvElems = s.count;
-    s.bytes = s.count * typeSize(type);
-    return s;
-  }
-
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,
                     bool inPlace) const override {
     if (tc.rank == tc.root) {

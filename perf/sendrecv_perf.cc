@@ -13,14 +13,6 @@ class SendRecv final : public Collective {
   bool checksInPlace() const override { return false; }
   double busBwFactor(int) const override { return 1.0; }
 
-  CallShape shape(size_t bytes, strataDataType_t type, int, int) const override {
-    CallShape s;
-    s.count = bytes / typeSize(type);
-    s.sendElems = s.recvElems = s.count;
-    s.bytes = s.count * typeSize(type);
-    return s;
-  }
-
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,
                     bool) const override {
     perf::fillInput(expected, v, (tc.rank + tc.nranks - 1) % tc.nranks, 0, s.count);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/datatypes.h"
 #include "common/seeded_values.h"
 #include "strata/strata.h"
 
@@ -60,7 +61,16 @@ class Collective {
   // it has no timing-only evaluation (--timing-only is then a usage error).
   virtual const char* simKey() const { return nullptr; }
 
-  virtual CallShape shape(size_t bytes, strataDataType_t type, int rank, int nranks) const = 0;
+  // By default one buffer of count elements in and one out (AllReduce, Broadcast, Reduce,
+  // SendRecv); collectives whose buffers differ by rank count or rank override it.
+  virtual CallShape shape(size_t bytes, strataDataType_t type, int /*rank*/,
+                          int /*nranks*/) const {
+    CallShape s;
+    s.count = bytes / typeSize(type);
+    s.sendElems = s.recvElems = s.count;
+    s.bytes = s.count * typeSize(type);
+    return s;
+  }
 
   // Writes this rank's input, shape.sendElems elements, at send.
   virtual void fillInput(void* send, const CallShape& shape, const TestCase& tc,
