@@ -15,14 +15,11 @@
 
 namespace strata::test {
 
-// Creates nranks communicators (algorithm pinned by `algo`, a tune string) and runs body on one
-// thread per rank; destroys the communicators afterwards.
-inline void runRanks(int nranks, const std::string& algo,
-                     const std::function<void(int rank, strataComm_t comm)>& body) {
+// Creates nranks communicators with cfg and runs body on one thread per rank; destroys the
+// communicators afterwards.
+inline void runRanksWith(int nranks, const strataConfig_t& cfg,
+                         const std::function<void(int rank, strataComm_t comm)>& body) {
   std::vector<strataComm_t> comms(static_cast<size_t>(nranks));
-  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
-  cfg.algo = algo.empty() ? nullptr : algo.c_str();
-  cfg.timeoutMs = 60000;
   ASSERT_EQ(strataCommInitAll(comms.data(), nranks, &cfg), strataSuccess)
       << strataGetLastError(nullptr);
   std::vector<std::thread> threads;
@@ -30,6 +27,15 @@ inline void runRanks(int nranks, const std::string& algo,
     threads.emplace_back([&, r] { body(r, comms[static_cast<size_t>(r)]); });
   for (auto& t : threads) t.join();
   for (auto c : comms) EXPECT_EQ(strataCommDestroy(c), strataSuccess);
+}
+
+// The same with the algorithm pinned by `algo` (a tune string) and a 60 s timeout.
+inline void runRanks(int nranks, const std::string& algo,
+                     const std::function<void(int rank, strataComm_t comm)>& body) {
+  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+  cfg.algo = algo.empty() ? nullptr : algo.c_str();
+  cfg.timeoutMs = 60000;
+  runRanksWith(nranks, cfg, body);
 }
 
 inline bool isSigned(strataDataType_t t) {

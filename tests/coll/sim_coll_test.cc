@@ -23,19 +23,12 @@ constexpr size_t kBlock = 128 * 7168;  // one token block: S / 56 GB/s = 16.384 
 // pinned, and runs body on one thread per rank.
 void runSim(int nranks, const std::string& topo, const std::string& algo,
             const std::function<void(int rank, strataComm_t comm)>& body) {
-  std::vector<strataComm_t> comms(static_cast<size_t>(nranks));
   strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
   cfg.transport = "sim";
   cfg.topoFile = topo.empty() ? nullptr : topo.c_str();
   cfg.algo = algo.empty() ? nullptr : algo.c_str();
   cfg.timeoutMs = 60000;
-  ASSERT_EQ(strataCommInitAll(comms.data(), nranks, &cfg), strataSuccess)
-      << strataGetLastError(nullptr);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < nranks; ++r)
-    threads.emplace_back([&, r] { body(r, comms[static_cast<size_t>(r)]); });
-  for (auto& t : threads) t.join();
-  for (auto c : comms) EXPECT_EQ(strataCommDestroy(c), strataSuccess);
+  runRanksWith(nranks, cfg, body);
 }
 
 strataStats_t statsOf(strataComm_t comm) {
