@@ -188,18 +188,24 @@ TEST_P(NetTransport, SharedMemoryInsideAHostAndTheNetworkBetweenHosts) {
   exchangeAll(set, [](int src, int dst) { return size_t{50000} + 1000 * src + dst; });
 }
 
+// Polls t's peer check until it reports a failure (or the hang guard runs out).
+Status firstPeerFailure(Transport& t) {
+  Status s;
+  const auto start = Clock::now();
+  while (s.isOk() && Clock::now() - start < kHangGuard) {
+    s = t.checkPeers();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return s;
+}
+
 TEST_P(NetTransport, AnAbortedRankIsReportedToItsPeers) {
   const std::string name = std::string(GetParam().name) + "-all";
   auto set = connectAll(peersOnHosts({"h", "h"}), [&](int) { return name; });
   set.expectAllOk();
   EXPECT_TRUE(set.transports[1]->checkPeers().isOk());
   set.transports[0]->markAborted();
-  Status s;
-  const auto start = Clock::now();
-  while (s.isOk() && Clock::now() - start < kHangGuard) {
-    s = set.transports[1]->checkPeers();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const Status s = firstPeerFailure(*set.transports[1]);
   EXPECT_EQ(s.code(), strataRemoteError) << s.message();
   EXPECT_NE(s.message().find("rank 0"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("aborted"), std::string::npos) << s.message();
@@ -211,12 +217,7 @@ TEST_P(NetTransport, ADestroyedRankIsReportedToItsPeers) {
   set.expectAllOk();
   // Without an abort notice: rank 1 must notice the connection going away.
   set.transports[0].reset();
-  Status s;
-  const auto start = Clock::now();
-  while (s.isOk() && Clock::now() - start < kHangGuard) {
-    s = set.transports[1]->checkPeers();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const Status s = firstPeerFailure(*set.transports[1]);
   EXPECT_EQ(s.code(), strataRemoteError) << s.message();
   EXPECT_NE(s.message().find("rank 0"), std::string::npos) << s.message();
 }
