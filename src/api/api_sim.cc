@@ -10,7 +10,7 @@
 #include "reduce/reduce.h"
 #include "scheduler/tune_string.h"
 #include "topology/topology.h"
-#include "transports/sim/timing_only.h"
+#include "core/timing_only_call.h"
 
 using strata::CollArgs;
 using strata::CollType;

@@ -12,7 +12,7 @@
 #include "coll/coll_harness.h"
 #include "scheduler/tune_string.h"
 #include "topology/presets/presets.h"
-#include "transports/sim/timing_only.h"
+#include "core/timing_only_call.h"
 
 namespace strata::test {
 namespace {

@@ -11,6 +11,7 @@
 #include "topology/topology_json.h"
 #include "transports/sim/link_model.h"
 #include "transports/sim/sim_transport.h"
+#include "core/timing_only_call.h"
 #include "transports/sim/timing_only.h"
 
 namespace strata {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "core/planner.h"
 #include "transports/sim/sim_transport.h"
 
 namespace strata {
@@ -47,14 +46,6 @@ bool modelledBySim(OpKind kind) {
     default:
       return false;
   }
-}
-
-// Plans are built for the sim as a communicator on the sim transport builds them: a transport
-// that models time per phase gets no forwarding ops (CommShape::forwarding, where this build's
-// CommShape has it).
-template <typename Shape>
-void planForPhaseModel(Shape& shape) {
-  if constexpr (requires { shape.forwarding; }) shape.forwarding = false;
 }
 
 class Evaluator {
@@ -215,36 +206,6 @@ Result<SimResult> evaluatePlans(const Topology& topo, const std::vector<PlanPtr>
   }
   Evaluator e(topo, plans, chunkBytes);
   return e.run();
-}
-
-Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<CollArgs>& perRank,
-                                     const TuneTable& tune) {
-  if (perRank.size() != static_cast<size_t>(topo.nranks))
-    return makeError(strataInvalidArgument, "timing-only: %zu argument sets for %d ranks",
-                     perRank.size(), topo.nranks);
-  std::vector<PlanPtr> plans;
-  plans.reserve(perRank.size());
-  for (int r = 0; r < topo.nranks; ++r) {
-    const CollArgs& a = perRank[static_cast<size_t>(r)];
-    if (a.coll == CollType::kSend || a.coll == CollType::kRecv)
-      return makeError(strataInvalidArgument, "timing-only: Send/Recv are not collectives");
-    CommShape shape;
-    shape.rank = r;
-    shape.nranks = topo.nranks;
-    shape.chunkBytes = kSimChunkBytes;
-    planForPhaseModel(shape);
-    Planner planner(shape, tune);
-    Result<PlanPtr> plan = planner.planFor(a);
-    if (!plan.isOk()) return plan.status().context(format("timing-only: rank %d", r));
-    plans.push_back(std::move(plan).value());
-  }
-  return evaluatePlans(topo, plans, kSimChunkBytes);
-}
-
-Result<SimResult> evaluateTimingOnly(const Topology& topo, const CollArgs& args,
-                                     const TuneTable& tune) {
-  return evaluateTimingOnly(topo, std::vector<CollArgs>(static_cast<size_t>(topo.nranks), args),
-                            tune);
 }
 
 }  // namespace strata

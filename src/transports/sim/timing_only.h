@@ -7,10 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/coll_args.h"
 #include "core/executor.h"
 #include "core/plan.h"
-#include "scheduler/tune_string.h"
 #include "topology/topology.h"
 #include "transports/sim/link_model.h"
 
@@ -30,13 +28,5 @@ struct SimResult {
 // InvalidUsage naming the stuck rank and what it waits for.
 Result<SimResult> evaluatePlans(const Topology& topo, const std::vector<PlanPtr>& plans,
                                 size_t chunkBytes);
-
-// Builds every rank's plan for `args` as a communicator on the sim transport would (Planner with
-// the sim's chunk size and `tune`) and evaluates them. perRank[r] are rank r's arguments (they
-// differ for AllGatherv/AllToAllv); the single-argument form gives every rank the same.
-Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<CollArgs>& perRank,
-                                     const TuneTable& tune);
-Result<SimResult> evaluateTimingOnly(const Topology& topo, const CollArgs& args,
-                                     const TuneTable& tune);
 
 }  // namespace strata
