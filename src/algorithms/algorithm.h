@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/coll_args.h"
-#include "core/plan.h"
-#include "core/status.h"
+#include "plan/coll_args.h"
+#include "plan/plan.h"
+#include "base/status.h"
 
 namespace strata {
 

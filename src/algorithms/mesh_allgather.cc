@@ -2,7 +2,7 @@
 // and receives every peer's block. One step of latency; on a full mesh (HCCS) the n-1 blocks
 // travel on n-1 different links at once, so it takes α + S/B where a ring takes (n-1)(α + S/B).
 #include "algorithms/algorithm.h"
-#include "reduce/reduce.h"
+#include "base/dtype.h"
 
 namespace strata {
 namespace {

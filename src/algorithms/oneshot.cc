@@ -2,7 +2,7 @@
 // locally, in rank order so every rank computes bit-identical results. One step of latency;
 // (n-1)x the bytes of a ring, so it wins for small messages.
 #include "algorithms/algorithm.h"
-#include "reduce/reduce.h"
+#include "base/dtype.h"
 
 namespace strata {
 namespace {

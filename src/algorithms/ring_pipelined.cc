@@ -5,7 +5,7 @@
 #include "algorithms/algorithm.h"
 #include "algorithms/patterns/blocks.h"
 #include "algorithms/patterns/ring.h"
-#include "reduce/reduce.h"
+#include "base/dtype.h"
 
 namespace strata {
 namespace {

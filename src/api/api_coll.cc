@@ -2,8 +2,8 @@
 #include <limits>
 
 #include "api/handles.h"
-#include "core/launch.h"
-#include "reduce/reduce.h"
+#include "runtime/launch.h"
+#include "base/dtype.h"
 
 using strata::CollArgs;
 using strata::CollType;

@@ -6,11 +6,11 @@
 #include <string>
 
 #include "api/handles.h"
-#include "core/config.h"
-#include "reduce/reduce.h"
+#include "base/config.h"
+#include "base/dtype.h"
 #include "scheduler/tune_string.h"
 #include "topology/topology.h"
-#include "core/timing_only_call.h"
+#include "scheduler/timing_only_call.h"
 
 using strata::CollArgs;
 using strata::CollType;

@@ -1,6 +1,6 @@
 // Streams and groups.
 #include "api/handles.h"
-#include "core/launch.h"
+#include "runtime/launch.h"
 
 using strata::makeError;
 using strata::api::finish;

@@ -6,10 +6,10 @@
 #include <new>
 #include <string>
 
-#include "core/comm.h"
-#include "core/logging.h"
-#include "core/status.h"
-#include "core/stream.h"
+#include "runtime/comm.h"
+#include "base/logging.h"
+#include "base/status.h"
+#include "runtime/stream.h"
 #include "strata/strata.h"
 
 struct strataComm {

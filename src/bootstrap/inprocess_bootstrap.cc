@@ -12,7 +12,7 @@
 #include <tuple>
 #include <utility>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

@@ -23,7 +23,7 @@
 #include <string>
 
 #include "bootstrap/unique_id.h"
-#include "core/status.h"
+#include "base/status.h"
 
 namespace strata {
 

@@ -13,7 +13,7 @@
 
 #include "bootstrap/tcp_root.h"
 #include "bootstrap/tcp_wire.h"
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

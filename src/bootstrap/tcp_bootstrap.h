@@ -13,7 +13,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/unique_id.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "strata/strata.h"
 
 namespace strata {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "bootstrap/tcp_wire.h"
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

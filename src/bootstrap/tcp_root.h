@@ -11,7 +11,7 @@
 #include <cstddef>
 
 #include "bootstrap/unique_id.h"
-#include "core/status.h"
+#include "base/status.h"
 
 namespace strata {
 

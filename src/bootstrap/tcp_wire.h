@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "bootstrap/unique_id.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "strata/strata.h"
 
 namespace strata {

@@ -12,7 +12,7 @@
 
 #include "bootstrap/launch_env.h"
 #include "bootstrap/tcp_root.h"
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "strata/strata.h"
 
 namespace strata {

@@ -6,36 +6,11 @@
 #include <cstring>
 #include <initializer_list>
 
-#include "core/logging.h"
+#include "base/logging.h"
 #include "reduce/kernel_table.h"
 
 namespace strata {
 namespace {
-
-struct DtypeInfo {
-  size_t size;
-  const char* name;
-  bool lowPrecision;
-};
-
-// Indexed by strataDataType_t; names follow nccl-tests.
-constexpr DtypeInfo kDtypes[strataNumTypes] = {
-    {1, "int8", false},   {1, "uint8", false},   {4, "int32", false}, {4, "uint32", false},
-    {8, "int64", false},  {8, "uint64", false},  {2, "half", true},   {4, "float", false},
-    {8, "double", false}, {2, "bfloat16", true}, {1, "f8e4m3", true}, {1, "f8e5m2", true},
-};
-
-constexpr const char* kOpNames[strataNumOps] = {"sum", "prod", "max", "min", "avg"};
-
-bool validType(strataDataType_t t) {
-  int i = static_cast<int>(t);
-  return i >= 0 && i < strataNumTypes;
-}
-
-bool validOp(strataRedOp_t op) {
-  int i = static_cast<int>(op);
-  return i >= 0 && i < strataNumOps;
-}
 
 // F16C through CPUID: not every compiler's __builtin_cpu_supports knows it. The OS-support
 // (XSAVE) check that matters for F16C is the AVX one __builtin_cpu_supports("avx2") makes.
@@ -55,14 +30,6 @@ const KernelTable& activeKernels() {
 }
 
 }  // namespace
-
-size_t dtypeSize(strataDataType_t t) { return validType(t) ? kDtypes[t].size : 0; }
-
-const char* dtypeName(strataDataType_t t) { return validType(t) ? kDtypes[t].name : "invalid"; }
-
-const char* redopName(strataRedOp_t op) { return validOp(op) ? kOpNames[op] : "invalid"; }
-
-bool isLowPrecision(strataDataType_t t) { return validType(t) && kDtypes[t].lowPrecision; }
 
 ReduceFn reduceKernel(strataDataType_t t, strataRedOp_t op) {
   if (!validType(t) || !validOp(op)) return nullptr;

@@ -4,16 +4,10 @@
 
 #include <cstddef>
 
+#include "base/dtype.h"
 #include "strata/strata.h"
 
 namespace strata {
-
-size_t dtypeSize(strataDataType_t t);
-const char* dtypeName(strataDataType_t t);
-const char* redopName(strataRedOp_t op);
-
-// fp16, bf16, fp8: reductions on them run on float32 copies and round once at the end.
-bool isLowPrecision(strataDataType_t t);
 
 // dst[i] = a[i] op b[i] for n elements of type t. dst may alias a or b. strataAvg reduces as
 // strataSum (the division happens once, in divideInPlace). For low-precision types the kernel

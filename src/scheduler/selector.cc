@@ -1,6 +1,6 @@
 #include "scheduler/selector.h"
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 

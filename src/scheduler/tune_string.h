@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/coll_args.h"
-#include "core/status.h"
+#include "plan/coll_args.h"
+#include "base/status.h"
 
 namespace strata {
 

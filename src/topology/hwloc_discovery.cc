@@ -5,8 +5,8 @@
 #include <memory>
 #include <mutex>
 
-#include "core/host_id.h"
-#include "core/logging.h"
+#include "base/host_id.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

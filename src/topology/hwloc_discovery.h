@@ -2,7 +2,7 @@
 // and caches, plus the host identity (hostname and boot id, or STRATA_HOSTID).
 #pragma once
 
-#include "core/status.h"
+#include "base/status.h"
 #include "topology/topology.h"
 
 namespace strata {

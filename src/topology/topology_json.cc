@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "bootstrap/subgroup_bootstrap.h"
-#include "core/logging.h"
+#include "base/logging.h"
 #include "transports/routed_transport.h"
 #include "transports/shm/shm_transport.h"
 #include "transports/tagged_transport.h"

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string_view>
 
-#include "core/env_size.h"
-#include "core/logging.h"
+#include "base/env_size.h"
+#include "base/logging.h"
 #include "transports/tagged_transport.h"
 
 namespace strata {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/logging.h"
+#include "base/logging.h"
 #include "transports/loopback_endpoint.h"
 
 namespace strata {

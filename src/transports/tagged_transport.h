@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/deadline.h"
+#include "base/status.h"
 #include "transports/transport.h"
 
 namespace strata {

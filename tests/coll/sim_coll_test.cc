@@ -12,7 +12,7 @@
 #include "coll/coll_harness.h"
 #include "scheduler/tune_string.h"
 #include "topology/presets/presets.h"
-#include "core/timing_only_call.h"
+#include "scheduler/timing_only_call.h"
 
 namespace strata::test {
 namespace {

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "core/logging.h"
+#include "base/logging.h"
 #include "strata/strata.h"
 
 namespace strata {

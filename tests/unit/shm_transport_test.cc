@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "bootstrap/inprocess_bootstrap.h"
-#include "core/host_id.h"
+#include "base/host_id.h"
 #include "transports/shm/process_liveness.h"
 #include "transports/shm/shm_segment.h"
 

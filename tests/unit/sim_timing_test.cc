@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "core/planner.h"
+#include "scheduler/planner.h"
 #include "topology/presets/presets.h"
 #include "topology/topology_json.h"
 #include "transports/sim/link_model.h"
 #include "transports/sim/sim_transport.h"
-#include "core/timing_only_call.h"
-#include "transports/sim/timing_only.h"
+#include "scheduler/timing_only_call.h"
+#include "plan/timing_only.h"
 
 namespace strata {
 namespace {

@@ -24,7 +24,7 @@
 #include "bootstrap/tcp_root.h"
 #include "bootstrap/tcp_wire.h"
 #include "bootstrap/unique_id.h"
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

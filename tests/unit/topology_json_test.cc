@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/host_id.h"
+#include "base/host_id.h"
 #include "topology/hwloc_discovery.h"
 #include "topology/presets/presets.h"
 #include "topology/topology.h"

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/host_id.h"
-#include "reduce/reduce.h"
+#include "base/host_id.h"
+#include "base/dtype.h"
 #include "strata/strata.h"
 #include "topology/hwloc_discovery.h"
 #include "topology/presets/presets.h"

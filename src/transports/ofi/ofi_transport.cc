@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

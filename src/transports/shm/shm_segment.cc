@@ -10,7 +10,7 @@
 #include <random>
 #include <utility>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "core/env_size.h"
-#include "core/logging.h"
+#include "base/env_size.h"
+#include "base/logging.h"
 #include "transports/shm/process_liveness.h"
 
 namespace strata {

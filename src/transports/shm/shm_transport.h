@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/deadline.h"
+#include "base/status.h"
 #include "transports/shm/shm_channel.h"
 #include "transports/shm/shm_segment.h"
 #include "transports/transport.h"

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/logging.h"
+#include "base/logging.h"
 #include "transports/sim/link_model.h"
 #include "transports/sim/sim_channel.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

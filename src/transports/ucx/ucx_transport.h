@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "transports/tagged_transport.h"
 #include "transports/transport.h"
 

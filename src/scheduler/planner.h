@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "algorithms/algorithm.h"
-#include "core/coll_args.h"
-#include "core/plan.h"
+#include "plan/coll_args.h"
+#include "plan/plan.h"
 #include "scheduler/tune_string.h"
 
 namespace strata {

@@ -1,9 +1,9 @@
 // Launching calls: alone (run now or queue on a stream) or fused by strataGroupStart/End.
 #pragma once
 
-#include "core/coll_args.h"
-#include "core/comm.h"
-#include "core/stream.h"
+#include "plan/coll_args.h"
+#include "runtime/comm.h"
+#include "runtime/stream.h"
 
 namespace strata {
 

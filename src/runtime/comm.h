@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
-#include "core/coll_args.h"
-#include "core/config.h"
-#include "core/executor.h"
-#include "core/planner.h"
+#include "plan/coll_args.h"
+#include "base/config.h"
+#include "plan/executor.h"
+#include "scheduler/planner.h"
 #include "topology/topology.h"
 #include "transports/transport.h"
 

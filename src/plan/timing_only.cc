@@ -1,4 +1,4 @@
-#include "transports/sim/timing_only.h"
+#include "plan/timing_only.h"
 
 #include <algorithm>
 #include <unordered_map>

@@ -1,4 +1,4 @@
-#include "core/logging.h"
+#include "base/logging.h"
 
 #include <strings.h>
 #include <sys/syscall.h>
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/status.h"
+#include "base/status.h"
 
 namespace strata {
 namespace {

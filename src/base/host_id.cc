@@ -1,4 +1,4 @@
-#include "core/host_id.h"
+#include "base/host_id.h"
 
 #include <limits.h>
 #include <unistd.h>

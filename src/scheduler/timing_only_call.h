@@ -4,10 +4,10 @@
 
 #include <vector>
 
-#include "core/coll_args.h"
+#include "plan/coll_args.h"
 #include "scheduler/tune_string.h"
 #include "topology/topology.h"
-#include "transports/sim/timing_only.h"
+#include "plan/timing_only.h"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "core/env_size.h"
+#include "base/env_size.h"
 
 #include <charconv>
 #include <cstdlib>

@@ -1,8 +1,8 @@
-#include "core/status.h"
+#include "base/status.h"
 
 #include <cstdio>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 

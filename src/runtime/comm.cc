@@ -1,4 +1,4 @@
-#include "core/comm.h"
+#include "runtime/comm.h"
 
 #include <unistd.h>
 
@@ -6,9 +6,9 @@
 #include <chrono>
 #include <thread>
 
-#include "core/backoff.h"
-#include "core/host_id.h"
-#include "core/logging.h"
+#include "base/backoff.h"
+#include "base/host_id.h"
+#include "base/logging.h"
 #include "topology/topology_json.h"
 #include "transports/registry.h"
 

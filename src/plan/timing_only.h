@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/executor.h"
-#include "core/plan.h"
+#include "plan/executor.h"
+#include "plan/plan.h"
 #include "topology/topology.h"
 #include "transports/sim/link_model.h"
 

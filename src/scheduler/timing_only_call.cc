@@ -1,6 +1,6 @@
-#include "core/timing_only_call.h"
+#include "scheduler/timing_only_call.h"
 
-#include "core/planner.h"
+#include "scheduler/planner.h"
 #include "transports/sim/sim_transport.h"
 
 namespace strata {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "core/coll_args.h"
-#include "core/deadline.h"
-#include "core/plan.h"
-#include "core/status.h"
+#include "plan/coll_args.h"
+#include "base/deadline.h"
+#include "plan/plan.h"
+#include "base/status.h"
 #include "transports/transport.h"
 
 namespace strata {

@@ -1,11 +1,11 @@
-#include "core/executor.h"
+#include "plan/executor.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 
-#include "core/backoff.h"
-#include "core/logging.h"
+#include "base/backoff.h"
+#include "base/logging.h"
 #include "reduce/reduce.h"
 
 namespace strata {

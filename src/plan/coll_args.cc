@@ -1,6 +1,6 @@
-#include "core/coll_args.h"
+#include "plan/coll_args.h"
 
-#include "reduce/reduce.h"
+#include "base/dtype.h"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "core/stream.h"
+#include "runtime/stream.h"
 
 namespace strata {
 

@@ -1,10 +1,10 @@
-#include "core/launch.h"
+#include "runtime/launch.h"
 
 #include <algorithm>
 #include <map>
 #include <memory>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 namespace strata {
 namespace {

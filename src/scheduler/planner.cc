@@ -1,7 +1,7 @@
-#include "core/planner.h"
+#include "scheduler/planner.h"
 
-#include "core/logging.h"
-#include "reduce/reduce.h"
+#include "base/logging.h"
+#include "base/dtype.h"
 #include "scheduler/selector.h"
 
 namespace strata {
