@@ -88,7 +88,7 @@ typedef enum {
 /** Magic value stored in strataConfig_t.magic by STRATA_CONFIG_INITIALIZER. */
 #define STRATA_CONFIG_MAGIC 0x53545243u /* "STRC" */
 /** Version of the strataConfig_t layout. */
-#define STRATA_CONFIG_VERSION 1u
+#define STRATA_CONFIG_VERSION 2u
 /** Value of an integer config field meaning "use the default or the environment". */
 #define STRATA_CONFIG_UNDEF_INT INT32_MIN
 /** Color passed to strataCommSplit by ranks that want no new communicator. */
@@ -114,13 +114,18 @@ typedef struct {
                               or a JSON file (docs/topology.md). Default STRATA_TOPO_FILE. */
   const char* algo;      /**< Tune string pinning algorithms, e.g. "allreduce:@ring" (default
                               STRATA_ALGO). */
+  const char* reducePrecision; /**< How fp16, bf16 and fp8 reduce: "wire" (default) moves them at
+                              their own width and rounds once per reduction step (per hop of a
+                              ring, once for one-shot); "float32" stages them in float32 and
+                              rounds once per call, at twice to four times the bytes. Default
+                              STRATA_REDUCE_PRECISION. Added in config version 2. */
 } strataConfig_t;
 
 /** Initial value of every strataConfig_t. */
 #define STRATA_CONFIG_INITIALIZER                                                                \
   {                                                                                              \
     sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_CONFIG_VERSION, STRATA_CONFIG_UNDEF_INT, \
-        STRATA_CONFIG_UNDEF_INT, NULL, NULL, NULL, NULL                                          \
+        STRATA_CONFIG_UNDEF_INT, NULL, NULL, NULL, NULL, NULL                                    \
   }
 
 /** A static string describing a result code. */

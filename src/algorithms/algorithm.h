@@ -29,10 +29,16 @@ class Algorithm {
   virtual bool supports(const CollArgs& args, const CommShape& shape) const = 0;
   // Rough cost in seconds, for choosing between supporting algorithms.
   virtual double estimate(const CollArgs& args, const CommShape& shape) const = 0;
-  // Emits the plan for `args` with elements of `elemType` (float32 when the call's type is
-  // staged), and its scratch size.
+  // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision
+  // call) and its scratch size.
   virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;
 };
+
+// A builder whose ops carry the call's element type and operator (Avg reduces as Sum; the
+// planner appends its one division).
+inline PlanBuilder builderFor(Plan& p, const CollArgs& a) {
+  return PlanBuilder(p, a.dtype, a.op == strataAvg ? strataSum : a.op);
+}
 
 // Every built-in algorithm, in registry order.
 const std::vector<const Algorithm*>& algorithmRegistry();

@@ -46,7 +46,7 @@ class ChainBroadcast final : public Algorithm {
     // middle ranks forward chunk j-1 while chunk j arrives.
     const size_t chunk = alignedChunk(s, dtypeSize(a.dtype));
     const size_t k = chunksFor(bytes, chunk);
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (v == 0) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
       if (n > 1)
@@ -81,7 +81,7 @@ class ChainReduce final : public Algorithm {
     const int prev = mod(s.rank - 1, n);
     const size_t chunk = alignedChunk(s, dtypeSize(a.dtype));
     const size_t k = chunksFor(bytes, chunk);
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (n == 1) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
     } else if (v == 0) {

@@ -16,9 +16,9 @@ class DisseminationBarrier final : public Algorithm {
     for (int k = 1; k < s.nranks; k *= 2) ++rounds;
     return rounds * defaultCost().alpha;
   }
-  Status plan(const CollArgs&, const CommShape& s, Plan& p) const override {
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     p.scratchBytes = 2;
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     for (int k = 1; k < s.nranks; k *= 2) {
       pb.nextPhase();
       pb.send(patterns::mod(s.rank + k, s.nranks), scratchAt(0), 1);

@@ -26,7 +26,7 @@ class MeshAllGather final : public Algorithm {
     auto block = [&](int r) { return recvAt(static_cast<size_t>(r) * bytes); };
     // In place, the rank's own block already sits in the output and is sent from there.
     const BufRef mine = a.inPlace ? block(s.rank) : sendAt(0);
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (!a.inPlace) pb.copy(sendAt(0), block(s.rank), bytes);
     for (int k = 1; k < n; ++k) {
       const int to = (s.rank + k) % n;

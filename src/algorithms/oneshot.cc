@@ -1,5 +1,6 @@
 // One-shot AllReduce: every rank sends its whole input to every peer and reduces all n inputs
-// locally, in rank order so every rank computes bit-identical results. One step of latency;
+// locally in one op, in rank order so every rank computes bit-identical results (and rounds a
+// low-precision type once). One step of latency;
 // (n-1)x the bytes of a ring, so it wins for small messages.
 #include "algorithms/algorithm.h"
 #include "base/dtype.h"
@@ -20,7 +21,7 @@ class OneShotAllReduce final : public Algorithm {
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (n == 1) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
       pb.finish();
@@ -31,13 +32,14 @@ class OneShotAllReduce final : public Algorithm {
       // ranks. In place, the input is saved first: the output may fill before it is all sent.
       const int peer = 1 - s.rank;
       BufRef mine = sendAt(0);
+      OpId saved = PlanBuilder::kNoOp;
       if (a.inPlace) {
         p.scratchBytes = bytes;
-        pb.copy(sendAt(0), scratchAt(0), bytes);
+        saved = pb.copy(sendAt(0), scratchAt(0), bytes);
         mine = scratchAt(0);
       }
-      pb.send(peer, mine, bytes);
-      pb.recvReduce(peer, recvAt(0), mine, bytes, /*incomingFirst=*/s.rank == 1);
+      pb.send(peer, mine, bytes, {saved});
+      pb.recvReduce(peer, recvAt(0), mine, bytes, /*incomingFirst=*/s.rank == 1, {saved});
       pb.finish();
       return Status::ok();
     }
@@ -52,9 +54,9 @@ class OneShotAllReduce final : public Algorithm {
       pb.send(to, sendAt(0), bytes);
       pb.recv(from, slot(from), bytes);
     }
+    // One op reads all n inputs: low-precision types accumulate in float32 and round once.
     pb.nextPhase();
-    pb.reduceLocal(recvAt(0), slot(0), slot(1), bytes);
-    for (int r = 2; r < n; ++r) pb.reduceLocal(recvAt(0), recvAt(0), slot(r), bytes);
+    pb.reduceMany(recvAt(0), slot(0), bytes, n, bytes);
     pb.finish();
     return Status::ok();
   }

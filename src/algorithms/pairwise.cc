@@ -18,7 +18,7 @@ Status pairwisePlan(const CollArgs& a, const CommShape& s, Plan& p,
   const int n = s.nranks;
   const int r = s.rank;
   auto at = [](size_t i) { return static_cast<size_t>(i); };
-  PlanBuilder pb(p);
+  PlanBuilder pb = builderFor(p, a);
   BufRef src{kSendBuf, 0};
   if (a.inPlace) {
     // Blocks are overwritten as they arrive, so the outgoing data is staged first.

@@ -34,7 +34,7 @@ class RingAllReduce final : public Algorithm {
     auto blk = [&](int b) { return recvAt(blockOf(a.count, s.nranks, b).offset * es); };
     auto in = [&](int b) { return sendAt(blockOf(a.count, s.nranks, b).offset * es); };
     auto len = [&](int b) { return blockOf(a.count, s.nranks, b).count * es; };
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (s.nranks == 1 && !a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * es);
     // Each block of the output is first written by its reduction, reading the input directly,
     // so out-of-place calls never copy the input over first.
@@ -68,7 +68,7 @@ class RingReduceScatter final : public Algorithm {
     const int n = s.nranks;
     const int r = s.rank;
     auto in = [&](int b) { return sendAt(static_cast<size_t>(b) * bytes); };
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (n == 1) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
       pb.finish();
@@ -96,7 +96,7 @@ Status ringGatherPlan(const CollArgs& a, const CommShape& s, Plan& p,
   const Ring ring{s.rank, s.nranks};
   auto blk = [&](int b) { return recvAt(displs[static_cast<size_t>(b)] * es); };
   auto len = [&](int b) { return counts[static_cast<size_t>(b)] * es; };
-  PlanBuilder pb(p);
+  PlanBuilder pb = builderFor(p, a);
   if (!a.inPlace) pb.copy(sendAt(0), blk(s.rank), len(s.rank));
   for (int st = 0; st < s.nranks - 1; ++st) {
     pb.nextPhase();

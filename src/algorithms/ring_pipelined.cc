@@ -37,7 +37,7 @@ class PipelinedRingAllReduce final : public Algorithm {
     auto out = [&](int b) { return recvAt(blockOf(a.count, n, b).offset * es); };
     auto in = [&](int b) { return sendAt(blockOf(a.count, n, b).offset * es); };
     auto len = [&](int b) { return blockOf(a.count, n, b).count * es; };
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (n == 1) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * es);
       pb.finish();
@@ -74,7 +74,7 @@ class PipelinedRingAllGather final : public Algorithm {
     const int n = s.nranks;
     const Ring ring{s.rank, n};
     auto out = [&](int b) { return recvAt(static_cast<size_t>(b) * bytes); };
-    PlanBuilder pb(p);
+    PlanBuilder pb = builderFor(p, a);
     if (!a.inPlace) pb.copy(sendAt(0), out(s.rank), bytes);
     if (n > 1) pb.send(ring.right(), sendAt(0), bytes);
     for (int st = 0; st < n - 1; ++st) {

@@ -1,6 +1,7 @@
 #include "base/config.h"
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 
 namespace strata {
@@ -23,6 +24,15 @@ std::string envString(const char* name, const std::string& fallback) {
   return v ? std::string(v) : fallback;
 }
 
+Result<bool> parsePrecision(const char* what, const std::string& v) {
+  if (v.empty() || v == "wire") return false;
+  if (v == "float32") return true;
+  return makeError(strataInvalidArgument, "%s='%s' is not one of wire, float32", what, v.c_str());
+}
+
+// The size of version 1 of strataConfig_t, which ended with `algo`.
+constexpr size_t kConfigV1Size = offsetof(strataConfig_t, reducePrecision);
+
 }  // namespace
 
 Result<CommConfig> resolveConfig(const strataConfig_t* user, const CommConfig* inherit) {
@@ -34,10 +44,13 @@ Result<CommConfig> resolveConfig(const strataConfig_t* user, const CommConfig* i
     c.transport = envString("STRATA_TRANSPORT", "");
     c.topoFile = envString("STRATA_TOPO_FILE", "");
     c.algo = envString("STRATA_ALGO", "");
+    STRATA_ASSIGN(c.reduceInFloat32, parsePrecision("STRATA_REDUCE_PRECISION",
+                                                    envString("STRATA_REDUCE_PRECISION", "")));
   }
   if (!user) return c;
-  if (user->size != sizeof(strataConfig_t) || user->magic != STRATA_CONFIG_MAGIC ||
-      user->version != STRATA_CONFIG_VERSION) {
+  const bool v1 = user->version == 1 && user->size == kConfigV1Size && user->magic == STRATA_CONFIG_MAGIC;
+  if (!v1 && (user->size != sizeof(strataConfig_t) || user->magic != STRATA_CONFIG_MAGIC ||
+              user->version != STRATA_CONFIG_VERSION)) {
     return makeError(strataInvalidArgument,
                      "config was not initialised with STRATA_CONFIG_INITIALIZER (size %zu, magic "
                      "0x%x, version %u)",
@@ -59,6 +72,10 @@ Result<CommConfig> resolveConfig(const strataConfig_t* user, const CommConfig* i
   if (user->transport) c.transport = user->transport;
   if (user->topoFile) c.topoFile = user->topoFile;
   if (user->algo) c.algo = user->algo;
+  if (!v1 && user->reducePrecision) {
+    STRATA_ASSIGN(c.reduceInFloat32,
+                  parsePrecision("config->reducePrecision", user->reducePrecision));
+  }
   return c;
 }
 

@@ -15,6 +15,9 @@ struct CommConfig {
   std::string transport;
   std::string topoFile;
   std::string algo;
+  // Low-precision reductions staged in float32 (STRATA_REDUCE_PRECISION=float32) instead of
+  // reduced at their own width.
+  bool reduceInFloat32 = false;
 };
 
 // `inherit` (the parent's options for a split) replaces the defaults and the environment.

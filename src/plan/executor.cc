@@ -6,6 +6,8 @@
 
 #include "base/backoff.h"
 #include "base/logging.h"
+#include "plan/phase_events.h"
+#include "reduce/quantize.h"
 #include "reduce/reduce.h"
 
 namespace strata {
@@ -76,56 +78,102 @@ void PlanRun::startPhase() {
   if (done_.size() < ops) {
     done_.resize(ops);
     forwarded_.resize(ops);
+    finished_.resize(ops);
   }
   std::fill_n(done_.begin(), ops, 0);
   std::fill_n(forwarded_.begin(), ops, 0);
+  std::fill_n(finished_.begin(), ops, 0);
   const size_t n = static_cast<size_t>(items_[item_].plan->nranks);
   if (sendBusy_.size() < n) {
     sendBusy_.assign(n, 0);
     recvBusy_.assign(n, 0);
   }
-  if (timed_) announcePhase(ph);
-}
-
-void PlanRun::announcePhase(const Phase& ph) {
-  Transport& t = *ctx_.transport;
-  t.phaseBegin();
-  for (const Op& op : ph.ops) {
-    switch (op.kind) {
-      case OpKind::kSend: t.postSend(op.peer, op.bytes); break;
-      case OpKind::kRecv: t.postRecv(op.peer, op.bytes, false); break;
-      case OpKind::kRecvReduce: t.postRecv(op.peer, op.bytes, true); break;
-      case OpKind::kReduceLocal: t.chargeCompute(op.bytes); break;
-      default: break;
-    }
+  if (signals_.size() < n * kSignalChannels) signals_.resize(n * kSignalChannels, 0);
+  if (timed_) {
+    ctx_.transport->phaseBegin();
+    announcePhase(ph, *ctx_.transport);
   }
 }
 
 Status PlanRun::runLocal(const Op& op) {
-  const Plan& plan = *items_[item_].plan;
+  const RunItem& item = items_[item_];
   switch (op.kind) {
     case OpKind::kCopy:
       std::memmove(at(op.dst), at(op.src), op.bytes);
-      break;
+      return Status::ok();
     case OpKind::kReduceLocal: {
-      ReduceFn fn = reduceKernel(plan.dtype, plan.op);
-      if (!fn) return makeError(strataInternalError, "no reduction kernel for this type/op");
-      fn(at(op.dst), at(op.src), at(op.src2), op.bytes / dtypeSize(plan.dtype));
-      break;
+      const size_t n = op.bytes / dtypeSize(op.dtype);
+      if (op.nsrc == 2) {
+        ReduceFn fn = reduceKernel(op.dtype, op.redop);
+        if (!fn) return makeError(strataInternalError, "no reduction kernel for this type/op");
+        fn(at(op.dst), at(op.src), at(op.src2), n);
+      } else {
+        reduceOperands(op.dtype, op.redop, at(op.dst), at(op.src), op.srcStride, op.nsrc, n);
+      }
+      return Status::ok();
     }
-    case OpKind::kWiden:
-      toFloat32(plan.userDtype, at(op.src), reinterpret_cast<float*>(at(op.dst)), op.elems);
-      break;
-    case OpKind::kNarrow:
-      fromFloat32(plan.userDtype, reinterpret_cast<const float*>(at(op.src)), at(op.dst), op.elems);
-      break;
+    case OpKind::kTransform:
+      switch (op.transform) {
+        case TransformKind::kConvert:
+          convertElements(op.dtype, at(op.src), op.dstType, at(op.dst), op.elems);
+          return Status::ok();
+        case TransformKind::kQuantize:
+          quantizeBlocks(op.dtype, at(op.src), op.dstType, at(op.dst),
+                         reinterpret_cast<float*>(at(op.scales)), op.blockElems, op.elems);
+          return Status::ok();
+        case TransformKind::kDequantize:
+          dequantizeBlocks(op.dtype, at(op.src), reinterpret_cast<const float*>(at(op.scales)),
+                           op.blockElems, op.dstType, at(op.dst), op.elems);
+          return Status::ok();
+      }
+      return Status::ok();
     case OpKind::kDivide:
-      divideInPlace(op.divideType, at(op.dst), op.elems, plan.nranks);
+      divideInPlace(op.dtype, at(op.dst), op.elems, items_[item_].plan->nranks);
+      return Status::ok();
+    case OpKind::kCallback: {
+      const size_t i = static_cast<size_t>(op.index);
+      if (i >= item.callbacks.size() || item.callbacks[i].fn == nullptr)
+        return makeError(strataInvalidUsage, "%s (%s): callback %d of the plan was not bound",
+                         item.collName, item.plan->algo.c_str(), op.index);
+      const size_t es = dtypeSize(op.dtype);
+      item.callbacks[i].fn(at(op.dst), es ? op.dst.offset / es : 0, op.elems, op.dtype,
+                           item.callbacks[i].user);
+      return Status::ok();
+    }
+    case OpKind::kSend:
+    case OpKind::kRecv:
+    case OpKind::kRecvReduce:
+    case OpKind::kRecvReduceSend:
+    case OpKind::kRecvCopySend:
+    case OpKind::kSignal:
+    case OpKind::kWait:
+    case OpKind::kPut:
       break;
-    default:
-      return makeError(strataInternalError, "op kind is not local");
   }
-  return Status::ok();
+  return makeError(strataInternalError, "op kind %s is not local", opKindName(op.kind));
+}
+
+bool PlanRun::ready(const Op& op) const {
+  for (uint16_t a : op.after)
+    if (!finished_[a]) return false;
+  return true;
+}
+
+// An op that may not start yet still holds its place on its channels (plan.h, rule 3).
+void PlanRun::holdChannels(const Op& op) {
+  if (sendsOnChannel(op.kind)) {
+    const bool forwards = op.kind == OpKind::kRecvReduceSend || op.kind == OpKind::kRecvCopySend;
+    sendBusy_[static_cast<size_t>(forwards ? op.peer2 : op.peer)] = pass_;
+  }
+  if (receivesOnChannel(op.kind)) recvBusy_[static_cast<size_t>(op.peer)] = pass_;
+}
+
+void PlanRun::absorbSignals(int peer) {
+  Endpoint& ep = ctx_.transport->endpoint(peer);
+  for (RecvChunk c = ep.peek(); !c.empty() && c.signal >= 0; c = ep.peek()) {
+    if (c.signal < kSignalChannels) ++signalCount(peer, c.signal);
+    ep.pop();
+  }
 }
 
 // Pushes as much of src[0, bytes) (part of a message of `total` bytes) to peer as the transport
@@ -155,6 +203,13 @@ void PlanRun::pushSome(int peer, const std::byte* src, size_t& sent, size_t limi
 // A chunk must belong to a message of the size the op expects and fit in what is left of it.
 Status PlanRun::checkChunk(const Op& op, const RecvChunk& c, size_t got) const {
   if (c.msgBytes == op.bytes && got + c.bytes <= op.bytes) return Status::ok();
+  if (c.signal >= 0) {
+    return makeError(strataInvalidUsage,
+                     "%s (%s): rank %d sent a signal on channel %d where rank %d expected a "
+                     "message of %zu bytes (mismatched plans or call order between the ranks)",
+                     items_[item_].collName, items_[item_].plan->algo.c_str(), op.peer, c.signal,
+                     ctx_.rank, op.bytes);
+  }
   return makeError(strataInvalidUsage,
                    "%s (%s): rank %d sent a message of %llu bytes where rank %d expected "
                    "%zu (mismatched counts, types or call order between the ranks)",
@@ -173,20 +228,21 @@ Result<bool> PlanRun::forwardStreaming(const Op& op, size_t i, bool* progressed)
   const size_t to = static_cast<size_t>(op.peer2);
   std::byte* dst = at(op.dst);
   const std::byte* local = op.kind == OpKind::kRecvReduceSend ? at(op.src) : nullptr;
-  const Plan& plan = *items_[item_].plan;
   Endpoint& in = ctx_.transport->endpoint(op.peer);
+  const ReduceFn fn = local != nullptr ? reduceKernel(op.dtype, op.redop) : nullptr;
+  const size_t es = dtypeSize(op.dtype);
   bool moved = true;
   while (moved) {
     moved = false;
     if (sendBusy_[to] != pass_) pushSome(op.peer2, dst, fwd, done, op.bytes, &moved);
+    if (recvBusy_[from] != pass_ && done < op.bytes) absorbSignals(op.peer);
     const RecvChunk c = recvBusy_[from] != pass_ && done < op.bytes ? in.peek() : RecvChunk{};
     if (!c.empty()) {
       STRATA_CHECK(checkChunk(op, c, done));
       const std::byte* out = c.data;
       if (local != nullptr) {
         if (bounce_.size() < c.bytes) bounce_.resize(c.bytes);
-        ReduceFn fn = reduceKernel(plan.dtype, plan.op);
-        const size_t n = c.bytes / dtypeSize(plan.dtype);
+        const size_t n = c.bytes / es;
         if (op.incomingFirst) fn(bounce_.data(), c.data, local + done, n);
         else fn(bounce_.data(), local + done, c.data, n);
         out = bounce_.data();
@@ -210,10 +266,15 @@ Result<bool> PlanRun::forwardStreaming(const Op& op, size_t i, bool* progressed)
 Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local, size_t& got,
                             bool* progressed) {
   Endpoint& ep = ctx_.transport->endpoint(op.peer);
-  const Plan& plan = *items_[item_].plan;
+  const ReduceFn fn = local != nullptr ? reduceKernel(op.dtype, op.redop) : nullptr;
+  const size_t es = dtypeSize(op.dtype);
   while (got < op.bytes) {
     RecvChunk c = ep.peek();
     if (c.empty()) break;
+    if (c.signal >= 0) {  // a signal for a later wait, behind the bytes before it
+      absorbSignals(op.peer);
+      continue;
+    }
     STRATA_CHECK(checkChunk(op, c, got));
     if (local == nullptr) {
       // A large final copy would only evict useful lines; forwarded data is read again at once.
@@ -222,8 +283,7 @@ Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local
       else
         std::memcpy(dst + got, c.data, c.bytes);
     } else {
-      ReduceFn fn = reduceKernel(plan.dtype, plan.op);
-      const size_t n = c.bytes / dtypeSize(plan.dtype);
+      const size_t n = c.bytes / es;
       if (op.incomingFirst) fn(dst + got, c.data, local + got, n);
       else fn(dst + got, local + got, c.data, n);
     }
@@ -276,14 +336,42 @@ Result<bool> PlanRun::progressOp(const Op& op, size_t i, bool* progressed) {
       if (fwd < op.bytes) sendBusy_[to] = pass_;
       return done == op.bytes && fwd == op.bytes;
     }
-    default: {
-      if (done == op.bytes + op.elems + 1) return true;  // already ran
-      STRATA_CHECK(runLocal(op));
-      done = op.bytes + op.elems + 1;
+    case OpKind::kSignal: {
+      if (sendBusy_[peer] == pass_) return false;
+      if (!ctx_.transport->endpoint(op.peer).pushSignal(op.index)) {
+        sendBusy_[peer] = pass_;
+        return false;
+      }
       *progressed = true;
       return true;
     }
+    case OpKind::kWait: {
+      uint64_t& count = signalCount(op.peer, op.index);
+      if (count == 0) absorbSignals(op.peer);
+      if (count == 0) return false;
+      --count;
+      ++counters_.syncs;
+      *progressed = true;
+      return true;
+    }
+    case OpKind::kPut: {
+      if (sendBusy_[peer] == pass_) return false;
+      STRATA_CHECK(ctx_.transport->put(op.peer, op.index, op.dstOffset, at(op.src), op.bytes));
+      counters_.bytesSent += op.bytes;
+      counters_.bytesPerLevel[ctx_.peerLevel ? ctx_.peerLevel[peer] : 0] += op.bytes;
+      *progressed = true;
+      return true;
+    }
+    case OpKind::kCopy:
+    case OpKind::kReduceLocal:
+    case OpKind::kTransform:
+    case OpKind::kDivide:
+    case OpKind::kCallback:
+      STRATA_CHECK(runLocal(op));
+      *progressed = true;
+      return true;
   }
+  return makeError(strataInternalError, "unknown op kind %d", static_cast<int>(op.kind));
 }
 
 Result<bool> PlanRun::progress(bool* progressed) {
@@ -293,9 +381,17 @@ Result<bool> PlanRun::progress(bool* progressed) {
     ++pass_;  // a new pass: no peer is busy yet (no per-pass clearing of the arrays)
     bool all = true;
     for (size_t i = 0; i < ph.ops.size(); ++i) {
-      auto r = progressOp(ph.ops[i], i, progressed);
+      if (finished_[i]) continue;
+      const Op& op = ph.ops[i];
+      if (!op.after.empty() && !ready(op)) {
+        holdChannels(op);
+        all = false;
+        continue;
+      }
+      auto r = progressOp(op, i, progressed);
       if (!r.isOk()) return r.status();
-      all = all && r.value();
+      if (r.value()) finished_[i] = 1;
+      else all = false;
     }
     if (!all) return false;
     if (timed_) ctx_.transport->phaseEnd();
@@ -328,7 +424,21 @@ std::string PlanRun::describeWait() const {
         note("receiving from", op.peer, done_[i], op.bytes);
         note("forwarding to", op.peer2, forwarded_[i], op.bytes);
         break;
-      default: break;
+      case OpKind::kSignal:
+      case OpKind::kWait:
+      case OpKind::kPut:
+        if (!finished_[i]) {
+          if (!what.empty()) what += ", ";
+          what += format("%s %s rank %d (channel or window %d)", opKindName(op.kind),
+                         op.kind == OpKind::kWait ? "from" : "to", op.peer, op.index);
+        }
+        break;
+      case OpKind::kCopy:
+      case OpKind::kReduceLocal:
+      case OpKind::kTransform:
+      case OpKind::kDivide:
+      case OpKind::kCallback:
+        break;
     }
   }
   return format("%s (%s) phase %zu of %zu: %s", it.collName, it.plan->algo.c_str(), phase_ + 1,

@@ -13,15 +13,26 @@
 #include "base/deadline.h"
 #include "plan/plan.h"
 #include "base/status.h"
+#include "strata/strata.h"
 #include "transports/transport.h"
 
 namespace strata {
 
-// One plan with the addresses of its buffer slots.
+// A callback a plan's kCallback ops call: the range's address, its offset in elements from the
+// start of its buffer, its element count and type, and the user pointer bound with it.
+using PlanCallbackFn = void (*)(void* range, size_t elemOffset, size_t elemCount,
+                                strataDataType_t dtype, void* user);
+struct PlanCallback {
+  PlanCallbackFn fn = nullptr;
+  void* user = nullptr;
+};
+
+// One plan with the addresses of its buffer slots and the callbacks bound for this call.
 struct RunItem {
   PlanPtr plan;
   std::byte* bases[kFirstExtraBuf] = {};  // indexed by BufSlot
   std::vector<std::byte*> extras;         // slots kFirstExtraBuf... (fused Send/Recv)
+  std::vector<PlanCallback> callbacks;    // kCallback index
   const char* collName = "";
 
   std::byte* base(int slot) const {
@@ -34,7 +45,7 @@ struct ExecCounters {
   uint64_t bytesSent = 0;
   uint64_t bytesPerLevel[STRATA_MAX_LEVELS] = {};  // by the topology level of the receiver
   uint64_t steps = 0;  // phases completed
-  uint64_t syncs = 0;  // chunk handshakes (flag waits completed)
+  uint64_t syncs = 0;  // chunk handshakes and signal waits completed
 };
 
 // What a run needs from its communicator while waiting.
@@ -79,6 +90,13 @@ class PlanRun {
  private:
   Result<bool> progressOp(const Op& op, size_t i, bool* progressed);
   Status runLocal(const Op& op);
+  bool ready(const Op& op) const;
+  void holdChannels(const Op& op);
+  // Counts the signals at the head of peer's FIFO (they carry no payload) and pops them.
+  void absorbSignals(int peer);
+  uint64_t& signalCount(int peer, int channel) {
+    return signals_[static_cast<size_t>(peer) * kSignalChannels + static_cast<size_t>(channel)];
+  }
   size_t pushFrom(int peer, const std::byte* src, size_t bytes, size_t total);
   void pushSome(int peer, const std::byte* src, size_t& sent, size_t limit, size_t total,
                 bool* progressed);
@@ -88,7 +106,6 @@ class PlanRun {
                      bool* progressed);
   std::byte* at(const BufRef& r) const;
   void startPhase();
-  void announcePhase(const Phase& ph);
 
   RunContext ctx_;
   bool timed_ = false;  // the transport keeps virtual time (sim): announce phases to it
@@ -97,6 +114,10 @@ class PlanRun {
   size_t phase_ = 0;
   std::vector<size_t> done_;       // bytes done (received, for forwarding ops) per op
   std::vector<size_t> forwarded_;  // bytes forwarded per op (forwarding ops only)
+  std::vector<char> finished_;     // per op of the phase: completed
+  // Signals received and not yet consumed by a wait, per (peer, channel). They outlive a run:
+  // a signal may arrive while its waiter is still in an earlier call.
+  std::vector<uint64_t> signals_;
   // Per peer, the pass in which an earlier send (receive) of the phase was found unfinished.
   std::vector<uint64_t> sendBusy_;
   std::vector<uint64_t> recvBusy_;

@@ -1,11 +1,111 @@
 #include "plan/plan.h"
 
+#include "base/dtype.h"
+#include "base/status.h"
+
 namespace strata {
+
+bool sendsOnChannel(OpKind k) {
+  switch (k) {
+    case OpKind::kSend:
+    case OpKind::kRecvReduceSend:
+    case OpKind::kRecvCopySend:
+    case OpKind::kSignal:
+    case OpKind::kPut:
+      return true;
+    case OpKind::kRecv:
+    case OpKind::kRecvReduce:
+    case OpKind::kCopy:
+    case OpKind::kReduceLocal:
+    case OpKind::kTransform:
+    case OpKind::kDivide:
+    case OpKind::kCallback:
+    case OpKind::kWait:
+      return false;
+  }
+  return false;
+}
+
+bool receivesOnChannel(OpKind k) {
+  switch (k) {
+    case OpKind::kRecv:
+    case OpKind::kRecvReduce:
+    case OpKind::kRecvReduceSend:
+    case OpKind::kRecvCopySend:
+      return true;
+    case OpKind::kSend:
+    case OpKind::kCopy:
+    case OpKind::kReduceLocal:
+    case OpKind::kTransform:
+    case OpKind::kDivide:
+    case OpKind::kCallback:
+    case OpKind::kSignal:
+    case OpKind::kWait:
+    case OpKind::kPut:
+      return false;
+  }
+  return false;
+}
+
+const char* opKindName(OpKind k) {
+  switch (k) {
+    case OpKind::kSend: return "send";
+    case OpKind::kRecv: return "recv";
+    case OpKind::kRecvReduce: return "recvReduce";
+    case OpKind::kRecvReduceSend: return "recvReduceSend";
+    case OpKind::kRecvCopySend: return "recvCopySend";
+    case OpKind::kCopy: return "copy";
+    case OpKind::kReduceLocal: return "reduceLocal";
+    case OpKind::kTransform: return "transform";
+    case OpKind::kDivide: return "divide";
+    case OpKind::kCallback: return "callback";
+    case OpKind::kSignal: return "signal";
+    case OpKind::kWait: return "wait";
+    case OpKind::kPut: return "put";
+  }
+  return "?";
+}
 
 size_t Plan::opCount() const {
   size_t n = 0;
   for (const auto& p : phases) n += p.ops.size();
   return n;
+}
+
+std::string Plan::validate() const {
+  const int slots = kFirstExtraBuf + extraSlots;
+  for (size_t p = 0; p < phases.size(); ++p) {
+    const std::vector<Op>& ops = phases[p].ops;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const Op& op = ops[i];
+      auto bad = [&](const char* what) {
+        return format("%s plan: phase %zu op %zu (%s): %s", algo.c_str(), p + 1, i,
+                      opKindName(op.kind), what);
+      };
+      const bool peered = sendsOnChannel(op.kind) || receivesOnChannel(op.kind) ||
+                          op.kind == OpKind::kWait;
+      if (peered && (op.peer < 0 || op.peer >= nranks)) return bad("peer out of range");
+      const bool forwards = op.kind == OpKind::kRecvReduceSend || op.kind == OpKind::kRecvCopySend;
+      if (forwards && (op.peer2 < 0 || op.peer2 >= nranks)) return bad("peer2 out of range");
+      for (const BufRef* r : {&op.src, &op.src2, &op.dst, &op.scales})
+        if (r->slot < 0 || r->slot >= slots) return bad("buffer slot out of range");
+      if ((op.kind == OpKind::kSignal || op.kind == OpKind::kWait) &&
+          (op.index < 0 || op.index >= kSignalChannels))
+        return bad("signal channel out of range");
+      if (op.kind == OpKind::kCallback && (op.index < 0 || op.index >= callbackSlots))
+        return bad("callback slot out of range");
+      if (op.kind == OpKind::kReduceLocal && op.nsrc < 2) return bad("fewer than 2 operands");
+      for (uint16_t a : op.after)
+        if (a >= i) return bad("`after` names an op that does not come before it in its phase");
+    }
+  }
+  return {};
+}
+
+PlanBuilder& PlanBuilder::types(strataDataType_t dtype, strataRedOp_t redop) {
+  dtype_ = dtype;
+  redop_ = redop;
+  return *this;
 }
 
 PlanBuilder& PlanBuilder::nextPhase() {
@@ -15,82 +115,197 @@ PlanBuilder& PlanBuilder::nextPhase() {
   return *this;
 }
 
-void PlanBuilder::add(const Op& op) {
+Op PlanBuilder::make(OpKind kind) const {
+  Op op;
+  op.kind = kind;
+  op.dtype = dtype_;
+  op.redop = redop_;
+  return op;
+}
+
+OpId PlanBuilder::add(Op op, After after) {
   if (!open_ || plan_.phases.empty()) {
     plan_.phases.emplace_back();
     open_ = true;
   }
-  plan_.phases.back().ops.push_back(op);
+  for (OpId a : after)
+    if (a != kNoOp) op.after.push_back(a);
+  std::vector<Op>& ops = plan_.phases.back().ops;
+  ops.push_back(std::move(op));
+  return static_cast<OpId>(ops.size() - 1);
 }
 
-namespace {
-
-Op makeOp(OpKind kind, int peer, BufRef src, BufRef src2, BufRef dst, size_t bytes, size_t elems) {
-  Op op;
-  op.kind = kind;
+OpId PlanBuilder::send(int peer, BufRef src, size_t bytes, After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kSend);
   op.peer = peer;
   op.src = src;
-  op.src2 = src2;
+  op.bytes = bytes;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::recv(int peer, BufRef dst, size_t bytes, After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kRecv);
+  op.peer = peer;
   op.dst = dst;
   op.bytes = bytes;
-  op.elems = elems;
-  return op;
+  return add(std::move(op), after);
 }
 
-}  // namespace
-
-void PlanBuilder::send(int peer, BufRef src, size_t bytes) {
-  if (bytes > 0) add(makeOp(OpKind::kSend, peer, src, {}, {}, bytes, 0));
-}
-
-void PlanBuilder::recv(int peer, BufRef dst, size_t bytes) {
-  if (bytes > 0) add(makeOp(OpKind::kRecv, peer, {}, {}, dst, bytes, 0));
-}
-
-void PlanBuilder::recvReduce(int peer, BufRef dst, BufRef local, size_t bytes,
-                             bool incomingFirst) {
-  if (bytes == 0) return;
-  Op op = makeOp(OpKind::kRecvReduce, peer, local, {}, dst, bytes, 0);
+OpId PlanBuilder::recvReduce(int peer, BufRef dst, BufRef local, size_t bytes, bool incomingFirst,
+                             After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kRecvReduce);
+  op.peer = peer;
+  op.src = local;
+  op.dst = dst;
+  op.bytes = bytes;
   op.incomingFirst = incomingFirst;
-  add(op);
+  return add(std::move(op), after);
 }
 
-void PlanBuilder::recvReduceSend(int from, int to, BufRef dst, BufRef local, size_t bytes) {
-  if (bytes == 0) return;
-  Op op = makeOp(OpKind::kRecvReduceSend, from, local, {}, dst, bytes, 0);
+OpId PlanBuilder::recvReduceSend(int from, int to, BufRef dst, BufRef local, size_t bytes) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kRecvReduceSend);
+  op.peer = from;
   op.peer2 = to;
-  add(op);
+  op.src = local;
+  op.dst = dst;
+  op.bytes = bytes;
+  return add(std::move(op), {});
 }
 
-void PlanBuilder::recvCopySend(int from, int to, BufRef dst, size_t bytes) {
-  if (bytes == 0) return;
-  Op op = makeOp(OpKind::kRecvCopySend, from, {}, {}, dst, bytes, 0);
+OpId PlanBuilder::recvCopySend(int from, int to, BufRef dst, size_t bytes) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kRecvCopySend);
+  op.peer = from;
   op.peer2 = to;
-  add(op);
+  op.dst = dst;
+  op.bytes = bytes;
+  return add(std::move(op), {});
 }
 
-void PlanBuilder::copy(BufRef src, BufRef dst, size_t bytes) {
-  if (bytes == 0 || (src.slot == dst.slot && src.offset == dst.offset)) return;
-  add(makeOp(OpKind::kCopy, -1, src, {}, dst, bytes, 0));
+OpId PlanBuilder::copy(BufRef src, BufRef dst, size_t bytes, After after) {
+  if (bytes == 0 || (src.slot == dst.slot && src.offset == dst.offset)) return kNoOp;
+  Op op = make(OpKind::kCopy);
+  op.src = src;
+  op.dst = dst;
+  op.bytes = bytes;
+  return add(std::move(op), after);
 }
 
-void PlanBuilder::reduceLocal(BufRef dst, BufRef a, BufRef b, size_t bytes) {
-  if (bytes > 0) add(makeOp(OpKind::kReduceLocal, -1, a, b, dst, bytes, 0));
+OpId PlanBuilder::reduceLocal(BufRef dst, BufRef a, BufRef b, size_t bytes, After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kReduceLocal);
+  op.src = a;
+  op.src2 = b;
+  op.dst = dst;
+  op.bytes = bytes;
+  return add(std::move(op), after);
 }
 
-void PlanBuilder::widen(BufRef src, BufRef dst, size_t elems) {
-  if (elems > 0) add(makeOp(OpKind::kWiden, -1, src, {}, dst, 0, elems));
+OpId PlanBuilder::reduceMany(BufRef dst, BufRef first, size_t stride, int count, size_t bytes,
+                             After after) {
+  if (bytes == 0) return kNoOp;
+  if (count == 2) {
+    return reduceLocal(dst, first, BufRef{first.slot, first.offset + stride}, bytes, after);
+  }
+  Op op = make(OpKind::kReduceLocal);
+  op.src = first;
+  op.srcStride = stride;
+  op.nsrc = count;
+  op.dst = dst;
+  op.bytes = bytes;
+  return add(std::move(op), after);
 }
 
-void PlanBuilder::narrow(BufRef src, BufRef dst, size_t elems) {
-  if (elems > 0) add(makeOp(OpKind::kNarrow, -1, src, {}, dst, 0, elems));
+OpId PlanBuilder::convert(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to,
+                          size_t elems, After after) {
+  if (elems == 0) return kNoOp;
+  Op op = make(OpKind::kTransform);
+  op.transform = TransformKind::kConvert;
+  op.dtype = from;
+  op.dstType = to;
+  op.src = src;
+  op.dst = dst;
+  op.elems = elems;
+  return add(std::move(op), after);
 }
 
-void PlanBuilder::divide(BufRef dst, size_t elems, strataDataType_t type) {
-  if (elems == 0) return;
-  Op op = makeOp(OpKind::kDivide, -1, {}, {}, dst, 0, elems);
-  op.divideType = type;
-  add(op);
+OpId PlanBuilder::quantize(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to,
+                           BufRef scales, size_t blockElems, size_t elems, After after) {
+  if (elems == 0) return kNoOp;
+  Op op = make(OpKind::kTransform);
+  op.transform = TransformKind::kQuantize;
+  op.dtype = from;
+  op.dstType = to;
+  op.src = src;
+  op.dst = dst;
+  op.scales = scales;
+  op.blockElems = blockElems;
+  op.elems = elems;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::dequantize(BufRef src, strataDataType_t from, BufRef scales, size_t blockElems,
+                             BufRef dst, strataDataType_t to, size_t elems, After after) {
+  if (elems == 0) return kNoOp;
+  Op op = make(OpKind::kTransform);
+  op.transform = TransformKind::kDequantize;
+  op.dtype = from;
+  op.dstType = to;
+  op.src = src;
+  op.dst = dst;
+  op.scales = scales;
+  op.blockElems = blockElems;
+  op.elems = elems;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::divide(BufRef dst, size_t elems, After after) {
+  if (elems == 0) return kNoOp;
+  Op op = make(OpKind::kDivide);
+  op.dst = dst;
+  op.elems = elems;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::callback(int index, BufRef range, size_t elems, After after) {
+  if (elems == 0) return kNoOp;
+  Op op = make(OpKind::kCallback);
+  op.index = index;
+  op.dst = range;
+  op.elems = elems;
+  if (index >= plan_.callbackSlots) plan_.callbackSlots = index + 1;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::signal(int peer, int channel, After after) {
+  Op op = make(OpKind::kSignal);
+  op.peer = peer;
+  op.index = channel;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::wait(int peer, int channel, size_t bytes, After after) {
+  Op op = make(OpKind::kWait);
+  op.peer = peer;
+  op.index = channel;
+  op.bytes = bytes;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::put(int peer, int window, size_t dstOffset, BufRef src, size_t bytes,
+                      After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kPut);
+  op.peer = peer;
+  op.index = window;
+  op.dstOffset = dstOffset;
+  op.src = src;
+  op.bytes = bytes;
+  return add(std::move(op), after);
 }
 
 void PlanBuilder::finish() {

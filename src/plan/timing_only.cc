@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "plan/phase_events.h"
 #include "transports/sim/sim_transport.h"
 
 namespace strata {
@@ -11,6 +12,7 @@ namespace {
 struct InFlight {
   MsgStamp stamp;
   size_t bytes;
+  bool signal;
 };
 
 // Messages from one rank to another, in send order. Receives match them in posting order
@@ -31,21 +33,14 @@ struct RankState {
   ExecCounters counters;
 };
 
-// The op kinds the sim's phase model times (the executor announces exactly these).
+// The op kinds the sim's phase model times: everything but forwarding (plans for the sim are
+// built without it).
 bool modelledBySim(OpKind kind) {
-  switch (kind) {
-    case OpKind::kSend:
-    case OpKind::kRecv:
-    case OpKind::kRecvReduce:
-    case OpKind::kCopy:
-    case OpKind::kReduceLocal:
-    case OpKind::kWiden:
-    case OpKind::kNarrow:
-    case OpKind::kDivide:
-      return true;
-    default:
-      return false;
-  }
+  return kind != OpKind::kRecvReduceSend && kind != OpKind::kRecvCopySend;
+}
+
+bool matchesMessage(OpKind kind) {
+  return kind == OpKind::kRecv || kind == OpKind::kRecvReduce || kind == OpKind::kWait;
 }
 
 class Evaluator {
@@ -93,39 +88,45 @@ class Evaluator {
  private:
   PairQueue& queue(int to, int from) { return inbox_[static_cast<size_t>(to)][from]; }
 
-  // The events the executor announces to the sim transport at the start of a phase.
-  void beginPhase(int r, RankState& st, const Phase& ph, std::vector<int>& ready) {
-    st.timeline.phaseBegin();
-    for (const Op& op : ph.ops) {
-      const bool message =
-          op.kind == OpKind::kSend || op.kind == OpKind::kRecv || op.kind == OpKind::kRecvReduce;
-      if (message && op.bytes == 0) continue;  // moves nothing, as on the sim transport
-      switch (op.kind) {
-        case OpKind::kSend: {
-          const MsgStamp s = st.timeline.postSend(op.peer, op.bytes);
-          queue(op.peer, r).msgs.push_back({s, op.bytes});
-          st.counters.bytesSent += op.bytes;
-          st.counters.bytesPerLevel[model_.levelOf(r, op.peer)] += op.bytes;
-          RankState& dst = ranks_[static_cast<size_t>(op.peer)];
-          if (dst.waitingOn == r) {
-            dst.waitingOn = -1;
-            ready.push_back(op.peer);
-          }
-          break;
-        }
-        case OpKind::kRecv:
-          st.timeline.postRecv(op.peer, op.bytes, false);
-          break;
-        case OpKind::kRecvReduce:
-          st.timeline.postRecv(op.peer, op.bytes, true);
-          break;
-        case OpKind::kReduceLocal:
-          st.timeline.chargeCompute(op.bytes);
-          break;
-        default:
-          break;
+  // Receives the events the executor announces to the sim transport at the start of a phase.
+  struct PhaseSink {
+    Evaluator& e;
+    int r;
+    RankState& st;
+    std::vector<int>& ready;
+
+    void deliver(int peer, const MsgStamp& s, size_t bytes, bool signal) {
+      e.queue(peer, r).msgs.push_back({s, bytes, signal});
+      RankState& dst = e.ranks_[static_cast<size_t>(peer)];
+      if (dst.waitingOn == r) {
+        dst.waitingOn = -1;
+        ready.push_back(peer);
       }
     }
+    void count(int peer, size_t bytes) {
+      st.counters.bytesSent += bytes;
+      st.counters.bytesPerLevel[e.model_.levelOf(r, peer)] += bytes;
+    }
+    void postSend(int peer, size_t bytes) {
+      deliver(peer, st.timeline.postSend(peer, bytes), bytes, false);
+      count(peer, bytes);
+    }
+    void postPut(int peer, size_t bytes) {
+      st.timeline.postPut(peer, bytes);
+      count(peer, bytes);
+    }
+    void postSignal(int peer) { deliver(peer, st.timeline.postSignal(peer), 0, true); }
+    void postRecv(int peer, size_t bytes, bool reduces) {
+      st.timeline.postRecv(peer, bytes, reduces);
+    }
+    void postWait(int peer, size_t bytes) { st.timeline.postRecv(peer, bytes, false); }
+    void chargeCompute(size_t bytes) { st.timeline.chargeCompute(bytes); }
+  };
+
+  void beginPhase(int r, RankState& st, const Phase& ph, std::vector<int>& ready) {
+    st.timeline.phaseBegin();
+    PhaseSink sink{*this, r, st, ready};
+    announcePhase(ph, sink);
     st.begun = true;
     st.cursor = 0;
   }
@@ -139,12 +140,23 @@ class Evaluator {
       if (!st.begun) beginPhase(r, st, ph, ready);
       for (; st.cursor < ph.ops.size(); ++st.cursor) {
         const Op& op = ph.ops[st.cursor];
-        if (op.kind != OpKind::kRecv && op.kind != OpKind::kRecvReduce) continue;
-        if (op.bytes == 0) continue;
+        if (!matchesMessage(op.kind)) continue;
         PairQueue& q = queue(r, op.peer);
         if (q.matched == q.msgs.size()) {
           st.waitingOn = op.peer;
           return Status::ok();
+        }
+        const bool wait = op.kind == OpKind::kWait;
+        if (q.msgs[q.matched].signal != wait) {
+          return makeError(strataInvalidUsage,
+                           "timing-only %s: rank %d sent a %s where rank %d expected a %s",
+                           plan.algo.c_str(), op.peer, wait ? "message" : "signal", r,
+                           wait ? "signal" : "message");
+        }
+        if (wait) {
+          ++q.matched;
+          ++st.counters.syncs;
+          continue;
         }
         if (q.msgs[q.matched].bytes != op.bytes) {
           return makeError(strataInvalidUsage,
@@ -193,16 +205,13 @@ Result<SimResult> evaluatePlans(const Topology& topo, const std::vector<PlanPtr>
       for (const Op& op : ph.ops) {
         if (!modelledBySim(op.kind))
           return makeError(strataInvalidArgument,
-                           "timing-only %s: rank %zu's plan has an op kind (%d) the sim's phase "
+                           "timing-only %s: rank %zu's plan has a %s op, which the sim's phase "
                            "model does not time",
-                           plans[r]->algo.c_str(), r, static_cast<int>(op.kind));
-        const bool comm =
-            op.kind == OpKind::kSend || op.kind == OpKind::kRecv || op.kind == OpKind::kRecvReduce;
-        if (comm && (op.peer < 0 || op.peer >= topo.nranks))
-          return makeError(strataInvalidArgument,
-                           "timing-only %s: rank %zu addresses peer %d of %d",
-                           plans[r]->algo.c_str(), r, op.peer, topo.nranks);
+                           plans[r]->algo.c_str(), r, opKindName(op.kind));
       }
+    const std::string invalid = plans[r]->validate();
+    if (!invalid.empty())
+      return makeError(strataInvalidArgument, "timing-only: rank %zu: %s", r, invalid.c_str());
   }
   Evaluator e(topo, plans, chunkBytes);
   return e.run();

@@ -2,6 +2,8 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -43,6 +45,60 @@ void toFloat32(strataDataType_t t, const void* src, float* dst, size_t n) {
 
 void fromFloat32(strataDataType_t t, const float* src, void* dst, size_t n) {
   if (validType(t)) activeKernels().fromFloat32[t](src, dst, n);
+}
+
+namespace {
+constexpr size_t kStageElems = 1024;  // float32 staging per pass: two 4 KiB buffers on the stack
+}
+
+void reduceOperands(strataDataType_t t, strataRedOp_t op, void* dst, const void* first,
+                    size_t strideBytes, int count, size_t n) {
+  const ReduceFn fn = reduceKernel(t, op);
+  if (!fn || count < 1) return;
+  const auto* base = static_cast<const std::byte*>(first);
+  const size_t es = dtypeSize(t);
+  if (count == 1) {
+    if (dst != first) std::memmove(dst, first, n * es);
+    return;
+  }
+  if (!isLowPrecision(t)) {
+    fn(dst, base, base + strideBytes, n);
+    for (int k = 2; k < count; ++k) fn(dst, dst, base + static_cast<size_t>(k) * strideBytes, n);
+    return;
+  }
+  const ReduceFn f32 = reduceKernel(strataFloat32, op);
+  float acc[kStageElems];
+  float next[kStageElems];
+  for (size_t i = 0; i < n; i += kStageElems) {
+    const size_t m = std::min(kStageElems, n - i);
+    toFloat32(t, base + i * es, acc, m);
+    for (int k = 1; k < count; ++k) {
+      toFloat32(t, base + static_cast<size_t>(k) * strideBytes + i * es, next, m);
+      f32(acc, acc, next, m);
+    }
+    fromFloat32(t, acc, static_cast<std::byte*>(dst) + i * es, m);
+  }
+}
+
+void convertElements(strataDataType_t from, const void* src, strataDataType_t to, void* dst,
+                     size_t n) {
+  if (!validType(from) || !validType(to)) return;
+  if (from == to) {
+    std::memmove(dst, src, n * dtypeSize(from));
+  } else if (to == strataFloat32) {
+    toFloat32(from, src, static_cast<float*>(dst), n);
+  } else if (from == strataFloat32) {
+    fromFloat32(to, static_cast<const float*>(src), dst, n);
+  } else {
+    float tmp[kStageElems];
+    const size_t inSize = dtypeSize(from);
+    const size_t outSize = dtypeSize(to);
+    for (size_t i = 0; i < n; i += kStageElems) {
+      const size_t m = std::min(kStageElems, n - i);
+      toFloat32(from, static_cast<const std::byte*>(src) + i * inSize, tmp, m);
+      fromFloat32(to, tmp, static_cast<std::byte*>(dst) + i * outSize, m);
+    }
+  }
 }
 
 // A divisor below 1 (never a rank count) leaves buf unchanged rather than dividing by zero.

@@ -15,6 +15,17 @@ namespace strata {
 using ReduceFn = void (*)(void* dst, const void* a, const void* b, size_t n);
 ReduceFn reduceKernel(strataDataType_t t, strataRedOp_t op);
 
+// dst = s0 op s1 op ... op s(count-1), operand k at first + k * strideBytes, n elements each.
+// Low-precision types accumulate in float32 and round once; the others reduce pairwise in
+// operand order. dst may alias an operand.
+void reduceOperands(strataDataType_t t, strataRedOp_t op, void* dst, const void* first,
+                    size_t strideBytes, int count, size_t n);
+
+// n elements of type `from` at src into type `to` at dst (through float32 unless one side is
+// float32; doubles and 64-bit integers keep their value only where float32 holds it).
+void convertElements(strataDataType_t from, const void* src, strataDataType_t to, void* dst,
+                     size_t n);
+
 // Widen n elements of type t to float32, and narrow back with round-to-nearest-even
 // (saturating for fp8).
 void toFloat32(strataDataType_t t, const void* src, float* dst, size_t n);

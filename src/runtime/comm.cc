@@ -74,7 +74,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   shape.nranks = nranks_;
   shape.chunkBytes = transport_->chunkBytes();
   shape.forwarding = !transport_->modelsTime();
-  planner_ = std::make_unique<Planner>(shape, std::move(tune));
+  planner_ = std::make_unique<Planner>(shape, std::move(tune), config_.reduceInFloat32);
   usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
               transport_->name(), config_.timeoutMs);

@@ -41,7 +41,9 @@ Result<PlanPtr> Planner::planFor(const CollArgs& args) {
 
 Result<PlanPtr> Planner::build(const CollArgs& args) const {
   const bool reduction = isReduction(args.coll);
-  const bool staged = reduction && isLowPrecision(args.dtype);
+  // Low-precision reductions travel at their own width and round once per op, unless the
+  // communicator asked for float32 staging (one rounding under any algorithm).
+  const bool staged = reduction && isLowPrecision(args.dtype) && stageFloat32_;
   const int n = shape_.nranks;
   CollArgs a = args;
   if (staged) {
@@ -52,42 +54,37 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
   auto plan = std::make_shared<Plan>();
   plan->algo = algo->name();
   plan->nranks = n;
-  plan->dtype = a.dtype;
-  plan->userDtype = args.dtype;
-  plan->op = args.op == strataAvg ? strataSum : args.op;
   STRATA_CHECK(algo->plan(a, shape_, *plan));
 
-  if (!reduction) return PlanPtr(plan);
-  const size_t inElems = args.coll == CollType::kReduceScatter ? args.count * n : args.count;
-  const size_t outElems = args.count;
-  const bool hasOutput = args.coll != CollType::kReduce || args.root == shape_.rank;
-  if (staged) {
-    const int outSlot = args.coll == CollType::kAllReduce ? kStageInBuf : kStageOutBuf;
-    remapSlots(*plan, kSendBuf, kStageInBuf);
-    remapSlots(*plan, kRecvBuf, outSlot);
-    plan->stageInBytes = inElems * sizeof(float);
-    plan->stageOutBytes = outSlot == kStageOutBuf ? outElems * sizeof(float) : 0;
-    if (inElems > 0) {
-      Op widen;
-      widen.kind = OpKind::kWiden;
-      widen.src = sendAt(0);
-      widen.dst = {kStageInBuf, 0};
-      widen.elems = inElems;
-      plan->phases.insert(plan->phases.begin(), Phase{{widen}});
-    }
-    if (hasOutput) {
-      PlanBuilder pb(*plan);
+  if (reduction) {
+    const size_t inElems = args.coll == CollType::kReduceScatter ? args.count * n : args.count;
+    const size_t outElems = args.count;
+    const bool hasOutput = args.coll != CollType::kReduce || args.root == shape_.rank;
+    if (staged) {
+      const int outSlot = args.coll == CollType::kAllReduce ? kStageInBuf : kStageOutBuf;
+      remapSlots(*plan, kSendBuf, kStageInBuf);
+      remapSlots(*plan, kRecvBuf, outSlot);
+      plan->stageInBytes = inElems * sizeof(float);
+      plan->stageOutBytes = outSlot == kStageOutBuf ? outElems * sizeof(float) : 0;
+      Plan widen;
+      PlanBuilder(widen).convert(sendAt(0), args.dtype, {kStageInBuf, 0}, strataFloat32, inElems);
+      if (!widen.phases.empty()) plan->phases.insert(plan->phases.begin(), widen.phases.front());
+      if (hasOutput) {
+        PlanBuilder pb(*plan, strataFloat32);
+        pb.nextPhase();
+        const OpId div = args.op == strataAvg ? pb.divide({outSlot, 0}, outElems) : PlanBuilder::kNoOp;
+        pb.convert({outSlot, 0}, strataFloat32, recvAt(0), args.dtype, outElems, {div});
+        pb.finish();
+      }
+    } else if (args.op == strataAvg && hasOutput) {
+      PlanBuilder pb(*plan, args.dtype);
       pb.nextPhase();
-      if (args.op == strataAvg) pb.divide({outSlot, 0}, outElems, strataFloat32);
-      pb.narrow({outSlot, 0}, recvAt(0), outElems);
+      pb.divide(recvAt(0), outElems);
       pb.finish();
     }
-  } else if (args.op == strataAvg && hasOutput) {
-    PlanBuilder pb(*plan);
-    pb.nextPhase();
-    pb.divide(recvAt(0), outElems, args.dtype);
-    pb.finish();
   }
+  const std::string invalid = plan->validate();
+  if (!invalid.empty()) return makeError(strataInternalError, "%s", invalid.c_str());
   STRATA_TRACE(Subsys::kColl, "%s count %zu %s: algorithm %s, %zu phases, %zu ops",
                collName(args.coll), args.count, dtypeName(args.dtype), plan->algo.c_str(),
                plan->phases.size(), plan->opCount());
@@ -98,8 +95,6 @@ PlanPtr Planner::planPointToPoint(const std::vector<CollArgs>& calls) const {
   auto plan = std::make_shared<Plan>();
   plan->algo = "p2p";
   plan->nranks = shape_.nranks;
-  plan->dtype = strataUint8;
-  plan->userDtype = strataUint8;
   plan->extraSlots = static_cast<int>(calls.size());
   PlanBuilder pb(*plan);
   for (size_t i = 0; i < calls.size(); ++i) {

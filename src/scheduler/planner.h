@@ -1,6 +1,6 @@
 // Turns a call into the plan this rank runs: picks the algorithm, stages low-precision
-// reductions through float32 (so they round once), appends the division of Avg, and caches the
-// result per call shape.
+// reductions through float32 when asked to, appends the division of Avg, and caches the result
+// per call shape.
 #pragma once
 
 #include <map>
@@ -16,7 +16,10 @@ namespace strata {
 
 class Planner {
  public:
-  Planner(CommShape shape, TuneTable tune) : shape_(shape), tune_(std::move(tune)) {}
+  // stageFloat32: reduce low-precision types on float32 copies and round once at the end
+  // (STRATA_REDUCE_PRECISION=float32) instead of at their own width.
+  Planner(CommShape shape, TuneTable tune, bool stageFloat32 = false)
+      : shape_(shape), tune_(std::move(tune)), stageFloat32_(stageFloat32) {}
 
   // The plan for one collective (not Send/Recv). Not thread-safe: a communicator's calls are
   // serialised by its exec mutex, which every caller holds.
@@ -33,6 +36,7 @@ class Planner {
 
   CommShape shape_;
   TuneTable tune_;
+  bool stageFloat32_ = false;
   std::map<CallKey, PlanPtr> cache_;
   std::optional<CallKey> lastKey_;
   PlanPtr last_;

@@ -20,7 +20,8 @@ class LoopbackEndpoint final : public Endpoint {
         slots_(static_cast<uint64_t>(slots)),
         data_(chunkBytes * static_cast<size_t>(slots)),
         sizes_(static_cast<size_t>(slots)),
-        msgBytes_(static_cast<size_t>(slots)) {}
+        msgBytes_(static_cast<size_t>(slots)),
+        signals_(static_cast<size_t>(slots)) {}
 
   size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override {
     size_t done = 0;
@@ -30,6 +31,7 @@ class LoopbackEndpoint final : public Endpoint {
       std::memcpy(data_.data() + i * chunk_, src + done, n);
       sizes_[i] = n;
       msgBytes_[i] = msgBytes;
+      signals_[i] = -1;
       done += n;
       ++head_;
     }
@@ -38,10 +40,18 @@ class LoopbackEndpoint final : public Endpoint {
   RecvChunk peek() override {
     if (tail_ == head_) return {};
     size_t i = static_cast<size_t>(tail_ % slots_);
-    return RecvChunk{data_.data() + i * chunk_, sizes_[i], msgBytes_[i]};
+    return RecvChunk{data_.data() + i * chunk_, sizes_[i], msgBytes_[i], signals_[i]};
   }
   void pop() override {
     if (tail_ != head_) ++tail_;
+  }
+  bool pushSignal(int channel) override {
+    if (head_ - tail_ >= slots_) return false;
+    const size_t i = static_cast<size_t>(head_++ % slots_);
+    sizes_[i] = 0;
+    msgBytes_[i] = 0;
+    signals_[i] = channel;
+    return true;
   }
 
  private:
@@ -50,6 +60,7 @@ class LoopbackEndpoint final : public Endpoint {
   std::vector<std::byte> data_;
   std::vector<size_t> sizes_;
   std::vector<uint64_t> msgBytes_;
+  std::vector<int> signals_;  // -1: a data chunk
   uint64_t head_ = 0, tail_ = 0;
 };
 

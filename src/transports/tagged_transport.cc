@@ -33,6 +33,7 @@ struct ChunkHeader {
   uint64_t seq;
   uint64_t bytes;     // payload bytes of this chunk
   uint64_t msgBytes;  // total bytes of the message the chunk belongs to
+  int64_t signal;     // -1: data; c >= 0: a signal on channel c, no payload
 };
 static_assert(sizeof(ChunkHeader) <= kHeaderBytes);
 
@@ -60,6 +61,7 @@ class UnconnectedEndpoint final : public Endpoint {
   size_t push(const std::byte*, size_t, uint64_t) override { return 0; }
   RecvChunk peek() override { return {}; }
   void pop() override {}
+  bool pushSignal(int) override { return false; }
 };
 
 struct AlignedFree {
@@ -74,6 +76,7 @@ class NetEndpoint final : public Endpoint {
   size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override;
   RecvChunk peek() override;
   void pop() override;
+  bool pushSignal(int channel) override;
 
  private:
   TaggedTransport& t_;
@@ -187,13 +190,15 @@ class TaggedTransport final : public Transport, private FabricSink {
     for (int i = 0; i < 16; ++i) progressNet();
   }
 
-  size_t push(int peer, const std::byte* src, size_t bytes, uint64_t msgBytes) {
+  // Sends the bytes of a message as chunks, or (signal >= 0, no bytes) one signal chunk.
+  size_t push(int peer, const std::byte* src, size_t bytes, uint64_t msgBytes, int signal = -1) {
     std::lock_guard<std::mutex> g(mutex_);
     touch();
     Link& l = links_[static_cast<size_t>(peer)];
     size_t done = 0;
     bool progressed = false;
-    while (done < bytes && l.failure.empty() && !aborted_) {
+    bool signalled = false;
+    while ((signal >= 0 ? !signalled : done < bytes) && l.failure.empty() && !aborted_) {
       const uint32_t slot = static_cast<uint32_t>(l.sendSeq % slots_);
       FabricOp& op = l.sendOps[slot];
       if (op.pending || l.sendSeq >= l.creditLimit) {
@@ -204,9 +209,9 @@ class TaggedTransport final : public Transport, private FabricSink {
       }
       const size_t n = std::min(chunk_, bytes - done);
       std::byte* buf = l.sendBase + slot * stride_;
-      ChunkHeader h{kChunkMagic, l.sendSeq, n, msgBytes};
+      ChunkHeader h{kChunkMagic, l.sendSeq, n, msgBytes, signal};
       std::memcpy(buf, &h, sizeof(h));
-      std::memcpy(buf + kHeaderBytes, src + done, n);
+      if (n > 0) std::memcpy(buf + kHeaderBytes, src + done, n);
       prepare(op, FabricOp::Kind::kDataSend, peer, slot);
       auto posted =
           fabric_->send(peer, makeTag(kTagData, rank_, l.sendSeq), buf, kHeaderBytes + n, &op);
@@ -222,8 +227,9 @@ class TaggedTransport final : public Transport, private FabricSink {
       op.pending = !posted.value().done;
       ++l.sendSeq;
       done += n;
+      signalled = true;
     }
-    return done;
+    return signal >= 0 ? (signalled ? 1 : 0) : done;
   }
 
   RecvChunk peek(int peer) {
@@ -238,7 +244,8 @@ class TaggedTransport final : public Transport, private FabricSink {
     const std::byte* buf = l.recvBase + slot * stride_;
     ChunkHeader h;
     std::memcpy(&h, buf, sizeof(h));
-    return RecvChunk{buf + kHeaderBytes, static_cast<size_t>(h.bytes), h.msgBytes};
+    return RecvChunk{buf + kHeaderBytes, static_cast<size_t>(h.bytes), h.msgBytes,
+                     static_cast<int>(h.signal)};
   }
 
   void pop(int peer) {
@@ -592,6 +599,7 @@ size_t NetEndpoint::push(const std::byte* src, size_t bytes, uint64_t msgBytes) 
 }
 RecvChunk NetEndpoint::peek() { return t_.peek(peer_); }
 void NetEndpoint::pop() { t_.pop(peer_); }
+bool NetEndpoint::pushSignal(int channel) { return t_.push(peer_, nullptr, 0, 0, channel) == 1; }
 
 }  // namespace
 

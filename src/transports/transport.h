@@ -1,8 +1,11 @@
-// Transport: moves bytes between ranks and signals; knows nothing about collectives.
+// Transport: moves bytes, signals and one-sided writes between ranks; knows nothing about
+// collectives or plans.
 //
 // Each ordered pair of ranks has a FIFO of chunks. A sender pushes the bytes of a message; the
 // receiver peeks chunks in order, consumes them in place (copy or reduce) and pops them. Every
-// chunk carries the total size of its message so a receiver can detect a mismatched peer.
+// chunk carries the total size of its message so a receiver can detect a mismatched peer. A
+// signal is a chunk without payload that names a channel; it travels behind everything pushed
+// before it, so a rank that sees it knows those bytes have landed.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +39,7 @@ struct RecvChunk {
   const std::byte* data = nullptr;  // null when nothing has arrived
   size_t bytes = 0;
   uint64_t msgBytes = 0;  // total size of the message this chunk belongs to
+  int signal = -1;        // >= 0: a signal on this channel, with no payload
   bool empty() const { return data == nullptr; }
 };
 
@@ -53,6 +57,10 @@ class Endpoint {
 
   // Releases the chunk returned by peek back to the sender.
   virtual void pop() = 0;
+
+  // Posts one signal on `channel` (0 <= channel < 65536) behind every chunk pushed before it.
+  // false when the FIFO is full now (try again). Never blocks.
+  virtual bool pushSignal(int channel) = 0;
 };
 
 class Transport {
@@ -73,18 +81,32 @@ class Transport {
   // Bytes per FIFO chunk: the granularity algorithms pipeline at.
   virtual size_t chunkBytes() const = 0;
 
+  // One-sided writes into memory a peer registered, for media that have them. Without them,
+  // algorithms use send/recv instead and put() fails with InvalidUsage.
+  virtual bool supportsPut() const { return false; }
+  // Makes [base, base + bytes) this rank's window `id`, which peers may put into. The memory
+  // must stay valid until the window is replaced or the transport is destroyed.
+  virtual Status registerWindow(int id, void* base, size_t bytes);
+  // Writes src into peer's window `window` at byte `offset`; complete when it returns ok.
+  virtual Status put(int peer, int window, size_t offset, const std::byte* src, size_t bytes);
+
   // The alpha/beta of links to peers on other hosts. Level 1 of a communicator's host-derived
   // topology takes its costs from here.
   virtual LinkCost interHostCost() const { return {}; }
 
   // Virtual time, for transports that model it (sim); the others keep these no-ops. When
   // modelsTime(), the executor announces each phase in program order: phaseBegin(), then for
-  // every op of the phase in op order postSend / postRecv / chargeCompute (local reductions),
-  // and phaseEnd() once every op of the phase has completed.
+  // every op of the phase in op order postSend / postPut / postSignal / postRecv / postWait /
+  // chargeCompute (local reductions), and phaseEnd() once every op of the phase has completed.
+  // A wait is timed as a receive of the bytes its signal announces: the signal's stamp covers
+  // the puts before it.
   virtual bool modelsTime() const { return false; }
   virtual void phaseBegin() {}
   virtual void postSend(int /*peer*/, size_t /*bytes*/) {}
+  virtual void postPut(int /*peer*/, size_t /*bytes*/) {}
+  virtual void postSignal(int /*peer*/) {}
   virtual void postRecv(int /*peer*/, size_t /*bytes*/, bool /*reduces*/) {}
+  virtual void postWait(int /*peer*/, size_t /*bytes*/) {}
   virtual void chargeCompute(size_t /*bytes*/) {}
   virtual void phaseEnd() {}
   // This rank's virtual clock in picoseconds (0 without one).

@@ -61,7 +61,8 @@ constexpr size_t kInlineBytes = 40;
 
 struct SlotHeader {
   alignas(kCacheLine) uint64_t seq;  // chunk index + 1 once published; written last
-  uint64_t chunkBytes;               // payload bytes in this slot
+  uint32_t chunkBytes;               // payload bytes in this slot (chunks are < 4 GiB)
+  uint32_t signal;                   // 0: data; c + 1: a signal on channel c, no payload
   uint64_t msgBytes;                 // total bytes of the message the chunk belongs to
   std::byte inlineData[kInlineBytes];  // the payload itself when chunkBytes <= kInlineBytes
 };
@@ -107,7 +108,8 @@ class ShmFifo {
       const size_t n = std::min(chunkBytes_, bytes - done);
       std::byte* slot = slotAt(head_);
       auto* hdr = reinterpret_cast<SlotHeader*>(slot);
-      hdr->chunkBytes = n;
+      hdr->chunkBytes = static_cast<uint32_t>(n);
+      hdr->signal = 0;
       hdr->msgBytes = msgBytes;
       std::memcpy(n <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader), src + done, n);
       ++head_;
@@ -123,9 +125,24 @@ class ShmFifo {
     auto* hdr = reinterpret_cast<SlotHeader*>(const_cast<std::byte*>(slot));
     if (std::atomic_ref<uint64_t>(hdr->seq).load(std::memory_order_acquire) != tail_ + 1) return {};
     // Clamped so a corrupt header cannot send a reader past the slot.
-    const size_t bytes = std::min<uint64_t>(hdr->chunkBytes, chunkBytes_);
+    const size_t bytes = std::min<size_t>(hdr->chunkBytes, chunkBytes_);
     const std::byte* data = bytes <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader);
-    return RecvChunk{data, bytes, hdr->msgBytes};
+    return RecvChunk{data, bytes, hdr->msgBytes, static_cast<int>(hdr->signal) - 1};
+  }
+
+  // Sender: publishes a signal on `channel` behind every chunk pushed before it.
+  bool pushSignal(int channel) noexcept {
+    if (head_ - tailSeen_ >= slots_) {
+      tailSeen_ = std::atomic_ref<uint64_t>(counters_->tail).load(std::memory_order_acquire);
+      if (head_ - tailSeen_ >= slots_) return false;
+    }
+    auto* hdr = reinterpret_cast<SlotHeader*>(slotAt(head_));
+    hdr->chunkBytes = 0;
+    hdr->signal = static_cast<uint32_t>(channel) + 1;
+    hdr->msgBytes = 0;
+    ++head_;
+    std::atomic_ref<uint64_t>(hdr->seq).store(head_, std::memory_order_release);
+    return true;
   }
 
   // Receiver: hands the chunk at tail back to the sender; a no-op when nothing has arrived.

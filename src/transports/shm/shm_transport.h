@@ -47,6 +47,7 @@ class ShmEndpoint final : public Endpoint {
   }
   RecvChunk peek() override { return fromPeer_.peek(); }
   void pop() override { fromPeer_.pop(); }
+  bool pushSignal(int channel) override { return toPeer_.pushSignal(channel); }
 
  private:
   shm::ShmFifo toPeer_;

@@ -19,7 +19,8 @@ RankTimeline::RankTimeline(const LinkModel& model, int rank)
       rank_(rank),
       egressFree_(model.topology().ports.size(), 0),
       ingressFree_(model.topology().ports.size(), 0),
-      linkFree_(static_cast<size_t>(model.nranks()), 0) {}
+      linkFree_(static_cast<size_t>(model.nranks()), 0),
+      putSent_(static_cast<size_t>(model.nranks()), 0) {}
 
 void RankTimeline::phaseBegin() {
   phaseStart_ = clock_;
@@ -41,6 +42,19 @@ MsgStamp RankTimeline::postSend(int peer, size_t bytes) {
   }
   phaseEnd_ = std::max(phaseEnd_, sent);
   return {t, sent};
+}
+
+void RankTimeline::postPut(int peer, size_t bytes) {
+  SimTime& pending = putSent_[static_cast<size_t>(peer)];
+  pending = std::max(pending, postSend(peer, bytes).sentPs);
+}
+
+MsgStamp RankTimeline::postSignal(int peer) {
+  MsgStamp s = postSend(peer, 0);
+  SimTime& pending = putSent_[static_cast<size_t>(peer)];
+  s.sentPs = std::max(s.sentPs, pending);
+  pending = 0;
+  return s;
 }
 
 void RankTimeline::postRecv(int peer, size_t bytes, bool reduces) {

@@ -69,6 +69,10 @@ class RankTimeline {
   void phaseBegin();
   // Charges the send to the sender's link and port; the stamp travels with the message.
   MsgStamp postSend(int peer, size_t bytes);
+  // A put is charged as a send whose stamp waits for the next signal to the same peer: the
+  // signal leaves once the bytes put before it have (its stamp's sentPs covers them).
+  void postPut(int peer, size_t bytes);
+  MsgStamp postSignal(int peer);
   void postRecv(int peer, size_t bytes, bool reduces);
   // A local reduction of `bytes` (kReduceLocal).
   void chargeCompute(size_t bytes);
@@ -102,6 +106,7 @@ class RankTimeline {
   std::vector<SimTime> egressFree_;   // per port
   std::vector<SimTime> ingressFree_;  // per port
   std::vector<SimTime> linkFree_;     // per peer: this rank's outgoing link
+  std::vector<SimTime> putSent_;      // per peer: when the puts not yet signalled have left
   std::vector<PostedRecv> posted_;
 };
 

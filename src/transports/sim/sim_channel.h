@@ -19,7 +19,8 @@ struct SimChunk {
   size_t capacity = 0;
   size_t bytes = 0;
   uint64_t msgBytes = 0;
-  bool first = false;  // first chunk of its message: `stamp` is valid
+  bool first = false;  // first chunk of its message (or a signal): `stamp` is valid
+  int signal = -1;     // >= 0: a signal on this channel, no payload
   MsgStamp stamp;
 };
 
@@ -29,7 +30,7 @@ class SimFifo {
 
   // Copies a chunk in; false when every slot is full.
   bool push(const std::byte* src, size_t bytes, uint64_t msgBytes, bool first,
-            const MsgStamp& stamp) {
+            const MsgStamp& stamp, int signal = -1) {
     const uint64_t t = tail_.load(std::memory_order_relaxed);
     if (t - head_.load(std::memory_order_acquire) >= kSlots) return false;
     SimChunk& c = slots_[t % kSlots];
@@ -37,11 +38,12 @@ class SimFifo {
       c.data = std::make_unique_for_overwrite<std::byte[]>(bytes);
       c.capacity = bytes;
     }
-    std::memcpy(c.data.get(), src, bytes);
+    if (bytes > 0) std::memcpy(c.data.get(), src, bytes);
     c.bytes = bytes;
     c.msgBytes = msgBytes;
     c.first = first;
     c.stamp = stamp;
+    c.signal = signal;
     tail_.store(t + 1, std::memory_order_release);
     return true;
   }

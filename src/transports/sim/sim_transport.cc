@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -38,6 +39,14 @@ struct SimFabric {
   const LinkModel model;
   std::vector<std::unique_ptr<SimFifo>> fifos;  // [from * nranks + to]
   std::vector<std::atomic<bool>> aborted;
+
+  // Windows ranks registered for puts: [rank][id].
+  struct Window {
+    std::byte* base = nullptr;
+    size_t bytes = 0;
+  };
+  std::mutex windowMutex;
+  std::vector<std::map<int, Window>> windows{static_cast<size_t>(nranks)};
 };
 
 // Fabrics being set up: rank 0 registers one, the others find it by the id it broadcasts.
@@ -90,9 +99,18 @@ class SimEndpoint final : public Endpoint {
   }
 
   RecvChunk peek() override {
+    static const std::byte kNoPayload{};
     const SimChunk* c = fromPeer_.front();
     if (!c) return {};
-    return {c->data.get(), c->bytes, c->msgBytes};
+    return {c->bytes > 0 ? c->data.get() : &kNoPayload, c->bytes, c->msgBytes, c->signal};
+  }
+
+  bool pushSignal(int channel) override {
+    if (outRemaining_ != 0) return false;  // the message before it is not all pushed yet
+    if (outStamps_.empty()) outStamps_.push_back(timeline_.postSignal(peer_));
+    if (!toPeer_.push(nullptr, 0, 0, true, outStamps_.front(), channel)) return false;
+    outStamps_.pop_front();
+    return true;
   }
 
   void pop() override {
@@ -157,15 +175,46 @@ class SimTransport final : public Transport {
     if (bytes == 0) return;
     endpoints_[static_cast<size_t>(peer)]->queueSendStamp(timeline_.postSend(peer, bytes));
   }
+  void postPut(int peer, size_t bytes) override { timeline_.postPut(peer, bytes); }
+  void postSignal(int peer) override {
+    endpoints_[static_cast<size_t>(peer)]->queueSendStamp(timeline_.postSignal(peer));
+  }
   void postRecv(int peer, size_t bytes, bool reduces) override {
     if (bytes > 0) timeline_.postRecv(peer, bytes, reduces);
   }
+  void postWait(int peer, size_t bytes) override { timeline_.postRecv(peer, bytes, false); }
   void chargeCompute(size_t bytes) override { timeline_.chargeCompute(bytes); }
   void phaseEnd() override {
     timeline_.phaseEnd(
         [this](int peer) { return endpoints_[static_cast<size_t>(peer)]->takeRecvStamp(); });
   }
   int64_t virtualTimePs() const override { return timeline_.clockPs(); }
+
+  // Ranks are threads of one process: a put is a copy into the peer's registered memory.
+  bool supportsPut() const override { return true; }
+  Status registerWindow(int id, void* base, size_t bytes) override {
+    std::lock_guard<std::mutex> g(fabric_->windowMutex);
+    fabric_->windows[static_cast<size_t>(rank_)][id] = {static_cast<std::byte*>(base), bytes};
+    return Status::ok();
+  }
+  Status put(int peer, int window, size_t offset, const std::byte* src, size_t bytes) override {
+    SimFabric::Window w;
+    {
+      std::lock_guard<std::mutex> g(fabric_->windowMutex);
+      const auto& ws = fabric_->windows[static_cast<size_t>(peer)];
+      auto it = ws.find(window);
+      if (it == ws.end())
+        return makeError(strataInvalidUsage, "sim: rank %d put to window %d of rank %d, which "
+                         "rank %d has not registered", rank_, window, peer, peer);
+      w = it->second;
+    }
+    if (offset > w.bytes || bytes > w.bytes - offset)
+      return makeError(strataInvalidUsage, "sim: rank %d put %zu bytes at offset %zu into window "
+                       "%d of rank %d, which holds %zu bytes", rank_, bytes, offset, window, peer,
+                       w.bytes);
+    std::memcpy(w.base + offset, src, bytes);
+    return Status::ok();
+  }
 
  private:
   std::shared_ptr<SimFabric> fabric_;
