@@ -285,6 +285,10 @@ typedef struct {
                                               this rank completed as a receiver. */
   uint64_t steps;                        /**< Plan phases (algorithm steps) this rank completed. */
   uint64_t ops;                          /**< Operations counted. */
+  uint64_t callBytes;                    /**< Size of the calls' data as nccl-tests' `size`
+                                              column counts it (AllGather: the gathered output;
+                                              ReduceScatter: the scattered input; AllToAll: the
+                                              whole buffer), summed over the calls. */
 } strataOpStats_t;
 
 /** Statistics of one rank's communicator (strataCommGetStats). */

@@ -13,6 +13,7 @@ void toOpStats(const strata::ExecCounters& c, int64_t simPs, uint64_t ops, strat
   out->syncs = c.syncs;
   out->steps = c.steps;
   out->ops = ops;
+  out->callBytes = c.callBytes;
 }
 
 }  // namespace

@@ -46,7 +46,12 @@ struct CollArgs {
   // AllToAllv (send*/recv*) and AllGatherv (recv*), copied from the caller's arrays.
   std::vector<size_t> sendcounts, sdispls, recvcounts, rdispls;
 
-  // Bytes of the payload the scheduler sizes algorithms by (per-rank message size).
+  // The size of the call's data in bytes, as nccl-tests' `size` column reports it: the whole
+  // buffer that is reduced, gathered, scattered or exchanged. AllReduce, Broadcast, Reduce,
+  // Send, Recv: count elements; AllGather and ReduceScatter: count x nranks (the gathered
+  // output, the scattered input); AllToAll: count x nranks; AllGatherv: the sum of recvcounts;
+  // AllToAllv: the sum of this rank's sendcounts; Barrier: 0. The one size everything uses:
+  // tune-string ranges, algorithm estimates and the statistics' callBytes.
   size_t messageBytes(int nranks) const;
 };
 

@@ -203,13 +203,7 @@ void PlanRun::pushSome(int peer, const std::byte* src, size_t& sent, size_t limi
 // A chunk must belong to a message of the size the op expects and fit in what is left of it.
 Status PlanRun::checkChunk(const Op& op, const RecvChunk& c, size_t got) const {
   if (c.msgBytes == op.bytes && got + c.bytes <= op.bytes) return Status::ok();
-  if (c.signal >= 0) {
-    return makeError(strataInvalidUsage,
-                     "%s (%s): rank %d sent a signal on channel %d where rank %d expected a "
-                     "message of %zu bytes (mismatched plans or call order between the ranks)",
-                     items_[item_].collName, items_[item_].plan->algo.c_str(), op.peer, c.signal,
-                     ctx_.rank, op.bytes);
-  }
+
   return makeError(strataInvalidUsage,
                    "%s (%s): rank %d sent a message of %llu bytes where rank %d expected "
                    "%zu (mismatched counts, types or call order between the ranks)",

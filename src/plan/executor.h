@@ -46,6 +46,7 @@ struct ExecCounters {
   uint64_t bytesPerLevel[STRATA_MAX_LEVELS] = {};  // by the topology level of the receiver
   uint64_t steps = 0;  // phases completed
   uint64_t syncs = 0;  // chunk handshakes and signal waits completed
+  uint64_t callBytes = 0;  // CollArgs::messageBytes of the calls run (set by the runtime)
 };
 
 // What a run needs from its communicator while waiting.

@@ -1,5 +1,7 @@
-// A communicator: one rank's membership in a group, its bootstrap, transport, planner, scratch
-// memory and error state.
+// A communicator: one rank's membership in a group. It owns the bootstrap, transport and
+// planner, and composes parts with one job each: the buffer arena (buffer_arena.h), statistics
+// (comm_stats.h) and error state (error_state.h). Its life cycle (init, async init, finalize,
+// abort, split) is in comm_lifecycle.cc.
 #pragma once
 
 #include <atomic>
@@ -14,21 +16,14 @@
 #include "plan/coll_args.h"
 #include "base/config.h"
 #include "plan/executor.h"
+#include "runtime/buffer_arena.h"
+#include "runtime/comm_stats.h"
+#include "runtime/error_state.h"
 #include "scheduler/planner.h"
 #include "topology/topology.h"
 #include "transports/transport.h"
 
 namespace strata {
-
-// What strataCommGetStats reports: the last operation's counters and the totals, with the
-// virtual time of transports that keep one (sim).
-struct CommStats {
-  int numLevels = 1;
-  int64_t clockPs = 0;  // the transport's virtual clock after the last operation
-  uint64_t ops = 0;
-  ExecCounters last, total;
-  int64_t lastSimPs = 0, totalSimPs = 0;
-};
 
 class Comm {
  public:
@@ -59,21 +54,19 @@ class Comm {
   std::mutex& execMutex() { return execMutex_; }
 
   RunContext runContext() const;
-  // The run state reused by every call (the exec mutex guards it).
+  // The run state reused by every call, and the arena its plans use (the exec mutex guards
+  // both).
   PlanRun& run() { return run_; }
-  void reserveArena(size_t scratch, size_t stageIn, size_t stageOut);
-  // Points the item's buffer slots at this call's buffers and the scratch arena (which must
-  // already be large enough: reserveArena).
-  void bindBuffers(RunItem& item, const void* send, void* recv, const std::vector<void*>& extras);
+  BufferArena& arena() { return arena_; }
 
   // Marks the communicator failed: peers are told, later calls are refused.
   void fail(const Status& s);
-  void recordError(const Status& s);
-  std::string lastError();
+  void recordError(const Status& s) { errors_.record(s); }
+  std::string lastError() { return errors_.lastError(); }
 
   // Records one completed operation (a call or a fused group).
   void addCounters(const ExecCounters& c);
-  CommStats stats();
+  CommStats stats() { return stats_.snapshot(); }
 
   // The topology of the communicator's ranks: the configured preset or file, or their hosts.
   const Topology& topology() const { return *topology_; }
@@ -109,15 +102,12 @@ class Comm {
   AbortFlag abort_{false};
   std::atomic<strataResult_t> asyncError_{strataSuccess};
   std::thread initThread_;
-  std::mutex errorMutex_;
-  std::string lastError_;
-  Status failure_;
+  ErrorState errors_;
   std::mutex execMutex_;
-  std::vector<std::byte> scratch_, stageIn_, stageOut_;
+  BufferArena arena_;
   std::atomic<int> pending_{0};
   std::atomic<int> active_{0};
-  std::mutex countersMutex_;
-  CommStats stats_;
+  CommStatistics stats_;
   std::shared_ptr<const Topology> topology_;
   std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level
 };

@@ -33,6 +33,14 @@ struct GroupState {
 
 bool isPointToPoint(CollType c) { return c == CollType::kSend || c == CollType::kRecv; }
 
+// What the run counted, with the size of the calls' data (CollArgs::messageBytes).
+ExecCounters countersOf(const Comm& comm, const PlanRun& run, const CollArgs* calls,
+                        size_t count) {
+  ExecCounters c = run.counters();
+  for (size_t i = 0; i < count; ++i) c.callBytes += calls[i].messageBytes(comm.nranks());
+  return c;
+}
+
 // Fills the communicator's reusable run with these calls; the comm's exec mutex must be held.
 Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
   PlanRun& run = comm.run();
@@ -55,29 +63,25 @@ Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
     p2pPlan = comm.planner().planPointToPoint(p2p);
   }
   // Plans first: the arena is sized for all of them before any buffer is bound.
-  size_t scratch = 0, in = 0, out = 0;
   const size_t first = items.size();
   for (size_t i = 0; i < count; ++i) {
     if (isPointToPoint(calls[i].coll)) continue;
     STRATA_ASSIGN(PlanPtr plan, comm.planner().planFor(calls[i]));
-    scratch = std::max(scratch, plan->scratchBytes);
-    in = std::max(in, plan->stageInBytes);
-    out = std::max(out, plan->stageOutBytes);
     items.emplace_back();
     items.back().plan = std::move(plan);
     items.back().collName = collName(calls[i].coll);
   }
-  comm.reserveArena(scratch, in, out);
+  comm.arena().reserveFor(items);
   size_t k = first;
   for (size_t i = 0; i < count; ++i) {
     if (isPointToPoint(calls[i].coll)) continue;
-    comm.bindBuffers(items[k++], calls[i].sendbuff, calls[i].recvbuff, {});
+    comm.arena().bind(items[k++], calls[i].sendbuff, calls[i].recvbuff, {});
   }
   if (p2pPlan) {
     RunItem it;
     it.plan = p2pPlan;
     it.collName = p2pCount > 1 ? "Send/Recv group" : collName(p2pSingle);
-    comm.bindBuffers(it, nullptr, nullptr, extras);
+    comm.arena().bind(it, nullptr, nullptr, extras);
     items.insert(items.begin(), std::move(it));  // Send/Recv run before the collectives
   }
   run.start();
@@ -127,7 +131,7 @@ Status execute(std::vector<CommWork>& works) {
   RankScope scope(works.size() == 1 ? works.front().comm->rank() : currentLogRank());
   Status s = runToCompletion(runs.data(), runs.size());
   for (CommWork& w : works) {
-    w.comm->addCounters(w.comm->run().counters());
+    w.comm->addCounters(countersOf(*w.comm, w.comm->run(), w.calls.data(), w.calls.size()));
     if (!s.isOk()) w.comm->fail(s);
   }
   return s;
@@ -144,7 +148,7 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
   else
     STRATA_CHECK(prepare(comm, calls, count));
   Status s = runToCompletion(&run, 1);
-  comm.addCounters(run->counters());
+  comm.addCounters(countersOf(comm, *run, calls, count));
   if (!s.isOk()) comm.fail(s);
   return s;
 }

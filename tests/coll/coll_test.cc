@@ -1,7 +1,10 @@
-// Every collective with ranks as threads, over rank counts, counts, dtypes, ops, in-place and
-// out-of-place, with each algorithm pinned. Results are compared bit for bit.
+// Every registered algorithm, pinned, with ranks as threads on shared memory and on the
+// simulated mesh (this host's topology), over rank counts, counts, dtypes, ops, in-place and
+// out-of-place. The cases come from the algorithm registry: registering an algorithm is all it
+// takes to test it. Results are compared bit for bit.
 #include <tuple>
 
+#include "algorithms/algorithm.h"
 #include "coll/coll_harness.h"
 
 namespace strata::test {
@@ -12,9 +15,12 @@ constexpr size_t kLarge = (1u << 20) + 3;
 struct Case {
   std::string coll;  // tune-string collective name
   std::string algo;
+  bool sim = false;  // on the simulated mesh instead of shared memory
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.coll << ":@" << c.algo; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.coll << ":@" << c.algo << (c.sim ? " on sim" : " on shm");
+}
 
 using Param = std::tuple<Case, int, size_t>;
 
@@ -48,9 +54,19 @@ class CollTest : public ::testing::TestWithParam<Param> {
 
   // Runs `check` for every combo, in place and out of place, on every rank.
   void sweep(const std::function<void(int, strataComm_t, strataDataType_t, strataRedOp_t, bool)>& check) {
-    runRanks(nranks(), tune(), [&](int rank, strataComm_t comm) {
-      for (auto [t, op] : combos(count(), reduction()))
-        for (bool inPlace : {false, true}) check(rank, comm, t, op, inPlace);
+    strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+    const std::string algo = tune();
+    cfg.algo = algo.c_str();
+    cfg.timeoutMs = 60000;
+    cfg.transport = c().sim ? "sim" : nullptr;
+    const bool data = c().coll != "barrier";
+    runRanksWith(nranks(), cfg, [&](int rank, strataComm_t comm) {
+      for (auto [t, op] : combos(count(), reduction())) {
+        for (bool inPlace : {false, true}) {
+          check(rank, comm, t, op, inPlace);
+          if (!data) return;  // one barrier per rank is the whole check
+        }
+      }
     });
   }
 };
@@ -146,6 +162,10 @@ TEST_P(CollTest, MatchesReference) {
         res = strataAllToAll(in.data(), out.data(), cnt, t, comm, nullptr);
       }
       checkCount = un * cnt;
+    } else if (coll == "barrier") {
+      res = strataBarrier(comm, nullptr);
+    } else {
+      FAIL() << "no reference check for collective " << coll;
     }
     ASSERT_EQ(res, strataSuccess) << describe(t, op, inPlace, rank) << ": " << strataGetLastError(comm);
     long bad = firstMismatch(out.data() + checkOffset, expect.data(), checkCount, t);
@@ -221,27 +241,40 @@ TEST_P(VCollTest, VariableCounts) {
   });
 }
 
-std::vector<Case> fixedCases() {
-  return {{"allreduce", "ring"},      {"allreduce", "oneshot"}, {"allreduce", "ringpipe"},
-          {"reducescatter", "ring"}, {"allgather", "ring"},      {"allgather", "ringpipe"},      {"broadcast", "chain"},   {"reduce", "chain"},
-          {"alltoall", "pairwise"}};
+bool variableCounts(CollType c) {
+  return c == CollType::kAllGatherv || c == CollType::kAllToAllv;
+}
+
+// Every registered algorithm on shared memory, and on the sim where it supports the sim's shape
+// (no forwarding ops); variable-count collectives or the others.
+std::vector<Case> registryCases(bool variable) {
+  std::vector<Case> out;
+  CommShape simShape;
+  simShape.forwarding = false;
+  for (const Algorithm* a : algorithmRegistry()) {
+    if (variableCounts(a->coll()) != variable) continue;
+    out.push_back({collKey(a->coll()), a->name(), false});
+    CollArgs args;
+    args.coll = a->coll();
+    if (a->supports(args, simShape)) out.push_back({collKey(a->coll()), a->name(), true});
+  }
+  return out;
 }
 
 std::string paramName(const ::testing::TestParamInfo<Param>& info) {
   const Case& c = std::get<0>(info.param);
-  return c.coll + "_" + c.algo + "_r" + std::to_string(std::get<1>(info.param)) + "_c" +
-         std::to_string(std::get<2>(info.param));
+  return c.coll + "_" + c.algo + (c.sim ? "_sim" : "_shm") + "_r" +
+         std::to_string(std::get<1>(info.param)) + "_c" + std::to_string(std::get<2>(info.param));
 }
 
 INSTANTIATE_TEST_SUITE_P(Variable, VCollTest,
-                         ::testing::Combine(::testing::Values(Case{"allgatherv", "ring"},
-                                                              Case{"alltoallv", "pairwise"}),
+                         ::testing::Combine(::testing::ValuesIn(registryCases(true)),
                                             ::testing::Values(1, 2, 3, 4, 7, 8),
                                             ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
                          paramName);
 
-INSTANTIATE_TEST_SUITE_P(Fixed, CollTest,
-                         ::testing::Combine(::testing::ValuesIn(fixedCases()),
+INSTANTIATE_TEST_SUITE_P(Registry, CollTest,
+                         ::testing::Combine(::testing::ValuesIn(registryCases(false)),
                                             ::testing::Values(1, 2, 3, 4, 7, 8),
                                             ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
                          paramName);

@@ -1,0 +1,30 @@
+#include "runtime/comm_stats.h"
+
+namespace strata {
+
+void CommStatistics::setLevels(int n) {
+  std::lock_guard<std::mutex> g(mutex_);
+  stats_.numLevels = n;
+}
+
+void CommStatistics::add(const ExecCounters& c, int64_t clockPs) {
+  std::lock_guard<std::mutex> g(mutex_);
+  ExecCounters& t = stats_.total;
+  t.bytesSent += c.bytesSent;
+  for (int l = 0; l < STRATA_MAX_LEVELS; ++l) t.bytesPerLevel[l] += c.bytesPerLevel[l];
+  t.steps += c.steps;
+  t.syncs += c.syncs;
+  t.callBytes += c.callBytes;
+  stats_.last = c;
+  ++stats_.ops;
+  stats_.lastSimPs = clockPs - stats_.clockPs;
+  stats_.totalSimPs += stats_.lastSimPs;
+  stats_.clockPs = clockPs;
+}
+
+CommStats CommStatistics::snapshot() {
+  std::lock_guard<std::mutex> g(mutex_);
+  return stats_;
+}
+
+}  // namespace strata
