@@ -220,47 +220,37 @@ OpId PlanBuilder::reduceMany(BufRef dst, BufRef first, size_t stride, int count,
   return add(std::move(op), after);
 }
 
-OpId PlanBuilder::convert(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to,
-                          size_t elems, After after) {
+OpId PlanBuilder::transformOp(TransformKind kind, BufRef src, strataDataType_t from, BufRef dst,
+                              strataDataType_t to, BufRef scales, size_t blockElems,
+                              size_t elems, After after) {
   if (elems == 0) return kNoOp;
   Op op = make(OpKind::kTransform);
-  op.transform = TransformKind::kConvert;
+  op.transform = kind;
   op.dtype = from;
   op.dstType = to;
   op.src = src;
   op.dst = dst;
+  op.scales = scales;
+  op.blockElems = blockElems;
   op.elems = elems;
   return add(std::move(op), after);
+}
+
+OpId PlanBuilder::convert(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to,
+                          size_t elems, After after) {
+  return transformOp(TransformKind::kConvert, src, from, dst, to, {}, 0, elems, after);
 }
 
 OpId PlanBuilder::quantize(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to,
                            BufRef scales, size_t blockElems, size_t elems, After after) {
-  if (elems == 0) return kNoOp;
-  Op op = make(OpKind::kTransform);
-  op.transform = TransformKind::kQuantize;
-  op.dtype = from;
-  op.dstType = to;
-  op.src = src;
-  op.dst = dst;
-  op.scales = scales;
-  op.blockElems = blockElems;
-  op.elems = elems;
-  return add(std::move(op), after);
+  return transformOp(TransformKind::kQuantize, src, from, dst, to, scales, blockElems, elems,
+                     after);
 }
 
 OpId PlanBuilder::dequantize(BufRef src, strataDataType_t from, BufRef scales, size_t blockElems,
                              BufRef dst, strataDataType_t to, size_t elems, After after) {
-  if (elems == 0) return kNoOp;
-  Op op = make(OpKind::kTransform);
-  op.transform = TransformKind::kDequantize;
-  op.dtype = from;
-  op.dstType = to;
-  op.src = src;
-  op.dst = dst;
-  op.scales = scales;
-  op.blockElems = blockElems;
-  op.elems = elems;
-  return add(std::move(op), after);
+  return transformOp(TransformKind::kDequantize, src, from, dst, to, scales, blockElems, elems,
+                     after);
 }
 
 OpId PlanBuilder::divide(BufRef dst, size_t elems, After after) {

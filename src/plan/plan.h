@@ -182,6 +182,9 @@ class PlanBuilder {
  private:
   OpId add(Op op, After after);
   Op make(OpKind kind) const;
+  OpId transformOp(TransformKind kind, BufRef src, strataDataType_t from, BufRef dst,
+                   strataDataType_t to, BufRef scales, size_t blockElems, size_t elems,
+                   After after);
   Plan& plan_;
   strataDataType_t dtype_;
   strataRedOp_t redop_;
