@@ -1,6 +1,7 @@
 // Low-precision reductions at their own width: the bytes on the wire (statistics) and the
 // rounding error against a float64 reference, with and without float32 staging.
 #include <cmath>
+#include <cstddef>
 #include <random>
 
 #include "coll/coll_harness.h"
@@ -132,6 +133,19 @@ TEST(Precision, BadPrecisionNameIsRefused) {
   EXPECT_EQ(strataCommInitAll(comms.data(), 2, &cfg), strataInvalidArgument);
   EXPECT_NE(std::string(strataGetLastError(nullptr)).find("reducePrecision"), std::string::npos)
       << strataGetLastError(nullptr);
+}
+
+// A program built against version 1 of strataConfig_t (which ended at `algo`) still initialises:
+// the fields it does not have take their defaults.
+TEST(Precision, ConfigVersion1IsStillAccepted) {
+  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+  cfg.version = 1;
+  cfg.size = offsetof(strataConfig_t, reducePrecision);
+  cfg.reducePrecision = "not read";
+  std::vector<strataComm_t> comms(2);
+  ASSERT_EQ(strataCommInitAll(comms.data(), 2, &cfg), strataSuccess)
+      << strataGetLastError(nullptr);
+  for (strataComm_t c : comms) EXPECT_EQ(strataCommDestroy(c), strataSuccess);
 }
 
 }  // namespace

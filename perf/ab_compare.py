@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Compares two builds of Strata with one perf tool, interleaved: each round runs build A and
+build B back to back (alternating which goes first), under strata-run with -np ranks, and the
+table gives the median out-of-place time per size of each and B/A.
+
+  perf/ab_compare.py --a OLD/build/bin --b build/bin --rounds 5 -- all_reduce_perf -b 8 -e 64M -f 4
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+
+
+def run(bindir, np, tool_args):
+    cmd = [bindir + '/strata-run', '-np', str(np), bindir + '/' + tool_args[0]] + tool_args[1:]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    times = {}
+    for line in out.splitlines():
+        fields = line.split()
+        # Rows of rank 0: "[0] size count type redop root time algbw busbw #wrong ..."
+        if len(fields) < 8 or fields[0] != '[0]' or not fields[1].isdigit():
+            continue
+        times[int(fields[1])] = float(fields[6])
+    if not times:
+        sys.exit('no result rows from: ' + ' '.join(cmd) + '\n' + out)
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--a', required=True, help='bin directory of build A (the baseline)')
+    ap.add_argument('--b', required=True, help='bin directory of build B')
+    ap.add_argument('--rounds', type=int, default=5)
+    ap.add_argument('--np', type=int, default=2)
+    ap.add_argument('tool', nargs=argparse.REMAINDER, help='-- tool and its arguments')
+    args = ap.parse_args()
+    tool = args.tool[1:] if args.tool and args.tool[0] == '--' else args.tool
+    if not tool:
+        ap.error('name the perf tool after --')
+    samples = {'a': {}, 'b': {}}
+    for r in range(args.rounds):
+        order = ['a', 'b'] if r % 2 == 0 else ['b', 'a']
+        for which in order:
+            for size, t in run(getattr(args, which), args.np, tool).items():
+                samples[which].setdefault(size, []).append(t)
+    print('%12s %12s %12s %8s' % ('size (B)', 'A time (us)', 'B time (us)', 'B/A'))
+    for size in sorted(samples['a']):
+        a = statistics.median(samples['a'][size])
+        b = statistics.median(samples['b'].get(size, [float('nan')]))
+        print('%12d %12.2f %12.2f %8.2f' % (size, a, b, b / a if a else float('nan')))
+
+
+if __name__ == '__main__':
+    main()
