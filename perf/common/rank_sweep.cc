@@ -139,7 +139,7 @@ void RankSweep::complete() {
 void RankSweep::prepareInputs(const CallShape& shape, const TestCase& tc, bool inPlace,
                               uint64_t seed) {
   const size_t ts = typeSize(tc.type);
-  const ValueSpec values{tc.type, tc.op, seed};
+  const ValueSpec values{tc.type, tc.op, seed, nranks_};
   if (inPlace) {
     std::memset(recv_.data(), 0, shape.inPlaceElems(rank_) * ts);
     char* send = recv_.data() + static_cast<size_t>(rank_) * shape.sendInPlaceOffset * ts;
@@ -155,7 +155,7 @@ int64_t RankSweep::checkOutputs(const CallShape& shape, const TestCase& tc, bool
   prepareInputs(shape, tc, inPlace, seed);
   call(shape, tc, inPlace, 0);
   complete();
-  const ValueSpec values{tc.type, tc.op, seed};
+  const ValueSpec values{tc.type, tc.op, seed, nranks_};
   coll_.fillExpected(expected_.data(), shape, tc, values, inPlace);
   const Pointers p = pointers(shape, tc, inPlace, 0);
   int64_t wrong =

@@ -80,21 +80,29 @@ void intReduced(void* dst, const std::vector<uint64_t>& keys, strataRedOp_t op, 
 
 // ---- floating types ----
 
-// Largest input magnitude each format holds exactly as an integer (fp8 e5m2 has 2 mantissa bits:
-// every integer up to 8; e4m3 up to 16; bf16 up to 256; fp16 up to 2048).
-int maxAbsInput(strataDataType_t type) {
+// Largest input magnitude for nranks inputs: the narrow formats reduce at their own width and
+// round every partial sum, so every partial sum must be an integer the format holds exactly (fp8
+// e5m2 has 2 mantissa bits: every integer up to 8; e4m3 up to 16; bf16 up to 256; fp16 up to
+// 2048). float32 sums of up to 4096 inputs of 4096 stay below 2^24.
+int maxAbsInput(strataDataType_t type, int nranks) {
+  int exact = 0;
   switch (type) {
     case strataFloat8e5m2:
-      return 8;
+      exact = 8;
+      break;
     case strataFloat8e4m3:
-      return 16;
+      exact = 16;
+      break;
     case strataBfloat16:
-      return 128;
+      exact = 256;
+      break;
     case strataFloat16:
-      return 1024;
+      exact = 2048;
+      break;
     default:
       return 4096;
   }
+  return std::max(1, exact / std::max(1, nranks));
 }
 
 int64_t floatInputValue(uint64_t bits, strataRedOp_t op, int maxAbs) {
@@ -132,9 +140,9 @@ void storeFloat(void* dst, size_t i, strataDataType_t type, double x) {
   }
 }
 
-void floatInput(void* dst, strataDataType_t type, strataRedOp_t op, uint64_t key, size_t first,
-                size_t count) {
-  const int maxAbs = maxAbsInput(type);
+void floatInput(void* dst, strataDataType_t type, strataRedOp_t op, int nranks, uint64_t key,
+                size_t first, size_t count) {
+  const int maxAbs = maxAbsInput(type, nranks);
   for (size_t i = 0; i < count; ++i)
     storeFloat(dst, i, type,
                static_cast<double>(floatInputValue(elementBits(key, first + i), op, maxAbs)));
@@ -142,8 +150,8 @@ void floatInput(void* dst, strataDataType_t type, strataRedOp_t op, uint64_t key
 
 void floatReduced(void* dst, strataDataType_t type, const std::vector<uint64_t>& keys,
                   strataRedOp_t op, size_t first, size_t count) {
-  const int maxAbs = maxAbsInput(type);
   const int n = static_cast<int>(keys.size());
+  const int maxAbs = maxAbsInput(type, n);
   for (size_t i = 0; i < count; ++i) {
     // Integers and signed powers of two: exact in double whatever the order.
     double acc = static_cast<double>(floatInputValue(elementBits(keys[0], first + i), op, maxAbs));
@@ -221,7 +229,7 @@ void withIntType(strataDataType_t type, Fn&& fn) {
 void fillInput(void* dst, const ValueSpec& spec, int rank, size_t first, size_t count) {
   const uint64_t key = rankKey(spec.seed, rank);
   if (isFloating(spec.type)) {
-    floatInput(dst, spec.type, spec.op, key, first, count);
+    floatInput(dst, spec.type, spec.op, spec.nranks, key, first, count);
     return;
   }
   withIntType(spec.type, [&](auto t) { intInput<decltype(t)>(dst, key, first, count); });

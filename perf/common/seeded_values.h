@@ -3,7 +3,8 @@
 // Integer types draw full-width random values: their sums and products wrap modulo 2^bits, which
 // is associative and commutative. Floating types draw small integers (within the range each format
 // holds exactly), or +-1 and +-2 for products, so float32 accumulation is exact whatever the order;
-// fp16, bf16 and fp8 results are the exact float32 result rounded once, as Strata computes them.
+// fp16, bf16 and fp8 inputs are small enough that every partial sum of nranks of them is exact in
+// the format, so reducing at the format's own width in any order gives the exact result.
 // Avg is the exact sum divided once: in the element type for integers, float64 and float32, in
 // float32 for the narrow types.
 #pragma once
@@ -20,6 +21,7 @@ struct ValueSpec {
   strataDataType_t type = strataFloat32;
   strataRedOp_t op = strataSum;
   uint64_t seed = 0;
+  int nranks = 1;  // ranks whose inputs are reduced (bounds the narrow formats' inputs)
 };
 
 // Writes elements [first, first + count) of `rank`'s input to dst.
