@@ -58,8 +58,21 @@ uint32_t parseSubsys(const char* spec) {
     size_t end = s.find(',', pos);
     if (end == std::string::npos) end = s.size();
     std::string tok = s.substr(pos, end - pos);
-    for (const auto& n : kNames)
-      if (strcasecmp(tok.c_str(), n.name) == 0) mask |= n.bit;
+    bool known = false;
+    for (const auto& n : kNames) {
+      if (strcasecmp(tok.c_str(), n.name) == 0) {
+        mask |= n.bit;
+        known = true;
+      }
+    }
+    // A misspelt name would otherwise hide the lines it meant to show, without a word.
+    if (!known && !tok.empty()) {
+      std::string names;
+      for (const auto& n : kNames) names += (names.empty() ? "" : ", ") + std::string(n.name);
+      fprintf(stderr,
+              "STRATA WARN STRATA_DEBUG_SUBSYS: unknown subsystem '%s' ignored; known: %s\n",
+              tok.c_str(), names.c_str());
+    }
     pos = end + 1;
   }
   return invert ? ~mask : mask;

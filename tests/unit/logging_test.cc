@@ -141,5 +141,22 @@ TEST_F(LoggingTest, AnUnknownLevelIsNamedAndLogsNothing) {
   EXPECT_EQ(contents(), "");
 }
 
+TEST_F(LoggingTest, AnUnknownSubsystemIsNamedAndTheKnownOnesStillApply) {
+  logToFile();
+  setenv("STRATA_DEBUG", "INFO", 1);
+  setenv("STRATA_DEBUG_SUBSYS", "COLLS,init", 1);
+  ::testing::internal::CaptureStderr();
+  reloadLogConfig();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("unknown subsystem 'COLLS'"), std::string::npos) << err;
+  EXPECT_NE(err.find("COLL, P2P"), std::string::npos) << err;  // the known names are listed
+  EXPECT_EQ(err.find("'init'"), std::string::npos) << err;      // names match in any case
+  STRATA_INFO(Subsys::kInit, "init-shown");
+  STRATA_INFO(Subsys::kColl, "coll-hidden");
+  const std::string text = contents();
+  EXPECT_NE(text.find("init-shown"), std::string::npos) << text;
+  EXPECT_EQ(text.find("coll-hidden"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace strata
