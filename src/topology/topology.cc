@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "base/rank_list.h"
 #include "topology/hwloc_discovery.h"
 #include "topology/presets/presets.h"
 #include "topology/topology_json.h"
@@ -176,6 +177,39 @@ Result<Topology> communicatorTopology(const std::string& spec,
                                       const std::vector<std::string>& hostIds) {
   if (!spec.empty()) return resolveTopology(spec);
   return topologyFromHosts(hostIds, discoverLocalHost());
+}
+
+std::string describeLevels(const Topology& topo) {
+  constexpr size_t kGroupsListed = 8;
+  std::string out = format("topology '%s' (%d ranks):", topo.name.c_str(), topo.nranks);
+  for (size_t l = 0; l < topo.levels.size(); ++l) {
+    const LevelSpec& level = topo.levels[l];
+    std::vector<std::vector<int>> groups;
+    for (size_t r = 0; r < level.groupOf.size(); ++r) {
+      const auto g = static_cast<size_t>(level.groupOf[r]);
+      if (g >= groups.size()) groups.resize(g + 1);
+      groups[g].push_back(static_cast<int>(r));
+    }
+    std::string shape;
+    const bool even = std::all_of(groups.begin(), groups.end(),
+                                  [&](const auto& g) { return g.size() == groups.front().size(); });
+    if (groups.size() <= kGroupsListed) {
+      shape = format("%zu group%s (ranks ", groups.size(), groups.size() == 1 ? "" : "s");
+      for (size_t g = 0; g < groups.size(); ++g)
+        shape += (g ? " | " : "") + formatRankList(groups[g], 4);
+      shape += ")";
+    } else if (even) {
+      shape = format("%zu groups of %zu ranks", groups.size(), groups.front().size());
+    } else {
+      shape = format("%zu groups of unequal sizes", groups.size());
+    }
+    out += format("%s level %zu '%s' %s, link %g us %g GB/s", l ? ";" : "", l, level.name.c_str(),
+                  shape.c_str(), level.link.alphaUs, level.link.gbps);
+    if (level.port >= 0 && static_cast<size_t>(level.port) < topo.ports.size())
+      out += format(", port '%s' %g GB/s", topo.ports[static_cast<size_t>(level.port)].name.c_str(),
+                    topo.ports[static_cast<size_t>(level.port)].gbps);
+  }
+  return out;
 }
 
 Topology withInterHostCost(const Topology& topo, double alpha, double beta) {

@@ -125,6 +125,10 @@ Result<Topology> resolveTopology(const std::string& spec);
 Result<Topology> communicatorTopology(const std::string& spec,
                                       const std::vector<std::string>& hostIds);
 
+// One line naming the levels, for logs: "topology 'hosts' (4 ranks): level 0 'shm' 2 groups
+// (ranks 0-1 | 2-3), link 2 us 6 GB/s; level 1 'tcp' 1 group of 4, link 20 us 1.25 GB/s".
+std::string describeLevels(const Topology& topo);
+
 // A host-derived topology with the link between hosts (level 1) priced by a transport: alpha in
 // seconds, beta in seconds per byte. Zeros (no opinion) leave it unchanged.
 Topology withInterHostCost(const Topology& topo, double alpha, double beta);

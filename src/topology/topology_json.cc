@@ -378,6 +378,7 @@ Status dumpTopologyFile(const Topology& topo, const std::string& path) {
 }
 
 void dumpTopologyToEnvFile(const Topology& topo) {
+  STRATA_INFO(Subsys::kInit | Subsys::kTopo, "%s", describeLevels(topo).c_str());
   const char* path = std::getenv("STRATA_TOPO_DUMP_FILE");
   if (!path || !*path) return;
   Status s = dumpTopologyFile(topo, path);

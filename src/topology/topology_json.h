@@ -19,7 +19,8 @@ std::string topologyToJson(const Topology& topo);
 Result<Topology> loadTopologyFile(const std::string& path);
 Status dumpTopologyFile(const Topology& topo, const std::string& path);
 
-// Writes the topology to STRATA_TOPO_DUMP_FILE when it is set; a failure is logged, not fatal.
+// Rank 0's report of a communicator's topology: its levels at INFO (describeLevels), and the
+// topology written to STRATA_TOPO_DUMP_FILE when that is set; a failure is logged, not fatal.
 void dumpTopologyToEnvFile(const Topology& topo);
 
 }  // namespace strata

@@ -4,6 +4,7 @@
 
 #include "bootstrap/subgroup_bootstrap.h"
 #include "base/logging.h"
+#include "base/rank_list.h"
 #include "transports/routed_transport.h"
 #include "transports/shm/shm_transport.h"
 #include "transports/tagged_transport.h"
@@ -128,6 +129,44 @@ Result<std::unique_ptr<Transport>> connectNetwork(Bootstrap& bs, const std::vect
   return last;
 }
 
+// The INFO line, once per communicator (rank 0 writes it), saying which transport connects each
+// pair of ranks. `local` serves pairs on one host and `network` pairs on different hosts; an
+// empty `network` means `local` serves every pair.
+void reportPairs(const Bootstrap& bs, const std::vector<PeerInfo>& peers, const char* local,
+                 const char* network) {
+  if (bs.rank() != 0 || !logEnabled(LogLevel::kInfo, Subsys::kInit)) return;
+  if (!network) {
+    STRATA_INFO(Subsys::kInit, "transport: %s between every pair of the %d ranks", local,
+                bs.size());
+    return;
+  }
+  constexpr size_t kHostsShown = 8;
+  std::vector<std::string> hosts;
+  std::vector<std::vector<int>> ranksOf;
+  for (const PeerInfo& p : peers) {
+    auto it = std::find(hosts.begin(), hosts.end(), p.hostId);
+    if (it == hosts.end()) {
+      hosts.push_back(p.hostId);
+      ranksOf.emplace_back();
+      it = hosts.end() - 1;
+    }
+    ranksOf[static_cast<size_t>(it - hosts.begin())].push_back(p.rank);
+  }
+  std::string where;
+  for (size_t h = 0; h < hosts.size() && h < kHostsShown; ++h)
+    where += (h ? "; " : "") + hosts[h] + ": ranks " + formatRankList(ranksOf[h]);
+  if (hosts.size() > kHostsShown) where += format("; %zu more hosts", hosts.size() - kHostsShown);
+  STRATA_INFO(Subsys::kInit, "transport: %s between ranks on one host, %s between hosts (%zu hosts: %s)",
+              local, network, hosts.size(), where.c_str());
+}
+
+// Logs the pairs a transport that serves every pair alone connects, and passes it on.
+Result<std::unique_ptr<Transport>> reported(const Bootstrap& bs, const std::vector<PeerInfo>& peers,
+                                            Result<std::unique_ptr<Transport>> t) {
+  if (t.isOk()) reportPairs(bs, peers, t.value()->name(), nullptr);
+  return t;
+}
+
 }  // namespace
 
 std::string builtTransports() {
@@ -143,7 +182,7 @@ Result<std::unique_ptr<Transport>> connectTransport(Bootstrap& bs,
   const std::string& want = opts.name;
   STRATA_CHECK(checkSameRequest(bs, want));
   for (const Entry& e : kTransports)
-    if (want == e.name) return e.connect(bs, peers, opts);
+    if (want == e.name) return reported(bs, peers, e.connect(bs, peers, opts));
 
   // A network transport (by name or by default) between hosts, shared memory within them.
   const bool all =
@@ -155,7 +194,9 @@ Result<std::unique_ptr<Transport>> connectTransport(Bootstrap& bs,
   const int n = bs.size();
   if (peers.size() != static_cast<size_t>(n))
     return makeError(strataInternalError, "%zu peer infos for %d ranks", peers.size(), n);
-  if (all) return connectNetwork(bs, peers, network, std::vector<char>(static_cast<size_t>(n), 1));
+  if (all)
+    return reported(bs, peers,
+                    connectNetwork(bs, peers, network, std::vector<char>(static_cast<size_t>(n), 1)));
 
   const std::string& host = peers[static_cast<size_t>(me)].hostId;
   std::vector<int> localRanks;
@@ -174,7 +215,7 @@ Result<std::unique_ptr<Transport>> connectTransport(Bootstrap& bs,
     if (!network.empty())
       STRATA_INFO(Subsys::kInit, "all %d ranks share host %s: shared memory only, %s unused", n,
                   host.c_str(), network.c_str());
-    return connectShm(bs, peers, opts);
+    return reported(bs, peers, connectShm(bs, peers, opts));
   }
   if (networks().empty())
     return makeError(strataInvalidArgument,
@@ -185,6 +226,7 @@ Result<std::unique_ptr<Transport>> connectTransport(Bootstrap& bs,
                      builtTransports().c_str());
   STRATA_ASSIGN(std::unique_ptr<Transport> local, connectHostShm(bs, peers, localRanks, opts));
   STRATA_ASSIGN(std::unique_ptr<Transport> net, connectNetwork(bs, peers, network, remote));
+  reportPairs(bs, peers, local->name(), net->name());
   return std::unique_ptr<Transport>(
       std::make_unique<RoutedTransport>(std::move(local), localRanks, std::move(net), n));
 }
