@@ -158,7 +158,10 @@ STRATA_API strataResult_t strataCommInitAll(strataComm_t* comms, int nranks,
 
 /** Creates a communicator from the launch environment: strata-run (STRATA_RANK, STRATA_NRANKS,
  *  STRATA_COMM_ID), mpirun (OMPI_COMM_WORLD_RANK/SIZE), Slurm (SLURM_PROCID/SLURM_NTASKS) or
- *  torchrun (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT). config may be NULL. */
+ *  torchrun (RANK/WORLD_SIZE/MASTER_ADDR; the root listens on MASTER_PORT+1). Under mpirun and
+ *  `srun --mpi=pmix`, rank 0's id travels through the job's PMIx server, so no variable is
+ *  needed; STRATA_COMM_ID=host:port, when set, names the root instead. Collective over all ranks
+ *  of the job. config may be NULL. */
 STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strataConfig_t* config);
 
 /** Splits comm: ranks passing the same color join one new communicator, ordered by key then by

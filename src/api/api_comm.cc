@@ -90,7 +90,9 @@ strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strataConfig_t* c
     *comm = nullptr;
     auto env = strata::detectLaunchEnv();
     if (!env.isOk()) return finish(env.status().context(op));
-    auto id = strata::uniqueIdFromAddress(env.value().commId, env.value().secret);
+    auto cfg = strata::resolveConfig(config, nullptr);
+    if (!cfg.isOk()) return finish(cfg.status().context(op));
+    auto id = strata::launchUniqueId(env.value(), cfg.value().timeoutMs);
     if (!id.isOk()) return finish(id.status().context(op));
     return initRank(op, comm, env.value().nranks, id.value(), env.value().rank, config);
   });

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "bootstrap/pmix_id_exchange.h"
 
 namespace strata {
 namespace {
@@ -97,11 +98,20 @@ Result<std::string> rootAddress(const Launcher& l) {
     if (!hp.isOk()) return Status(hp.status()).context("STRATA_COMM_ID");
     return std::string(id);
   }
-  if (std::strcmp(l.source, "torchrun") != 0)
+  if (std::strcmp(l.source, "strata-run") == 0)
     return makeError(strataInvalidArgument,
-                     "launched by %s but STRATA_COMM_ID is not set; export "
+                     "launched by strata-run but STRATA_COMM_ID is not set; export "
+                     "STRATA_COMM_ID=host:port of rank 0");
+  if (std::strcmp(l.source, "torchrun") != 0) {
+    if (pmixBuilt() && pmixServerInEnvironment()) return std::string();  // shared through PMIx
+    return makeError(strataInvalidArgument,
+                     "launched by %s but STRATA_COMM_ID is not set, and %s; export "
                      "STRATA_COMM_ID=host:port of rank 0",
-                     l.source);
+                     l.source,
+                     !pmixBuilt() ? "this library was built without PMIx to share the id"
+                                  : "no PMIx server started this process (PMIX_NAMESPACE, "
+                                    "PMIX_RANK are not set)");
+  }
   const char* addr = envValue("MASTER_ADDR");
   if (!addr)
     return makeError(strataInvalidArgument,
@@ -185,11 +195,26 @@ Result<LaunchEnv> detectLaunchEnv() {
     env.localRank = std::strcmp(l->source, "strata-run") == 0 ? env.rank : 0;
   }
   STRATA_ASSIGN(env.commId, rootAddress(*l));
-  STRATA_ASSIGN(env.secret, launchSecret(env.commId));
+  env.pmix = env.commId.empty();
+  if (env.pmix) {
+    // Rank 0 makes the id: with a random secret unless the user chose one.
+    if (envValue("STRATA_COMM_SECRET")) {
+      STRATA_ASSIGN(env.secret, launchSecret(""));
+    }
+  } else {
+    STRATA_ASSIGN(env.secret, launchSecret(env.commId));
+  }
   STRATA_INFO(Subsys::kBootstrap, "bootstrap: launched by %s as rank %d of %d (local rank %d), "
-              "root at %s", env.source.c_str(), env.rank, env.nranks, env.localRank,
-              env.commId.c_str());
+              "root %s", env.source.c_str(), env.rank, env.nranks, env.localRank,
+              env.pmix ? "shared by rank 0 through PMIx" : ("at " + env.commId).c_str());
   return env;
+}
+
+Result<strataUniqueId> launchUniqueId(const LaunchEnv& env, long timeoutMs) {
+  if (!env.pmix) return uniqueIdFromAddress(env.commId, env.secret);
+  const bool chosenSecret = envValue("STRATA_COMM_SECRET") != nullptr;
+  auto makeId = [&] { return hostRootHere(chosenSecret ? env.secret : randomSecret()); };
+  return shareUniqueIdOverPmix(env.rank, makeId, timeoutMs);
 }
 
 }  // namespace strata

@@ -5,10 +5,11 @@
 //   mpirun      OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK
 //   Slurm       SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID
 //   torchrun    RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT
-// STRATA_COMM_ID (host:port, rank 0 hosts the root there) always names the root when set. Only
-// torchrun provides an address of its own: the root then listens on MASTER_ADDR at port
-// MASTER_PORT+1, because torch's own TCP store already listens on MASTER_PORT. mpirun and Slurm
-// give no address, so STRATA_COMM_ID is required with them.
+// STRATA_COMM_ID (host:port, rank 0 hosts the root there) always names the root when set. Without
+// it: torchrun's root listens on MASTER_ADDR at port MASTER_PORT+1, because torch's own TCP store
+// already listens on MASTER_PORT; under mpirun and Slurm, whose PMIx server started the ranks
+// (PMIX_NAMESPACE), rank 0 starts a root with a random secret and shares the id through PMIx
+// (pmix_id_exchange.h). mpirun and Slurm without PMIx need STRATA_COMM_ID.
 //
 // The secret every connection to the root must prove is STRATA_COMM_SECRET (32 hex digits) when
 // set. Otherwise it is derived from the root address and a job identifier found in the
@@ -33,14 +34,20 @@ struct LaunchEnv {
   // This process's index among the ranks on its host; 0 when the launcher does not say, except
   // under strata-run, which launches every rank on one host (then it is the rank).
   int localRank = 0;
-  std::string commId;  // host:port of the root (rank 0 hosts it), or empty
+  std::string commId;  // host:port of the root (rank 0 hosts it); empty when pmix is set
   std::array<uint8_t, 16> secret{};
   std::string source;  // "strata-run", "mpirun", "slurm" or "torchrun"
+  bool pmix = false;   // rank 0 makes the id and shares it through PMIx
 };
 
 // Reads the launcher's variables. InvalidArgument, naming the variable, when no launcher is
-// recognised, a number is malformed, rank >= nranks, or no root address can be found.
+// recognised, a number is malformed, rank >= nranks, or neither a root address nor PMIx can be
+// found.
 Result<LaunchEnv> detectLaunchEnv();
+
+// The unique id of the communicator env describes: from its root address and secret, or through
+// PMIx (collective over the job's ranks; timeoutMs bounds the wait).
+Result<strataUniqueId> launchUniqueId(const LaunchEnv& env, long timeoutMs);
 
 // The secret for the root at commId: STRATA_COMM_SECRET, else derived from commId and the job
 // identifier in the environment (the same in every process of the job).

@@ -271,10 +271,14 @@ Result<strataUniqueId> createUniqueId() {
                 commId);
     return id;
   }
+  return hostRootHere(randomSecret());
+}
+
+Result<strataUniqueId> hostRootHere(const BootstrapSecret& secret) {
   STRATA_ASSIGN(SockAddr where, chooseListenAddress());
   TcpRootOptions opts;
   opts.bind = where;
-  opts.secret = randomSecret();
+  opts.secret = secret;
   STRATA_ASSIGN(SockAddr bound, startTcpRoot(opts));
   UniqueIdFields f;
   f.version = kUniqueIdVersion;

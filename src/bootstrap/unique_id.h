@@ -67,6 +67,10 @@ Result<SockAddr> chooseListenAddress();
 // chooseListenAddress() with an ephemeral port and a random secret.
 Result<strataUniqueId> createUniqueId();
 
+// Starts a root in this process on chooseListenAddress() with an ephemeral port and `secret`;
+// the id names it.
+Result<strataUniqueId> hostRootHere(const BootstrapSecret& secret);
+
 // The id every rank computes alike from "host:port" and a secret; flagged "rank 0 hosts the
 // root".
 Result<strataUniqueId> uniqueIdFromAddress(const std::string& hostPort,

@@ -4,7 +4,16 @@
 //   allreduce-loop  prints "READY" after one AllReduce, then loops large AllReduces until one
 //                   fails; prints the result's name and exits with 10 + the result code
 //   invalid-args    bad arguments must give strataInvalidArgument and a non-empty message
+//   two-comms       two communicators from the environment, alive together, each checked with
+//                   an AllReduce; prints "OK rank R" (the launcher must share each id anew:
+//                   PMIx under mpirun)
+//   exit-before-init R CODE
+//                   the rank whose launcher variable (STRATA_RANK, OMPI_COMM_WORLD_RANK) is R
+//                   exits with CODE at once; the others print "PID <pid>" and try to init,
+//                   printing "INIT FAILED: <message>" and exiting 1 when that fails
 // A failed check prints "FAIL rank R: ..." and exits 1.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdarg>
 #include <cstdint>
@@ -486,6 +495,47 @@ int runInvalidArgs() {
   return 0;
 }
 
+int runTwoComms() {
+  initComm();
+  strataComm_t second = nullptr;
+  ok(strataCommInitFromEnv(&second, nullptr), "second CommInitFromEnv");
+  int rank = -1, nranks = 0;
+  ok(strataCommUserRank(second, &rank), "CommUserRank of the second communicator");
+  ok(strataCommCount(second, &nranks), "CommCount of the second communicator");
+  if (rank != g_rank || nranks != g_nranks)
+    fail("second communicator: rank %d of %d, the first says %d of %d", rank, nranks, g_rank,
+         g_nranks);
+  float x[2] = {1.0f, static_cast<float>(g_rank)};
+  ok(strataAllReduce(x, x, 2, strataFloat32, strataSum, second, nullptr),
+     "AllReduce on the second communicator");
+  ok(strataAllReduce(x, x, 2, strataFloat32, strataSum, g_comm, nullptr),
+     "AllReduce on the first communicator");
+  const float want0 = static_cast<float>(g_nranks * g_nranks);
+  const float want1 = static_cast<float>(g_nranks * g_nranks * (g_nranks - 1) / 2);
+  if (x[0] != want0 || x[1] != want1)
+    fail("two AllReduces gave %g %g, expected %g %g", x[0], x[1], want0, want1);
+  ok(strataCommFinalize(second), "CommFinalize of the second communicator");
+  ok(strataCommDestroy(second), "CommDestroy of the second communicator");
+  finishComm();
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
+}
+
+int runExitBeforeInit(int victim, int code) {
+  const char* rankText = std::getenv("STRATA_RANK");
+  if (!rankText) rankText = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (rankText && std::atoi(rankText) == victim) return code;
+  std::printf("PID %d\n", static_cast<int>(getpid()));
+  strataResult_t r = strataCommInitFromEnv(&g_comm, nullptr);
+  if (r != strataSuccess) {
+    std::printf("INIT FAILED: %s: %s\n", resultName(r), strataGetLastError(nullptr));
+    return 1;
+  }
+  finishComm();
+  std::printf("OK\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -494,6 +544,11 @@ int main(int argc, char** argv) {
   if (mode == "all") return runAll();
   if (mode == "allreduce-loop") return runAllReduceLoop();
   if (mode == "invalid-args") return runInvalidArgs();
-  std::fprintf(stderr, "usage: %s all|allreduce-loop|invalid-args\n", argv[0]);
+  if (mode == "two-comms") return runTwoComms();
+  if (mode == "exit-before-init" && argc == 4)
+    return runExitBeforeInit(std::atoi(argv[2]), std::atoi(argv[3]));
+  std::fprintf(stderr,
+               "usage: %s all|allreduce-loop|invalid-args|two-comms|exit-before-init R CODE\n",
+               argv[0]);
   return 2;
 }

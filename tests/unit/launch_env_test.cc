@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bootstrap/pmix_id_exchange.h"
+
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -17,7 +19,7 @@ const char* const kLaunchVars[] = {
     "STRATA_RANK",          "STRATA_NRANKS",        "STRATA_LOCAL_RANK",
     "STRATA_COMM_ID",       "STRATA_COMM_SECRET",   "STRATA_JOB_ID",
     "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
-    "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid", "PMIX_NAMESPACE",
+    "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid", "PMIX_NAMESPACE", "PMIX_RANK",
     "SLURM_PROCID",         "SLURM_NTASKS",         "SLURM_NPROCS",
     "SLURM_LOCALID",        "SLURM_JOB_ID",         "SLURM_STEP_ID",
     "RANK",                 "WORLD_SIZE",           "LOCAL_RANK",
@@ -105,9 +107,9 @@ TEST_F(LaunchEnvTest, Mpirun) {
   set("OMPI_COMM_WORLD_RANK", "5");
   set("OMPI_COMM_WORLD_SIZE", "8");
   set("OMPI_COMM_WORLD_LOCAL_RANK", "1");
-  EXPECT_EQ(failure(),
-            "launched by mpirun but STRATA_COMM_ID is not set; export STRATA_COMM_ID=host:port "
-            "of rank 0");
+  // Without a PMIx server to share the id through, the root needs an address.
+  EXPECT_TRUE(contains(failure(), "launched by mpirun but STRATA_COMM_ID is not set"));
+  EXPECT_TRUE(contains(failure(), "export STRATA_COMM_ID=host:port of rank 0"));
   set("STRATA_COMM_ID", "node0:29400");
   set("OMPI_MCA_ess_base_jobid", "1234");
   auto env = detectLaunchEnv();
@@ -125,6 +127,40 @@ TEST_F(LaunchEnvTest, Mpirun) {
   set("STRATA_COMM_ID", "node0:29401");
   set("OMPI_MCA_ess_base_jobid", "1234");
   EXPECT_NE(detectLaunchEnv()->secret, env->secret);
+}
+
+TEST_F(LaunchEnvTest, MpirunWithPmixSharesTheIdThroughPmix) {
+  set("OMPI_COMM_WORLD_RANK", "1");
+  set("OMPI_COMM_WORLD_SIZE", "2");
+  set("PMIX_NAMESPACE", "1234");
+  set("PMIX_RANK", "1");
+  if (!pmixBuilt()) {
+    EXPECT_TRUE(contains(failure(), "built without PMIx"));
+    return;
+  }
+  auto env = detectLaunchEnv();
+  ASSERT_TRUE(env.isOk()) << env.status().message();
+  EXPECT_EQ(env->source, "mpirun");
+  EXPECT_TRUE(env->pmix);
+  EXPECT_EQ(env->commId, "");
+  // STRATA_COMM_ID still names the root when set.
+  set("STRATA_COMM_ID", "127.0.0.1:5000");
+  env = detectLaunchEnv();
+  ASSERT_TRUE(env.isOk()) << env.status().message();
+  EXPECT_FALSE(env->pmix);
+  EXPECT_EQ(env->commId, "127.0.0.1:5000");
+  // strata-run always names its root: PMIx variables inherited from an outer job do not apply.
+  set("STRATA_RANK", "0");
+  set("STRATA_NRANKS", "2");
+  unsetenv("STRATA_COMM_ID");
+  EXPECT_TRUE(contains(failure(), "launched by strata-run but STRATA_COMM_ID is not set"));
+}
+
+TEST_F(LaunchEnvTest, PmixNeedsBothVariables) {
+  set("SLURM_PROCID", "0");
+  set("SLURM_NTASKS", "2");
+  set("PMIX_NAMESPACE", "slurm.pmix.77.0");
+  EXPECT_TRUE(contains(failure(), "launched by slurm but STRATA_COMM_ID is not set"));
 }
 
 TEST_F(LaunchEnvTest, Slurm) {
