@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ccache pkg-config
   libboost-dev libgtest-dev libgmock-dev googletest
   libhwloc-dev nlohmann-json3-dev libcli11-dev
-  libopenmpi-dev openmpi-bin libucx-dev libfabric-dev
+  libopenmpi-dev openmpi-bin libpmix-dev libucx-dev libfabric-dev
   iproute2
 )
 

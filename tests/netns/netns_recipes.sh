@@ -29,10 +29,12 @@ if [[ ${#networks[@]} -eq 0 ]]; then
 fi
 failed=0
 
-# Every rank succeeded, using shared memory inside its host and the network between hosts.
+# Every rank succeeded, using shared memory inside its host and the network between hosts, and
+# rank 0 said so once for every pair of ranks.
 check() {
   local what=$1 network=$2 log=$3 rc=$4
-  if [[ $rc -ne 0 ]] || [[ $(grep -c "transport shm+$network" "$log") -ne 4 ]]; then
+  if [[ $rc -ne 0 ]] || [[ $(grep -c "transport shm+$network" "$log") -ne 4 ]] ||
+      [[ $(grep -c "transport: shm between ranks on one host, $network between hosts (2 hosts" "$log") -ne 1 ]]; then
     echo "FAIL: $what over $network (exit $rc):"
     cat "$log"
     failed=1
@@ -50,14 +52,22 @@ for net in "${networks[@]}"; do
 done
 
 if command -v mpirun >/dev/null; then
-  for net in "${networks[@]}"; do
+  # As the README has it, rank 0's id through PMIx; then once with STRATA_COMM_ID naming the root.
+  for net in "${networks[@]}" "${networks[0]}:STRATA_COMM_ID"; do
+    comm_id=()
+    what="mpirun (id through PMIx)"
+    if [[ $net == *:STRATA_COMM_ID ]]; then
+      net=${net%%:*}
+      comm_id=(-x STRATA_COMM_ID=10.213.0.1:29500)
+      what="mpirun with STRATA_COMM_ID"
+    fi
     "$netns_hosts" exec 0 mpirun --allow-run-as-root --bind-to none -np 4 \
       --host 10.213.0.1:2,10.213.0.2:2 \
       --mca plm_rsh_agent "$netns_hosts rsh" --mca oob_tcp_if_include eth0 \
-      -x STRATA_COMM_ID=10.213.0.1:29500 -x STRATA_TRANSPORT=$net -x UCX_TLS=tcp \
+      "${comm_id[@]}" -x STRATA_TRANSPORT=$net -x UCX_TLS=tcp \
       -x FI_PROVIDER=tcp -x STRATA_DEBUG -x STRATA_DEBUG_SUBSYS -x STRATA_TIMEOUT_MS \
       "$program" >"$log" 2>&1
-    check "mpirun" "$net" "$log" $?
+    check "$what" "$net" "$log" $?
   done
 else
   echo "mpirun not found: the mpirun recipe was not run"
