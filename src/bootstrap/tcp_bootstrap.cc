@@ -11,9 +11,11 @@
 #include <thread>
 #include <utility>
 
+#include "bootstrap/launcher_notice.h"
 #include "bootstrap/tcp_root.h"
 #include "bootstrap/tcp_wire.h"
 #include "base/logging.h"
+#include "base/rank_list.h"
 
 namespace strata {
 namespace {
@@ -70,6 +72,10 @@ class TcpBootstrap final : public Bootstrap {
   // connection closing, or (when stopOnRemoteError) an ERROR from the root.
   Status waitUntil(const char* op, const Deadline& dl, const std::string& waitingFor,
                    const std::function<bool()>& ready, bool stopOnRemoteError = true);
+  // The timeout of op. The rank hosting the root names the ranks it still waits for.
+  Status timedOut(const char* op, const Deadline& dl, const std::string& waitingFor) const;
+  // Fails when the launcher reports that rank 0, which hosts the root, has ended.
+  Status checkRootHostAlive() const;
   // Fails when the connection can no longer carry a new operation.
   Status checkUsable(const char* op) const;
   Status writeFrame(const char* op, std::string frame, const Deadline& dl);
@@ -95,6 +101,7 @@ class TcpBootstrap final : public Bootstrap {
   std::string remoteError_;  // the root's first ERROR: the job has failed
   Status broken_;            // a local failure that left the stream unusable
   uint64_t seq_ = 0;         // this rank's next allgather round
+  long long waitingRound_ = -1;  // the allgather round being waited for; -1 in other waits
   std::map<uint64_t, std::vector<std::string>> results_;
   std::map<std::pair<int, int>, std::deque<std::string>> inbox_;  // (source, tag) -> messages
 };
@@ -111,9 +118,7 @@ Status TcpBootstrap::waitUntil(const char* op, const Deadline& dl, const std::st
       return makeError(strataRemoteError, "bootstrap %s: %s %s (%s)", op, atRoot().c_str(),
                        closeReason_.c_str(), who().c_str());
     if (aborted()) return makeError(strataRemoteError, "bootstrap %s: aborted (%s)", op, who().c_str());
-    if (dl.expired())
-      return makeError(strataTimeout, "bootstrap %s: timed out after %ld ms waiting for %s (%s)",
-                       op, dl.timeoutMs(), waitingFor.c_str(), who().c_str());
+    if (dl.expired()) return timedOut(op, dl, waitingFor);
     auto slice = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kWaitSlice);
     if (dl.bounded())
       slice = std::clamp(dl.at() - Deadline::Clock::now(),
@@ -123,6 +128,43 @@ Status TcpBootstrap::waitUntil(const char* op, const Deadline& dl, const std::st
     // Out of work (nothing outstanding on the socket): do not spin.
     if (io_.stopped() && !ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+Status TcpBootstrap::timedOut(const char* op, const Deadline& dl,
+                              const std::string& waitingFor) const {
+  std::optional<TcpRootProgress> p;
+  if (rank_ == 0 && id_.rankZeroHosts) p = tcpRootProgress(id_.root.port, waitingRound_);
+  if (p && !p->notJoined.empty()) {
+    const size_t n = p->notJoined.size();
+    return makeError(strataTimeout,
+                     "bootstrap %s: timed out after %ld ms waiting for rank%s %s, which never "
+                     "joined the root this rank hosts at %s (%s)",
+                     op, dl.timeoutMs(), n == 1 ? "" : "s",
+                     formatRankList(std::move(p->notJoined)).c_str(), rootName_.c_str(),
+                     who().c_str());
+  }
+  if (p && !p->behindRound.empty()) {
+    const size_t n = p->behindRound.size();
+    return makeError(strataTimeout,
+                     "bootstrap %s: timed out after %ld ms waiting for rank%s %s to send allgather "
+                     "round %lld to the root this rank hosts at %s (%s)",
+                     op, dl.timeoutMs(), n == 1 ? "" : "s",
+                     formatRankList(std::move(p->behindRound)).c_str(), waitingRound_,
+                     rootName_.c_str(), who().c_str());
+  }
+  return makeError(strataTimeout, "bootstrap %s: timed out after %ld ms waiting for %s (%s)", op,
+                   dl.timeoutMs(), waitingFor.c_str(), who().c_str());
+}
+
+Status TcpBootstrap::checkRootHostAlive() const {
+  if (rank_ == 0 || !id_.rankZeroHosts || !launcherNoticesApply(rank_, nranks_))
+    return Status::ok();
+  auto exits = launcherReportedExits();
+  auto it = exits.find(0);
+  if (it == exits.end()) return Status::ok();
+  return makeError(strataRemoteError,
+                   "bootstrap connect: rank 0, which hosts %s, %s (reported by strata-run; %s)",
+                   atRoot().c_str(), it->second.c_str(), who().c_str());
 }
 
 Status TcpBootstrap::checkUsable(const char* op) const {
@@ -268,6 +310,7 @@ Status TcpBootstrap::connect() {
     if (!worthRetrying(st->ec))
       return makeError(strataSystemError, "bootstrap connect: cannot reach %s (%s): %s",
                        atRoot().c_str(), who().c_str(), lastError.c_str());
+    STRATA_CHECK(checkRootHostAlive());
     // The root may not listen yet (rank 0 starts it): back off and try again.
     asio::steady_timer timer(io_, std::chrono::milliseconds(retryMs));
     auto fired = std::make_shared<OpState>();
@@ -321,7 +364,10 @@ Result<std::vector<std::string>> TcpBootstrap::allgather(const std::string& mine
   Deadline dl = Deadline::afterMs(opts_.timeoutMs);
   uint64_t seq = seq_++;
   STRATA_CHECK(writeFrame("allgather", encodeAllgatherFrame(seq, mine), dl));
-  STRATA_CHECK(waitUntil("allgather", dl, atRoot(), [&] { return results_.count(seq) != 0; }));
+  waitingRound_ = static_cast<long long>(seq);
+  Status waited = waitUntil("allgather", dl, atRoot(), [&] { return results_.count(seq) != 0; });
+  waitingRound_ = -1;
+  STRATA_CHECK(waited);
   std::vector<std::string> out = std::move(results_[seq]);
   // Rounds this rank gave up on (timed out) are settled too.
   results_.erase(results_.begin(), results_.upper_bound(seq));
@@ -412,6 +458,7 @@ Result<std::unique_ptr<Bootstrap>> connectTcpBootstrap(const strataUniqueId& id,
     ro.bind = fields.root;
     ro.secret = fields.secret;
     ro.fallbackToWildcard = true;
+    ro.watchLauncher = launcherNoticesApply(rank, nranks);
     auto started = startTcpRoot(ro);
     if (!started.isOk())
       return Status(started.status()).context("bootstrap: rank 0 hosts the root named by the id");

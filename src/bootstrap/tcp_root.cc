@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bootstrap/launcher_notice.h"
 #include "bootstrap/tcp_wire.h"
 #include "base/logging.h"
 
@@ -27,6 +28,8 @@ using boost::system::error_code;
 
 constexpr long kExitGraceMs = 2000;
 constexpr size_t kMaxConnections = 4096;
+// How often a root watching the launcher looks for ranks reported ended.
+constexpr auto kLauncherPollInterval = std::chrono::milliseconds(50);
 
 using Frame = std::shared_ptr<const std::string>;
 
@@ -74,7 +77,8 @@ struct Round {
 
 class Root {
  public:
-  explicit Root(const TcpRootOptions& opts) : acceptor_(io_), acceptRetry_(io_), opts_(opts) {}
+  explicit Root(const TcpRootOptions& opts)
+      : acceptor_(io_), acceptRetry_(io_), launcherPoll_(io_), opts_(opts) {}
   ~Root() { stopAndJoin(); }
   Root(const Root&) = delete;
   Root& operator=(const Root&) = delete;
@@ -82,9 +86,11 @@ class Root {
   Status listen();
   void start() {
     accept();
+    if (opts_.watchLauncher && launcherNoticesAvailable()) watchLauncher();
     thread_ = std::thread([this] { run(); });
   }
   SockAddr bound() const { return bound_; }
+  TcpRootProgress progress(long long round) const;
   bool finished() const { return finished_.load(); }
   bool servingRanks() const { return activeRanks_.load() > 0; }
   void stopAndJoin() {
@@ -115,6 +121,8 @@ class Root {
   void checkRoundsAgainstDepartures();
   void checkDone();
   void closeAll();
+  void watchLauncher();
+  void noteProgress(int rank);
   bool departed(int rank) const {
     return ranks_[rank] && ranks_[rank]->state != Conn::State::kJoined;
   }
@@ -122,6 +130,7 @@ class Root {
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   asio::steady_timer acceptRetry_;
+  asio::steady_timer launcherPoll_;
   std::thread thread_;
   TcpRootOptions opts_;
   SockAddr bound_;
@@ -139,7 +148,53 @@ class Root {
   std::map<uint64_t, Round> rounds_;
   std::string failure_;
   bool shuttingDown_ = false;
+
+  // Who has joined and which allgather round each rank sends next, for progress() on other
+  // threads.
+  mutable std::mutex progressMu_;
+  std::vector<bool> joinedView_;
+  std::vector<uint64_t> nextSeqView_;
 };
+
+TcpRootProgress Root::progress(long long round) const {
+  std::lock_guard<std::mutex> g(progressMu_);
+  TcpRootProgress p;
+  p.nranks = static_cast<int>(joinedView_.size());
+  for (int r = 0; r < p.nranks; ++r) {
+    if (!joinedView_[static_cast<size_t>(r)])
+      p.notJoined.push_back(r);
+    else if (round >= 0 && nextSeqView_[static_cast<size_t>(r)] <= static_cast<uint64_t>(round))
+      p.behindRound.push_back(r);
+  }
+  return p;
+}
+
+void Root::noteProgress(int rank) {
+  std::lock_guard<std::mutex> g(progressMu_);
+  if (joinedView_.empty()) {
+    joinedView_.assign(static_cast<size_t>(nranks_), false);
+    nextSeqView_.assign(static_cast<size_t>(nranks_), 0);
+  }
+  const ConnPtr& c = ranks_[static_cast<size_t>(rank)];
+  joinedView_[static_cast<size_t>(rank)] = true;
+  nextSeqView_[static_cast<size_t>(rank)] = c ? c->nextSeq : 0;
+}
+
+// A rank the launcher reports ended before it joined will never join: the job fails now rather
+// than at every other rank's deadline. A rank that joined and then ended is seen through its
+// connection.
+void Root::watchLauncher() {
+  launcherPoll_.expires_after(kLauncherPollInterval);
+  launcherPoll_.async_wait([this](const error_code& ec) {
+    if (ec || shuttingDown_ || !failure_.empty()) return;
+    for (const auto& [rank, how] : launcherReportedExits()) {
+      if (nranks_ != 0 && (rank >= nranks_ || ranks_[static_cast<size_t>(rank)])) continue;
+      return failJob(format("strata-run reports that rank %d %s before joining", rank,
+                            how.c_str()));
+    }
+    if (nranks_ == 0 || joined_ < nranks_) watchLauncher();
+  });
+}
 
 Status Root::listen() {
   tcp::endpoint ep = toEndpoint(opts_.bind);
@@ -304,6 +359,7 @@ void Root::onHello(ConnPtr c) {
   ranks_[h.rank] = c;
   ++joined_;
   activeRanks_.fetch_add(1);
+  noteProgress(h.rank);
   STRATA_INFO(Subsys::kBootstrap, "bootstrap root %s: rank %d of %d joined from %s (%d joined)",
               name_.c_str(), h.rank, nranks_, c->remote.c_str(), joined_);
   enqueue(c, makeFrame(encodeFrame(FrameType::kWelcome, {})));
@@ -320,6 +376,7 @@ void Root::onAllgather(ConnPtr c) {
                           static_cast<unsigned long long>(m->seq),
                           static_cast<unsigned long long>(c->nextSeq)));
   ++c->nextSeq;
+  noteProgress(c->rank);
   if (!failure_.empty()) {
     enqueue(c, makeFrame(encodeFrame(FrameType::kError, failure_)));
     return;
@@ -483,6 +540,7 @@ void Root::checkDone() {
   error_code ec;
   acceptor_.close(ec);
   acceptRetry_.cancel();
+  launcherPoll_.cancel();
   std::vector<ConnPtr> waiting;
   for (const auto& c : conns_)
     if (c->state == Conn::State::kHello) waiting.push_back(c);
@@ -495,6 +553,7 @@ void Root::closeAll() {
   error_code ec;
   acceptor_.close(ec);
   acceptRetry_.cancel();
+  launcherPoll_.cancel();
   std::vector<ConnPtr> all(conns_.begin(), conns_.end());
   for (auto& c : all) closeNow(c);
 }
@@ -520,6 +579,14 @@ class RootRegistry {
     forgetIfForkedLocked();
     reapLocked();
     return roots_.size();
+  }
+
+  std::optional<TcpRootProgress> progress(uint16_t port, long long round) {
+    std::lock_guard<std::mutex> g(mu_);
+    forgetIfForkedLocked();
+    for (auto& r : roots_)
+      if (!r->finished() && r->bound().port == port) return r->progress(round);
+    return std::nullopt;
   }
 
   ~RootRegistry() {
@@ -582,5 +649,9 @@ Result<SockAddr> startTcpRoot(const TcpRootOptions& opts) {
 }
 
 size_t liveTcpRootCount() { return RootRegistry::instance().liveCount(); }
+
+std::optional<TcpRootProgress> tcpRootProgress(uint16_t port, long long round) {
+  return RootRegistry::instance().progress(port, round);
+}
 
 }  // namespace strata

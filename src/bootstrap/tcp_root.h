@@ -9,6 +9,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "bootstrap/unique_id.h"
 #include "base/status.h"
@@ -20,10 +23,24 @@ struct TcpRootOptions {
   BootstrapSecret secret{};         // every hello must carry it
   bool fallbackToWildcard = false;  // bind the wildcard address when `bind` is not local
   long helloTimeoutMs = 5000;       // a connection must say hello within this time
+  // The root of the launcher's job (ranks numbered as the launcher numbers them): a rank the
+  // launcher reports ended before joining fails the job at once (launcher_notice.h).
+  bool watchLauncher = false;
 };
 
 // Starts a root listening on opts.bind and returns the address it listens on (port filled in).
 Result<SockAddr> startTcpRoot(const TcpRootOptions& opts);
+
+// What a root in this process is still waiting for, for the timeout messages of the rank that
+// hosts it.
+struct TcpRootProgress {
+  int nranks = 0;                // 0: no rank has said hello yet
+  std::vector<int> notJoined;    // ranks that never said hello
+  std::vector<int> behindRound;  // joined ranks that have not sent allgather round `round`
+};
+// The root of this process listening on `port`, seen when this rank's allgather round `round`
+// (or its connect, round < 0) gave up; nothing when no such root lives here.
+std::optional<TcpRootProgress> tcpRootProgress(uint16_t port, long long round);
 
 // Roots of this process still serving (threads of finished roots are joined here).
 size_t liveTcpRootCount();

@@ -394,6 +394,39 @@ TEST_F(TcpBootstrapTest, RankZeroHostsTheRootAndOthersMayStartFirst) {
   for (int r = 0; r < kRanks; ++r) EXPECT_EQ(gathered[r], "0,1,4,9,") << r << ": " << errors[r];
 }
 
+// Rank 0 hosts the root: its timeout names the ranks it still waits for, not "the root".
+TEST_F(TcpBootstrapTest, TheHostingRankNamesTheRanksThatNeverJoined) {
+  std::string addr = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+  auto id = uniqueIdFromAddress(addr, randomSecret());
+  ASSERT_TRUE(id.isOk());
+  auto rank0 = connectTcpBootstrap(id.value(), 0, 4, timeoutOf(300));
+  ASSERT_TRUE(rank0.isOk()) << rank0.status().message();
+  auto rank2 = connectTcpBootstrap(id.value(), 2, 4, timeoutOf(300));
+  ASSERT_TRUE(rank2.isOk()) << rank2.status().message();
+  Status s = rank0.value()->allgather("x").status();
+  EXPECT_EQ(s.code(), strataTimeout);
+  EXPECT_NE(s.message().find("bootstrap allgather: timed out after 300 ms waiting for ranks 1, 3, "
+                             "which never joined the root this rank hosts at " +
+                             addr + " (rank 0 of 4)"),
+            std::string::npos)
+      << s.message();
+
+  // Every rank joined; rank 2 has not sent the round rank 0 waits for.
+  auto rank1 = connectTcpBootstrap(id.value(), 1, 4, timeoutOf(300));
+  auto rank3 = connectTcpBootstrap(id.value(), 3, 4, timeoutOf(300));
+  ASSERT_TRUE(rank1.isOk() && rank3.isOk());
+  std::thread other1([&] { (void)rank1.value()->allgather("1"); });
+  std::thread other3([&] { (void)rank3.value()->allgather("3"); });
+  s = rank0.value()->allgather("y").status();
+  other1.join();
+  other3.join();
+  EXPECT_EQ(s.code(), strataTimeout);
+  EXPECT_NE(s.message().find("waiting for ranks 1-3 to send allgather round 1 to the root this "
+                             "rank hosts at " + addr),
+            std::string::npos)
+      << s.message();
+}
+
 TEST_F(TcpBootstrapTest, ConnectTimesOutWhenNoRootEverListens) {
   std::string addr = "127.0.0.1:" + std::to_string(freeLoopbackPort());
   auto id = uniqueIdFromAddress(addr, randomSecret());

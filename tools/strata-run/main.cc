@@ -1,7 +1,7 @@
 // strata-run: starts N ranks of a command with the environment that
-// strataCommInitFromEnv reads, forwards their output line by line prefixed with the rank, and
-// exits 0 only if every rank did. Plain POSIX on purpose: the launcher must not depend on the
-// library it launches.
+// strataCommInitFromEnv reads, forwards their output line by line prefixed with the rank, tells
+// the ranks when one of them ends, and exits 0 only if every rank did. Plain POSIX on purpose:
+// the launcher must not depend on the library it launches.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,150 +26,25 @@
 #include <utility>
 #include <vector>
 
+#include "binding.h"
+#include "options.h"
+
 extern char** environ;
 
 namespace {
 
+using strata::run::BindTo;
+using strata::run::Options;
+
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr int kUsageExit = 2;
-constexpr long kDefaultGraceMs = 30000;
 // Between SIGTERM and SIGKILL when stopping ranks after a failure.
 constexpr milliseconds kTermToKill{3000};
 // How long output pipes still held open by grandchildren are drained once every rank exited.
 constexpr milliseconds kDrainAfterExit{2000};
-constexpr long kMaxRanks = 4096;
 // A line longer than this is forwarded in pieces rather than buffered without bound.
 constexpr size_t kMaxLineBytes = 1 << 16;
-
-constexpr const char* kUsage =
-    "Usage: strata-run -np N [options] [--] command [args...]\n"
-    "\n"
-    "Starts N processes of command, ranks 0..N-1, each with the environment\n"
-    "strataCommInitFromEnv() reads: STRATA_RANK, STRATA_NRANKS, STRATA_LOCAL_RANK,\n"
-    "STRATA_LOCAL_SIZE, STRATA_COMM_ID (host:port of rank 0's bootstrap root) and\n"
-    "STRATA_COMM_SECRET (a fresh random 128-bit secret, hex).\n"
-    "Each line a rank writes to stdout or stderr is forwarded to the same stream of\n"
-    "strata-run, prefixed with \"[RANK] \". Ranks read stdin from /dev/null.\n"
-    "\n"
-    "Options:\n"
-    "  -np N, -n N, --np N  number of ranks to start (required)\n"
-    "  --host ADDR          address ranks use to reach rank 0 (default 127.0.0.1)\n"
-    "  --ranks-per-host K   ranks 0..K-1 form host 0, K..2K-1 host 1, ... (sets\n"
-    "                       STRATA_LOCAL_RANK/SIZE and {host}; default: one host)\n"
-    "  --rank-prefix WORDS  runs each rank as WORDS command [args...]; WORDS are split\n"
-    "                       at spaces, {rank} and {host} become the rank and its host\n"
-    "                       index. To start ranks on other (namespace) hosts, e.g.\n"
-    "                       --rank-prefix 'scripts/netns-hosts exec {host}'\n"
-    "  --grace-ms MS        after a rank fails, time the others get to finish before\n"
-    "                       SIGTERM, then SIGKILL (default 30000)\n"
-    "  -h, --help           show this help\n"
-    "\n"
-    "Exit status: 0 if every rank exited 0; otherwise the first failing rank's exit code,\n"
-    "or 128+signal if it was killed by a signal; 2 on usage errors; 126/127 if the command\n"
-    "cannot be started. SIGINT, SIGTERM and SIGHUP are forwarded to the ranks; a second\n"
-    "one kills them.\n";
-
-struct Options {
-  long nranks = 0;
-  long ranksPerHost = 0;  // 0: every rank on one host
-  std::vector<std::string> rankPrefix;
-  std::string host = "127.0.0.1";
-  long graceMs = kDefaultGraceMs;
-  std::vector<std::string> command;
-};
-
-[[noreturn]] void usageError(const std::string& message) {
-  std::fprintf(stderr, "strata-run: %s\nTry 'strata-run --help' for usage.\n", message.c_str());
-  std::exit(kUsageExit);
-}
-
-std::optional<long> parseLong(std::string_view text, long min, long max) {
-  if (text.empty()) return std::nullopt;
-  long value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-    if (value > max) return std::nullopt;
-  }
-  if (value < min) return std::nullopt;
-  return value;
-}
-
-// Hand-rolled because "-np N" is a single-dash long option, which option libraries parse as
-// "-n p"; and everything after the first non-option belongs to the command.
-Options parseArgs(int argc, char** argv) {
-  Options opts;
-  bool haveRanks = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    // Returns the option's value, either "--opt=value" or the next argument.
-    auto valueOf = [&](std::string_view name) -> std::string_view {
-      if (arg.size() > name.size() && arg[name.size()] == '=') return arg.substr(name.size() + 1);
-      if (i + 1 >= argc) usageError("option " + std::string(name) + " needs a value");
-      return argv[++i];
-    };
-    auto is = [&](std::string_view name) {
-      return arg == name || (arg.size() > name.size() && arg.substr(0, name.size()) == name &&
-                             arg[name.size()] == '=');
-    };
-    if (arg == "--") {
-      for (int j = i + 1; j < argc; ++j) opts.command.emplace_back(argv[j]);
-      break;
-    }
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (is("-np") || is("--np") || is("-n")) {
-      std::string_view name = is("-np") ? "-np" : is("--np") ? "--np" : "-n";
-      std::string_view value = valueOf(name);
-      auto n = parseLong(value, 1, kMaxRanks);
-      if (!n) {
-        usageError("invalid number of ranks '" + std::string(value) + "' (expected 1.." +
-                   std::to_string(kMaxRanks) + ")");
-      }
-      opts.nranks = *n;
-      haveRanks = true;
-    } else if (is("--host")) {
-      opts.host = valueOf("--host");
-      if (opts.host.empty()) usageError("--host needs a non-empty address");
-    } else if (is("--ranks-per-host")) {
-      std::string_view value = valueOf("--ranks-per-host");
-      auto k = parseLong(value, 1, kMaxRanks);
-      if (!k) usageError("invalid --ranks-per-host '" + std::string(value) + "'");
-      opts.ranksPerHost = *k;
-    } else if (is("--rank-prefix")) {
-      std::string_view value = valueOf("--rank-prefix");
-      opts.rankPrefix.clear();
-      size_t pos = 0;
-      while (pos < value.size()) {
-        size_t start = value.find_first_not_of(" \t", pos);
-        if (start == std::string_view::npos) break;
-        size_t end = value.find_first_of(" \t", start);
-        if (end == std::string_view::npos) end = value.size();
-        opts.rankPrefix.emplace_back(value.substr(start, end - start));
-        pos = end;
-      }
-      if (opts.rankPrefix.empty()) usageError("--rank-prefix needs at least one word");
-    } else if (is("--grace-ms")) {
-      std::string_view value = valueOf("--grace-ms");
-      auto ms = parseLong(value, 0, 24L * 3600 * 1000);
-      if (!ms) usageError("invalid --grace-ms '" + std::string(value) + "'");
-      opts.graceMs = *ms;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      usageError("unknown option '" + std::string(arg) + "'");
-    } else {
-      for (int j = i; j < argc; ++j) opts.command.emplace_back(argv[j]);
-      break;
-    }
-  }
-  if (!haveRanks) usageError("missing -np N (the number of ranks)");
-  if (opts.command.empty()) usageError("missing the command to run");
-  if (opts.ranksPerHost == 0 || opts.ranksPerHost > opts.nranks) opts.ranksPerHost = opts.nranks;
-  return opts;
-}
 
 // Owns one file descriptor.
 class Fd {
@@ -312,6 +187,7 @@ struct Rank {
   int status = 0;
   bool stoppedByUs = false;
   OutputStream out[2];  // stdout, stderr
+  Fd notice;            // write end of the rank's notice pipe
 };
 
 // Signals arrive on a self-pipe so the poll loop is the only place that reacts to them.
@@ -349,15 +225,34 @@ class Launcher {
   int run() {
     prepareProcess();
     std::string error;
-    auto port = pickFreePort(opts_.host, &error);
-    if (!port) return fatal("cannot pick a free port: " + error);
-    auto secret = randomSecretHex(&error);
-    if (!secret) return fatal("cannot make a secret: " + error);
-    std::string commId = (opts_.host.find(':') != std::string::npos)
-                             ? "[" + opts_.host + "]:" + std::to_string(*port)
-                             : opts_.host + ":" + std::to_string(*port);
+    std::optional<std::string> commId = userValue("STRATA_COMM_ID");
+    if (commId) {
+      checkUserCommId(*commId);
+    } else {
+      const std::string host = opts_.host.empty() ? "127.0.0.1" : opts_.host;
+      auto port = pickFreePort(host, &error);
+      if (!port) return fatal("cannot pick a free port: " + error);
+      commId = (host.find(':') != std::string::npos) ? "[" + host + "]:" + std::to_string(*port)
+                                                     : host + ":" + std::to_string(*port);
+    }
+    std::optional<std::string> secret = userValue("STRATA_COMM_SECRET");
+    if (secret) {
+      checkUserSecret(*secret);
+    } else {
+      secret = randomSecretHex(&error);
+      if (!secret) return fatal("cannot make a secret: " + error);
+    }
+    if (opts_.bindTo == BindTo::kCore) {
+      cores_ = strata::run::usableCores(&error);
+      if (cores_.empty()) return fatal("--bind-to core: " + error);
+      if (opts_.ranksPerHost > static_cast<long>(cores_.size()))
+        std::fprintf(stderr,
+                     "strata-run: --bind-to core: %ld ranks per host on %zu cores; ranks share "
+                     "cores\n",
+                     opts_.ranksPerHost, cores_.size());
+    }
     for (long r = 0; r < opts_.nranks; ++r) {
-      int err = spawnRank(static_cast<int>(r), commId, *secret);
+      int err = spawnRank(static_cast<int>(r), *commId, *secret);
       if (err != 0) {
         std::fprintf(
             stderr, "strata-run: cannot start '%s' for rank %ld: %s\n",
@@ -378,16 +273,48 @@ class Launcher {
     return 1;
   }
 
+  // The value a user chose for the ranks: the last -x NAME=VALUE, else strata-run's environment.
+  std::optional<std::string> userValue(const std::string& name) const {
+    for (auto it = opts_.exports.rbegin(); it != opts_.exports.rend(); ++it)
+      if (it->first == name) return it->second;
+    const char* v = std::getenv(name.c_str());
+    if (v && *v) return std::string(v);
+    return std::nullopt;
+  }
+
+  // A STRATA_COMM_ID the user set is the root's address; --host would contradict it.
+  void checkUserCommId(const std::string& commId) const {
+    size_t colon = commId.rfind(':');
+    bool ok = colon != std::string::npos && colon > 0 && colon + 1 < commId.size() &&
+              commId.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+              commId.size() - colon - 1 <= 5 && std::stol(commId.substr(colon + 1)) >= 1 &&
+              std::stol(commId.substr(colon + 1)) <= 65535;
+    if (!ok)
+      strata::run::usageError("STRATA_COMM_ID=" + commId +
+                              " is not host:port (unset it to let strata-run pick a port)");
+    if (!opts_.host.empty())
+      strata::run::usageError("--host " + opts_.host + " and STRATA_COMM_ID=" + commId +
+                              " both name rank 0's address; give one of them");
+  }
+
+  static void checkUserSecret(const std::string& secret) {
+    bool ok = secret.size() == 32 &&
+              secret.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+    if (!ok)
+      strata::run::usageError("STRATA_COMM_SECRET must be 32 hex digits (128 bits), got '" +
+                              secret + "' (unset it to let strata-run make one)");
+  }
+
   void prepareProcess() {
     // Keep 0..2 open so pipe ends never land on them.
     for (int fd = 0; fd <= 2; ++fd) {
       if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
     }
-    // Two pipes per rank.
+    // Three pipes per rank: stdout, stderr and notices.
     rlimit lim{};
     if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
-        lim.rlim_cur < static_cast<rlim_t>(2 * opts_.nranks + 64)) {
-      lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 2 * opts_.nranks + 64);
+        lim.rlim_cur < static_cast<rlim_t>(3 * opts_.nranks + 64)) {
+      lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 3 * opts_.nranks + 64);
       ::setrlimit(RLIMIT_NOFILE, &lim);
     }
     int fds[2];
@@ -404,18 +331,31 @@ class Launcher {
     ::signal(SIGPIPE, SIG_IGN);
   }
 
-  std::vector<std::string> buildEnv(int rank, const std::string& commId,
-                                    const std::string& secret) const {
+  std::vector<std::string> buildEnv(int rank, const std::string& commId, const std::string& secret,
+                                    int noticeFd) const {
     static constexpr std::string_view kOwned[] = {
-        "STRATA_RANK=",       "STRATA_NRANKS=",  "STRATA_LOCAL_RANK=",
-        "STRATA_LOCAL_SIZE=", "STRATA_COMM_ID=", "STRATA_COMM_SECRET="};
+        "STRATA_RANK",    "STRATA_NRANKS",      "STRATA_LOCAL_RANK",   "STRATA_LOCAL_SIZE",
+        "STRATA_COMM_ID", "STRATA_COMM_SECRET", "STRATA_RUN_NOTICE_FD"};
+    auto named = [](std::string_view kv, std::string_view name) {
+      return kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=';
+    };
     std::vector<std::string> env;
     for (char** e = environ; e && *e; ++e) {
       std::string_view kv = *e;
-      bool owned = std::any_of(std::begin(kOwned), std::end(kOwned),
-                               [&](std::string_view k) { return kv.substr(0, k.size()) == k; });
-      if (!owned) env.emplace_back(kv);
+      bool replaced =
+          std::any_of(std::begin(kOwned), std::end(kOwned),
+                      [&](std::string_view k) { return named(kv, k); }) ||
+          std::any_of(opts_.exports.begin(), opts_.exports.end(),
+                      [&](const auto& x) { return named(kv, x.first); });
+      if (!replaced) env.emplace_back(kv);
     }
+    for (const auto& [name, value] : opts_.exports) {
+      if (name == "STRATA_COMM_ID" || name == "STRATA_COMM_SECRET") continue;  // set below
+      // A later -x of the same name wins.
+      std::erase_if(env, [&](const std::string& kv) { return named(kv, name); });
+      env.push_back(name + "=" + value);
+    }
+    env.push_back("STRATA_RUN_NOTICE_FD=" + std::to_string(noticeFd));
     env.push_back("STRATA_RANK=" + std::to_string(rank));
     env.push_back("STRATA_NRANKS=" + std::to_string(opts_.nranks));
     const long host = rank / opts_.ranksPerHost;
@@ -430,13 +370,16 @@ class Launcher {
 
   // Returns 0 or the errno of the failure.
   int spawnRank(int rank, const std::string& commId, const std::string& secret) {
-    int outFds[2], errFds[2];
+    int outFds[2], errFds[2], noticeFds[2];
     if (::pipe2(outFds, O_CLOEXEC) != 0) return errno;
     Fd outRead(outFds[0]), outWrite(outFds[1]);
     if (::pipe2(errFds, O_CLOEXEC) != 0) return errno;
     Fd errRead(errFds[0]), errWrite(errFds[1]);
+    // The rank reads what strata-run says about the other ranks (launcher_notice.h).
+    if (::pipe2(noticeFds, O_CLOEXEC) != 0) return errno;
+    Fd noticeRead(noticeFds[0]), noticeWrite(noticeFds[1]);
 
-    std::vector<std::string> env = buildEnv(rank, commId, secret);
+    std::vector<std::string> env = buildEnv(rank, commId, secret, noticeRead.get());
     std::vector<char*> envp, argv;
     for (auto& s : env) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -455,6 +398,8 @@ class Launcher {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, outWrite.get(), 1);
     posix_spawn_file_actions_adddup2(&actions, errWrite.get(), 2);
+    // Same descriptor: dup2 onto itself clears close-on-exec, for the rank only.
+    posix_spawn_file_actions_adddup2(&actions, noticeRead.get(), noticeRead.get());
 
     // Each rank leads its own process group so that stopping a rank also stops whatever it
     // started (a shell wrapper, for one), and a terminal's Ctrl-C reaches the ranks only through
@@ -472,7 +417,13 @@ class Launcher {
         &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     pid_t pid = -1;
-    int err = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    int err;
+    {
+      const long local = rank % opts_.ranksPerHost;
+      strata::run::ScopedAffinity pin(
+          cores_.empty() ? nullptr : &cores_[static_cast<size_t>(local) % cores_.size()]);
+      err = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+    }
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     if (err != 0) return err;
@@ -485,7 +436,20 @@ class Launcher {
     r.out[0].target = 1;
     r.out[1].pipe = std::move(errRead);
     r.out[1].target = 2;
+    ::fcntl(noticeWrite.get(), F_SETFL, O_NONBLOCK);  // a rank that never reads cannot stall us
+    r.notice = std::move(noticeWrite);
     return 0;
+  }
+
+  // Tells every rank still running that rank `ended` has ended, and how.
+  void noticeExit(size_t ended, int status) {
+    std::string line = "exit " + std::to_string(ended) + " " + describeStatus(status) + "\n";
+    for (size_t i = 0; i < ranks_.size(); ++i) {
+      Rank& r = ranks_[i];
+      if (i == ended || !r.notice.valid() || r.reaped) continue;
+      if (::write(r.notice.get(), line.data(), line.size()) < 0 && errno != EAGAIN) r.notice.reset();
+    }
+    ranks_[ended].notice.reset();
   }
 
   // Sends sig to the process group of every rank not reaped yet.
@@ -509,6 +473,7 @@ class Launcher {
       if (got != r.pid) continue;
       r.reaped = true;
       r.status = status;
+      noticeExit(i, status);
       if (failed(status) && !r.stoppedByUs) {
         failures_.push_back(static_cast<int>(i));
         if (!stopAt_ && !interrupted_) {
@@ -536,7 +501,7 @@ class Launcher {
 
   // Forwards the complete lines of stream (all of it at EOF) with the rank prefix.
   void forward(int rank, OutputStream& s, bool eof) {
-    std::string prefix = "[" + std::to_string(rank) + "] ";
+    const std::string prefix = opts_.prefixOutput ? "[" + std::to_string(rank) + "] " : "";
     std::string batch;
     size_t start = 0;
     while (true) {
@@ -686,6 +651,7 @@ class Launcher {
 
   Options opts_;
   std::vector<Rank> ranks_;
+  std::vector<cpu_set_t> cores_;  // --bind-to core: the cores ranks are pinned to
   Fd signalRead_, signalWrite_;
   std::vector<int> failures_;  // ranks that failed on their own, in the order they were reaped
   std::optional<Clock::time_point> stopAt_, killAt_;
@@ -698,6 +664,6 @@ class Launcher {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Launcher launcher(parseArgs(argc, argv));
+  Launcher launcher(strata::run::parseArgs(argc, argv));
   return launcher.run();
 }
