@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs a built tree into a temporary prefix and uses it the way a consumer would:
 # find_package(Strata) and pkg-config, then runs the result on 2, 3 and 4 processes with the
-# installed strata-run. Also checks that libstrata.so exports only strata* symbols.
+# installed strata-run. Also checks that libstrata.so exports only strata* symbols, and that
+# every installed executable and both consumers run without LD_LIBRARY_PATH.
 # Usage: install_consumer.sh <build dir> <source dir>
 set -euo pipefail
 
@@ -34,6 +35,21 @@ libdir=$(dirname "$lib")
 soname=$(objdump -p "$lib" | awk '$1 == "SONAME" {print $2}')
 [[ -n $soname && -e $libdir/$soname ]] || die "SONAME link '$soname' missing in $libdir"
 
+# Nothing below may lean on LD_LIBRARY_PATH: installed programs find libstrata.so themselves.
+unset LD_LIBRARY_PATH
+
+step "every installed executable runs from $prefix/bin"
+count=0
+for exe in "$prefix"/bin/*; do
+  [[ -f $exe && -x $exe ]] || continue
+  missing=$(ldd "$exe" 2>&1 | grep "not found" || true)
+  [[ -z $missing ]] || die "$(basename "$exe") cannot load: $missing"
+  "$exe" --help >"$tmp/help.log" 2>&1 || { cat "$tmp/help.log"; die "$(basename "$exe") --help failed"; }
+  count=$((count + 1))
+done
+[[ $count -gt 0 ]] || die "no executable installed in $prefix/bin"
+echo "$count executables load their libraries and answer --help"
+
 step "exported symbols of $(basename "$(readlink -f "$lib")")"
 # Version nodes (STRATA_0, type A) name the symbol versions, they are not symbols of their own.
 exported=$(nm -D --defined-only "$lib" | awk '!($2 == "A" && $3 ~ /^STRATA_[0-9.]*$/) {print $3}' | sed 's/@.*//' | sort -u)
@@ -47,13 +63,13 @@ echo "$(wc -l <<<"$exported") symbols, all strata*"
 
 run_each_size() {
   local exe=$1
-  # grep reads all of ldd's output (no -q): an early exit would SIGPIPE ldd and fail the pipe.
-  LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$exe" | grep "$libdir/libstrata.so" >/dev/null ||
-    die "$exe does not resolve libstrata.so from $libdir"
+  local found
+  found=$(ldd "$exe" | awk '$1 ~ /^libstrata\.so/ {print $3}')
+  [[ -n $found && $(readlink -f "$found") == $(readlink -f "$lib") ]] ||
+    die "$exe does not resolve libstrata.so from $libdir (ldd: ${found:-nothing})"
   for np in 2 3 4; do
     echo "-- $np processes"
-    LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-      "$prefix/bin/strata-run" -np "$np" --grace-ms 5000 "$exe" || die "$exe failed on $np processes"
+    "$prefix/bin/strata-run" -np "$np" --grace-ms 5000 "$exe" || die "$exe failed on $np processes"
   done
 }
 
@@ -77,9 +93,10 @@ step "consumer built with pkg-config"
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 echo "strata $(pkg-config --modversion strata): $(pkg-config --cflags --libs strata)"
 mkdir -p "$tmp/pc-consumer"
+# As the README says: an rpath to pkg-config's libdir (or LD_LIBRARY_PATH) finds the library.
 # shellcheck disable=SC2046  # pkg-config output is meant to split into words
 ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -o "$tmp/pc-consumer/all_collectives" "$program" \
-  $(pkg-config --cflags --libs strata)
+  $(pkg-config --cflags --libs strata) -Wl,-rpath,"$(pkg-config --variable=libdir strata)"
 run_each_size "$tmp/pc-consumer/all_collectives"
 
 echo "install consumer: OK"
