@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "strata/strata.h"
 
 namespace {
@@ -61,34 +63,6 @@ const char* collName(Coll c) {
 
 double busFactor(Coll c, int n) {
   return c == Coll::kAllReduce ? 2.0 * (n - 1) / n : static_cast<double>(n - 1) / n;
-}
-
-std::optional<size_t> parseSize(const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || v < 0) return std::nullopt;
-  double unit = 1;
-  switch (*end) {
-    case 'k':
-    case 'K':
-      unit = kKiB;
-      ++end;
-      break;
-    case 'm':
-    case 'M':
-      unit = kMiB;
-      ++end;
-      break;
-    case 'g':
-    case 'G':
-      unit = 1024.0 * kMiB;
-      ++end;
-      break;
-    default:
-      break;
-  }
-  if (*end != '\0') return std::nullopt;
-  return static_cast<size_t>(v * unit);
 }
 
 double median(std::vector<double> v) {
@@ -320,25 +294,29 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-e,--maxbytes", o.maxText, "largest size (K/M/G suffixes)")
       ->capture_default_str();
-  app.add_option("-f,--stepfactor", o.factor, "size multiplier")
-      ->capture_default_str()
-      ->check(CLI::Range(2, 1024));
-  app.add_option("-n,--iters", o.iters, "calls per timed batch")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("-r,--rounds", o.rounds, "interleaved rounds per size (the median is shown)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("-w,--warmup_iters", o.warmup, "untimed calls of each library per size")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  using strata::perf::IntOption;
+  std::vector<IntOption> ints = {
+      {"-f/--stepfactor", "size multiplier", &o.factor, 2, 1024},
+      {"-n/--iters", "calls per timed batch", &o.iters, 1, INT_MAX},
+      {"-r/--rounds", "interleaved rounds per size (the median is shown)", &o.rounds, 1, INT_MAX},
+      {"-w/--warmup_iters", "untimed calls of each library per size", &o.warmup, 0, INT_MAX},
+  };
+  for (IntOption& i : ints) strata::perf::addIntOption(app, i);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  const auto minBytes = parseSize(o.minText), maxBytes = parseSize(o.maxText);
+  for (IntOption& i : ints) {
+    if (auto message = strata::perf::checkIntOption(i)) {
+      std::fprintf(stderr, "compare_mpi: %s\nRun with --help for more information.\n",
+                   message->c_str());
+      return 2;
+    }
+  }
+  const auto minBytes = strata::perf::parseSize(o.minText);
+  const auto maxBytes = strata::perf::parseSize(o.maxText);
   if (!minBytes || !maxBytes || *minBytes > *maxBytes) {
     std::fprintf(stderr, "compare_mpi: invalid sizes '%s' .. '%s'\n", o.minText.c_str(),
                  o.maxText.c_str());

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,12 @@ int usageError(const std::string& tool, const std::string& message) {
   return kUsageExit;
 }
 
+std::string allowedRange(long min, long max) {
+  if (max == min + 1) return std::to_string(min) + " or " + std::to_string(max);
+  if (max == INT_MAX) return "an integer of at least " + std::to_string(min);
+  return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
 }  // namespace
 
 std::optional<size_t> parseSize(const std::string& text) {
@@ -84,6 +91,25 @@ std::optional<size_t> parseSize(const std::string& text) {
   return static_cast<size_t>(bytes);
 }
 
+void addIntOption(CLI::App& app, IntOption& option) {
+  option.text = std::to_string(*option.out);
+  std::string names = option.flag;  // "-n/--iters" -> "-n,--iters"
+  std::replace(names.begin(), names.end(), '/', ',');
+  app.add_option(names, option.text, option.meaning)->type_name("INT")->capture_default_str();
+}
+
+std::optional<std::string> checkIntOption(IntOption& option) {
+  const char* s = option.text.c_str();
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || errno == ERANGE || v < option.min || v > option.max)
+    return "invalid value '" + option.text + "' for " + option.flag + " (" + option.meaning +
+           "): expected " + allowedRange(option.min, option.max);
+  *option.out = static_cast<int>(v);
+  return std::nullopt;
+}
+
 std::vector<size_t> sweepSizes(const PerfOptions& o) {
   std::vector<size_t> sizes;
   for (size_t s = o.minBytes; s <= o.maxBytes;) {
@@ -106,39 +132,48 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
                                 {"-e/--maxbytes", "32M", &o.maxBytes},
                                 {"-i/--stepbytes", "1M", &o.stepBytes}};
   int ngpus = 1;
-  app.add_option("-t,--nthreads,--threads", o.threads, "ranks per process, each a thread")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("-g,--ngpus", ngpus, "ranks per thread (Strata runs one rank per thread: 1)");
-  app.add_option("-b,--minbytes", sizes[0].text, "smallest message size (K/M/G suffixes)");
-  app.add_option("-e,--maxbytes", sizes[1].text, "largest message size (K/M/G suffixes)");
-  app.add_option("-i,--stepbytes", sizes[2].text, "size increment when the factor is 1");
-  app.add_option("-f,--stepfactor", o.stepFactor, "size multiplier (> 1 overrides -i)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("-n,--iters", o.iters, "timed iterations per size")->check(CLI::PositiveNumber);
-  app.add_option("-m,--agg_iters", o.aggIters, "calls per iteration, fused in one group")
-      ->check(CLI::PositiveNumber);
-  app.add_option("-w,--warmup_iters", o.warmupIters, "untimed iterations before each size")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("-p,--parallel_init", o.parallelInit,
-                 "accepted for compatibility; ranks always initialise in parallel");
-  app.add_option("-c,--check", o.check, "checked calls per size (0: no check)")
-      ->check(CLI::NonNegativeNumber);
+  int registration = 0;
+  int graphLaunches = 0;
+  constexpr long kAny = INT_MAX;
+  std::vector<IntOption> ints = {
+      {"-t/--nthreads", "ranks per process, each a thread", &o.threads, 1, 1024},
+      {"-g/--ngpus", "ranks per thread (Strata runs one rank per thread: 1)", &ngpus, 1, kAny},
+      {"-f/--stepfactor", "size multiplier (> 1 overrides -i)", &o.stepFactor, 0, kAny},
+      {"-n/--iters", "timed iterations per size", &o.iters, 1, kAny},
+      {"-m/--agg_iters", "calls per iteration, fused in one group", &o.aggIters, 1, kAny},
+      {"-w/--warmup_iters", "untimed iterations before each size", &o.warmupIters, 0, kAny},
+      {"-N/--run_cycles", "times the size sweep runs, each printed (0: until stopped)",
+       &o.runCycles, 0, kAny},
+      {"-p/--parallel_init", "accepted for compatibility; ranks always initialise in parallel",
+       &o.parallelInit, 0, 1},
+      {"-c/--check", "checked calls per size (0: no check)", &o.check, 0, kAny},
+      {"-r/--root", "the root rank; -1: every rank in turn", &o.root, -1, kAny},
+      {"-z/--blocking", "1: every call completes and is followed by a barrier", &o.blocking, 0,
+       1},
+      {"-y/--stream_null", "1: calls complete on return (NULL stream); 0: they queue on a stream",
+       &o.streamNull, 0, 1},
+      {"-T/--timeout", "deadline of every wait in seconds (0: default)", &o.timeoutSec, 0,
+       INT_MAX / 1000},
+      {"-R/--local_register", "buffer registration; only 0 (none) for now", &registration, 0, 2},
+      {"-G/--cudagraph", "CUDA graph launches; only 0 on CPU", &graphLaunches, 0, kAny},
+      {"-C/--report_cputime", "1: report the time to issue the calls", &o.reportCpuTime, 0, 1},
+      {"-a/--average", "time across ranks: 0 rank 0, 1 mean, 2 min, 3 max", &o.average, 0, 3},
+  };
+  // In nccl-tests' order: -t -g, the sizes, -f -n -m -w -N -p -c, -o -d, then -r onwards.
+  auto addInts = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) addIntOption(app, ints[i]);
+  };
+  addInts(0, 2);
+  app.add_option("-b,--minbytes", sizes[0].text, "smallest message size (K/M/G suffixes)")
+      ->type_name("SIZE");
+  app.add_option("-e,--maxbytes", sizes[1].text, "largest message size (K/M/G suffixes)")
+      ->type_name("SIZE");
+  app.add_option("-i,--stepbytes", sizes[2].text, "size increment when the factor is 1")
+      ->type_name("SIZE");
+  addInts(2, 9);
   app.add_option("-o,--op", o.opText, "reduction: " + opChoices());
   app.add_option("-d,--datatype", o.typeText, "element type: " + typeChoices());
-  app.add_option("-r,--root", o.root, "root rank (-1: every rank in turn)");
-  app.add_option("-z,--blocking", o.blocking, "1: barrier after every call")
-      ->check(CLI::Range(0, 1));
-  app.add_option("-y,--stream_null", o.streamNull,
-                 "1: calls complete on return (NULL stream); 0: queued on a Strata stream")
-      ->check(CLI::Range(0, 1));
-  app.add_option("-T,--timeout", o.timeoutSec, "deadline of every wait in seconds (0: default)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("-G,--cudagraph", o.cudaGraph, "accepted for compatibility; no effect")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("-C,--report_cputime", o.reportCpuTime, "1: report the time to issue the calls")
-      ->check(CLI::Range(0, 1));
-  app.add_option("-a,--average", o.average, "time across ranks: 0 rank 0, 1 mean, 2 min, 3 max")
-      ->check(CLI::Range(0, 3));
+  addInts(9, ints.size());
   app.add_option("-J,--json", o.jsonFile, "also write the results to this JSON file");
   app.add_option("--sim", o.sim,
                  "PRESET|FILE: run the topology's ranks as threads on the sim transport; "
@@ -154,6 +189,9 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
     return rc == 0 ? 0 : kUsageExit;
   }
 
+  for (IntOption& a : ints) {
+    if (auto message = checkIntOption(a)) return usageError(tool, *message);
+  }
   for (const SizeArg& s : sizes) {
     auto v = parseSize(s.text);
     if (!v) return usageError(tool, std::string("invalid size '") + s.text + "' for " + s.flag);
@@ -177,7 +215,14 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
     return usageError(tool, "invalid op '" + o.opText + "'" + note + "; choose " + opChoices());
   }
   o.ops = *ops;
-  if (o.root < -1) return usageError(tool, "invalid root " + std::to_string(o.root));
+  if (registration != 0)
+    return usageError(tool, "-R " + std::to_string(registration) +
+                                ": buffer registration is not available in Strata yet; run with "
+                                "-R 0 (the default)");
+  if (graphLaunches != 0)
+    return usageError(tool, "-G " + std::to_string(graphLaunches) +
+                                ": CUDA graphs have no counterpart on CPU; Strata times every "
+                                "iteration as its own call (run with -G 0, the default)");
   if (o.timingOnly && o.sim.empty())
     return usageError(tool, "--timing-only needs --sim PRESET|FILE");
   if (o.timingOnly && !coll.simKey())

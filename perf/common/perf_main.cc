@@ -126,7 +126,10 @@ int runPerfTool(int argc, char** argv, Collective& coll) {
       info.nranks = nranks;
       info.threads = launch.threads();
       info.nprocs = nranks / launch.threads();
-      if (sim) info.simLine = simHeaderLine(*sim, false);
+      if (sim) {
+        info.simLine = simHeaderLine(*sim, false);
+        info.simSpec = sim->spec;
+      }
       report = std::make_unique<Report>(coll, opts, info);
     }
 

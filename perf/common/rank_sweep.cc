@@ -235,6 +235,31 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
   return cell;
 }
 
+// One cycle of the size sweep for one type, op and root; the number of cells with wrong values.
+// The warm-up belongs to the first cycle.
+int RankSweep::runSizes(const TestCase& tc, int cycle, uint64_t& caseIndex) {
+  int failed = 0;
+  for (size_t bytes : sweepSizes(opts_)) {
+    const CallShape shape = coll_.shape(bytes, tc.type, rank_, nranks_);
+    if (report_)
+      report_->beginRow(shape.bytes, shape.count, typeName(tc.type),
+                        coll_.reduces() ? opName(tc.op) : "none", tc.root, cycle);
+    if (cycle == 0)
+      for (int w = 0; w < opts_.warmupIters; ++w) call(shape, tc, false, w);
+    complete();
+    const uint64_t seed = mixSeed(0x5eed, ++caseIndex);
+    const CellResult outOfPlace = bench(shape, tc, false, mixSeed(seed, 0));
+    if (report_) report_->addCell(outOfPlace);
+    const CellResult inPlace = bench(shape, tc, true, mixSeed(seed, 1));
+    if (report_) {
+      report_->addCell(inPlace);
+      report_->endRow();
+    }
+    failed += (outOfPlace.wrong != 0) + (inPlace.wrong != 0);
+  }
+  return failed;
+}
+
 int RankSweep::run() {
   allocate();
   std::vector<int> roots;
@@ -247,7 +272,6 @@ int RankSweep::run() {
   }
   const std::vector<strataRedOp_t> ops =
       coll_.reduces() ? opts_.ops : std::vector<strataRedOp_t>{strataSum};
-  const std::vector<size_t> sizes = sweepSizes(opts_);
 
   int failed = 0;
   uint64_t caseIndex = 0;
@@ -255,23 +279,9 @@ int RankSweep::run() {
     for (strataRedOp_t op : ops) {
       for (int root : roots) {
         const TestCase tc{type, op, root, rank_, nranks_};
-        for (size_t bytes : sizes) {
-          const CallShape shape = coll_.shape(bytes, type, rank_, nranks_);
-          if (report_)
-            report_->beginRow(shape.bytes, shape.count, typeName(type),
-                              coll_.reduces() ? opName(op) : "none", root);
-          for (int w = 0; w < opts_.warmupIters; ++w) call(shape, tc, false, w);
-          complete();
-          const uint64_t seed = mixSeed(0x5eed, ++caseIndex);
-          const CellResult outOfPlace = bench(shape, tc, false, mixSeed(seed, 0));
-          if (report_) report_->addCell(outOfPlace);
-          const CellResult inPlace = bench(shape, tc, true, mixSeed(seed, 1));
-          if (report_) {
-            report_->addCell(inPlace);
-            report_->endRow();
-          }
-          failed += (outOfPlace.wrong != 0) + (inPlace.wrong != 0);
-        }
+        // -N: the sweep again, as nccl-tests' run cycles (0: until the tool is stopped).
+        for (int cycle = 0; opts_.runCycles == 0 || cycle < opts_.runCycles; ++cycle)
+          failed += runSizes(tc, cycle, caseIndex);
       }
     }
   }

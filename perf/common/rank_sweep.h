@@ -70,6 +70,7 @@ class RankSweep {
   void prepareInputs(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
   int64_t checkOutputs(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
   CellResult bench(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
+  int runSizes(const TestCase& tc, int cycle, uint64_t& caseIndex);
   double combineTime(double seconds);
   double simulatedSeconds(double clockBeforeUs, double calls);
   void expect(strataResult_t r, const char* what);

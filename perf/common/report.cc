@@ -49,22 +49,44 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
   }
   if (!run_.simLine.empty()) std::printf("# %s\n", run_.simLine.c_str());
   const bool factor = opts_.stepFactor > 1;
-  std::printf(
-      "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
-      "agg iters: %d validation: %d graph: 0\n",
-      run_.threads, opts_.minBytes, opts_.maxBytes,
-      factor ? static_cast<size_t>(opts_.stepFactor) : opts_.stepBytes, factor ? "factor" : "bytes",
-      opts_.warmupIters, opts_.iters, opts_.aggIters, opts_.check);
-  if (opts_.blocking)
-    std::printf("# Blocking Enabled: wait for completion and barrier after each collective\n");
-  if (!opts_.streamNull) std::printf("# Calls queued on a Strata stream per rank\n");
+  const size_t step = factor ? static_cast<size_t>(opts_.stepFactor) : opts_.stepBytes;
+  if (run_.timingOnly) {
+    // Nothing runs: no threads, warm-up, iterations, validation or blocking apply.
+    std::printf("# minBytes %zu maxBytes %zu step: %zu(%s): each size evaluated once, no "
+                "payload and no validation\n",
+                opts_.minBytes, opts_.maxBytes, step, factor ? "factor" : "bytes");
+  } else {
+    std::printf(
+        "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
+        "agg iters: %d validation: %d graph: 0\n",
+        run_.threads, opts_.minBytes, opts_.maxBytes, step, factor ? "factor" : "bytes",
+        opts_.warmupIters, opts_.iters, opts_.aggIters, opts_.check);
+    if (opts_.blocking)
+      std::printf("# Blocking Enabled: wait for completion and barrier after each collective\n");
+    if (!opts_.streamNull) std::printf("# Calls queued on a Strata stream per rank\n");
+  }
+  if (opts_.runCycles != 1) {
+    if (opts_.runCycles == 0)
+      std::printf("# Run cycles: the sweep repeats until the tool is stopped\n");
+    else
+      std::printf("# Run cycles: %d, each printed\n", opts_.runCycles);
+  }
   for (const std::string& line : coll_.describe(opts_.maxBytes, run_.nranks))
     std::printf("# %s\n", line.c_str());
   if (!ranks.empty()) {
     std::printf("#\n# Using devices\n");
-    for (const RankIdentity& r : ranks)
-      std::printf("#  Rank %2d Group  0 Pid %6d on %10s device cpu\n", r.rank, r.pid,
-                  r.host.c_str());
+    if (!run_.simSpec.empty())
+      std::printf("# (simulated: rank r is a thread of this process standing for device r of "
+                  "'%s'; bytes move through memory, times come from its link model)\n",
+                  run_.simSpec.c_str());
+    for (const RankIdentity& r : ranks) {
+      if (run_.simSpec.empty())
+        std::printf("#  Rank %2d Group  0 Pid %6d on %10s device cpu\n", r.rank, r.pid,
+                    r.host.c_str());
+      else
+        std::printf("#  Rank %2d Group  0 Pid %6d on %10s device %2d [sim] %s\n", r.rank, r.pid,
+                    r.host.c_str(), r.rank, run_.simSpec.c_str());
+    }
   }
   std::printf("#\n");
   const char* time = opts_.reportCpuTime ? "cputime" : "time";
@@ -82,8 +104,9 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
 }
 
 void Report::beginRow(size_t bytes, size_t count, const std::string& type, const std::string& redop,
-                      int root) {
+                      int root, int cycle) {
   RowResult row;
+  row.cycle = cycle;
   row.bytes = bytes;
   row.count = count;
   row.type = type;
@@ -152,6 +175,7 @@ bool Report::finish() {
   p["stream_null"] = opts_.streamNull;
   p["timeout"] = opts_.timeoutSec;
   p["report_cputime"] = opts_.reportCpuTime;
+  p["run_cycles"] = opts_.runCycles;
   if (!opts_.sim.empty()) {
     p["sim"] = opts_.sim;
     p["timing_only"] = opts_.timingOnly;
@@ -166,6 +190,7 @@ bool Report::finish() {
     row["type"] = r.type;
     row["redop"] = r.redop;
     row["root"] = r.root;
+    row["cycle"] = r.cycle;
     row["out_of_place"] = cellJson(r.outOfPlace);
     row["in_place"] = cellJson(r.inPlace);
     rows.push_back(row);

@@ -35,6 +35,7 @@ struct RowResult {
   std::string type;
   std::string redop;
   int root = -1;
+  int cycle = 0;  // -N: which run of the size sweep
   CellResult outOfPlace;
   CellResult inPlace;
 };
@@ -47,6 +48,7 @@ struct RunInfo {
   int nprocs = 1;
   int threads = 1;
   std::string simLine;      // --sim: the header line saying the times are simulated
+  std::string simSpec;      // --sim: the preset or file the ranks stand for
   bool timingOnly = false;  // --timing-only: no ranks ran
 };
 
@@ -58,7 +60,7 @@ class Report {
   void printHeader(const std::vector<RankIdentity>& ranks);
   // A row is printed as it is measured: its leading columns, then each variant.
   void beginRow(size_t bytes, size_t count, const std::string& type, const std::string& redop,
-                int root);
+                int root, int cycle);
   void addCell(const CellResult& cell);
   void endRow();
 

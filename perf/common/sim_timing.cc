@@ -50,13 +50,15 @@ void runTimingOnly(const Collective& coll, const PerfOptions& opts, const SimTop
     for (strataRedOp_t op : ops) {
       for (int root : roots) {
         const TestCase tc{type, op, root, 0, n};
-        for (size_t bytes : sweepSizes(opts)) {
-          const CallShape shape = coll.shape(bytes, type, 0, n);
-          report.beginRow(shape.bytes, shape.count, typeName(type),
-                          coll.reduces() ? opName(op) : "none", root);
-          report.addCell(evaluate(coll, topo, shape, tc, false));
-          report.addCell(evaluate(coll, topo, shape, tc, true));
-          report.endRow();
+        for (int cycle = 0; opts.runCycles == 0 || cycle < opts.runCycles; ++cycle) {
+          for (size_t bytes : sweepSizes(opts)) {
+            const CallShape shape = coll.shape(bytes, type, 0, n);
+            report.beginRow(shape.bytes, shape.count, typeName(type),
+                            coll.reduces() ? opName(op) : "none", root, cycle);
+            report.addCell(evaluate(coll, topo, shape, tc, false));
+            report.addCell(evaluate(coll, topo, shape, tc, true));
+            report.endRow();
+          }
         }
       }
     }

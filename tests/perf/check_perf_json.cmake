@@ -1,5 +1,6 @@
 # Checks the JSON file a perf tool wrote with -J: cmake -DJSON_FILE=... -DEXPECT_TOOL=...
-# -DEXPECT_NRANKS=... -DEXPECT_ROWS=... -DEXPECT_OPS=sum;prod;... -P check_perf_json.cmake
+# -DEXPECT_NRANKS=... -DEXPECT_ROWS=... -DEXPECT_OPS=sum;prod;... [-DEXPECT_CYCLES=N]
+# -P check_perf_json.cmake
 file(READ "${JSON_FILE}" doc)
 
 function(expect_equal what actual expected)
@@ -21,6 +22,12 @@ expect_equal("parameters.check" "${check}" "1")
 string(JSON rows LENGTH "${doc}" results)
 expect_equal("the number of results" "${rows}" "${EXPECT_ROWS}")
 
+if(NOT DEFINED EXPECT_CYCLES)
+  set(EXPECT_CYCLES 1)
+endif()
+string(JSON cycles GET "${doc}" parameters run_cycles)
+expect_equal("parameters.run_cycles" "${cycles}" "${EXPECT_CYCLES}")
+
 list(LENGTH EXPECT_OPS nops)
 math(EXPR last "${rows} - 1")
 set(previous_size -1)
@@ -37,6 +44,16 @@ foreach(i RANGE ${last})
   math(EXPR op_index "${i} / ${per_op}")
   list(GET EXPECT_OPS ${op_index} expected_op)
   expect_equal("results[${i}].redop" "${redop}" "${expected_op}")
+  # Within an op, -N repeats the sizes: cycle 0 over every size, then cycle 1, ...
+  math(EXPR per_cycle "${per_op} / ${EXPECT_CYCLES}")
+  math(EXPR expected_cycle "(${i} % ${per_op}) / ${per_cycle}")
+  string(JSON cycle GET "${doc}" results ${i} cycle)
+  expect_equal("results[${i}].cycle" "${cycle}" "${expected_cycle}")
+  if(i GREATER_EQUAL per_cycle AND expected_cycle GREATER 0)
+    math(EXPR same_size_before "${i} - ${per_cycle}")
+    string(JSON size_before GET "${doc}" results ${same_size_before} size)
+    expect_equal("results[${i}].size (again in cycle ${cycle})" "${size}" "${size_before}")
+  endif()
   foreach(variant out_of_place in_place)
     string(JSON wrong GET "${doc}" results ${i} ${variant} wrong)
     expect_equal("results[${i}].${variant}.wrong" "${wrong}" "0")
