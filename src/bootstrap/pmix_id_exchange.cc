@@ -122,8 +122,10 @@ Result<strataUniqueId> shareUniqueIdOverPmix(int rank,
     if (!id.isOk()) return id.status();
     STRATA_CHECK(published);
     STRATA_CHECK(fenced);
-    STRATA_INFO(Subsys::kBootstrap, "bootstrap: unique id published through PMIx (namespace %s, "
-                "key %s)", pmix.self().nspace, key.c_str());
+    STRATA_INFO(Subsys::kBootstrap,
+                "bootstrap: unique id published through PMIx (namespace %s, "
+                "key %s)",
+                pmix.self().nspace, key.c_str());
     return id;
   }
   STRATA_CHECK(fence(timeoutMs));

@@ -1,7 +1,7 @@
 // Built when PMIx is not (see pmix_id_exchange.h).
-#include "bootstrap/pmix_id_exchange.h"
-
 #include <cstdlib>
+
+#include "bootstrap/pmix_id_exchange.h"
 
 namespace strata {
 

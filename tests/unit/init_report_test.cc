@@ -66,8 +66,9 @@ TEST_F(InitReportTest, SharedMemoryOnOneHost) {
   EXPECT_EQ(count(log, "[0] STRATA INFO transport: shm between every pair of the 3 ranks"), 1u)
       << log;
   EXPECT_EQ(count(log, "STRATA INFO transport:"), 1u) << log;  // once per communicator
-  EXPECT_EQ(count(log, "[0] STRATA INFO topology 'hosts' (3 ranks): level 0 'shm' 1 group "
-                       "(ranks 0-2)"),
+  EXPECT_EQ(count(log,
+                  "[0] STRATA INFO topology 'hosts' (3 ranks): level 0 'shm' 1 group "
+                  "(ranks 0-2)"),
             1u)
       << log;
 }

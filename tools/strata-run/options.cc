@@ -54,9 +54,8 @@ constexpr const char* kUsage =
     "one kills them.\n";
 
 // Variables strata-run sets for each rank.
-constexpr std::string_view kPerRank[] = {"STRATA_RANK",       "STRATA_NRANKS",
-                                         "STRATA_LOCAL_RANK", "STRATA_LOCAL_SIZE",
-                                         "STRATA_RUN_NOTICE_FD"};
+constexpr std::string_view kPerRank[] = {"STRATA_RANK", "STRATA_NRANKS", "STRATA_LOCAL_RANK",
+                                         "STRATA_LOCAL_SIZE", "STRATA_RUN_NOTICE_FD"};
 
 std::optional<long> parseLong(std::string_view text, long min, long max) {
   if (text.empty()) return std::nullopt;
@@ -73,7 +72,8 @@ std::optional<long> parseLong(std::string_view text, long min, long max) {
 bool validName(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   for (char c : name) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -82,7 +82,8 @@ bool validName(std::string_view name) {
 void addExport(Options& opts, std::string_view spec) {
   size_t eq = spec.find('=');
   std::string name(spec.substr(0, eq));
-  if (!validName(name)) usageError("-x " + std::string(spec) + ": '" + name + "' is not a variable name");
+  if (!validName(name))
+    usageError("-x " + std::string(spec) + ": '" + name + "' is not a variable name");
   for (std::string_view owned : kPerRank) {
     if (name == owned)
       usageError("-x " + name + ": strata-run sets " + name + " for each rank itself");

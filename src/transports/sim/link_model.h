@@ -1,5 +1,5 @@
-// The sim's link model (DESIGN.md §5). A message of n bytes posted at virtual time t from a to b
-// over level L leaves a when both its link and a's egress port have carried it:
+// The sim's link model (docs/topology.md). A message of n bytes posted at virtual time t from a
+// to b over level L leaves a when both its link and a's egress port have carried it:
 //   link   = max(linkFree[a->b], t) + n / B_link(L)
 //   egress = max(egressFree[a][port(L)], t) + n / B_port      (when the level has a port)
 //   sent   = max(link, egress)

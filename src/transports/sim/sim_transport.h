@@ -1,4 +1,4 @@
-// The simulated HCCS mesh (DESIGN.md §5): ranks are threads of one process that move real
+// The simulated HCCS mesh (docs/topology.md): ranks are threads of one process that move real
 // payload through in-memory FIFOs, while each rank's RankTimeline advances a virtual clock from
 // the topology's link model. The executor announces every phase in program order (the
 // virtual-time hooks of transport.h); each message carries its sender's stamp, and the receiver
