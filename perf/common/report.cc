@@ -52,9 +52,10 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
   const size_t step = factor ? static_cast<size_t>(opts_.stepFactor) : opts_.stepBytes;
   if (run_.timingOnly) {
     // Nothing runs: no threads, warm-up, iterations, validation or blocking apply.
-    std::printf("# minBytes %zu maxBytes %zu step: %zu(%s): each size evaluated once, no "
-                "payload and no validation\n",
-                opts_.minBytes, opts_.maxBytes, step, factor ? "factor" : "bytes");
+    std::printf(
+        "# minBytes %zu maxBytes %zu step: %zu(%s): each size evaluated once, no "
+        "payload and no validation\n",
+        opts_.minBytes, opts_.maxBytes, step, factor ? "factor" : "bytes");
   } else {
     std::printf(
         "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d "
@@ -76,9 +77,10 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
   if (!ranks.empty()) {
     std::printf("#\n# Using devices\n");
     if (!run_.simSpec.empty())
-      std::printf("# (simulated: rank r is a thread of this process standing for device r of "
-                  "'%s'; bytes move through memory, times come from its link model)\n",
-                  run_.simSpec.c_str());
+      std::printf(
+          "# (simulated: rank r is a thread of this process standing for device r of "
+          "'%s'; bytes move through memory, times come from its link model)\n",
+          run_.simSpec.c_str());
     for (const RankIdentity& r : ranks) {
       if (run_.simSpec.empty())
         std::printf("#  Rank %2d Group  0 Pid %6d on %10s device cpu\n", r.rank, r.pid,

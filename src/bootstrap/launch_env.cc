@@ -204,8 +204,9 @@ Result<LaunchEnv> detectLaunchEnv() {
   } else {
     STRATA_ASSIGN(env.secret, launchSecret(env.commId));
   }
-  STRATA_INFO(Subsys::kBootstrap, "bootstrap: launched by %s as rank %d of %d (local rank %d), "
-              "root %s", env.source.c_str(), env.rank, env.nranks, env.localRank,
+  STRATA_INFO(Subsys::kBootstrap,
+              "bootstrap: launched by %s as rank %d of %d (local rank %d), root %s",
+              env.source.c_str(), env.rank, env.nranks, env.localRank,
               env.pmix ? "shared by rank 0 through PMIx" : ("at " + env.commId).c_str());
   return env;
 }

@@ -189,8 +189,8 @@ void Root::watchLauncher() {
     if (ec || shuttingDown_ || !failure_.empty()) return;
     for (const auto& [rank, how] : launcherReportedExits()) {
       if (nranks_ != 0 && (rank >= nranks_ || ranks_[static_cast<size_t>(rank)])) continue;
-      return failJob(format("strata-run reports that rank %d %s before joining", rank,
-                            how.c_str()));
+      return failJob(
+          format("strata-run reports that rank %d %s before joining", rank, how.c_str()));
     }
     if (nranks_ == 0 || joined_ < nranks_) watchLauncher();
   });

@@ -156,8 +156,9 @@ void reportPairs(const Bootstrap& bs, const std::vector<PeerInfo>& peers, const 
   for (size_t h = 0; h < hosts.size() && h < kHostsShown; ++h)
     where += (h ? "; " : "") + hosts[h] + ": ranks " + formatRankList(ranksOf[h]);
   if (hosts.size() > kHostsShown) where += format("; %zu more hosts", hosts.size() - kHostsShown);
-  STRATA_INFO(Subsys::kInit, "transport: %s between ranks on one host, %s between hosts (%zu hosts: %s)",
-              local, network, hosts.size(), where.c_str());
+  STRATA_INFO(Subsys::kInit,
+              "transport: %s between ranks on one host, %s between hosts (%zu hosts: %s)", local,
+              network, hosts.size(), where.c_str());
 }
 
 // Logs the pairs a transport that serves every pair alone connects, and passes it on.
@@ -195,8 +196,9 @@ Result<std::unique_ptr<Transport>> connectTransport(Bootstrap& bs,
   if (peers.size() != static_cast<size_t>(n))
     return makeError(strataInternalError, "%zu peer infos for %d ranks", peers.size(), n);
   if (all)
-    return reported(bs, peers,
-                    connectNetwork(bs, peers, network, std::vector<char>(static_cast<size_t>(n), 1)));
+    return reported(
+        bs, peers,
+        connectNetwork(bs, peers, network, std::vector<char>(static_cast<size_t>(n), 1)));
 
   const std::string& host = peers[static_cast<size_t>(me)].hostId;
   std::vector<int> localRanks;

@@ -2,13 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include "bootstrap/pmix_id_exchange.h"
-
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "bootstrap/pmix_id_exchange.h"
 
 namespace strata {
 namespace {
@@ -19,11 +19,12 @@ const char* const kLaunchVars[] = {
     "STRATA_RANK",          "STRATA_NRANKS",        "STRATA_LOCAL_RANK",
     "STRATA_COMM_ID",       "STRATA_COMM_SECRET",   "STRATA_JOB_ID",
     "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
-    "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid", "PMIX_NAMESPACE", "PMIX_RANK",
+    "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid", "PMIX_NAMESPACE",
     "SLURM_PROCID",         "SLURM_NTASKS",         "SLURM_NPROCS",
     "SLURM_LOCALID",        "SLURM_JOB_ID",         "SLURM_STEP_ID",
     "RANK",                 "WORLD_SIZE",           "LOCAL_RANK",
     "MASTER_ADDR",          "MASTER_PORT",          "TORCHELASTIC_RUN_ID",
+    "PMIX_RANK",
 };
 
 class LaunchEnvTest : public ::testing::Test {

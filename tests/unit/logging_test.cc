@@ -150,7 +150,7 @@ TEST_F(LoggingTest, AnUnknownSubsystemIsNamedAndTheKnownOnesStillApply) {
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("unknown subsystem 'COLLS'"), std::string::npos) << err;
   EXPECT_NE(err.find("COLL, P2P"), std::string::npos) << err;  // the known names are listed
-  EXPECT_EQ(err.find("'init'"), std::string::npos) << err;      // names match in any case
+  EXPECT_EQ(err.find("'init'"), std::string::npos) << err;     // names match in any case
   STRATA_INFO(Subsys::kInit, "init-shown");
   STRATA_INFO(Subsys::kColl, "coll-hidden");
   const std::string text = contents();

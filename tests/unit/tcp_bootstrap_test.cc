@@ -422,7 +422,8 @@ TEST_F(TcpBootstrapTest, TheHostingRankNamesTheRanksThatNeverJoined) {
   other3.join();
   EXPECT_EQ(s.code(), strataTimeout);
   EXPECT_NE(s.message().find("waiting for ranks 1-3 to send allgather round 1 to the root this "
-                             "rank hosts at " + addr),
+                             "rank hosts at " +
+                             addr),
             std::string::npos)
       << s.message();
 }

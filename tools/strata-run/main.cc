@@ -342,11 +342,10 @@ class Launcher {
     std::vector<std::string> env;
     for (char** e = environ; e && *e; ++e) {
       std::string_view kv = *e;
-      bool replaced =
-          std::any_of(std::begin(kOwned), std::end(kOwned),
-                      [&](std::string_view k) { return named(kv, k); }) ||
-          std::any_of(opts_.exports.begin(), opts_.exports.end(),
-                      [&](const auto& x) { return named(kv, x.first); });
+      bool replaced = std::any_of(std::begin(kOwned), std::end(kOwned),
+                                  [&](std::string_view k) { return named(kv, k); }) ||
+                      std::any_of(opts_.exports.begin(), opts_.exports.end(),
+                                  [&](const auto& x) { return named(kv, x.first); });
       if (!replaced) env.emplace_back(kv);
     }
     for (const auto& [name, value] : opts_.exports) {
@@ -447,7 +446,8 @@ class Launcher {
     for (size_t i = 0; i < ranks_.size(); ++i) {
       Rank& r = ranks_[i];
       if (i == ended || !r.notice.valid() || r.reaped) continue;
-      if (::write(r.notice.get(), line.data(), line.size()) < 0 && errno != EAGAIN) r.notice.reset();
+      if (::write(r.notice.get(), line.data(), line.size()) < 0 && errno != EAGAIN)
+        r.notice.reset();
     }
     ranks_[ended].notice.reset();
   }
