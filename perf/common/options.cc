@@ -136,7 +136,7 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
   int graphLaunches = 0;
   constexpr long kAny = INT_MAX;
   std::vector<IntOption> ints = {
-      {"-t/--nthreads", "ranks per process, each a thread", &o.threads, 1, 1024},
+      {"-t/--nthreads/--threads", "ranks per process, each a thread", &o.threads, 1, 1024},
       {"-g/--ngpus", "ranks per thread (Strata runs one rank per thread: 1)", &ngpus, 1, kAny},
       {"-f/--stepfactor", "size multiplier (> 1 overrides -i)", &o.stepFactor, 0, kAny},
       {"-n/--iters", "timed iterations per size", &o.iters, 1, kAny},

@@ -1,9 +1,9 @@
 // What the launcher tells a rank about the others. strata-run hands every rank the read end of a
 // pipe (its descriptor in STRATA_RUN_NOTICE_FD) and writes one line to it for each rank that
-// ended in failure: "exit <rank> <how>\n", e.g. "exit 1 exited with code 3". A rank waiting in the
-// bootstrap for one that will never come learns it at once instead of at its deadline: the root
-// rank 0 hosts fails the job when a rank that never joined has ended, and a rank connecting to
-// rank 0's root gives up when rank 0 has ended.
+// ends, however it ends: "exit <rank> <how>\n", e.g. "exit 1 exited with code 3". A rank waiting
+// in the bootstrap for one that will never come learns it at once instead of at its deadline: the
+// root rank 0 hosts fails the job when a rank that never joined has ended, and a rank connecting
+// to rank 0's root gives up when rank 0 has ended.
 #pragma once
 
 #include <map>

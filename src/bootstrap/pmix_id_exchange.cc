@@ -123,8 +123,7 @@ Result<strataUniqueId> shareUniqueIdOverPmix(int rank,
     STRATA_CHECK(published);
     STRATA_CHECK(fenced);
     STRATA_INFO(Subsys::kBootstrap,
-                "bootstrap: unique id published through PMIx (namespace %s, "
-                "key %s)",
+                "bootstrap: unique id published through PMIx (namespace %s, key %s)",
                 pmix.self().nspace, key.c_str());
     return id;
   }

@@ -1,6 +1,4 @@
 // Built when PMIx is not (see pmix_id_exchange.h).
-#include <cstdlib>
-
 #include "bootstrap/pmix_id_exchange.h"
 
 namespace strata {

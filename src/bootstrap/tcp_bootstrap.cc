@@ -72,7 +72,7 @@ class TcpBootstrap final : public Bootstrap {
   // connection closing, or (when stopOnRemoteError) an ERROR from the root.
   Status waitUntil(const char* op, const Deadline& dl, const std::string& waitingFor,
                    const std::function<bool()>& ready, bool stopOnRemoteError = true);
-  // The timeout of op. The rank hosting the root names the ranks it still waits for.
+  // The timeout of op. In the process hosting the root, it names the ranks the root waits for.
   Status timedOut(const char* op, const Deadline& dl, const std::string& waitingFor) const;
   // Fails when the launcher reports that rank 0, which hosts the root, has ended.
   Status checkRootHostAlive() const;
@@ -132,26 +132,21 @@ Status TcpBootstrap::waitUntil(const char* op, const Deadline& dl, const std::st
 
 Status TcpBootstrap::timedOut(const char* op, const Deadline& dl,
                               const std::string& waitingFor) const {
-  std::optional<TcpRootProgress> p;
-  if (rank_ == 0 && id_.rankZeroHosts) p = tcpRootProgress(id_.root.port, waitingRound_);
-  if (p && !p->notJoined.empty()) {
-    const size_t n = p->notJoined.size();
+  // A root living in this process can say whom it still waits for.
+  std::optional<TcpRootProgress> p = tcpRootProgress(id_.root.port, waitingRound_);
+  auto ranks = [](const std::vector<int>& list) {
+    return format("rank%s %s", list.size() == 1 ? "" : "s", formatRankList(list).c_str());
+  };
+  std::string whom;
+  if (p && !p->notJoined.empty())
+    whom = ranks(p->notJoined) + ", which never joined";
+  else if (p && !p->behindRound.empty())
+    whom = ranks(p->behindRound) + format(" to send allgather round %lld to", waitingRound_);
+  if (!whom.empty())
     return makeError(strataTimeout,
-                     "bootstrap %s: timed out after %ld ms waiting for rank%s %s, which never "
-                     "joined the root this rank hosts at %s (%s)",
-                     op, dl.timeoutMs(), n == 1 ? "" : "s",
-                     formatRankList(std::move(p->notJoined)).c_str(), rootName_.c_str(),
-                     who().c_str());
-  }
-  if (p && !p->behindRound.empty()) {
-    const size_t n = p->behindRound.size();
-    return makeError(strataTimeout,
-                     "bootstrap %s: timed out after %ld ms waiting for rank%s %s to send allgather "
-                     "round %lld to the root this rank hosts at %s (%s)",
-                     op, dl.timeoutMs(), n == 1 ? "" : "s",
-                     formatRankList(std::move(p->behindRound)).c_str(), waitingRound_,
-                     rootName_.c_str(), who().c_str());
-  }
+                     "bootstrap %s: timed out after %ld ms waiting for %s the root this "
+                     "process hosts at %s (%s)",
+                     op, dl.timeoutMs(), whom.c_str(), rootName_.c_str(), who().c_str());
   return makeError(strataTimeout, "bootstrap %s: timed out after %ld ms waiting for %s (%s)", op,
                    dl.timeoutMs(), waitingFor.c_str(), who().c_str());
 }

@@ -31,8 +31,8 @@ struct TcpRootOptions {
 // Starts a root listening on opts.bind and returns the address it listens on (port filled in).
 Result<SockAddr> startTcpRoot(const TcpRootOptions& opts);
 
-// What a root in this process is still waiting for, for the timeout messages of the rank that
-// hosts it.
+// What a root in this process is still waiting for, for the timeout messages of the ranks in the
+// process that hosts it.
 struct TcpRootProgress {
   int nranks = 0;                // 0: no rank has said hello yet
   std::vector<int> notJoined;    // ranks that never said hello

@@ -394,7 +394,8 @@ TEST_F(TcpBootstrapTest, RankZeroHostsTheRootAndOthersMayStartFirst) {
   for (int r = 0; r < kRanks; ++r) EXPECT_EQ(gathered[r], "0,1,4,9,") << r << ": " << errors[r];
 }
 
-// Rank 0 hosts the root: its timeout names the ranks it still waits for, not "the root".
+// In the process hosting the root, a timeout names the ranks the root still waits for, not "the
+// root".
 TEST_F(TcpBootstrapTest, TheHostingRankNamesTheRanksThatNeverJoined) {
   std::string addr = "127.0.0.1:" + std::to_string(freeLoopbackPort());
   auto id = uniqueIdFromAddress(addr, randomSecret());
@@ -406,12 +407,12 @@ TEST_F(TcpBootstrapTest, TheHostingRankNamesTheRanksThatNeverJoined) {
   Status s = rank0.value()->allgather("x").status();
   EXPECT_EQ(s.code(), strataTimeout);
   EXPECT_NE(s.message().find("bootstrap allgather: timed out after 300 ms waiting for ranks 1, 3, "
-                             "which never joined the root this rank hosts at " +
+                             "which never joined the root this process hosts at " +
                              addr + " (rank 0 of 4)"),
             std::string::npos)
       << s.message();
 
-  // Every rank joined; rank 2 has not sent the round rank 0 waits for.
+  // Every rank has joined; none of the others has sent round 1, which rank 0 waits for.
   auto rank1 = connectTcpBootstrap(id.value(), 1, 4, timeoutOf(300));
   auto rank3 = connectTcpBootstrap(id.value(), 3, 4, timeoutOf(300));
   ASSERT_TRUE(rank1.isOk() && rank3.isOk());
@@ -422,7 +423,7 @@ TEST_F(TcpBootstrapTest, TheHostingRankNamesTheRanksThatNeverJoined) {
   other3.join();
   EXPECT_EQ(s.code(), strataTimeout);
   EXPECT_NE(s.message().find("waiting for ranks 1-3 to send allgather round 1 to the root this "
-                             "rank hosts at " +
+                             "process hosts at " +
                              addr),
             std::string::npos)
       << s.message();
