@@ -7,7 +7,7 @@ packages=(
   libboost-dev libgtest-dev libgmock-dev googletest
   libhwloc-dev nlohmann-json3-dev libcli11-dev
   libopenmpi-dev openmpi-bin libpmix-dev libucx-dev libfabric-dev
-  iproute2
+  iproute2 python3
 )
 
 sudo=()

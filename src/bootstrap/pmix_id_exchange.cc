@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "base/logging.h"
@@ -16,21 +17,36 @@ namespace {
 constexpr char kIdFollows = 'I';
 constexpr char kErrorFollows = 'E';
 
-// One PMIx_Init .. PMIx_Finalize. PMIx counts them, so this nests inside an application's own
-// (MPI_Init's, say) and leaves that one running.
+// This process's PMIx client: initialised at the first exchange and finalised at process exit,
+// not after each exchange, because Open MPI's MPI_Init fails in a process that has initialised
+// and then finalised PMIx. PMIx counts initialisations, so an application's own MPI_Init, before
+// or after, nests inside this one.
 class PmixSession {
  public:
-  PmixSession() { status_ = PMIx_Init(&self_, nullptr, 0); }
-  ~PmixSession() {
-    if (status_ == PMIX_SUCCESS) PMIx_Finalize(nullptr, 0);
+  static PmixSession& instance() {
+    static PmixSession session;
+    return session;
   }
-  PmixSession(const PmixSession&) = delete;
-  PmixSession& operator=(const PmixSession&) = delete;
 
-  pmix_status_t status() const { return status_; }
+  // PMIX_SUCCESS once initialised; a failure is retried on the next call.
+  pmix_status_t open() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!open_) {
+      status_ = PMIx_Init(&self_, nullptr, 0);
+      open_ = status_ == PMIX_SUCCESS;
+    }
+    return status_;
+  }
   const pmix_proc_t& self() const { return self_; }
 
  private:
+  PmixSession() = default;
+  ~PmixSession() {
+    if (open_) PMIx_Finalize(nullptr, 0);
+  }
+
+  std::mutex mu_;
+  bool open_ = false;
   pmix_proc_t self_{};
   pmix_status_t status_ = PMIX_ERROR;
 };
@@ -102,9 +118,9 @@ Result<strataUniqueId> shareUniqueIdOverPmix(int rank,
   // Keys differ per call: every rank makes the same calls in the same order.
   static std::atomic<unsigned> calls{0};
   const std::string key = "strata.unique_id." + std::to_string(calls.fetch_add(1));
-  PmixSession pmix;
-  if (pmix.status() != PMIX_SUCCESS)
-    return pmixError("PMIx_Init", pmix.status(),
+  PmixSession& pmix = PmixSession::instance();
+  if (pmix_status_t rc = pmix.open(); rc != PMIX_SUCCESS)
+    return pmixError("PMIx_Init", rc,
                      "(PMIX_NAMESPACE is set, but this process cannot reach its PMIx server)");
   if (pmix.self().rank != static_cast<pmix_rank_t>(rank))
     return makeError(strataInvalidArgument,

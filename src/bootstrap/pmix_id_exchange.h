@@ -1,9 +1,9 @@
 // Rank 0's unique id shared through the job's PMIx server, so that strataCommInitFromEnv needs
 // neither MPI nor STRATA_COMM_ID under Open MPI's mpirun or Slurm's `srun --mpi=pmix`: rank 0
 // starts a bootstrap root on this host with a fresh secret and publishes the id (PMIx_Put,
-// PMIx_Commit); every rank joins a PMIx_Fence that collects the data, reads rank 0's id with
-// PMIx_Get and leaves PMIx (PMIx_Finalize). The id, secret included, stays inside the job: only
-// the job's processes reach its PMIx server.
+// PMIx_Commit); every rank joins a PMIx_Fence that collects the data and reads rank 0's id with
+// PMIx_Get. PMIx_Finalize runs at process exit (an MPI_Init after it would fail). The id, secret
+// included, stays inside the job: only the job's processes reach its PMIx server.
 //
 // Built when pkg-config finds pmix (STRATA_WITH_PMIX): pmix_id_exchange.cc, else
 // pmix_id_exchange_none.cc, whose exchange fails saying so.

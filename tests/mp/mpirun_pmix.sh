@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # strataCommInitFromEnv under a bare mpirun: rank 0's id travels through Open MPI's PMIx server,
 # with no MPI_Init and no STRATA_COMM_ID. Runs the multi-process worker on 2 and 4 ranks, two
-# communicators in a row, STRATA_COMM_ID as an override, and the README's C example exactly as
-# the README runs it.
-# Usage: mpirun_pmix.sh MPIRUN WORKER README CC INCLUDE_DIR LIB_DIR
+# communicators in a row, STRATA_COMM_ID as an override, an application that calls MPI_Init
+# itself (before or after), and the README's C example exactly as the README runs it.
+# Usage: mpirun_pmix.sh MPIRUN WORKER README CC INCLUDE_DIR LIB_DIR WITH_MPI
 set -uo pipefail
-if [[ $# -ne 6 ]]; then
-  echo "usage: $0 MPIRUN WORKER README CC INCLUDE_DIR LIB_DIR" >&2
+if [[ $# -ne 7 ]]; then
+  echo "usage: $0 MPIRUN WORKER README CC INCLUDE_DIR LIB_DIR WITH_MPI" >&2
   exit 2
 fi
-mpirun=$1 worker=$2 readme=$3 cc=$4 include_dir=$5 lib_dir=$6
+mpirun=$1 worker=$2 readme=$3 cc=$4 include_dir=$5 lib_dir=$6 with_mpi=$7
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-pmix.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -59,6 +59,14 @@ done
 log=$tmp/two-comms.log
 "${run[@]}" -np 2 "$worker" two-comms >"$log" 2>&1
 expect_ok "two communicators from the environment, alive together" 2 "$log" $? 2
+
+# MPI and PMIx share the process: PMIx stays initialised until exit, so MPI_Init works after
+# strataCommInitFromEnv as well as before it.
+for order in mpi-first strata-first; do
+  log=$tmp/with-mpi-$order.log
+  "${run[@]}" -np 2 "$with_mpi" "$order" >"$log" 2>&1
+  expect_ok "MPI_Init and strataCommInitFromEnv in one program ($order)" 2 "$log" $? 1
+done
 
 # STRATA_COMM_ID still names the root, and PMIx is left alone.
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
