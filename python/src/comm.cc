@@ -1,0 +1,531 @@
+#include "comm.h"
+
+#include <cstring>
+
+#include <pybind11/stl.h>
+
+#include "errors.h"
+
+namespace py = pybind11;
+
+namespace strata::python {
+
+namespace {
+
+std::optional<strataDataType_t> dtypeOverride(py::handle dtype) {
+  if (dtype.is_none()) return std::nullopt;
+  return dataTypeFrom(dtype, "dtype");
+}
+
+bool sameObject(py::handle a, py::handle b) { return b.is_none() || a.is(b); }
+
+void expectType(const char* op, const BufferArg& a, const BufferArg& b) {
+  if (a.dtype() != b.dtype())
+    invalidArgument(std::string(op) + ": " + b.name() + " holds " + dataTypeName(b.dtype()) +
+                    " but " + a.name() + " holds " + dataTypeName(a.dtype()) +
+                    "; they must match (or pass dtype=)");
+}
+
+// `need` explains where the expected count comes from, e.g. "nranks 4 x sendbuf's 16".
+void expectCount(const char* op, const BufferArg& buf, size_t want, const std::string& need) {
+  if (buf.count() != want)
+    invalidArgument(std::string(op) + ": " + buf.name() + " holds " + std::to_string(buf.count()) +
+                    " " + dataTypeName(buf.dtype()) + " elements; it must hold " +
+                    std::to_string(want) + " (" + need + ")");
+}
+
+std::vector<size_t> countsFrom(py::handle obj, const char* op, const char* name, int nranks) {
+  std::vector<long long> values;
+  try {
+    values = obj.cast<std::vector<long long>>();
+  } catch (const py::cast_error&) {
+    invalidArgument(std::string(op) + ": " + name + " must be a sequence of " +
+                    std::to_string(nranks) + " integers");
+  }
+  if (values.size() != static_cast<size_t>(nranks))
+    invalidArgument(std::string(op) + ": " + name + " has " + std::to_string(values.size()) +
+                    " entries; it needs one per rank (" + std::to_string(nranks) + ")");
+  std::vector<size_t> counts;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < 0)
+      invalidArgument(std::string(op) + ": " + name + "[" + std::to_string(i) + "] is " +
+                      std::to_string(values[i]) + ", must be >= 0");
+    counts.push_back(static_cast<size_t>(values[i]));
+  }
+  return counts;
+}
+
+// Displacements given, or packed blocks (exclusive prefix sums of counts) when None; every
+// block must lie inside buf.
+std::vector<size_t> displsFor(py::handle displs, const std::vector<size_t>& counts,
+                              const BufferArg& buf, const char* op, const char* countsName,
+                              const char* displsName) {
+  std::vector<size_t> out;
+  if (displs.is_none()) {
+    size_t offset = 0;
+    for (size_t c : counts) {
+      out.push_back(offset);
+      offset += c;
+    }
+  } else {
+    out = countsFrom(displs, op, displsName, static_cast<int>(counts.size()));
+  }
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (out[i] + counts[i] > buf.count())
+      invalidArgument(std::string(op) + ": block " + std::to_string(i) + " (" + displsName + " " +
+                      std::to_string(out[i]) + " + " + countsName + " " +
+                      std::to_string(counts[i]) + ") ends beyond " + buf.name() + "'s " +
+                      std::to_string(buf.count()) + " elements");
+  }
+  return out;
+}
+
+std::string rankCount(int n, const char* what, size_t count) {
+  return "nranks " + std::to_string(n) + " x " + what + "'s " + std::to_string(count);
+}
+
+py::dict opStatsDict(const strataOpStats_t& s, int levels) {
+  py::list bytes;
+  for (int i = 0; i < levels && i < STRATA_MAX_LEVELS; ++i) bytes.append(s.bytesSent[i]);
+  py::dict d;
+  d["sim_time_us"] = s.simTimeUs;
+  d["bytes_sent"] = bytes;
+  d["syncs"] = s.syncs;
+  d["steps"] = s.steps;
+  d["ops"] = s.ops;
+  return d;
+}
+
+std::shared_ptr<Comm> initRank(int nranks, const std::string& uniqueId, int rank,
+                               py::handle config) {
+  if (uniqueId.size() != sizeof(strataUniqueId))
+    invalidArgument("Comm: unique_id holds " + std::to_string(uniqueId.size()) +
+                    " bytes; a Strata unique id has " + std::to_string(sizeof(strataUniqueId)) +
+                    " (from strata.get_unique_id())");
+  strataUniqueId id;
+  std::memcpy(id.internal, uniqueId.data(), sizeof id.internal);
+  std::optional<Config> cfg = configFrom(config);
+  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  strataComm_t comm = nullptr;
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommInitRankConfig(&comm, nranks, id, rank, &c);
+  }
+  check(res, "strataCommInitRankConfig", nullptr, strataInProgress);
+  return std::make_shared<Comm>(comm);
+}
+
+std::shared_ptr<Comm> initFromEnv(py::handle config) {
+  std::optional<Config> cfg = configFrom(config);
+  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  strataComm_t comm = nullptr;
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommInitFromEnv(&comm, &c);
+  }
+  check(res, "strataCommInitFromEnv", nullptr, strataInProgress);
+  return std::make_shared<Comm>(comm);
+}
+
+std::vector<std::shared_ptr<Comm>> initAll(int nranks, py::handle config) {
+  if (nranks < 1) invalidArgument("Comm.init_all: nranks is " + std::to_string(nranks) + ", must be >= 1");
+  std::optional<Config> cfg = configFrom(config);
+  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  std::vector<strataComm_t> comms(static_cast<size_t>(nranks));
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommInitAll(comms.data(), nranks, &c);
+  }
+  check(res, "strataCommInitAll");
+  std::vector<std::shared_ptr<Comm>> out;
+  for (strataComm_t comm : comms) out.push_back(std::make_shared<Comm>(comm));
+  return out;
+}
+
+}  // namespace
+
+strataConfig_t Config::toC() const {
+  strataConfig_t c = STRATA_CONFIG_INITIALIZER;
+  if (blocking) c.blocking = *blocking ? 1 : 0;
+  if (timeoutMs) c.timeoutMs = *timeoutMs;
+  if (commName) c.commName = commName->c_str();
+  if (transport) c.transport = transport->c_str();
+  if (topoFile) c.topoFile = topoFile->c_str();
+  if (algo) c.algo = algo->c_str();
+  return c;
+}
+
+std::optional<Config> configFrom(py::handle obj) {
+  if (obj.is_none()) return std::nullopt;
+  if (py::isinstance<Config>(obj)) return obj.cast<Config>();
+  if (py::isinstance<py::dict>(obj))
+    return py::type::of<Config>()(**py::reinterpret_borrow<py::dict>(obj)).cast<Config>();
+  invalidArgument("config must be a strata.Config, a dict of its fields, or None");
+}
+
+CommHandle::~CommHandle() {
+  if (!comm_) return;
+  py::gil_scoped_release nogil;
+  strataCommDestroy(comm_);
+}
+
+strataComm_t CommHandle::get(const char* op) const {
+  if (!comm_) invalidUsage(std::string(op) + ": the communicator was destroyed or aborted");
+  return comm_;
+}
+
+strataComm_t CommHandle::release() {
+  strataComm_t c = comm_;
+  comm_ = nullptr;
+  return c;
+}
+
+std::string CommHandle::lastError() const { return comm_ ? strataGetLastError(comm_) : ""; }
+
+int Comm::rank() const {
+  if (rank_ < 0) check(strataCommUserRank(handle_->get("rank"), &rank_), "strataCommUserRank", handle_->get("rank"));
+  return rank_;
+}
+
+int Comm::size() const {
+  if (size_ == 0) check(strataCommCount(handle_->get("size"), &size_), "strataCommCount", handle_->get("size"));
+  return size_;
+}
+
+strataResult_t Comm::asyncError() const {
+  strataComm_t c = handle_->get("async_error");
+  strataResult_t state = strataSuccess;
+  check(strataCommGetAsyncError(c, &state), "strataCommGetAsyncError", c);
+  return state;
+}
+
+py::dict Comm::stats() const {
+  strataComm_t c = handle_->get("stats");
+  strataStats_t s{};
+  check(strataCommGetStats(c, &s), "strataCommGetStats", c);
+  py::dict d;
+  d["num_levels"] = s.numLevels;
+  d["sim_clock_us"] = s.simClockUs;
+  d["last"] = opStatsDict(s.last, s.numLevels);
+  d["total"] = opStatsDict(s.total, s.numLevels);
+  return d;
+}
+
+std::shared_ptr<Comm> Comm::split(py::handle color, py::handle key, py::handle config) {
+  strataComm_t c = handle_->get("split");
+  int colorValue = color.is_none() ? STRATA_SPLIT_NOCOLOR : color.cast<int>();
+  int keyValue = key.is_none() ? rank() : key.cast<int>();
+  std::optional<Config> cfg = configFrom(config);
+  strataConfig_t cc = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  strataComm_t out = nullptr;
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommSplit(c, colorValue, keyValue, &out, cfg ? &cc : nullptr);
+  }
+  check(res, "strataCommSplit", c, strataInProgress);
+  return out ? std::make_shared<Comm>(out) : nullptr;
+}
+
+void Comm::finalize() {
+  strataComm_t c = handle_->get("finalize");
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommFinalize(c);
+  }
+  check(res, "strataCommFinalize", c);
+}
+
+void Comm::destroy() {
+  strataComm_t c = handle_->release();
+  if (!c) return;
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommDestroy(c);
+  }
+  check(res, "strataCommDestroy");
+}
+
+void Comm::abort() {
+  strataComm_t c = handle_->release();
+  if (!c) return;
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = strataCommAbort(c);
+  }
+  check(res, "strataCommAbort");
+}
+
+template <class Call>
+py::object Comm::launch(const char* what, std::vector<BufferArg> buffers,
+                        const std::shared_ptr<StreamState>& stream, Call&& call) {
+  strataComm_t c = handle_->get(what);
+  strataStream_t s = stream ? stream->handle(what) : nullptr;
+  strataResult_t res;
+  {
+    py::gil_scoped_release nogil;
+    res = call(c, s);
+  }
+  check(res, what, c);
+  std::shared_ptr<Request> request;
+  if (stream) request = std::make_shared<Request>(stream, handle_);
+  if (GroupState::active()) {
+    GroupState::defer(std::move(buffers), stream, request);
+  } else if (stream) {
+    request->setTicket(stream->issue(std::move(buffers)));
+  }
+  if (!request) return py::none();
+  return py::cast(request);
+}
+
+py::object Comm::allReduce(py::handle sendbuf, py::handle recvbuf, py::handle op, py::handle dtype,
+                           const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_reduce";
+  auto dt = dtypeOverride(dtype);
+  strataRedOp_t red = redOpFrom(op);
+  bool inPlace = sameObject(sendbuf, recvbuf);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", inPlace ? Access::kWrite : Access::kRead, dt);
+  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  expectCount(name, recv, send.count(), "the size of sendbuf");
+  return launch("strataAllReduce", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataAllReduce(send.data(), recv.data(), send.count(), send.dtype(), red, c, s);
+  });
+}
+
+py::object Comm::broadcast(py::handle sendbuf, py::handle recvbuf, int root, py::handle dtype,
+                           const std::shared_ptr<StreamState>& stream) {
+  const char* name = "broadcast";
+  auto dt = dtypeOverride(dtype);
+  bool inPlace = sameObject(sendbuf, recvbuf);
+  bool written = inPlace && rank() != root;
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", written ? Access::kWrite : Access::kRead, dt);
+  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  expectCount(name, recv, send.count(), "the size of sendbuf");
+  return launch("strataBroadcast", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataBroadcast(send.data(), recv.data(), send.count(), send.dtype(), root, c, s);
+  });
+}
+
+py::object Comm::reduce(py::handle sendbuf, py::handle recvbuf, py::handle op, int root,
+                        py::handle dtype, const std::shared_ptr<StreamState>& stream) {
+  const char* name = "reduce";
+  auto dt = dtypeOverride(dtype);
+  strataRedOp_t red = redOpFrom(op);
+  bool inPlace = sameObject(sendbuf, recvbuf);
+  bool isRoot = rank() == root;
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf",
+                                   inPlace && isRoot ? Access::kWrite : Access::kRead, dt);
+  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  if (isRoot) expectCount(name, recv, send.count(), "the size of sendbuf");
+  return launch("strataReduce", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataReduce(send.data(), recv.data(), send.count(), send.dtype(), red, root, c, s);
+  });
+}
+
+py::object Comm::allGather(py::handle sendbuf, py::handle recvbuf, py::handle dtype,
+                           const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_gather";
+  auto dt = dtypeOverride(dtype);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
+  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  expectCount(name, recv, size() * send.count(), rankCount(size(), "sendbuf", send.count()));
+  return launch("strataAllGather", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataAllGather(send.data(), recv.data(), send.count(), send.dtype(), c, s);
+  });
+}
+
+py::object Comm::allGatherV(py::handle sendbuf, py::handle recvbuf, py::handle recvCounts,
+                            py::handle recvDispls, py::handle dtype,
+                            const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_gather_v";
+  auto dt = dtypeOverride(dtype);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
+  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  std::vector<size_t> counts = countsFrom(recvCounts, name, "recv_counts", size());
+  std::vector<size_t> displs = displsFor(recvDispls, counts, recv, name, "recv_counts", "recv_displs");
+  if (counts[static_cast<size_t>(rank())] != send.count())
+    invalidArgument(std::string(name) + ": recv_counts[" + std::to_string(rank()) + "] is " +
+                    std::to_string(counts[static_cast<size_t>(rank())]) +
+                    " but this rank's sendbuf holds " + std::to_string(send.count()));
+  return launch("strataAllGatherv", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataAllGatherv(send.data(), send.count(), recv.data(), counts.data(), displs.data(),
+                            send.dtype(), c, s);
+  });
+}
+
+py::object Comm::reduceScatter(py::handle sendbuf, py::handle recvbuf, py::handle op,
+                               py::handle dtype, const std::shared_ptr<StreamState>& stream) {
+  const char* name = "reduce_scatter";
+  auto dt = dtypeOverride(dtype);
+  strataRedOp_t red = redOpFrom(op);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
+  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  expectCount(name, send, size() * recv.count(), rankCount(size(), "recvbuf", recv.count()));
+  return launch("strataReduceScatter", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataReduceScatter(send.data(), recv.data(), recv.count(), send.dtype(), red, c, s);
+  });
+}
+
+py::object Comm::allToAll(py::handle sendbuf, py::handle recvbuf, py::handle dtype,
+                          const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_to_all";
+  auto dt = dtypeOverride(dtype);
+  bool inPlace = sameObject(sendbuf, recvbuf);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", inPlace ? Access::kWrite : Access::kRead, dt);
+  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  expectCount(name, recv, send.count(), "the size of sendbuf");
+  size_t n = static_cast<size_t>(size());
+  if (send.count() % n != 0)
+    invalidArgument(std::string(name) + ": sendbuf holds " + std::to_string(send.count()) +
+                    " elements, not a multiple of nranks " + std::to_string(n));
+  return launch("strataAllToAll", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataAllToAll(send.data(), recv.data(), send.count() / n, send.dtype(), c, s);
+  });
+}
+
+py::object Comm::allToAllV(py::handle sendbuf, py::handle sendCounts, py::handle recvbuf,
+                           py::handle recvCounts, py::handle sendDispls, py::handle recvDispls,
+                           py::handle dtype, const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_to_all_v";
+  auto dt = dtypeOverride(dtype);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
+  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
+  expectType(name, send, recv);
+  std::vector<size_t> sc = countsFrom(sendCounts, name, "send_counts", size());
+  std::vector<size_t> rc = countsFrom(recvCounts, name, "recv_counts", size());
+  std::vector<size_t> sd = displsFor(sendDispls, sc, send, name, "send_counts", "send_displs");
+  std::vector<size_t> rd = displsFor(recvDispls, rc, recv, name, "recv_counts", "recv_displs");
+  return launch("strataAllToAllv", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataAllToAllv(send.data(), sc.data(), sd.data(), recv.data(), rc.data(), rd.data(),
+                           send.dtype(), c, s);
+  });
+}
+
+py::object Comm::send(py::handle buf, int peer, py::handle dtype,
+                      const std::shared_ptr<StreamState>& stream) {
+  BufferArg b = BufferArg::view(buf, "send", "buf", Access::kRead, dtypeOverride(dtype));
+  return launch("strataSend", {b}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataSend(b.data(), b.count(), b.dtype(), peer, c, s);
+  });
+}
+
+py::object Comm::recv(py::handle buf, int peer, py::handle dtype,
+                      const std::shared_ptr<StreamState>& stream) {
+  BufferArg b = BufferArg::view(buf, "recv", "buf", Access::kWrite, dtypeOverride(dtype));
+  return launch("strataRecv", {b}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataRecv(b.data(), b.count(), b.dtype(), peer, c, s);
+  });
+}
+
+py::object Comm::barrier(const std::shared_ptr<StreamState>& stream) {
+  return launch("strataBarrier", {}, stream,
+                [](strataComm_t c, strataStream_t s) { return strataBarrier(c, s); });
+}
+
+void bindComm(py::module_& m) {
+  py::class_<Config>(m, "Config", R"doc(
+Communicator options (strataConfig_t). Fields left None take the environment's value
+(STRATA_TIMEOUT_MS, STRATA_TRANSPORT, ...) or the default.)doc")
+      .def(py::init([](std::optional<bool> blocking, std::optional<int> timeout_ms,
+                       std::optional<std::string> comm_name, std::optional<std::string> transport,
+                       std::optional<std::string> topo_file, std::optional<std::string> algo) {
+             return Config{blocking, timeout_ms, comm_name, transport, topo_file, algo};
+           }),
+           py::kw_only(), py::arg("blocking") = py::none(), py::arg("timeout_ms") = py::none(),
+           py::arg("comm_name") = py::none(), py::arg("transport") = py::none(),
+           py::arg("topo_file") = py::none(), py::arg("algo") = py::none())
+      .def_readwrite("blocking", &Config::blocking)
+      .def_readwrite("timeout_ms", &Config::timeoutMs)
+      .def_readwrite("comm_name", &Config::commName)
+      .def_readwrite("transport", &Config::transport)
+      .def_readwrite("topo_file", &Config::topoFile)
+      .def_readwrite("algo", &Config::algo);
+
+  auto stream = py::arg("stream") = py::none();
+  auto dtype = py::arg("dtype") = py::none();
+  py::class_<Comm, std::shared_ptr<Comm>>(m, "Comm", R"doc(
+One rank's communicator. Collectives take numpy arrays, other buffer-protocol objects or CPU torch
+tensors, used in place without copying. Without stream= a call returns once it has completed
+(the GIL is released meanwhile); with stream= it is queued and returns a Request.)doc")
+      .def(py::init(&initRank), py::arg("nranks"), py::arg("unique_id"), py::arg("rank"),
+           py::arg("config") = py::none(),
+           "Joins the communicator of nranks ranks identified by unique_id (strataCommInitRankConfig).")
+      .def_static("from_env", &initFromEnv, py::arg("config") = py::none(),
+                  "Joins the communicator the launcher describes: strata-run, mpirun, Slurm or "
+                  "torchrun (strataCommInitFromEnv).")
+      .def_static("init_all", &initAll, py::arg("nranks"), py::arg("config") = py::none(),
+                  "Creates all nranks ranks in this process, to be driven from one thread each "
+                  "(strataCommInitAll).")
+      .def_property_readonly("rank", &Comm::rank)
+      .def_property_readonly("size", &Comm::size)
+      .def_property_readonly("last_error", &Comm::lastError,
+                             "The message of the communicator's last error ('' if none).")
+      .def("async_error", &Comm::asyncError,
+           "strata.Result.InProgress while a nonblocking init runs, the error of a failed queued "
+           "call, or Success.")
+      .def("stats", &Comm::stats, "The communicator's statistics (strataCommGetStats) as a dict.")
+      .def("split", &Comm::split, py::arg("color"), py::arg("key") = py::none(),
+           py::arg("config") = py::none(),
+           "Ranks passing the same color form a new Comm, ordered by key (default: rank). "
+           "color None joins none and returns None.")
+      .def("finalize", &Comm::finalize, "Completes queued calls and synchronises with the peers.")
+      .def("destroy", &Comm::destroy, "Frees the communicator.")
+      .def("abort", &Comm::abort, "Aborts and frees the communicator; peers see RemoteError.")
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__",
+           [](Comm& c, py::handle type, py::handle, py::handle) {
+             if (!type.is_none()) return c.abort();
+             c.finalize();
+             c.destroy();
+           })
+      .def("__repr__",
+           [](const Comm& c) {
+             return "<strata.Comm rank " + std::to_string(c.rank()) + " of " +
+                    std::to_string(c.size()) + ">";
+           })
+      .def("all_reduce", &Comm::allReduce, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
+           py::arg("op") = "sum", py::kw_only(), dtype, stream,
+           "Reduces sendbuf across ranks into recvbuf (in place when recvbuf is None).")
+      .def("broadcast", &Comm::broadcast, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
+           py::arg("root") = 0, py::kw_only(), dtype, stream,
+           "Copies root's sendbuf into every rank's recvbuf (in place when recvbuf is None).")
+      .def("reduce", &Comm::reduce, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
+           py::arg("op") = "sum", py::arg("root") = 0, py::kw_only(), dtype, stream,
+           "Reduces sendbuf across ranks into root's recvbuf (in place when recvbuf is None).")
+      .def("all_gather", &Comm::allGather, py::arg("sendbuf"), py::arg("recvbuf"), py::kw_only(),
+           dtype, stream, "Gathers every rank's sendbuf into recvbuf (nranks times as large).")
+      .def("all_gather_v", &Comm::allGatherV, py::arg("sendbuf"), py::arg("recvbuf"),
+           py::arg("recv_counts"), py::arg("recv_displs") = py::none(), py::kw_only(), dtype,
+           stream, "Gathers rank r's sendbuf (recv_counts[r] elements) at recv_displs[r].")
+      .def("reduce_scatter", &Comm::reduceScatter, py::arg("sendbuf"), py::arg("recvbuf"),
+           py::arg("op") = "sum", py::kw_only(), dtype, stream,
+           "Reduces sendbuf (nranks blocks) across ranks; rank r receives block r.")
+      .def("all_to_all", &Comm::allToAll, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
+           py::kw_only(), dtype, stream,
+           "Sends block j of sendbuf to rank j; block i of recvbuf comes from rank i.")
+      .def("all_to_all_v", &Comm::allToAllV, py::arg("sendbuf"), py::arg("send_counts"),
+           py::arg("recvbuf"), py::arg("recv_counts"), py::arg("send_displs") = py::none(),
+           py::arg("recv_displs") = py::none(), py::kw_only(), dtype, stream,
+           "All-to-all with per-rank counts; displacements default to packed blocks.")
+      .def("send", &Comm::send, py::arg("buf"), py::arg("peer"), py::kw_only(), dtype, stream,
+           "Sends buf to peer (matched in order with the peer's recv).")
+      .def("recv", &Comm::recv, py::arg("buf"), py::arg("peer"), py::kw_only(), dtype, stream,
+           "Receives into buf from peer.")
+      .def("barrier", &Comm::barrier, py::kw_only(), stream,
+           "Returns once every rank has entered the barrier.");
+}
+
+}  // namespace strata::python

@@ -1,0 +1,368 @@
+"""The torch.distributed backend "strata", registered on import.
+
+    import torch, torch.distributed as dist
+    import strata.torch  # registers the backend
+    dist.init_process_group("strata")  # torchrun's variables, or store=/init_method= as usual
+    x = torch.ones(4)
+    dist.all_reduce(x)
+
+The process group bootstraps through torch's store: rank 0 creates a Strata unique id (the root's
+address and a fresh random secret) and puts it into the group's store; the other ranks read it
+there. No extra port or environment variable is needed, and the secret is never derived from
+anything another job could see.
+
+Every operation is queued on the group's Strata stream and returns a Work that completes
+asynchronously: wait() blocks (without the GIL) and raises the strata.StrataError of a failed
+call; get_future() gives a torch.futures.Future completed from a helper thread. The stream runs
+the group's operations in order, so waiting on one also waits for those issued before it.
+Only CPU tensors are supported.
+"""
+
+import os
+import queue
+import threading
+
+import torch
+import torch.distributed as dist
+from torch.distributed import ReduceOp
+
+from . import _strata
+
+__all__ = ["ProcessGroupStrata", "BACKEND"]
+
+BACKEND = "strata"
+
+_UNIQUE_ID_KEY = "strata_unique_id"
+
+_RED_OPS = {
+    ReduceOp.RedOpType.SUM: _strata.RedOp.sum,
+    ReduceOp.RedOpType.PRODUCT: _strata.RedOp.prod,
+    ReduceOp.RedOpType.MIN: _strata.RedOp.min,
+    ReduceOp.RedOpType.MAX: _strata.RedOp.max,
+    ReduceOp.RedOpType.AVG: _strata.RedOp.avg,
+}
+
+
+class _FutureCompleter:
+    """Completes the futures of Work objects from one daemon thread, in issue order."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def add(self, request, future, result):
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="strata-futures", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((request, future, result))
+
+    def _run(self):
+        while True:
+            request, future, result = self._queue.get()
+            try:
+                request.wait()
+            except Exception as e:  # the future carries the call's error
+                future.set_exception(e)
+            else:
+                future.set_result(result)
+
+
+class _Work(dist.Work):
+    """A queued Strata call seen as a torch Work."""
+
+    def __init__(self, request, result, completer):
+        super().__init__()
+        self._request = request
+        self._result = result
+        self._completer = completer
+        self._future = None
+        self._error = None
+
+    def wait(self, timeout=None):
+        # Strata's own deadline (STRATA_TIMEOUT_MS, or the group's timeout) bounds the wait.
+        try:
+            self._request.wait()
+        except Exception as e:
+            self._error = e
+            raise
+        return True
+
+    def is_completed(self):
+        return self._request.is_completed()
+
+    def is_success(self):
+        if not self.is_completed():
+            return False
+        try:
+            self._request.wait()
+        except Exception as e:
+            self._error = e
+        return self._error is None
+
+    def exception(self):
+        return self._error
+
+    def result(self):
+        return self._result
+
+    def synchronize(self):
+        pass  # CPU only: nothing to order against a device stream
+
+    def get_future(self):
+        if self._future is None:
+            self._future = torch.futures.Future()
+            self._completer.add(self._request, self._future, self._result)
+        return self._future
+
+
+def _unsupported(op, why):
+    return RuntimeError(f"strata backend: {op}: {why}")
+
+
+def _cpu_tensor(t, op):
+    if t.device.type != "cpu":
+        raise _unsupported(op, f"the tensor is on {t.device}; Strata moves CPU tensors only")
+    return t
+
+
+def _one_tensor(tensors, op):
+    if len(tensors) != 1:
+        raise _unsupported(op, f"takes one tensor per process, got a list of {len(tensors)}")
+    return _cpu_tensor(tensors[0], op)
+
+
+def _red_op(opts, op):
+    red = opts.reduceOp if opts is not None else ReduceOp.SUM
+    try:
+        return _RED_OPS[red.op]
+    except KeyError:
+        raise _unsupported(
+            op, f"reduce op {red.op.name} is not supported (SUM, PRODUCT, MIN, MAX, AVG are)"
+        ) from None
+
+
+def _check_tag(tag, op):
+    if tag != 0:
+        raise _unsupported(
+            op, f"tag {tag}: tags are not supported; messages between two ranks match in order"
+        )
+
+
+class ProcessGroupStrata(dist.ProcessGroup):
+    """A torch.distributed process group whose operations run on a Strata communicator."""
+
+    def __init__(self, store, rank, size, timeout):
+        super().__init__(rank, size)
+        if rank == 0:
+            unique_id = _fresh_unique_id()
+            store.set(_UNIQUE_ID_KEY, unique_id)
+        else:
+            unique_id = store.get(_UNIQUE_ID_KEY)
+        config = None
+        if "STRATA_TIMEOUT_MS" not in os.environ and timeout is not None:
+            config = _strata.Config(timeout_ms=int(timeout.total_seconds() * 1000))
+        self._comm = _strata.Comm(size, unique_id, rank, config)
+        self._stream = _strata.Stream()
+        self._completer = _FutureCompleter()
+
+    @property
+    def comm(self):
+        """The group's strata.Comm."""
+        return self._comm
+
+    def getBackendName(self):
+        return BACKEND
+
+    def _work(self, request, result):
+        return _Work(request, result, self._completer)
+
+    def _quiesce(self):
+        # Operations that copy their inputs on the calling thread first let earlier queued
+        # operations finish writing them.
+        if not self._stream.query():
+            self._stream.synchronize()
+
+    # Collectives ------------------------------------------------------------------------------
+
+    def allreduce(self, tensors, opts=None):
+        t = _one_tensor(tensors, "allreduce")
+        red = _red_op(opts, "allreduce")
+        return self._work(self._comm.all_reduce(t, None, red, stream=self._stream), tensors)
+
+    def allreduce_coalesced(self, tensors, opts=None):
+        red = _red_op(opts, "allreduce_coalesced")
+        with _group():
+            for t in tensors:
+                _cpu_tensor(t, "allreduce_coalesced")
+                request = self._comm.all_reduce(t, None, red, stream=self._stream)
+        return self._work(request, tensors)
+
+    def broadcast(self, tensors, opts=None):
+        t = _one_tensor(tensors, "broadcast")
+        root = opts.rootRank if opts is not None else 0
+        return self._work(self._comm.broadcast(t, None, root, stream=self._stream), tensors)
+
+    def reduce(self, tensors, opts=None):
+        t = _one_tensor(tensors, "reduce")
+        red = _red_op(opts, "reduce")
+        root = opts.rootRank if opts is not None else 0
+        return self._work(self._comm.reduce(t, None, red, root, stream=self._stream), tensors)
+
+    def allgather(self, output_tensors, input_tensors, opts=None):
+        t = _one_tensor(input_tensors, "allgather")
+        outputs = _one_tensor_list(output_tensors, self.size(), "allgather")
+        # Outputs are separate tensors: every rank sends its input to every rank.
+        with _group():
+            for peer in range(self.size()):
+                self._comm.send(t, peer, stream=self._stream)
+                request = self._comm.recv(outputs[peer], peer, stream=self._stream)
+        return self._work(request, output_tensors)
+
+    def _allgather_base(self, output, input, opts=None):
+        _cpu_tensor(output, "_allgather_base")
+        _cpu_tensor(input, "_allgather_base")
+        return self._work(self._comm.all_gather(input, output, stream=self._stream), [output])
+
+    def reduce_scatter(self, output_tensors, input_tensors, opts=None):
+        out = _one_tensor(output_tensors, "reduce_scatter")
+        inputs = _one_tensor_list(input_tensors, self.size(), "reduce_scatter")
+        red = _red_op(opts, "reduce_scatter")
+        self._quiesce()
+        flat = torch.cat([x.reshape(-1) for x in inputs])
+        request = self._comm.reduce_scatter(flat, out, red, stream=self._stream)
+        return self._work(request, output_tensors)
+
+    def _reduce_scatter_base(self, output, input, opts=None):
+        _cpu_tensor(output, "_reduce_scatter_base")
+        _cpu_tensor(input, "_reduce_scatter_base")
+        red = _red_op(opts, "_reduce_scatter_base")
+        request = self._comm.reduce_scatter(input, output, red, stream=self._stream)
+        return self._work(request, [output])
+
+    def alltoall_base(self, output, input, output_split_sizes, input_split_sizes, opts=None):
+        _cpu_tensor(output, "alltoall_base")
+        _cpu_tensor(input, "alltoall_base")
+        if not output_split_sizes and not input_split_sizes:
+            request = self._comm.all_to_all(input, output, stream=self._stream)
+        else:
+            send_counts = _split_counts(input, input_split_sizes, self.size())
+            recv_counts = _split_counts(output, output_split_sizes, self.size())
+            request = self._comm.all_to_all_v(
+                input, send_counts, output, recv_counts, stream=self._stream
+            )
+        return self._work(request, [output])
+
+    def alltoall(self, output_tensors, input_tensors, opts=None):
+        n = self.size()
+        if len(output_tensors) != n or len(input_tensors) != n:
+            raise _unsupported("alltoall", f"needs {n} input and {n} output tensors")
+        with _group():
+            for peer in range(n):
+                self._comm.send(_cpu_tensor(input_tensors[peer], "alltoall"), peer, stream=self._stream)
+                request = self._comm.recv(
+                    _cpu_tensor(output_tensors[peer], "alltoall"), peer, stream=self._stream
+                )
+        return self._work(request, output_tensors)
+
+    def gather(self, output_tensors, input_tensors, opts):
+        t = _one_tensor(input_tensors, "gather")
+        root = opts.rootRank
+        with _group():
+            request = self._comm.send(t, root, stream=self._stream)
+            if self.rank() == root:
+                outputs = _one_tensor_list(output_tensors, self.size(), "gather")
+                for peer in range(self.size()):
+                    request = self._comm.recv(outputs[peer], peer, stream=self._stream)
+        return self._work(request, output_tensors)
+
+    def scatter(self, output_tensors, input_tensors, opts):
+        out = _one_tensor(output_tensors, "scatter")
+        root = opts.rootRank
+        with _group():
+            if self.rank() == root:
+                inputs = _one_tensor_list(input_tensors, self.size(), "scatter")
+                for peer in range(self.size()):
+                    self._comm.send(inputs[peer], peer, stream=self._stream)
+            request = self._comm.recv(out, root, stream=self._stream)
+        return self._work(request, output_tensors)
+
+    def barrier(self, opts=None):
+        return self._work(self._comm.barrier(stream=self._stream), [])
+
+    # Point to point ---------------------------------------------------------------------------
+
+    def send(self, tensors, dstRank, tag=0):
+        _check_tag(tag, "send")
+        t = _one_tensor(tensors, "send")
+        return self._work(self._comm.send(t, dstRank, stream=self._stream), tensors)
+
+    def recv(self, tensors, srcRank, tag=0):
+        _check_tag(tag, "recv")
+        t = _one_tensor(tensors, "recv")
+        return self._work(self._comm.recv(t, srcRank, stream=self._stream), tensors)
+
+    def recv_anysource(self, tensors, tag=0):
+        raise _unsupported("recv_anysource", "receiving from any source is not supported; pass src")
+
+    # batch_isend_irecv: the batch is one Strata group, so its sends and receives cannot deadlock.
+
+    def _start_coalescing(self):
+        _strata.group_start()
+
+    def _end_coalescing(self, reqs=None):
+        _strata.group_end()
+
+
+class _group:
+    """strata.group() without the contextlib overhead on the per-call path."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        _strata.group_start()
+
+    def __exit__(self, *exc):
+        _strata.group_end()
+
+
+def _one_tensor_list(tensor_lists, n, op):
+    if len(tensor_lists) != 1:
+        raise _unsupported(op, f"takes one tensor list per process, got {len(tensor_lists)}")
+    tensors = tensor_lists[0]
+    if len(tensors) != n:
+        raise _unsupported(op, f"needs one tensor per rank ({n}), got {len(tensors)}")
+    for t in tensors:
+        _cpu_tensor(t, op)
+    return tensors
+
+
+def _split_counts(t, split_sizes, n):
+    """Element counts per rank from split sizes along dim 0 (equal splits when empty)."""
+    if not split_sizes:
+        return [t.numel() // n] * n
+    row = t.numel() // t.size(0) if t.dim() > 0 and t.size(0) else 1
+    return [s * row for s in split_sizes]
+
+
+def _fresh_unique_id():
+    """A unique id with its own root listener and random secret. With STRATA_COMM_ID set (as
+    under strata-run), strataGetUniqueId would describe that one fixed address instead, which
+    every process group of the job would then share."""
+    comm_id = os.environ.pop("STRATA_COMM_ID", None)
+    try:
+        return _strata.get_unique_id()
+    finally:
+        if comm_id is not None:
+            os.environ["STRATA_COMM_ID"] = comm_id
+
+
+def _create_process_group(store, rank, size, timeout):
+    return ProcessGroupStrata(store, rank, size, timeout)
+
+
+if not hasattr(dist.Backend, BACKEND.upper()):
+    dist.Backend.register_backend(BACKEND, _create_process_group)
