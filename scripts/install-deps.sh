@@ -8,6 +8,7 @@ packages=(
   libhwloc-dev nlohmann-json3-dev libcli11-dev
   libopenmpi-dev openmpi-bin libpmix-dev libucx-dev libfabric-dev
   iproute2 python3
+  python3-dev python3-pybind11 python3-numpy python3-pytest python3-torch
 )
 
 sudo=()

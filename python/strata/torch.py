@@ -20,11 +20,14 @@ Only CPU tensors are supported.
 
 import os
 import queue
+import sys
 import threading
 
 import torch
 import torch.distributed as dist
 from torch.distributed import ReduceOp
+
+from torch._C._distributed_c10d import _create_work_from_future
 
 from . import _strata
 
@@ -33,6 +36,8 @@ __all__ = ["ProcessGroupStrata", "BACKEND"]
 BACKEND = "strata"
 
 _UNIQUE_ID_KEY = "strata_unique_id"
+
+_C10D_MODULE = dist.distributed_c10d.__name__
 
 _RED_OPS = {
     ReduceOp.RedOpType.SUM: _strata.RedOp.sum,
@@ -178,7 +183,15 @@ class ProcessGroupStrata(dist.ProcessGroup):
         return BACKEND
 
     def _work(self, request, result):
-        return _Work(request, result, self._completer)
+        # The torch.distributed functions keep the Work in Python: it is waited on directly.
+        # A Work that may reach C++ (DDP's reducer, its parameter checks, or any other caller)
+        # must be a C++ one, since torch 1.13 drops a Python Work's overrides once only C++
+        # holds it: it wraps a future the completer thread fulfils.
+        if sys._getframe(2).f_globals.get("__name__") == _C10D_MODULE:
+            return _Work(request, result, self._completer)
+        future = torch.futures.Future()
+        self._completer.add(request, future, result)
+        return _create_work_from_future(future)
 
     def _quiesce(self):
         # Operations that copy their inputs on the calling thread first let earlier queued
