@@ -38,6 +38,9 @@ BACKEND = "strata"
 _UNIQUE_ID_KEY = "strata_unique_id"
 
 _C10D_MODULE = dist.distributed_c10d.__name__
+# torch.distributed functions that wait for the Work they get before returning, without an
+# async_op argument.
+_BLOCKING_FUNCTIONS = frozenset({"send", "recv"})
 
 _RED_OPS = {
     ReduceOp.RedOpType.SUM: _strata.RedOp.sum,
@@ -57,6 +60,9 @@ class _FutureCompleter:
         self._lock = threading.Lock()
 
     def add(self, request, future, result):
+        if request is _COMPLETED:
+            future.set_result(result)
+            return
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -74,6 +80,19 @@ class _FutureCompleter:
                 future.set_exception(e)
             else:
                 future.set_result(result)
+
+
+class _Completed:
+    """The request of a call that ran to completion when it was issued."""
+
+    def wait(self):
+        pass
+
+    def is_completed(self):
+        return True
+
+
+_COMPLETED = _Completed()
 
 
 class _Work(dist.Work):
@@ -182,16 +201,25 @@ class ProcessGroupStrata(dist.ProcessGroup):
     def getBackendName(self):
         return BACKEND
 
-    def _work(self, request, result):
-        # The torch.distributed functions keep the Work in Python: it is waited on directly.
-        # A Work that may reach C++ (DDP's reducer, its parameter checks, or any other caller)
-        # must be a C++ one, since torch 1.13 drops a Python Work's overrides once only C++
-        # holds it: it wraps a future the completer thread fulfils.
-        if sys._getframe(2).f_globals.get("__name__") == _C10D_MODULE:
-            return _Work(request, result, self._completer)
-        future = torch.futures.Future()
-        self._completer.add(request, future, result)
-        return _create_work_from_future(future)
+    def _issue(self, call, result):
+        """Issues call(stream), a Strata call queued on stream (or run to completion here when
+        stream is None), and returns its Work, whose result() is result."""
+        caller = sys._getframe(2)
+        if caller.f_globals.get("__name__") != _C10D_MODULE:
+            # A Work that may reach C++ (DDP's reducer and its parameter checks, or any other
+            # caller) must be a C++ one, since torch 1.13 drops a Python Work's overrides once
+            # only C++ holds it: it wraps a future the completer thread fulfils.
+            future = torch.futures.Future()
+            self._completer.add(call(self._stream), future, result)
+            return _create_work_from_future(future)
+        # The torch.distributed functions keep the Work in Python. When they wait for it at
+        # once (async_op=False, send, recv) and nothing is queued before it, the call runs
+        # here, saving the round trip through the stream's thread.
+        if (caller.f_code.co_name in _BLOCKING_FUNCTIONS or caller.f_locals.get("async_op") is False) \
+                and self._stream.query():
+            call(None)
+            return _Work(_COMPLETED, result, self._completer)
+        return _Work(call(self._stream), result, self._completer)
 
     def _quiesce(self):
         # Operations that copy their inputs on the calling thread first let earlier queued
@@ -204,41 +232,40 @@ class ProcessGroupStrata(dist.ProcessGroup):
     def allreduce(self, tensors, opts=None):
         t = _one_tensor(tensors, "allreduce")
         red = _red_op(opts, "allreduce")
-        return self._work(self._comm.all_reduce(t, None, red, stream=self._stream), tensors)
+        return self._issue(lambda s: self._comm.all_reduce(t, None, red, stream=s), tensors)
 
     def allreduce_coalesced(self, tensors, opts=None):
         red = _red_op(opts, "allreduce_coalesced")
-        with _group():
-            for t in tensors:
-                _cpu_tensor(t, "allreduce_coalesced")
-                request = self._comm.all_reduce(t, None, red, stream=self._stream)
-        return self._work(request, tensors)
+        for t in tensors:
+            _cpu_tensor(t, "allreduce_coalesced")
+
+        def call(s):
+            with _group():
+                return [self._comm.all_reduce(t, None, red, stream=s) for t in tensors][-1]
+
+        return self._issue(call, tensors)
 
     def broadcast(self, tensors, opts=None):
         t = _one_tensor(tensors, "broadcast")
         root = opts.rootRank if opts is not None else 0
-        return self._work(self._comm.broadcast(t, None, root, stream=self._stream), tensors)
+        return self._issue(lambda s: self._comm.broadcast(t, None, root, stream=s), tensors)
 
     def reduce(self, tensors, opts=None):
         t = _one_tensor(tensors, "reduce")
         red = _red_op(opts, "reduce")
         root = opts.rootRank if opts is not None else 0
-        return self._work(self._comm.reduce(t, None, red, root, stream=self._stream), tensors)
+        return self._issue(lambda s: self._comm.reduce(t, None, red, root, stream=s), tensors)
 
     def allgather(self, output_tensors, input_tensors, opts=None):
         t = _one_tensor(input_tensors, "allgather")
         outputs = _one_tensor_list(output_tensors, self.size(), "allgather")
-        # Outputs are separate tensors: every rank sends its input to every rank.
-        with _group():
-            for peer in range(self.size()):
-                self._comm.send(t, peer, stream=self._stream)
-                request = self._comm.recv(outputs[peer], peer, stream=self._stream)
-        return self._work(request, output_tensors)
+        # The outputs are separate tensors: every rank sends its input to every rank.
+        return self._issue(lambda s: self._exchange([t] * len(outputs), outputs, s), output_tensors)
 
     def _allgather_base(self, output, input, opts=None):
         _cpu_tensor(output, "_allgather_base")
         _cpu_tensor(input, "_allgather_base")
-        return self._work(self._comm.all_gather(input, output, stream=self._stream), [output])
+        return self._issue(lambda s: self._comm.all_gather(input, output, stream=s), [output])
 
     def reduce_scatter(self, output_tensors, input_tensors, opts=None):
         out = _one_tensor(output_tensors, "reduce_scatter")
@@ -246,77 +273,83 @@ class ProcessGroupStrata(dist.ProcessGroup):
         red = _red_op(opts, "reduce_scatter")
         self._quiesce()
         flat = torch.cat([x.reshape(-1) for x in inputs])
-        request = self._comm.reduce_scatter(flat, out, red, stream=self._stream)
-        return self._work(request, output_tensors)
+        return self._issue(lambda s: self._comm.reduce_scatter(flat, out, red, stream=s), output_tensors)
 
     def _reduce_scatter_base(self, output, input, opts=None):
         _cpu_tensor(output, "_reduce_scatter_base")
         _cpu_tensor(input, "_reduce_scatter_base")
         red = _red_op(opts, "_reduce_scatter_base")
-        request = self._comm.reduce_scatter(input, output, red, stream=self._stream)
-        return self._work(request, [output])
+        return self._issue(lambda s: self._comm.reduce_scatter(input, output, red, stream=s), [output])
 
     def alltoall_base(self, output, input, output_split_sizes, input_split_sizes, opts=None):
         _cpu_tensor(output, "alltoall_base")
         _cpu_tensor(input, "alltoall_base")
         if not output_split_sizes and not input_split_sizes:
-            request = self._comm.all_to_all(input, output, stream=self._stream)
-        else:
-            send_counts = _split_counts(input, input_split_sizes, self.size())
-            recv_counts = _split_counts(output, output_split_sizes, self.size())
-            request = self._comm.all_to_all_v(
-                input, send_counts, output, recv_counts, stream=self._stream
-            )
-        return self._work(request, [output])
+            return self._issue(lambda s: self._comm.all_to_all(input, output, stream=s), [output])
+        send_counts = _split_counts(input, input_split_sizes, self.size())
+        recv_counts = _split_counts(output, output_split_sizes, self.size())
+        return self._issue(
+            lambda s: self._comm.all_to_all_v(input, send_counts, output, recv_counts, stream=s),
+            [output],
+        )
 
     def alltoall(self, output_tensors, input_tensors, opts=None):
         n = self.size()
         if len(output_tensors) != n or len(input_tensors) != n:
             raise _unsupported("alltoall", f"needs {n} input and {n} output tensors")
-        with _group():
-            for peer in range(n):
-                self._comm.send(_cpu_tensor(input_tensors[peer], "alltoall"), peer, stream=self._stream)
-                request = self._comm.recv(
-                    _cpu_tensor(output_tensors[peer], "alltoall"), peer, stream=self._stream
-                )
-        return self._work(request, output_tensors)
+        for t in output_tensors + input_tensors:
+            _cpu_tensor(t, "alltoall")
+        return self._issue(lambda s: self._exchange(input_tensors, output_tensors, s), output_tensors)
 
     def gather(self, output_tensors, input_tensors, opts):
         t = _one_tensor(input_tensors, "gather")
         root = opts.rootRank
-        with _group():
-            request = self._comm.send(t, root, stream=self._stream)
-            if self.rank() == root:
-                outputs = _one_tensor_list(output_tensors, self.size(), "gather")
-                for peer in range(self.size()):
-                    request = self._comm.recv(outputs[peer], peer, stream=self._stream)
-        return self._work(request, output_tensors)
+        outputs = _one_tensor_list(output_tensors, self.size(), "gather") if self.rank() == root else []
+
+        def call(s):
+            with _group():
+                request = self._comm.send(t, root, stream=s)
+                for peer, out in enumerate(outputs):
+                    request = self._comm.recv(out, peer, stream=s)
+            return request
+
+        return self._issue(call, output_tensors)
 
     def scatter(self, output_tensors, input_tensors, opts):
         out = _one_tensor(output_tensors, "scatter")
         root = opts.rootRank
-        with _group():
-            if self.rank() == root:
-                inputs = _one_tensor_list(input_tensors, self.size(), "scatter")
-                for peer in range(self.size()):
-                    self._comm.send(inputs[peer], peer, stream=self._stream)
-            request = self._comm.recv(out, root, stream=self._stream)
-        return self._work(request, output_tensors)
+        inputs = _one_tensor_list(input_tensors, self.size(), "scatter") if self.rank() == root else []
+
+        def call(s):
+            with _group():
+                for peer, t in enumerate(inputs):
+                    self._comm.send(t, peer, stream=s)
+                return self._comm.recv(out, root, stream=s)
+
+        return self._issue(call, output_tensors)
 
     def barrier(self, opts=None):
-        return self._work(self._comm.barrier(stream=self._stream), [])
+        return self._issue(lambda s: self._comm.barrier(stream=s), [])
+
+    def _exchange(self, sends, recvs, stream):
+        """sends[j] to rank j and recvs[i] from rank i, in one group; returns the last request."""
+        with _group():
+            for peer in range(self.size()):
+                self._comm.send(sends[peer], peer, stream=stream)
+                request = self._comm.recv(recvs[peer], peer, stream=stream)
+        return request
 
     # Point to point ---------------------------------------------------------------------------
 
     def send(self, tensors, dstRank, tag=0):
         _check_tag(tag, "send")
         t = _one_tensor(tensors, "send")
-        return self._work(self._comm.send(t, dstRank, stream=self._stream), tensors)
+        return self._issue(lambda s: self._comm.send(t, dstRank, stream=s), tensors)
 
     def recv(self, tensors, srcRank, tag=0):
         _check_tag(tag, "recv")
         t = _one_tensor(tensors, "recv")
-        return self._work(self._comm.recv(t, srcRank, stream=self._stream), tensors)
+        return self._issue(lambda s: self._comm.recv(t, srcRank, stream=s), tensors)
 
     def recv_anysource(self, tensors, tag=0):
         raise _unsupported("recv_anysource", "receiving from any source is not supported; pass src")
