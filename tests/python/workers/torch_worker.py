@@ -16,6 +16,7 @@ Usage: torch_worker.py env|store [ddp]
 
 import os
 import sys
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -75,6 +76,14 @@ def check_all_reduce(c, dtype):
         return [x]
 
     c.compare(f"all_reduce PRODUCT {dtype}", *same(prod), values(10, c.rank, dtype, period=2) % 2 + 1)
+    def coalesced(group, x):
+        parts = [x[:4].clone(), x[4:].clone()]
+        with warnings.catch_warnings():  # "will be deprecated"
+            warnings.simplefilter("ignore")
+            dist.all_reduce_coalesced(parts, group=group)
+        return parts
+
+    c.compare(f"all_reduce_coalesced {dtype}", *same(coalesced), values(10, c.rank, dtype))
     if dtype.is_floating_point:
         def avg(x):
             dist.all_reduce(x, op=AVG)
