@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string_view>
+#include <unordered_map>
 
 #include "errors.h"
 
@@ -30,6 +31,11 @@ constexpr std::array kTypeNames{
 };
 
 constexpr std::array kTypeSizes{1, 1, 4, 4, 8, 8, 2, 4, 8, 2, 1, 1};
+
+// dataTypeName indexes kTypeNames by the enum: its first entries follow the enum's order.
+static_assert(kTypeNames[strataBfloat16].dtype == strataBfloat16 &&
+              kTypeNames[strataFloat8e5m2].dtype == strataFloat8e5m2 &&
+              kTypeSizes.size() == strataNumTypes);
 
 std::optional<strataDataType_t> lookupType(std::string_view name) {
   if (name.starts_with("torch.")) name.remove_prefix(6);
@@ -68,6 +74,17 @@ std::optional<strataDataType_t> typeOfFormat(std::string_view format, size_t ite
 }
 
 std::string argName(const char* op, const char* name) { return std::string(op) + ": " + name; }
+
+// The Strata type of a torch dtype. torch's dtypes are singletons, so the answer is kept per
+// object (holding a reference) instead of formatting the name on every call.
+std::optional<strataDataType_t> tensorType(py::handle torchType) {
+  static auto* known = new std::unordered_map<PyObject*, std::optional<strataDataType_t>>();
+  auto it = known->find(torchType.ptr());
+  if (it != known->end()) return it->second;
+  std::optional<strataDataType_t> type = lookupType(std::string(py::str(torchType)));
+  known->emplace(torchType.inc_ref().ptr(), type);
+  return type;
+}
 
 }  // namespace
 
@@ -127,18 +144,18 @@ BufferArg BufferArg::view(py::handle obj, const char* op, const char* name, Acce
     declaredName = raw->format ? raw->format : "B";
     declared = typeOfFormat(declaredName, static_cast<size_t>(raw->itemsize));
     declaredName = "buffer format '" + declaredName + "'";
-  } else if (py::hasattr(obj, "data_ptr") && py::hasattr(obj, "is_contiguous")) {
+  } else if (PyObject_HasAttrString(obj.ptr(), "data_ptr") && PyObject_HasAttrString(obj.ptr(), "is_cpu")) {
     // A torch tensor, used through its own accessors so that this module needs no libtorch.
-    py::object device = obj.attr("device");
-    if (std::string(py::str(device.attr("type"))) != "cpu")
-      invalidArgument(argName(op, name) + " is a tensor on " + std::string(py::str(device)) +
+    if (!obj.attr("is_cpu").cast<bool>())
+      invalidArgument(argName(op, name) + " is a tensor on " + std::string(py::str(obj.attr("device"))) +
                       "; Strata moves CPU memory only");
     if (!obj.attr("is_contiguous")().cast<bool>())
       invalidArgument(argName(op, name) + " is not contiguous (pass tensor.contiguous())");
     arg.data_ = reinterpret_cast<void*>(obj.attr("data_ptr")().cast<uintptr_t>());
     bytes = obj.attr("numel")().cast<size_t>() * obj.attr("element_size")().cast<size_t>();
-    declaredName = py::str(obj.attr("dtype"));
-    declared = lookupType(declaredName);
+    py::object torchType = obj.attr("dtype");
+    declared = tensorType(torchType);
+    if (!declared) declaredName = py::str(torchType);
   } else {
     invalidArgument(argName(op, name) + " is a " + std::string(py::str(py::type::handle_of(obj).attr("__name__"))) +
                     ", which neither exposes the buffer protocol nor is a torch tensor");

@@ -186,12 +186,18 @@ strataComm_t CommHandle::release() {
 std::string CommHandle::lastError() const { return comm_ ? strataGetLastError(comm_) : ""; }
 
 int Comm::rank() const {
-  if (rank_ < 0) check(strataCommUserRank(handle_->get("rank"), &rank_), "strataCommUserRank", handle_->get("rank"));
+  if (rank_ < 0) {
+    strataComm_t c = handle_->get("rank");
+    check(strataCommUserRank(c, &rank_), "strataCommUserRank", c);
+  }
   return rank_;
 }
 
 int Comm::size() const {
-  if (size_ == 0) check(strataCommCount(handle_->get("size"), &size_), "strataCommCount", handle_->get("size"));
+  if (size_ == 0) {
+    strataComm_t c = handle_->get("size");
+    check(strataCommCount(c, &size_), "strataCommCount", c);
+  }
   return size_;
 }
 
@@ -493,6 +499,7 @@ tensors, used in place without copying. Without stream= a call returns once it h
            })
       .def("__repr__",
            [](const Comm& c) {
+             if (!c.alive()) return std::string("<strata.Comm (destroyed)>");
              return "<strata.Comm rank " + std::to_string(c.rank()) + " of " +
                     std::to_string(c.size()) + ">";
            })

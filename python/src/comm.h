@@ -41,6 +41,7 @@ class CommHandle {
   strataComm_t get(const char* op) const;
   // Gives up ownership (destroy, abort); the handle is dead afterwards.
   strataComm_t release();
+  bool alive() const { return comm_ != nullptr; }
   std::string lastError() const;
 
  private:
@@ -51,6 +52,7 @@ class Comm {
  public:
   explicit Comm(strataComm_t comm) : handle_(std::make_shared<CommHandle>(comm)) {}
 
+  bool alive() const { return handle_->alive(); }
   int rank() const;
   int size() const;
   std::string lastError() const { return handle_->lastError(); }

@@ -42,12 +42,13 @@ _C10D_MODULE = dist.distributed_c10d.__name__
 # async_op argument.
 _BLOCKING_FUNCTIONS = frozenset({"send", "recv"})
 
+# By the value of ReduceOp.RedOpType (an int is much cheaper to look up than the enum).
 _RED_OPS = {
-    ReduceOp.RedOpType.SUM: _strata.RedOp.sum,
-    ReduceOp.RedOpType.PRODUCT: _strata.RedOp.prod,
-    ReduceOp.RedOpType.MIN: _strata.RedOp.min,
-    ReduceOp.RedOpType.MAX: _strata.RedOp.max,
-    ReduceOp.RedOpType.AVG: _strata.RedOp.avg,
+    int(ReduceOp.RedOpType.SUM): _strata.RedOp.sum,
+    int(ReduceOp.RedOpType.PRODUCT): _strata.RedOp.prod,
+    int(ReduceOp.RedOpType.MIN): _strata.RedOp.min,
+    int(ReduceOp.RedOpType.MAX): _strata.RedOp.max,
+    int(ReduceOp.RedOpType.AVG): _strata.RedOp.avg,
 }
 
 
@@ -160,12 +161,14 @@ def _one_tensor(tensors, op):
 
 
 def _red_op(opts, op):
-    red = opts.reduceOp if opts is not None else ReduceOp.SUM
+    if opts is None:
+        return _strata.RedOp.sum
+    red = opts.reduceOp.op
     try:
-        return _RED_OPS[red.op]
+        return _RED_OPS[int(red)]
     except KeyError:
         raise _unsupported(
-            op, f"reduce op {red.op.name} is not supported (SUM, PRODUCT, MIN, MAX, AVG are)"
+            op, f"reduce op {red.name} is not supported (SUM, PRODUCT, MIN, MAX, AVG are)"
         ) from None
 
 
