@@ -19,15 +19,24 @@ struct TypeName {
 
 // Accepted spellings; the first one of each type is its canonical name.
 constexpr std::array kTypeNames{
-    TypeName{"int8", strataInt8},           TypeName{"uint8", strataUint8},
-    TypeName{"int32", strataInt32},         TypeName{"uint32", strataUint32},
-    TypeName{"int64", strataInt64},         TypeName{"uint64", strataUint64},
-    TypeName{"float16", strataFloat16},     TypeName{"float32", strataFloat32},
-    TypeName{"float64", strataFloat64},     TypeName{"bfloat16", strataBfloat16},
-    TypeName{"float8_e4m3", strataFloat8e4m3}, TypeName{"float8_e5m2", strataFloat8e5m2},
-    TypeName{"char", strataInt8},           TypeName{"int", strataInt32},
-    TypeName{"half", strataFloat16},        TypeName{"float", strataFloat32},
-    TypeName{"double", strataFloat64},      TypeName{"float8_e4m3fn", strataFloat8e4m3},
+    TypeName{"int8", strataInt8},
+    TypeName{"uint8", strataUint8},
+    TypeName{"int32", strataInt32},
+    TypeName{"uint32", strataUint32},
+    TypeName{"int64", strataInt64},
+    TypeName{"uint64", strataUint64},
+    TypeName{"float16", strataFloat16},
+    TypeName{"float32", strataFloat32},
+    TypeName{"float64", strataFloat64},
+    TypeName{"bfloat16", strataBfloat16},
+    TypeName{"float8_e4m3", strataFloat8e4m3},
+    TypeName{"float8_e5m2", strataFloat8e5m2},
+    TypeName{"char", strataInt8},
+    TypeName{"int", strataInt32},
+    TypeName{"half", strataFloat16},
+    TypeName{"float", strataFloat32},
+    TypeName{"double", strataFloat64},
+    TypeName{"float8_e4m3fn", strataFloat8e4m3},
 };
 
 constexpr std::array kTypeSizes{1, 1, 4, 4, 8, 8, 2, 4, 8, 2, 1, 1};
@@ -46,7 +55,8 @@ std::optional<strataDataType_t> lookupType(std::string_view name) {
 
 std::string typeNameList() {
   std::string list;
-  for (size_t i = 0; i < strataNumTypes; ++i) list += (i ? ", " : "") + std::string(kTypeNames[i].name);
+  for (size_t i = 0; i < strataNumTypes; ++i)
+    list += (i ? ", " : "") + std::string(kTypeNames[i].name);
   return list;
 }
 
@@ -56,20 +66,30 @@ std::optional<strataDataType_t> typeOfFormat(std::string_view format, size_t ite
     format.remove_prefix(1);
   if (format.size() != 1) return std::nullopt;
   switch (format[0]) {
-    case 'b': return strataInt8;
-    case 'B': return strataUint8;
-    case 'e': return strataFloat16;
-    case 'f': return strataFloat32;
-    case 'd': return strataFloat64;
-    case 'i': case 'l': case 'q':
+    case 'b':
+      return strataInt8;
+    case 'B':
+      return strataUint8;
+    case 'e':
+      return strataFloat16;
+    case 'f':
+      return strataFloat32;
+    case 'd':
+      return strataFloat64;
+    case 'i':
+    case 'l':
+    case 'q':
       if (itemsize == 4) return strataInt32;
       if (itemsize == 8) return strataInt64;
       return std::nullopt;
-    case 'I': case 'L': case 'Q':
+    case 'I':
+    case 'L':
+    case 'Q':
       if (itemsize == 4) return strataUint32;
       if (itemsize == 8) return strataUint64;
       return std::nullopt;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -92,8 +112,8 @@ strataDataType_t dataTypeFrom(py::handle name, const std::string& what) {
   if (py::isinstance<strataDataType_t>(name)) return name.cast<strataDataType_t>();
   std::string text = py::str(name);
   if (auto t = lookupType(text)) return *t;
-  invalidArgument(what + ": no Strata element type is called '" + text + "' (types: " +
-                  typeNameList() + ")");
+  invalidArgument(what + ": no Strata element type is called '" + text +
+                  "' (types: " + typeNameList() + ")");
 }
 
 const char* dataTypeName(strataDataType_t dtype) {
@@ -132,23 +152,26 @@ BufferArg BufferArg::view(py::handle obj, const char* op, const char* name, Acce
     if (PyObject_GetBuffer(obj.ptr(), raw, PyBUF_RECORDS_RO) != 0) {
       delete raw;
       PyErr_Clear();
-      invalidArgument(argName(op, name) + " is a buffer that cannot be viewed with strides and format");
+      invalidArgument(argName(op, name) +
+                      " is a buffer that cannot be viewed with strides and format");
     }
     arg.view_ = std::shared_ptr<Py_buffer>(raw, ViewRelease{});
     if (access == Access::kWrite && raw->readonly)
       invalidArgument(argName(op, name) + " is read-only, but " + op + " writes into it");
     if (!PyBuffer_IsContiguous(raw, 'C'))
-      invalidArgument(argName(op, name) + " is not contiguous (pass a contiguous copy, e.g. numpy.ascontiguousarray)");
+      invalidArgument(argName(op, name) +
+                      " is not contiguous (pass a contiguous copy, e.g. numpy.ascontiguousarray)");
     arg.data_ = raw->buf;
     bytes = static_cast<size_t>(raw->len);
     declaredName = raw->format ? raw->format : "B";
     declared = typeOfFormat(declaredName, static_cast<size_t>(raw->itemsize));
     declaredName = "buffer format '" + declaredName + "'";
-  } else if (PyObject_HasAttrString(obj.ptr(), "data_ptr") && PyObject_HasAttrString(obj.ptr(), "is_cpu")) {
+  } else if (PyObject_HasAttrString(obj.ptr(), "data_ptr") &&
+             PyObject_HasAttrString(obj.ptr(), "is_cpu")) {
     // A torch tensor, used through its own accessors so that this module needs no libtorch.
     if (!obj.attr("is_cpu").cast<bool>())
-      invalidArgument(argName(op, name) + " is a tensor on " + std::string(py::str(obj.attr("device"))) +
-                      "; Strata moves CPU memory only");
+      invalidArgument(argName(op, name) + " is a tensor on " +
+                      std::string(py::str(obj.attr("device"))) + "; Strata moves CPU memory only");
     if (!obj.attr("is_contiguous")().cast<bool>())
       invalidArgument(argName(op, name) + " is not contiguous (pass tensor.contiguous())");
     arg.data_ = reinterpret_cast<void*>(obj.attr("data_ptr")().cast<uintptr_t>());
@@ -157,7 +180,8 @@ BufferArg BufferArg::view(py::handle obj, const char* op, const char* name, Acce
     declared = tensorType(torchType);
     if (!declared) declaredName = py::str(torchType);
   } else {
-    invalidArgument(argName(op, name) + " is a " + std::string(py::str(py::type::handle_of(obj).attr("__name__"))) +
+    invalidArgument(argName(op, name) + " is a " +
+                    std::string(py::str(py::type::handle_of(obj).attr("__name__"))) +
                     ", which neither exposes the buffer protocol nor is a torch tensor");
   }
   if (dtype) {

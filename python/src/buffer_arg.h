@@ -3,12 +3,12 @@
 // and reduction operators from their names.
 #pragma once
 
+#include <pybind11/pybind11.h>
+
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <pybind11/pybind11.h>
 
 #include "strata/strata.h"
 

@@ -1,10 +1,11 @@
 #include "comm.h"
 
-#include <cstring>
-
 #include <pybind11/stl.h>
 
+#include <cstring>
+
 #include "errors.h"
+#include "without_gil.h"
 
 namespace py = pybind11;
 
@@ -19,11 +20,24 @@ std::optional<strataDataType_t> dtypeOverride(py::handle dtype) {
 
 bool sameObject(py::handle a, py::handle b) { return b.is_none() || a.is(b); }
 
-void expectType(const char* op, const BufferArg& a, const BufferArg& b) {
-  if (a.dtype() != b.dtype())
-    invalidArgument(std::string(op) + ": " + b.name() + " holds " + dataTypeName(b.dtype()) +
-                    " but " + a.name() + " holds " + dataTypeName(a.dtype()) +
+struct BufferPair {
+  BufferArg send, recv;
+};
+
+// A call's sendbuf and recvbuf, of one element type. recvbuf None (or sendbuf itself) means in
+// place, with sendbuf accessed as inPlace says (written, or only read on this rank).
+BufferPair viewPair(const char* op, py::handle sendbuf, py::handle recvbuf, py::handle dtype,
+                    Access inPlace = Access::kWrite) {
+  std::optional<strataDataType_t> dt = dtypeOverride(dtype);
+  bool same = sameObject(sendbuf, recvbuf);
+  BufferArg send = BufferArg::view(sendbuf, op, "sendbuf", same ? inPlace : Access::kRead, dt);
+  if (same) return {send, send};
+  BufferArg recv = BufferArg::view(recvbuf, op, "recvbuf", Access::kWrite, dt);
+  if (send.dtype() != recv.dtype())
+    invalidArgument(std::string(op) + ": recvbuf holds " + dataTypeName(recv.dtype()) +
+                    " but sendbuf holds " + dataTypeName(send.dtype()) +
                     "; they must match (or pass dtype=)");
+  return {send, recv};
 }
 
 // `need` explains where the expected count comes from, e.g. "nranks 4 x sendbuf's 16".
@@ -104,42 +118,28 @@ std::shared_ptr<Comm> initRank(int nranks, const std::string& uniqueId, int rank
                     " (from strata.get_unique_id())");
   strataUniqueId id;
   std::memcpy(id.internal, uniqueId.data(), sizeof id.internal);
-  std::optional<Config> cfg = configFrom(config);
-  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  ConfigArg cfg(config);
   strataComm_t comm = nullptr;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommInitRankConfig(&comm, nranks, id, rank, &c);
-  }
-  check(res, "strataCommInitRankConfig", nullptr, strataInProgress);
+  check(withoutGil([&] { return strataCommInitRankConfig(&comm, nranks, id, rank, cfg.get()); }),
+        "strataCommInitRankConfig", nullptr, strataInProgress);
   return std::make_shared<Comm>(comm);
 }
 
 std::shared_ptr<Comm> initFromEnv(py::handle config) {
-  std::optional<Config> cfg = configFrom(config);
-  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  ConfigArg cfg(config);
   strataComm_t comm = nullptr;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommInitFromEnv(&comm, &c);
-  }
-  check(res, "strataCommInitFromEnv", nullptr, strataInProgress);
+  check(withoutGil([&] { return strataCommInitFromEnv(&comm, cfg.get()); }),
+        "strataCommInitFromEnv", nullptr, strataInProgress);
   return std::make_shared<Comm>(comm);
 }
 
 std::vector<std::shared_ptr<Comm>> initAll(int nranks, py::handle config) {
-  if (nranks < 1) invalidArgument("Comm.init_all: nranks is " + std::to_string(nranks) + ", must be >= 1");
-  std::optional<Config> cfg = configFrom(config);
-  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  if (nranks < 1)
+    invalidArgument("Comm.init_all: nranks is " + std::to_string(nranks) + ", must be >= 1");
+  ConfigArg cfg(config);
   std::vector<strataComm_t> comms(static_cast<size_t>(nranks));
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommInitAll(comms.data(), nranks, &c);
-  }
-  check(res, "strataCommInitAll");
+  check(withoutGil([&] { return strataCommInitAll(comms.data(), nranks, cfg.get()); }),
+        "strataCommInitAll");
   std::vector<std::shared_ptr<Comm>> out;
   for (strataComm_t comm : comms) out.push_back(std::make_shared<Comm>(comm));
   return out;
@@ -158,18 +158,22 @@ strataConfig_t Config::toC() const {
   return c;
 }
 
-std::optional<Config> configFrom(py::handle obj) {
-  if (obj.is_none()) return std::nullopt;
+Config Config::from(py::handle obj) {
   if (py::isinstance<Config>(obj)) return obj.cast<Config>();
   if (py::isinstance<py::dict>(obj))
     return py::type::of<Config>()(**py::reinterpret_borrow<py::dict>(obj)).cast<Config>();
   invalidArgument("config must be a strata.Config, a dict of its fields, or None");
 }
 
+ConfigArg::ConfigArg(py::handle obj) {
+  if (obj.is_none()) return;
+  fields_ = Config::from(obj);
+  c_ = fields_->toC();
+}
+
 CommHandle::~CommHandle() {
   if (!comm_) return;
-  py::gil_scoped_release nogil;
-  strataCommDestroy(comm_);
+  withoutGil([&] { return strataCommDestroy(comm_); });
 }
 
 strataComm_t CommHandle::get(const char* op) const {
@@ -224,48 +228,28 @@ std::shared_ptr<Comm> Comm::split(py::handle color, py::handle key, py::handle c
   strataComm_t c = handle_->get("split");
   int colorValue = color.is_none() ? STRATA_SPLIT_NOCOLOR : color.cast<int>();
   int keyValue = key.is_none() ? rank() : key.cast<int>();
-  std::optional<Config> cfg = configFrom(config);
-  strataConfig_t cc = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+  ConfigArg cfg(config);
   strataComm_t out = nullptr;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommSplit(c, colorValue, keyValue, &out, cfg ? &cc : nullptr);
-  }
-  check(res, "strataCommSplit", c, strataInProgress);
+  check(withoutGil([&] { return strataCommSplit(c, colorValue, keyValue, &out, cfg.get()); }),
+        "strataCommSplit", c, strataInProgress);
   return out ? std::make_shared<Comm>(out) : nullptr;
 }
 
 void Comm::finalize() {
   strataComm_t c = handle_->get("finalize");
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommFinalize(c);
-  }
-  check(res, "strataCommFinalize", c);
+  check(withoutGil([&] { return strataCommFinalize(c); }), "strataCommFinalize", c);
 }
 
 void Comm::destroy() {
   strataComm_t c = handle_->release();
   if (!c) return;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommDestroy(c);
-  }
-  check(res, "strataCommDestroy");
+  check(withoutGil([&] { return strataCommDestroy(c); }), "strataCommDestroy");
 }
 
 void Comm::abort() {
   strataComm_t c = handle_->release();
   if (!c) return;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataCommAbort(c);
-  }
-  check(res, "strataCommAbort");
+  check(withoutGil([&] { return strataCommAbort(c); }), "strataCommAbort");
 }
 
 template <class Call>
@@ -273,12 +257,7 @@ py::object Comm::launch(const char* what, std::vector<BufferArg> buffers,
                         const std::shared_ptr<StreamState>& stream, Call&& call) {
   strataComm_t c = handle_->get(what);
   strataStream_t s = stream ? stream->handle(what) : nullptr;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = call(c, s);
-  }
-  check(res, what, c);
+  check(withoutGil([&] { return call(c, s); }), what, c);
   std::shared_ptr<Request> request;
   if (stream) request = std::make_shared<Request>(stream, handle_);
   if (GroupState::active()) {
@@ -293,12 +272,8 @@ py::object Comm::launch(const char* what, std::vector<BufferArg> buffers,
 py::object Comm::allReduce(py::handle sendbuf, py::handle recvbuf, py::handle op, py::handle dtype,
                            const std::shared_ptr<StreamState>& stream) {
   const char* name = "all_reduce";
-  auto dt = dtypeOverride(dtype);
   strataRedOp_t red = redOpFrom(op);
-  bool inPlace = sameObject(sendbuf, recvbuf);
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", inPlace ? Access::kWrite : Access::kRead, dt);
-  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
   expectCount(name, recv, send.count(), "the size of sendbuf");
   return launch("strataAllReduce", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
     return strataAllReduce(send.data(), recv.data(), send.count(), send.dtype(), red, c, s);
@@ -308,12 +283,8 @@ py::object Comm::allReduce(py::handle sendbuf, py::handle recvbuf, py::handle op
 py::object Comm::broadcast(py::handle sendbuf, py::handle recvbuf, int root, py::handle dtype,
                            const std::shared_ptr<StreamState>& stream) {
   const char* name = "broadcast";
-  auto dt = dtypeOverride(dtype);
-  bool inPlace = sameObject(sendbuf, recvbuf);
-  bool written = inPlace && rank() != root;
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", written ? Access::kWrite : Access::kRead, dt);
-  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] =
+      viewPair(name, sendbuf, recvbuf, dtype, rank() == root ? Access::kRead : Access::kWrite);
   expectCount(name, recv, send.count(), "the size of sendbuf");
   return launch("strataBroadcast", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
     return strataBroadcast(send.data(), recv.data(), send.count(), send.dtype(), root, c, s);
@@ -323,14 +294,10 @@ py::object Comm::broadcast(py::handle sendbuf, py::handle recvbuf, int root, py:
 py::object Comm::reduce(py::handle sendbuf, py::handle recvbuf, py::handle op, int root,
                         py::handle dtype, const std::shared_ptr<StreamState>& stream) {
   const char* name = "reduce";
-  auto dt = dtypeOverride(dtype);
   strataRedOp_t red = redOpFrom(op);
-  bool inPlace = sameObject(sendbuf, recvbuf);
   bool isRoot = rank() == root;
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf",
-                                   inPlace && isRoot ? Access::kWrite : Access::kRead, dt);
-  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] =
+      viewPair(name, sendbuf, recvbuf, dtype, isRoot ? Access::kWrite : Access::kRead);
   if (isRoot) expectCount(name, recv, send.count(), "the size of sendbuf");
   return launch("strataReduce", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
     return strataReduce(send.data(), recv.data(), send.count(), send.dtype(), red, root, c, s);
@@ -340,10 +307,7 @@ py::object Comm::reduce(py::handle sendbuf, py::handle recvbuf, py::handle op, i
 py::object Comm::allGather(py::handle sendbuf, py::handle recvbuf, py::handle dtype,
                            const std::shared_ptr<StreamState>& stream) {
   const char* name = "all_gather";
-  auto dt = dtypeOverride(dtype);
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
-  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
   expectCount(name, recv, size() * send.count(), rankCount(size(), "sendbuf", send.count()));
   return launch("strataAllGather", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
     return strataAllGather(send.data(), recv.data(), send.count(), send.dtype(), c, s);
@@ -354,12 +318,10 @@ py::object Comm::allGatherV(py::handle sendbuf, py::handle recvbuf, py::handle r
                             py::handle recvDispls, py::handle dtype,
                             const std::shared_ptr<StreamState>& stream) {
   const char* name = "all_gather_v";
-  auto dt = dtypeOverride(dtype);
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
-  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
   std::vector<size_t> counts = countsFrom(recvCounts, name, "recv_counts", size());
-  std::vector<size_t> displs = displsFor(recvDispls, counts, recv, name, "recv_counts", "recv_displs");
+  std::vector<size_t> displs =
+      displsFor(recvDispls, counts, recv, name, "recv_counts", "recv_displs");
   if (counts[static_cast<size_t>(rank())] != send.count())
     invalidArgument(std::string(name) + ": recv_counts[" + std::to_string(rank()) + "] is " +
                     std::to_string(counts[static_cast<size_t>(rank())]) +
@@ -373,11 +335,8 @@ py::object Comm::allGatherV(py::handle sendbuf, py::handle recvbuf, py::handle r
 py::object Comm::reduceScatter(py::handle sendbuf, py::handle recvbuf, py::handle op,
                                py::handle dtype, const std::shared_ptr<StreamState>& stream) {
   const char* name = "reduce_scatter";
-  auto dt = dtypeOverride(dtype);
   strataRedOp_t red = redOpFrom(op);
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
-  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
   expectCount(name, send, size() * recv.count(), rankCount(size(), "recvbuf", recv.count()));
   return launch("strataReduceScatter", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
     return strataReduceScatter(send.data(), recv.data(), recv.count(), send.dtype(), red, c, s);
@@ -387,11 +346,7 @@ py::object Comm::reduceScatter(py::handle sendbuf, py::handle recvbuf, py::handl
 py::object Comm::allToAll(py::handle sendbuf, py::handle recvbuf, py::handle dtype,
                           const std::shared_ptr<StreamState>& stream) {
   const char* name = "all_to_all";
-  auto dt = dtypeOverride(dtype);
-  bool inPlace = sameObject(sendbuf, recvbuf);
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", inPlace ? Access::kWrite : Access::kRead, dt);
-  BufferArg recv = inPlace ? send : BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
   expectCount(name, recv, send.count(), "the size of sendbuf");
   size_t n = static_cast<size_t>(size());
   if (send.count() % n != 0)
@@ -406,10 +361,7 @@ py::object Comm::allToAllV(py::handle sendbuf, py::handle sendCounts, py::handle
                            py::handle recvCounts, py::handle sendDispls, py::handle recvDispls,
                            py::handle dtype, const std::shared_ptr<StreamState>& stream) {
   const char* name = "all_to_all_v";
-  auto dt = dtypeOverride(dtype);
-  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dt);
-  BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dt);
-  expectType(name, send, recv);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
   std::vector<size_t> sc = countsFrom(sendCounts, name, "send_counts", size());
   std::vector<size_t> rc = countsFrom(recvCounts, name, "recv_counts", size());
   std::vector<size_t> sd = displsFor(sendDispls, sc, send, name, "send_counts", "send_displs");
@@ -468,7 +420,8 @@ tensors, used in place without copying. Without stream= a call returns once it h
 (the GIL is released meanwhile); with stream= it is queued and returns a Request.)doc")
       .def(py::init(&initRank), py::arg("nranks"), py::arg("unique_id"), py::arg("rank"),
            py::arg("config") = py::none(),
-           "Joins the communicator of nranks ranks identified by unique_id (strataCommInitRankConfig).")
+           "Joins the communicator of nranks ranks identified by unique_id "
+           "(strataCommInitRankConfig).")
       .def_static("from_env", &initFromEnv, py::arg("config") = py::none(),
                   "Joins the communicator the launcher describes: strata-run, mpirun, Slurm or "
                   "torchrun (strataCommInitFromEnv).")

@@ -2,16 +2,16 @@
 // collectives on buffer-protocol objects and torch tensors.
 #pragma once
 
+#include <pybind11/pybind11.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <pybind11/pybind11.h>
-
 #include "buffer_arg.h"
-#include "stream.h"
 #include "strata/strata.h"
+#include "stream.h"
 
 namespace strata::python {
 
@@ -23,10 +23,24 @@ struct Config {
 
   // Points into this object's strings: keep it alive while the library reads the result.
   strataConfig_t toC() const;
+
+  static Config from(pybind11::handle obj);  // a Config, or a dict of its keyword arguments
 };
 
-// None, a Config, or a dict of Config's keyword arguments.
-std::optional<Config> configFrom(pybind11::handle obj);
+// A config argument (None, a Config, or a dict of Config's keyword arguments) as the C API
+// takes it: NULL for None.
+class ConfigArg {
+ public:
+  explicit ConfigArg(pybind11::handle obj);
+  ConfigArg(const ConfigArg&) = delete;  // c_ points into fields_'s strings
+  ConfigArg& operator=(const ConfigArg&) = delete;
+
+  strataConfig_t* get() { return fields_ ? &c_ : nullptr; }
+
+ private:
+  std::optional<Config> fields_;
+  strataConfig_t c_ = STRATA_CONFIG_INITIALIZER;
+};
 
 // Owns a strataComm_t; shared by the Comm and the requests of its queued calls, so a request
 // can still read the communicator's last error.

@@ -19,7 +19,8 @@ std::string describe(strataResult_t code, const std::string& what, const std::st
 // strata._errors.error_class, looked up once and kept for the life of the process (a static
 // py::object would be released after the interpreter is gone).
 py::handle errorClassFor(strataResult_t code) {
-  static py::object* lookup = new py::object(py::module_::import("strata._errors").attr("error_class"));
+  static py::object* lookup =
+      new py::object(py::module_::import("strata._errors").attr("error_class"));
   return (*lookup)(static_cast<int>(code)).release();
 }
 
@@ -38,7 +39,9 @@ void check(strataResult_t res, const char* what, strataComm_t comm, strataResult
   throw CallError(res, what, strataGetLastError(comm));
 }
 
-void invalidArgument(const std::string& message) { throw CallError(strataInvalidArgument, message); }
+void invalidArgument(const std::string& message) {
+  throw CallError(strataInvalidArgument, message);
+}
 
 void invalidUsage(const std::string& message) { throw CallError(strataInvalidUsage, message); }
 

@@ -3,10 +3,10 @@
 // code and the library's last-error message.
 #pragma once
 
+#include <pybind11/pybind11.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <pybind11/pybind11.h>
 
 #include "strata/strata.h"
 

@@ -7,6 +7,7 @@
 #include "comm.h"
 #include "errors.h"
 #include "stream.h"
+#include "without_gil.h"
 
 namespace py = pybind11;
 using namespace strata::python;
@@ -15,12 +16,7 @@ namespace {
 
 py::bytes uniqueId() {
   strataUniqueId id;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataGetUniqueId(&id);
-  }
-  check(res, "strataGetUniqueId");
+  check(withoutGil([&] { return strataGetUniqueId(&id); }), "strataGetUniqueId");
   return py::bytes(id.internal, sizeof id.internal);
 }
 
@@ -30,19 +26,17 @@ int version() {
   return v;
 }
 
-py::dict simTimingOnly(const std::string& collective, size_t count, py::handle dtype,
-                       py::handle op, int root, bool inPlace, py::handle config) {
-  std::optional<Config> cfg = configFrom(config);
-  strataConfig_t c = cfg ? cfg->toC() : strataConfig_t STRATA_CONFIG_INITIALIZER;
+py::dict simTimingOnly(const std::string& collective, size_t count, py::handle dtype, py::handle op,
+                       int root, bool inPlace, py::handle config) {
+  ConfigArg cfg(config);
   strataDataType_t dt = dataTypeFrom(dtype, "dtype");
   strataRedOp_t red = redOpFrom(op);
   strataSimResult_t r{};
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataSimTimingOnly(&c, collective.c_str(), count, dt, red, root, inPlace ? 1 : 0, &r);
-  }
-  check(res, "strataSimTimingOnly");
+  check(withoutGil([&] {
+          return strataSimTimingOnly(cfg.get(), collective.c_str(), count, dt, red, root,
+                                     inPlace ? 1 : 0, &r);
+        }),
+        "strataSimTimingOnly");
   py::list bytes;
   for (int i = 0; i < r.numLevels && i < STRATA_MAX_LEVELS; ++i) bytes.append(r.bytesSent[i]);
   py::dict d;
@@ -59,7 +53,8 @@ py::dict simTimingOnly(const std::string& collective, size_t count, py::handle d
 
 int topologyRankCount(std::optional<std::string> topology) {
   int n = 0;
-  check(strataTopoGetRankCount(topology ? topology->c_str() : nullptr, &n), "strataTopoGetRankCount");
+  check(strataTopoGetRankCount(topology ? topology->c_str() : nullptr, &n),
+        "strataTopoGetRankCount");
   return n;
 }
 
@@ -100,8 +95,9 @@ PYBIND11_MODULE(_strata, m) {
         "the root's address and the secret its connections must prove: share it only with the "
         "job's ranks.");
   m.def("version", &version, "The loaded library's version as MAJOR*10000 + MINOR*100 + PATCH.");
-  m.def("error_string", [](strataResult_t r) { return std::string(strataGetErrorString(r)); },
-        py::arg("result"));
+  m.def(
+      "error_string", [](strataResult_t r) { return std::string(strataGetErrorString(r)); },
+      py::arg("result"));
   m.def("group_start", &GroupState::start,
         "Starts a group (strataGroupStart); prefer the strata.group() context manager.");
   m.def("group_end", &GroupState::end, "Ends a group and runs or queues its calls.");

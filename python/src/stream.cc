@@ -1,24 +1,19 @@
 #include "stream.h"
 
 #include "comm.h"
+#include "without_gil.h"
 
 namespace py = pybind11;
 
 namespace strata::python {
 
 StreamState::StreamState() {
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataStreamCreate(&stream_);
-  }
-  check(res, "strataStreamCreate");
+  check(withoutGil([&] { return strataStreamCreate(&stream_); }), "strataStreamCreate");
 }
 
 StreamState::~StreamState() {
   if (!stream_) return;
-  py::gil_scoped_release nogil;
-  strataStreamDestroy(stream_);
+  withoutGil([&] { return strataStreamDestroy(stream_); });
 }
 
 strataStream_t StreamState::handle(const char* op) const {
@@ -62,11 +57,7 @@ void StreamState::synchronize(uint64_t ticket, const std::shared_ptr<CommHandle>
   if (last > completed_) {
     strataStream_t s = handle("synchronize");
     uint64_t upTo = issued_;
-    strataResult_t res;
-    {
-      py::gil_scoped_release nogil;
-      res = strataStreamSynchronize(s);
-    }
+    strataResult_t res = withoutGil([&] { return strataStreamSynchronize(s); });
     settle(upTo, res, "strataStreamSynchronize", comm);
   }
   raiseFailure(first, last);
@@ -87,11 +78,7 @@ void StreamState::close() {
   stream_ = nullptr;
   uint64_t first = completed_ + 1;
   uint64_t upTo = issued_;
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataStreamDestroy(s);
-  }
+  strataResult_t res = withoutGil([&] { return strataStreamDestroy(s); });
   settle(upTo, res, "strataStreamDestroy", nullptr);
   raiseFailure(first, upTo);
 }
@@ -132,11 +119,7 @@ void GroupState::start() {
 
 void GroupState::end() {
   if (tGroup.depth == 0) invalidUsage("group_end: no group was started on this thread");
-  strataResult_t res;
-  {
-    py::gil_scoped_release nogil;
-    res = strataGroupEnd();
-  }
+  strataResult_t res = withoutGil([&] { return strataGroupEnd(); });
   if (--tGroup.depth > 0) return check(res, "strataGroupEnd");
   std::vector<Deferred> calls = std::move(tGroup.calls);
   tGroup.calls.clear();
@@ -163,20 +146,22 @@ void bindStream(py::module_& m) {
 A Strata stream: a library thread that runs the calls queued on it in order. Pass it as
 stream= to a collective to queue the call; the call returns a Request at once.)doc")
       .def(py::init<>())
-      .def("synchronize", [](StreamState& s) { s.synchronize(0, nullptr); },
-           "Waits until every queued call has run; raises the first error among them.")
-      .def("query", [](StreamState& s) { return s.completed(0, nullptr); },
-           "True when every queued call has run.")
-      .def("close", &StreamState::close,
-           "Waits for the queued calls, then frees the stream.")
+      .def(
+          "synchronize", [](StreamState& s) { s.synchronize(0, nullptr); },
+          "Waits until every queued call has run; raises the first error among them.")
+      .def(
+          "query", [](StreamState& s) { return s.completed(0, nullptr); },
+          "True when every queued call has run.")
+      .def("close", &StreamState::close, "Waits for the queued calls, then frees the stream.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](StreamState& s, py::args) { s.close(); });
 
   py::class_<Request, std::shared_ptr<Request>>(m, "Request", R"doc(
 The handle of a call queued on a Stream. The stream runs calls in order, so wait() may also wait
 for calls queued before this one.)doc")
-      .def("wait", &Request::wait,
-           "Blocks (releasing the GIL) until the call has run; raises its StrataError if it failed.")
+      .def(
+          "wait", &Request::wait,
+          "Blocks (releasing the GIL) until the call has run; raises its StrataError if it failed.")
       .def("is_completed", &Request::isCompleted,
            "True once the call has run, successfully or not; never blocks.");
 }

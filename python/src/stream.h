@@ -4,12 +4,12 @@
 // group ends, so a temporary array can never be freed under the library.
 #pragma once
 
+#include <pybind11/pybind11.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <vector>
-
-#include <pybind11/pybind11.h>
 
 #include "buffer_arg.h"
 #include "errors.h"

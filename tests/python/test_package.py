@@ -169,7 +169,7 @@ def test_non_contiguous_read_only_and_wrongly_sized_buffers(comm):
     with pytest.raises(strata.InvalidArgumentError, match="send_counts has 2 entries"):
         comm.all_to_all_v(x, [1, 1], x, [1])
     with pytest.raises(strata.InvalidArgumentError, match="block 0 .* ends beyond recvbuf's 8"):
-        comm.all_to_all_v(x, [8], x, [9])
+        comm.all_to_all_v(x, [8], np.zeros(8, np.float32), [9])
 
 
 def test_errors_from_the_library_carry_code_and_last_error(comm):
