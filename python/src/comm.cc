@@ -107,6 +107,7 @@ py::dict opStatsDict(const strataOpStats_t& s, int levels) {
   d["syncs"] = s.syncs;
   d["steps"] = s.steps;
   d["ops"] = s.ops;
+  d["call_bytes"] = s.callBytes;
   return d;
 }
 
@@ -155,6 +156,7 @@ strataConfig_t Config::toC() const {
   if (transport) c.transport = transport->c_str();
   if (topoFile) c.topoFile = topoFile->c_str();
   if (algo) c.algo = algo->c_str();
+  if (reducePrecision) c.reducePrecision = reducePrecision->c_str();
   return c;
 }
 
@@ -399,18 +401,22 @@ Communicator options (strataConfig_t). Fields left None take the environment's v
 (STRATA_TIMEOUT_MS, STRATA_TRANSPORT, ...) or the default.)doc")
       .def(py::init([](std::optional<bool> blocking, std::optional<int> timeout_ms,
                        std::optional<std::string> comm_name, std::optional<std::string> transport,
-                       std::optional<std::string> topo_file, std::optional<std::string> algo) {
-             return Config{blocking, timeout_ms, comm_name, transport, topo_file, algo};
+                       std::optional<std::string> topo_file, std::optional<std::string> algo,
+                       std::optional<std::string> reduce_precision) {
+             return Config{blocking,  timeout_ms, comm_name,       transport,
+                           topo_file, algo,       reduce_precision};
            }),
            py::kw_only(), py::arg("blocking") = py::none(), py::arg("timeout_ms") = py::none(),
            py::arg("comm_name") = py::none(), py::arg("transport") = py::none(),
-           py::arg("topo_file") = py::none(), py::arg("algo") = py::none())
+           py::arg("topo_file") = py::none(), py::arg("algo") = py::none(),
+           py::arg("reduce_precision") = py::none())
       .def_readwrite("blocking", &Config::blocking)
       .def_readwrite("timeout_ms", &Config::timeoutMs)
       .def_readwrite("comm_name", &Config::commName)
       .def_readwrite("transport", &Config::transport)
       .def_readwrite("topo_file", &Config::topoFile)
-      .def_readwrite("algo", &Config::algo);
+      .def_readwrite("algo", &Config::algo)
+      .def_readwrite("reduce_precision", &Config::reducePrecision);
 
   auto stream = py::arg("stream") = py::none();
   auto dtype = py::arg("dtype") = py::none();

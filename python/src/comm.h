@@ -19,7 +19,7 @@ namespace strata::python {
 struct Config {
   std::optional<bool> blocking;
   std::optional<int> timeoutMs;
-  std::optional<std::string> commName, transport, topoFile, algo;
+  std::optional<std::string> commName, transport, topoFile, algo, reducePrecision;
 
   // Points into this object's strings: keep it alive while the library reads the result.
   strataConfig_t toC() const;

@@ -11,11 +11,12 @@ address and a fresh random secret) and puts it into the group's store; the other
 there. No extra port or environment variable is needed, and the secret is never derived from
 anything another job could see.
 
-Every operation is queued on the group's Strata stream and returns a Work that completes
+Operations are queued on the group's Strata stream and return a Work that completes
 asynchronously: wait() blocks (without the GIL) and raises the strata.StrataError of a failed
 call; get_future() gives a torch.futures.Future completed from a helper thread. The stream runs
-the group's operations in order, so waiting on one also waits for those issued before it.
-Only CPU tensors are supported.
+the group's operations in order, so waiting on one also waits for those issued before it. An
+operation torch waits for at once (async_op=False) runs on the calling thread instead when
+nothing is queued before it. Only CPU tensors are supported.
 """
 
 import os

@@ -75,8 +75,9 @@ def test_comm_attributes_and_context_manager():
 
 
 def test_config_fields():
-    cfg = strata.Config(timeout_ms=5000, comm_name="x", blocking=True)
+    cfg = strata.Config(timeout_ms=5000, comm_name="x", blocking=True, reduce_precision="float32")
     assert (cfg.timeout_ms, cfg.comm_name, cfg.blocking, cfg.transport) == (5000, "x", True, None)
+    assert cfg.reduce_precision == "float32"
     with strata.Comm(1, strata.get_unique_id(), 0, config=cfg) as c:
         assert c.size == 1
     with pytest.raises(TypeError):
@@ -110,9 +111,10 @@ def test_dtype_override_for_bfloat16(comm):
     comm.all_reduce(np.zeros(4, np.float32), dtype=strata.DataType.bfloat16)
 
 
-def test_torch_tensors_including_bfloat16():
+@pytest.mark.parametrize("precision", [None, "wire", "float32"])
+def test_torch_tensors_including_bfloat16(precision):
     torch = pytest.importorskip("torch")
-    comms = strata.Comm.init_all(2)
+    comms = strata.Comm.init_all(2, config=strata.Config(reduce_precision=precision))
     try:
         def body(c):
             t = torch.full((6,), float(c.rank + 1), dtype=torch.bfloat16)
@@ -215,7 +217,8 @@ def test_stream_request_and_stats(comm):
     stats = comm.stats()
     assert set(stats) == {"num_levels", "sim_clock_us", "last", "total"}
     assert stats["total"]["ops"] >= 5
-    assert set(stats["last"]) == {"sim_time_us", "bytes_sent", "syncs", "steps", "ops"}
+    assert set(stats["last"]) == {"sim_time_us", "bytes_sent", "syncs", "steps", "ops", "call_bytes"}
+    assert stats["last"]["call_bytes"] == 4000
     assert len(stats["total"]["bytes_sent"]) == stats["num_levels"]
     with pytest.raises(strata.InvalidUsageError, match="stream is closed"):
         comm.all_reduce(x, stream=s)
