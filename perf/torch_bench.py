@@ -10,7 +10,8 @@ same output tensor viewed as one chunk per rank (dist.all_gather), which moves t
 
 Then the overhead of the torch backend over the C API at 8 bytes: dist.all_reduce on the strata
 group, the raw binding on the same communicator (comm.all_reduce with and without a stream),
-and, with --c-api, build/bin/all_reduce_perf under strata-run in the same run.
+and, with --c-api, build/bin/all_reduce_perf under strata-run in the same run (at 8 bytes and
+at every size of the sweep, for the backend's share of the C API's busbw).
 
 Usage (from the source tree, after the build):
   PYTHONPATH=build/python /usr/bin/python3 perf/torch_bench.py [--rounds 7] [--min 1K]
@@ -72,16 +73,26 @@ def launch(args):
         sys.exit(f"torch_bench: ranks exited with {codes}")
 
 
-def c_api_8_bytes(bin_dir, iters):
-    """all_reduce_perf's out-of-place time at 8 bytes, in microseconds."""
+def c_api_times(bin_dir, first, last, factor, iters):
+    """all_reduce_perf's out-of-place time per size (bytes -> microseconds), float32 sum, under
+    strata-run -np 2."""
     cmd = [os.path.join(bin_dir, "strata-run"), "-np", "2", os.path.join(bin_dir, "all_reduce_perf"),
-           "-b", "8", "-e", "8", "-n", str(iters), "-w", str(iters // 10), "-c", "0"]
+           "-b", str(first), "-e", str(last), "-f", str(factor), "-n", str(iters),
+           "-w", str(max(1, iters // 10)), "-c", "0"]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+    times = {}
     for line in out.splitlines():
-        fields = line.split()  # "[0]  8  2  float  sum  -1  <time us> ..."
-        if len(fields) > 6 and fields[0] == "[0]" and fields[1] == "8":
-            return float(fields[6])
-    raise RuntimeError(f"no 8-byte row in:\n{out}")
+        fields = line.split()  # "[0]  <bytes>  <count>  float  sum  -1  <time us> ..."
+        if len(fields) > 6 and fields[0] == "[0]" and fields[1].isdigit():
+            times[int(fields[1])] = float(fields[6])
+    if not times:
+        raise RuntimeError(f"no result rows in:\n{out}")
+    return times
+
+
+def c_api_medians(bin_dir, first, last, factor, iters, runs=3):
+    runs = [c_api_times(bin_dir, first, last, factor, iters) for _ in range(runs)]
+    return {size: statistics.median(r[size] for r in runs) for size in runs[0]}
 
 
 def main():
@@ -169,9 +180,10 @@ def main():
             small_results.setdefault(name, []).append(timed(call, iters))
     stream.close()
 
-    c_api = None
-    if rank == 0 and args.c_api:
-        c_api = statistics.median(c_api_8_bytes(args.c_api, args.small_iters) for _ in range(3))
+    c_api = {}
+    if rank == 0 and args.c_api:  # rank 1 waits in the final barrier meanwhile
+        c_api = c_api_medians(args.c_api, 8, 8, 2, args.small_iters)
+        c_api.update(c_api_medians(args.c_api, sizes[0], sizes[-1], args.factor, 20))
 
     if rank == 0:
         report(args, sizes, results, small_results, c_api, n)
@@ -185,22 +197,29 @@ def report(args, sizes, results, small_results, c_api, n):
           f"(time per call of the slower rank)")
     for coll in ("all_reduce", "all_gather"):
         label = "dist.all_reduce (sum)" if coll == "all_reduce" else "dist.all_gather_into_tensor"
+        with_c = coll == "all_reduce" and c_api
         print(f"\n{label}")
         print(f"{'size':>10} | {'strata us':>10} {'gloo us':>10} | {'strata GB/s':>11} {'gloo GB/s':>10} | "
-              f"{'strata/gloo busbw':>17}")
+              f"{'strata/gloo busbw':>17}" + (f" | {'C API us':>9} {'C/torch':>8}" if with_c else ""))
         for size in sizes:
             s = statistics.median(results[(coll, size, "strata")])
             g = statistics.median(results[(coll, size, "gloo")])
             bus = lambda t: size / t * factors[coll] / 1e9
-            print(f"{human(size):>10} | {s * 1e6:10.1f} {g * 1e6:10.1f} | {bus(s):11.3f} {bus(g):10.3f} | "
-                  f"{g / s:17.1f}")
+            line = (f"{human(size):>10} | {s * 1e6:10.1f} {g * 1e6:10.1f} | {bus(s):11.3f} {bus(g):10.3f} | "
+                    f"{g / s:17.1f}")
+            if with_c:
+                line += f" | {c_api[size]:9.1f} {c_api[size] / (s * 1e6):8.2f}"
+            print(line)
     print("\n8 bytes (all_reduce, float32 sum), microseconds per call")
     for name, values in small_results.items():
         print(f"  {name:40s} {statistics.median(values) * 1e6:9.2f}")
-    if c_api is not None:
-        print(f"  {'C API (all_reduce_perf, strata-run -np 2)':40s} {c_api:9.2f}")
+    if c_api:
+        print(f"  {'C API (all_reduce_perf, strata-run -np 2)':40s} {c_api[8]:9.2f}")
         torch_us = statistics.median(small_results["dist.all_reduce (strata backend)"]) * 1e6
-        print(f"  torch backend overhead over the C API: {torch_us - c_api:.2f} us per call")
+        print(f"  torch backend overhead over the C API: {torch_us - c_api[8]:.2f} us per call")
+    if c_api:
+        print("\n(C API: all_reduce_perf out of place under strata-run -np 2, run by this script after "
+              "the torch timings; C/torch is the torch backend's share of the C API's busbw)")
 
 
 if __name__ == "__main__":
