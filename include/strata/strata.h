@@ -341,6 +341,63 @@ STRATA_API strataResult_t strataSimTimingOnly(const strataConfig_t* config, cons
  *  transport. */
 STRATA_API strataResult_t strataTopoGetRankCount(const char* topology, int* nranks);
 
+/* ---- Quantised AllGather (docs/quantization.md) ---------------------------------------------
+ * The sender quantises its sendcount elements of srcType (float32, float16 or bfloat16) once:
+ * each block of blockElems elements gets one symmetric float32 scale (blockElems = the hidden
+ * size gives one scale per token; a count that is not a multiple of blockElems ends in a short
+ * block). The values and the scales are gathered; rank r's part of the output is block-for-block
+ * rank r's quantised input.
+ *   int8:     scale = max|x| / 127, value = round(x / scale) in [-127, 127]
+ *   int4:     scale = max|x| / 7,   value = round(x / scale) in [-7, 7], two values a byte,
+ *             low nibble first (element 2i in bits 0-3 of byte i, 2i+1 in bits 4-7)
+ *   fp8 e4m3: scale = max|x| / 448, value = x / scale rounded to OCP E4M3FN
+ * NaN and infinities propagate element by element: a block holding any gets a negative scale
+ * (-|scale|), its finite values use a slightly narrower range (int8 +-126, int4 +-6, fp8 +-416),
+ * and the reserved codes (int8 -128 NaN, +-127 +-Inf; int4 -8 NaN, +-7 +-Inf; fp8 its NaN and
+ * +-448 for +-Inf) dequantise to exactly those values. */
+
+/** Low-bit formats of the quantised AllGather. */
+typedef enum {
+  strataQuantInt8 = 0,    /**< int8 with a float32 scale per block. */
+  strataQuantInt4 = 1,    /**< int4, two a byte (low nibble first), a float32 scale per block. */
+  strataQuantFp8e4m3 = 2, /**< fp8 E4M3FN with a float32 scale per block. */
+  strataNumQuants = 3
+} strataQuant_t;
+
+/** AllGather through a low-bit format: every rank quantises its sendcount elements of srcType
+ *  once, the values and block scales are gathered, and every rank dequantises them into
+ *  recvbuff (nranks x sendcount elements of srcType; rank r's at r x sendcount). Every rank's
+ *  output, its own block included, holds the dequantised values, so all ranks hold the same
+ *  result. In place when sendbuff == recvbuff + rank x sendcount elements. */
+STRATA_API strataResult_t strataAllGatherQuantized(const void* sendbuff, void* recvbuff,
+                                                   size_t sendcount, strataDataType_t srcType,
+                                                   strataQuant_t quant, size_t blockElems,
+                                                   strataComm_t comm, strataStream_t stream);
+
+/** Bytes of sendcount values of one rank in `quant`: sendcount for int8 and fp8,
+ *  ceil(sendcount / 2) for int4. Rank r's values start at r x this many bytes of recvValues. */
+STRATA_API size_t strataQuantValueBytes(strataQuant_t quant, size_t sendcount);
+
+/** Like strataAllGatherQuantized, without dequantising: recvValues receives every rank's
+ *  packed values (nranks x strataQuantValueBytes(quant, sendcount) bytes, rank r's at r x that)
+ *  and recvScales every rank's scales (nranks x ceil(sendcount / blockElems) floats, rank r's at
+ *  r x that). The input is quantised, so it cannot share memory with the outputs. */
+STRATA_API strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValues,
+                                                      float* recvScales, size_t sendcount,
+                                                      strataDataType_t srcType,
+                                                      strataQuant_t quant, size_t blockElems,
+                                                      strataComm_t comm, strataStream_t stream);
+
+/** The raw gather of an input that is already quantised: sendValues
+ *  (strataQuantValueBytes(quant, sendcount) bytes) and sendScales (ceil(sendcount / blockElems)
+ *  floats) are gathered as they are into recvValues and recvScales, laid out as in
+ *  strataAllGatherQuantizedRaw. In place when sendValues and sendScales are this rank's parts of
+ *  recvValues and recvScales. */
+STRATA_API strataResult_t strataAllGatherQuantizedRawPrequantized(
+    const void* sendValues, const float* sendScales, void* recvValues, float* recvScales,
+    size_t sendcount, strataQuant_t quant, size_t blockElems, strataComm_t comm,
+    strataStream_t stream);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

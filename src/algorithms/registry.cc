@@ -16,6 +16,8 @@ const Algorithm& chainReduce();
 const Algorithm& pairwiseAllToAll();
 const Algorithm& pairwiseAllToAllv();
 const Algorithm& disseminationBarrier();
+const Algorithm& meshQuantizedAllGather();
+const Algorithm& ringQuantizedAllGather();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   static const std::vector<const Algorithm*> all = {
@@ -32,6 +34,8 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &pairwiseAllToAll(),
       &pairwiseAllToAllv(),
       &disseminationBarrier(),
+      &meshQuantizedAllGather(),
+      &ringQuantizedAllGather(),
   };
   return all;
 }

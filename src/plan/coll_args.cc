@@ -1,6 +1,7 @@
 #include "plan/coll_args.h"
 
 #include "base/dtype.h"
+#include "base/quant_format.h"
 
 namespace strata {
 
@@ -17,6 +18,7 @@ const char* collName(CollType c) {
     case CollType::kSend: return "Send";
     case CollType::kRecv: return "Recv";
     case CollType::kBarrier: return "Barrier";
+    case CollType::kAllGatherQuantized: return "AllGatherQuantized";
   }
   return "?";
 }
@@ -34,6 +36,7 @@ const char* collKey(CollType c) {
     case CollType::kSend: return "send";
     case CollType::kRecv: return "recv";
     case CollType::kBarrier: return "barrier";
+    case CollType::kAllGatherQuantized: return "allgatherquantized";
   }
   return "?";
 }
@@ -55,6 +58,10 @@ size_t CollArgs::messageBytes(int nranks) const {
       return total * es;
     }
     case CollType::kBarrier: return 0;
+    case CollType::kAllGatherQuantized:
+      if (quant.mode == QuantMode::kRawPrequantized)
+        return quantValueBytes(dtype, count) * static_cast<size_t>(nranks);
+      return count * es * static_cast<size_t>(nranks);
     default: return count * es;
   }
 }

@@ -21,8 +21,27 @@ enum class CollType {
   kSend,
   kRecv,
   kBarrier,
+  kAllGatherQuantized,  // strataAllGatherQuantized and its raw variants (QuantArgs)
 };
-constexpr int kNumCollTypes = static_cast<int>(CollType::kBarrier) + 1;
+constexpr int kNumCollTypes = static_cast<int>(CollType::kAllGatherQuantized) + 1;
+
+// What a quantised AllGather does with the values it gathers.
+enum class QuantMode : unsigned char {
+  kDequantize,     // strataAllGatherQuantized: every rank dequantises into recvbuff
+  kRaw,            // strataAllGatherQuantizedRaw: values and scales land as they are
+  kRawPrequantized,  // ...RawPrequantized: the input is values and scales already
+};
+
+// The quantised AllGather's part of a call (coll == kAllGatherQuantized): the format, the
+// elements per scale and the mode. dtype is the source type (kRawPrequantized: the format's
+// storage type, base/quant_format.h).
+struct QuantArgs {
+  strataQuant_t format = strataQuantInt8;
+  size_t blockElems = 0;
+  QuantMode mode = QuantMode::kDequantize;
+  const float* sendScales = nullptr;  // kRawPrequantized
+  float* recvScales = nullptr;        // kRaw, kRawPrequantized
+};
 
 // "AllReduce", "Broadcast", ... as the API names them.
 const char* collName(CollType c);
@@ -45,12 +64,15 @@ struct CollArgs {
   bool inPlace = false;
   // AllToAllv (send*/recv*) and AllGatherv (recv*), copied from the caller's arrays.
   std::vector<size_t> sendcounts, sdispls, recvcounts, rdispls;
+  QuantArgs quant;  // kAllGatherQuantized
 
   // The size of the call's data in bytes, as nccl-tests' `size` column reports it: the whole
   // buffer that is reduced, gathered, scattered or exchanged. AllReduce, Broadcast, Reduce,
   // Send, Recv: count elements; AllGather and ReduceScatter: count x nranks (the gathered
   // output, the scattered input); AllToAll: count x nranks; AllGatherv: the sum of recvcounts;
-  // AllToAllv: the sum of this rank's sendcounts; Barrier: 0. The one size everything uses:
+  // AllToAllv: the sum of this rank's sendcounts; Barrier: 0; the quantised AllGather: the
+  // gathered output in the source type (what a plain AllGather of that type moves), or for a
+  // prequantised input the gathered values. The one size everything uses:
   // tune-string ranges, algorithm estimates and the statistics' callBytes.
   size_t messageBytes(int nranks) const;
 };
@@ -64,6 +86,9 @@ struct CallKey {
   int root;
   int peer;
   bool inPlace;
+  int quantFormat = 0;  // the quantised AllGather's format, block size and mode
+  size_t quantBlock = 0;
+  int quantMode = 0;
   auto operator<=>(const CallKey&) const = default;
   bool operator==(const CallKey&) const = default;
 };
@@ -72,7 +97,13 @@ struct CallKey {
 // every call compares its key with the prepared one.
 inline std::optional<CallKey> callKey(const CollArgs& a) {
   if (a.coll == CollType::kAllGatherv || a.coll == CollType::kAllToAllv) return std::nullopt;
-  return CallKey{a.coll, a.count, a.dtype, a.op, a.root, a.peer, a.inPlace};
+  CallKey k{a.coll, a.count, a.dtype, a.op, a.root, a.peer, a.inPlace};
+  if (a.coll == CollType::kAllGatherQuantized) {
+    k.quantFormat = static_cast<int>(a.quant.format);
+    k.quantBlock = a.quant.blockElems;
+    k.quantMode = static_cast<int>(a.quant.mode);
+  }
+  return k;
 }
 
 }  // namespace strata

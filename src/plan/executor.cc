@@ -145,6 +145,7 @@ Status PlanRun::runLocal(const Op& op) {
     case OpKind::kRecvReduce:
     case OpKind::kRecvReduceSend:
     case OpKind::kRecvCopySend:
+    case OpKind::kRecvDequantize:
     case OpKind::kSignal:
     case OpKind::kWait:
     case OpKind::kPut:
@@ -270,7 +271,14 @@ Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local
       continue;
     }
     STRATA_CHECK(checkChunk(op, c, got));
-    if (local == nullptr) {
+    if (op.kind == OpKind::kRecvDequantize) {
+      // Straight out of the transport's slot into the caller's buffer: the values are read once.
+      const size_t perByte = op.dtype == kPackedInt4 ? 2 : 1;
+      const size_t first = got * perByte;
+      const size_t m = std::min(c.bytes * perByte, op.elems - first);
+      dequantizeRange(op.dtype, c.data, reinterpret_cast<const float*>(at(op.scales)),
+                      op.blockElems, first, m, op.dstType, dst + first * dtypeSize(op.dstType));
+    } else if (local == nullptr) {
       // A large final copy would only evict useful lines; forwarded data is read again at once.
       if (op.bytes >= kStreamingCopyBytes && op.kind == OpKind::kRecv)
         copyStreaming(dst + got, c.data, c.bytes);
@@ -300,7 +308,8 @@ Result<bool> PlanRun::progressOp(const Op& op, size_t i, bool* progressed) {
       return done == op.bytes;
     }
     case OpKind::kRecv:
-    case OpKind::kRecvReduce: {
+    case OpKind::kRecvReduce:
+    case OpKind::kRecvDequantize: {
       if (recvBusy_[peer] == pass_) return false;
       const std::byte* local = op.kind == OpKind::kRecvReduce ? at(op.src) : nullptr;
       STRATA_CHECK(receiveSome(op, at(op.dst), local, done, progressed));
@@ -412,7 +421,8 @@ std::string PlanRun::describeWait() const {
     switch (op.kind) {
       case OpKind::kSend: note("sending to", op.peer, done_[i], op.bytes); break;
       case OpKind::kRecv:
-      case OpKind::kRecvReduce: note("receiving from", op.peer, done_[i], op.bytes); break;
+      case OpKind::kRecvReduce:
+      case OpKind::kRecvDequantize: note("receiving from", op.peer, done_[i], op.bytes); break;
       case OpKind::kRecvReduceSend:
       case OpKind::kRecvCopySend:
         note("receiving from", op.peer, done_[i], op.bytes);

@@ -14,7 +14,8 @@ void announcePhase(const Phase& ph, Sink& sink) {
       case OpKind::kSend: sink.postSend(op.peer, op.bytes); break;
       case OpKind::kPut: sink.postPut(op.peer, op.bytes); break;
       case OpKind::kSignal: sink.postSignal(op.peer); break;
-      case OpKind::kRecv: sink.postRecv(op.peer, op.bytes, false); break;
+      case OpKind::kRecv:
+      case OpKind::kRecvDequantize: sink.postRecv(op.peer, op.bytes, false); break;
       case OpKind::kRecvReduce: sink.postRecv(op.peer, op.bytes, true); break;
       case OpKind::kWait: sink.postWait(op.peer, op.bytes); break;
       case OpKind::kReduceLocal:

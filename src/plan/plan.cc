@@ -15,6 +15,7 @@ bool sendsOnChannel(OpKind k) {
       return true;
     case OpKind::kRecv:
     case OpKind::kRecvReduce:
+    case OpKind::kRecvDequantize:
     case OpKind::kCopy:
     case OpKind::kReduceLocal:
     case OpKind::kTransform:
@@ -32,6 +33,7 @@ bool receivesOnChannel(OpKind k) {
     case OpKind::kRecvReduce:
     case OpKind::kRecvReduceSend:
     case OpKind::kRecvCopySend:
+    case OpKind::kRecvDequantize:
       return true;
     case OpKind::kSend:
     case OpKind::kCopy:
@@ -62,6 +64,7 @@ const char* opKindName(OpKind k) {
     case OpKind::kSignal: return "signal";
     case OpKind::kWait: return "wait";
     case OpKind::kPut: return "put";
+    case OpKind::kRecvDequantize: return "recvDequantize";
   }
   return "?";
 }
@@ -95,6 +98,8 @@ std::string Plan::validate() const {
       if (op.kind == OpKind::kCallback && (op.index < 0 || op.index >= callbackSlots))
         return bad("callback slot out of range");
       if (op.kind == OpKind::kReduceLocal && op.nsrc < 2) return bad("fewer than 2 operands");
+      if (op.kind == OpKind::kRecvDequantize && op.blockElems == 0)
+        return bad("dequantising receive without a block size");
       for (uint16_t a : op.after)
         if (a >= i) return bad("`after` names an op that does not come before it in its phase");
     }
@@ -294,6 +299,22 @@ OpId PlanBuilder::put(int peer, int window, size_t dstOffset, BufRef src, size_t
   op.index = window;
   op.dstOffset = dstOffset;
   op.src = src;
+  op.bytes = bytes;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::recvDequantize(int peer, strataDataType_t from, BufRef scales,
+                                 size_t blockElems, BufRef dst, strataDataType_t to, size_t elems,
+                                 size_t bytes, After after) {
+  if (elems == 0) return kNoOp;
+  Op op = make(OpKind::kRecvDequantize);
+  op.peer = peer;
+  op.dtype = from;
+  op.dstType = to;
+  op.scales = scales;
+  op.blockElems = blockElems;
+  op.dst = dst;
+  op.elems = elems;
   op.bytes = bytes;
   return add(std::move(op), after);
 }

@@ -67,6 +67,9 @@ enum class OpKind : unsigned char {
   kSignal,          // posts one signal on channel `index` to peer (behind earlier sends)
   kWait,            // consumes one signal on channel `index` from peer
   kPut,             // one-sided write of `bytes` at src into peer's window `index` at dstOffset
+  kRecvDequantize,  // kRecv of `bytes` quantised values (dtype) from peer, dequantised chunk by
+                    // chunk as they land into dst (dstType, `elems` elements) with the block
+                    // scales at `scales`: no copy of the values lands anywhere else
 };
 
 // What a kTransform applies (kernels in reduce/).
@@ -175,6 +178,13 @@ class PlanBuilder {
   // synchronisation.
   OpId wait(int peer, int channel, size_t bytes = 0, After after = {});
   OpId put(int peer, int window, size_t dstOffset, BufRef src, size_t bytes, After after = {});
+  // Receives `elems` quantised values of `from` (int8, packed int4, fp8; their bytes on the
+  // wire) from peer and writes them dequantised as `to` into dst with the block scales at
+  // `scales` (which must have landed: name their receive in `after`, or receive them earlier on
+  // the same channel).
+  OpId recvDequantize(int peer, strataDataType_t from, BufRef scales, size_t blockElems,
+                      BufRef dst, strataDataType_t to, size_t elems, size_t bytes,
+                      After after = {});
 
   // Finishes the plan (drops a trailing empty phase).
   void finish();

@@ -40,7 +40,8 @@ bool modelledBySim(OpKind kind) {
 }
 
 bool matchesMessage(OpKind kind) {
-  return kind == OpKind::kRecv || kind == OpKind::kRecvReduce || kind == OpKind::kWait;
+  return kind == OpKind::kRecv || kind == OpKind::kRecvReduce || kind == OpKind::kWait ||
+         kind == OpKind::kRecvDequantize;
 }
 
 class Evaluator {

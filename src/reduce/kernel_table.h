@@ -21,6 +21,19 @@ using FromFloat32Fn = void (*)(const float* src, void* dst, size_t n);
 // buf[i] /= divisor; divisor >= 1.
 using DivideFn = void (*)(void* buf, size_t n, int divisor);
 
+// Block quantisation of the quantised AllGather (quantize.h states the formats and the policy
+// for NaN and infinities). Sources: float32, float16, bfloat16 (quantSourceIndex); formats as
+// strataQuant_t numbers them. QuantizeFn writes n values of the stream (int4 packed, low nibble
+// first) and its ceil(n / blockElems) scales. DequantizeFn writes elements [first, first + n) of
+// a stream: `values` points at element `first` (even for int4), `scales` at the stream's block 0,
+// dst at output element `first`.
+inline constexpr int kQuantSources = 3;
+inline constexpr int kQuantFormats = 3;
+using QuantizeFn = void (*)(const void* src, void* values, float* scales, size_t blockElems,
+                            size_t n);
+using DequantizeFn = void (*)(const void* values, const float* scales, size_t blockElems,
+                              size_t first, size_t n, void* dst);
+
 // Ops with a kernel of their own, indexed by strataRedOp_t; strataAvg reuses strataSum.
 inline constexpr int kKernelOps = strataMin + 1;
 
@@ -30,6 +43,8 @@ struct KernelTable {
   ToFloat32Fn toFloat32[strataNumTypes];
   FromFloat32Fn fromFloat32[strataNumTypes];
   DivideFn divide[strataNumTypes];
+  QuantizeFn quantize[kQuantSources][kQuantFormats];
+  DequantizeFn dequantize[kQuantSources][kQuantFormats];
 };
 
 // The tables. kernelsAvx2() and kernelsAvx512() may only be called (and their kernels run) when
@@ -46,6 +61,10 @@ ReduceIsa detectReduceIsa();
 // the detected level. A request can only lower the level; a higher or unknown one is ignored
 // with a warning.
 ReduceIsa chooseReduceIsa(ReduceIsa detected, const char* request);
+
+// The table chosen for this process (detectReduceIsa() lowered by STRATA_REDUCE_ISA), on first
+// use.
+const KernelTable& activeKernelTable();
 
 // The table of a level; isa must not exceed detectReduceIsa().
 const KernelTable& kernelsFor(ReduceIsa isa);

@@ -271,6 +271,12 @@ void divideStaged(void* buf, size_t n, int divisor) {
   }
 }
 
+}  // namespace strata::STRATA_ISA_NS
+
+#include "reduce/quant_kernels_impl.h"
+
+namespace strata::STRATA_ISA_NS {
+
 // ---- The table ----
 
 template <class T>
@@ -310,6 +316,7 @@ constexpr KernelTable makeKernelTable(const char* isaName) {
   setStaged<Bf16>(t, strataBfloat16);
   setStaged<Fp8E4m3>(t, strataFloat8e4m3);
   setStaged<Fp8E5m2>(t, strataFloat8e5m2);
+  setQuantKernels(t);
   return t;
 }
 

@@ -21,8 +21,12 @@ bool cpuHasF16c() {
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
 }
 
+const KernelTable& activeKernels() { return activeKernelTable(); }
+
+}  // namespace
+
 // Chosen once, on first use: CPUID does not change while the process runs.
-const KernelTable& activeKernels() {
+const KernelTable& activeKernelTable() {
   static const KernelTable& table = []() -> const KernelTable& {
     ReduceIsa isa = chooseReduceIsa(detectReduceIsa(), std::getenv("STRATA_REDUCE_ISA"));
     STRATA_INFO(kInit, "reduce kernels: %s", reduceIsaName(isa));
@@ -30,8 +34,6 @@ const KernelTable& activeKernels() {
   }();
   return table;
 }
-
-}  // namespace
 
 ReduceFn reduceKernel(strataDataType_t t, strataRedOp_t op) {
   if (!validType(t) || !validOp(op)) return nullptr;

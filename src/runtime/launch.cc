@@ -33,6 +33,15 @@ struct GroupState {
 
 bool isPointToPoint(CollType c) { return c == CollType::kSend || c == CollType::kRecv; }
 
+// The caller's buffers a collective binds beyond sendbuff and recvbuff: the scales of the raw
+// quantised AllGather (extra slot 0: recvScales; 1: a prequantised input's sendScales).
+void bindCallExtras(RunItem& item, const CollArgs& a) {
+  if (a.coll != CollType::kAllGatherQuantized || a.quant.mode == QuantMode::kDequantize) return;
+  item.extras.resize(2);
+  item.extras[0] = reinterpret_cast<std::byte*>(a.quant.recvScales);
+  item.extras[1] = reinterpret_cast<std::byte*>(const_cast<float*>(a.quant.sendScales));
+}
+
 // What the run counted, with the size of the calls' data (CollArgs::messageBytes).
 ExecCounters countersOf(const Comm& comm, const PlanRun& run, const CollArgs* calls,
                         size_t count) {
@@ -75,7 +84,8 @@ Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
   size_t k = first;
   for (size_t i = 0; i < count; ++i) {
     if (isPointToPoint(calls[i].coll)) continue;
-    comm.arena().bind(items[k++], calls[i].sendbuff, calls[i].recvbuff, {});
+    comm.arena().bind(items[k], calls[i].sendbuff, calls[i].recvbuff, {});
+    bindCallExtras(items[k++], calls[i]);
   }
   if (p2pPlan) {
     RunItem it;
@@ -107,6 +117,7 @@ void rebind(PlanRun& run, const CollArgs* calls, size_t count) {
     RunItem& it = items[item++];
     it.bases[kSendBuf] = static_cast<std::byte*>(const_cast<void*>(a.sendbuff));
     it.bases[kRecvBuf] = static_cast<std::byte*>(a.recvbuff);
+    bindCallExtras(it, a);
   }
   run.restart();
 }

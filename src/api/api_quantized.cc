@@ -1,0 +1,227 @@
+// The quantised AllGather: strataAllGatherQuantized, strataAllGatherQuantizedRaw and
+// strataAllGatherQuantizedRawPrequantized. Argument checks, then launch like any collective.
+#include <cstdint>
+#include <limits>
+
+#include "api/handles.h"
+#include "base/dtype.h"
+#include "base/quant_format.h"
+#include "runtime/launch.h"
+
+using strata::CollArgs;
+using strata::CollType;
+using strata::Comm;
+using strata::makeError;
+using strata::QuantMode;
+using strata::Status;
+using strata::api::finish;
+using strata::api::guard;
+
+namespace {
+
+bool isSourceType(strataDataType_t t) {
+  return t == strataFloat32 || t == strataFloat16 || t == strataBfloat16;
+}
+
+Status checkFormat(const char* op, strataQuant_t quant, size_t blockElems) {
+  if (!strata::validQuant(quant))
+    return makeError(strataInvalidArgument,
+                     "%s: quant %d is not strataQuantInt8, strataQuantInt4 or strataQuantFp8e4m3",
+                     op, static_cast<int>(quant));
+  if (blockElems == 0)
+    return makeError(strataInvalidArgument,
+                     "%s: blockElems is 0: each block of blockElems elements gets one scale "
+                     "(the hidden size gives one scale per token)",
+                     op);
+  return Status::ok();
+}
+
+Status checkSource(const char* op, strataDataType_t t) {
+  if (isSourceType(t)) return Status::ok();
+  return makeError(strataInvalidArgument,
+                   "%s: srcType %d (%s) cannot be quantised: it must be strataFloat32, "
+                   "strataFloat16 or strataBfloat16",
+                   op, static_cast<int>(t), strata::validType(t) ? strata::dtypeName(t) : "not a strataDataType_t");
+}
+
+Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
+  if (p == nullptr && bytes > 0)
+    return makeError(strataInvalidArgument, "%s: %s is NULL with %zu bytes to move", op, what,
+                     bytes);
+  return Status::ok();
+}
+
+// count x perElem x nranks bytes must fit in a size_t.
+Status checkCount(const char* op, size_t count, size_t perElem, int nranks) {
+  const size_t n = static_cast<size_t>(nranks);
+  if (perElem != 0 && count > std::numeric_limits<size_t>::max() / perElem / n)
+    return makeError(strataInvalidArgument, "%s: sendcount %zu is too large for %d ranks", op,
+                     count, nranks);
+  return Status::ok();
+}
+
+bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
+  auto x = reinterpret_cast<uintptr_t>(a);
+  auto y = reinterpret_cast<uintptr_t>(b);
+  return na > 0 && nb > 0 && x < y + nb && y < x + na;
+}
+
+const char* at(const void* p, size_t off) { return static_cast<const char*>(p) + off; }
+
+// Checks the handles, then `check`, then launches.
+template <typename Check>
+strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
+                      Check&& check) {
+  return guard(op, [&]() -> strataResult_t {
+    auto c = strata::api::checkComm(handle, op);
+    if (!c.isOk()) return finish(c.status());
+    Comm* comm = c.value();
+    strata::RankScope scope(comm->rank());
+    auto s = strata::api::checkStream(stream, op);
+    if (!s.isOk()) return finish(s.status(), comm);
+    Status st = check(*comm);
+    if (!st.isOk()) return finish(st, comm);
+    strata::api::ActiveCall active(comm);
+    return finish(strata::launch(*comm, args, s.value()), comm);
+  });
+}
+
+CollArgs quantizedArgs(const void* sendbuff, void* recvbuff, size_t sendcount,
+                       strataDataType_t type, strataQuant_t quant, size_t blockElems,
+                       QuantMode mode) {
+  CollArgs a;
+  a.coll = CollType::kAllGatherQuantized;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = sendcount;
+  a.dtype = type;
+  a.quant.format = quant;
+  a.quant.blockElems = blockElems;
+  a.quant.mode = mode;
+  return a;
+}
+
+}  // namespace
+
+extern "C" {
+
+size_t strataQuantValueBytes(strataQuant_t quant, size_t sendcount) {
+  if (!strata::validQuant(quant)) return 0;
+  return strata::quantValueBytes(strata::quantStorageType(quant), sendcount);
+}
+
+strataResult_t strataAllGatherQuantized(const void* sendbuff, void* recvbuff, size_t sendcount,
+                                        strataDataType_t srcType, strataQuant_t quant,
+                                        size_t blockElems, strataComm_t comm,
+                                        strataStream_t stream) {
+  const char* name = "strataAllGatherQuantized";
+  CollArgs a = quantizedArgs(sendbuff, recvbuff, sendcount, srcType, quant, blockElems,
+                             QuantMode::kDequantize);
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkSource(name, srcType));
+    STRATA_CHECK(checkFormat(name, quant, blockElems));
+    const size_t es = strata::dtypeSize(srcType);
+    STRATA_CHECK(checkCount(name, sendcount, es, c.nranks()));
+    const size_t bytes = sendcount * es;
+    const size_t total = bytes * static_cast<size_t>(c.nranks());
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, total));
+    a.inPlace = bytes > 0 && at(sendbuff, 0) == at(recvbuff, bytes * static_cast<size_t>(c.rank()));
+    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, total))
+      return makeError(strataInvalidArgument,
+                       "%s: sendbuff overlaps recvbuff without being this rank's block of it "
+                       "(recvbuff + rank x sendcount elements)",
+                       name);
+    return Status::ok();
+  });
+}
+
+strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValues,
+                                           float* recvScales, size_t sendcount,
+                                           strataDataType_t srcType, strataQuant_t quant,
+                                           size_t blockElems, strataComm_t comm,
+                                           strataStream_t stream) {
+  const char* name = "strataAllGatherQuantizedRaw";
+  CollArgs a = quantizedArgs(sendbuff, recvValues, sendcount, srcType, quant, blockElems,
+                             QuantMode::kRaw);
+  a.quant.recvScales = recvScales;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkSource(name, srcType));
+    STRATA_CHECK(checkFormat(name, quant, blockElems));
+    const size_t es = strata::dtypeSize(srcType);
+    STRATA_CHECK(checkCount(name, sendcount, es, c.nranks()));
+    const size_t n = static_cast<size_t>(c.nranks());
+    const size_t bytes = sendcount * es;
+    const size_t values = strata::quantValueBytes(strata::quantStorageType(quant), sendcount) * n;
+    const size_t scales = strata::quantBlockCount(sendcount, blockElems) * sizeof(float) * n;
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    STRATA_CHECK(checkBuf(name, "recvValues", recvValues, values));
+    if (recvScales == nullptr && scales > 0)
+      return makeError(strataInvalidArgument,
+                       "%s: recvScales is NULL: the raw gather returns %zu block scales (%zu "
+                       "bytes) beside the values",
+                       name, scales / sizeof(float), scales);
+    if (overlaps(sendbuff, bytes, recvValues, values) ||
+        overlaps(sendbuff, bytes, recvScales, scales))
+      return makeError(strataInvalidArgument,
+                       "%s: sendbuff overlaps recvValues or recvScales (the raw gather has no "
+                       "in-place form: its input and outputs have different types)",
+                       name);
+    if (overlaps(recvValues, values, recvScales, scales))
+      return makeError(strataInvalidArgument, "%s: recvValues and recvScales overlap", name);
+    return Status::ok();
+  });
+}
+
+strataResult_t strataAllGatherQuantizedRawPrequantized(const void* sendValues,
+                                                       const float* sendScales,
+                                                       void* recvValues, float* recvScales,
+                                                       size_t sendcount, strataQuant_t quant,
+                                                       size_t blockElems, strataComm_t comm,
+                                                       strataStream_t stream) {
+  const char* name = "strataAllGatherQuantizedRawPrequantized";
+  const strataDataType_t stored =
+      strata::validQuant(quant) ? strata::quantStorageType(quant) : strataInt8;
+  CollArgs a = quantizedArgs(sendValues, recvValues, sendcount, stored, quant, blockElems,
+                             QuantMode::kRawPrequantized);
+  a.quant.sendScales = sendScales;
+  a.quant.recvScales = recvScales;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkFormat(name, quant, blockElems));
+    STRATA_CHECK(checkCount(name, sendcount, 1, c.nranks()));
+    const size_t n = static_cast<size_t>(c.nranks());
+    const size_t r = static_cast<size_t>(c.rank());
+    const size_t vb = strata::quantValueBytes(stored, sendcount);
+    const size_t sb = strata::quantBlockCount(sendcount, blockElems) * sizeof(float);
+    STRATA_CHECK(checkBuf(name, "sendValues", sendValues, vb));
+    STRATA_CHECK(checkBuf(name, "recvValues", recvValues, vb * n));
+    if (sendScales == nullptr && sb > 0)
+      return makeError(strataInvalidArgument,
+                       "%s: sendScales is NULL: the input has %zu block scales", name,
+                       sb / sizeof(float));
+    if (recvScales == nullptr && sb > 0)
+      return makeError(strataInvalidArgument,
+                       "%s: recvScales is NULL: the gather returns %zu block scales", name,
+                       sb / sizeof(float) * n);
+    const bool valuesInPlace = vb > 0 && at(sendValues, 0) == at(recvValues, r * vb);
+    const bool scalesInPlace = sb > 0 && at(sendScales, 0) == at(recvScales, r * sb);
+    if (valuesInPlace != scalesInPlace)
+      return makeError(strataInvalidArgument,
+                       "%s: %s is this rank's part of %s but %s is not: in place, both inputs "
+                       "are this rank's parts of the outputs",
+                       name, valuesInPlace ? "sendValues" : "sendScales",
+                       valuesInPlace ? "recvValues" : "recvScales",
+                       valuesInPlace ? "sendScales" : "sendValues");
+    a.inPlace = valuesInPlace;
+    if (!a.inPlace && (overlaps(sendValues, vb, recvValues, vb * n) ||
+                       overlaps(sendScales, sb, recvScales, sb * n)))
+      return makeError(strataInvalidArgument,
+                       "%s: an input overlaps its output without being this rank's part of it",
+                       name);
+    if (overlaps(recvValues, vb * n, recvScales, sb * n))
+      return makeError(strataInvalidArgument, "%s: recvValues and recvScales overlap", name);
+    return Status::ok();
+  });
+}
+
+}  // extern "C"
