@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,8 @@ class App;
 }
 
 namespace strata::perf {
+
+struct PerfOptions;
 
 // One rank's part of one test case.
 struct TestCase {
@@ -87,9 +90,21 @@ class Collective {
                              const TestCase& tc, strataComm_t comm,
                              strataStream_t stream) const = 0;
 
+  // The number of wrong elements among shape.recvElems of got against expected: by default the
+  // elements whose bit patterns differ. A tool whose results are approximate by design
+  // (all_gather_perf -q) counts the elements beyond its documented error bound and sets
+  // *maxAbsError to the largest absolute difference; reportsError() then adds its column.
+  virtual size_t countWrong(const void* got, const void* expected, const CallShape& shape,
+                            const TestCase& tc, double* /*maxAbsError*/) const {
+    return countMismatches(got, expected, shape.recvElems, tc.type);
+  }
+  virtual bool reportsError() const { return false; }
+
   // Options of this tool beyond the common ones; their values as (name, value) pairs for the
   // JSON file; and header lines describing them for a run whose largest size is maxBytes.
   virtual void addOptions(CLI::App&) {}
+  // After parsing: a usage error message when this tool's options do not fit the common ones.
+  virtual std::optional<std::string> checkOptions(const PerfOptions&) const { return std::nullopt; }
   virtual std::vector<std::pair<std::string, std::string>> parameters() const { return {}; }
   virtual std::vector<std::string> describe(size_t /*maxBytes*/, int /*nranks*/) const {
     return {};

@@ -229,6 +229,7 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
                                 " has no timing-only evaluation; use --sim alone");
   if (!o.sim.empty() && app.count("-t") > 0)
     return usageError(tool, "-t and --sim: --sim runs one thread per rank of the topology");
+  if (auto message = coll.checkOptions(o)) return usageError(tool, *message);
   return std::nullopt;
 }
 

@@ -151,17 +151,23 @@ void RankSweep::prepareInputs(const CallShape& shape, const TestCase& tc, bool i
 }
 
 int64_t RankSweep::checkOutputs(const CallShape& shape, const TestCase& tc, bool inPlace,
-                                uint64_t seed) {
+                                uint64_t seed, double* maxAbsError) {
   prepareInputs(shape, tc, inPlace, seed);
   call(shape, tc, inPlace, 0);
   complete();
   const ValueSpec values{tc.type, tc.op, seed, nranks_};
   coll_.fillExpected(expected_.data(), shape, tc, values, inPlace);
   const Pointers p = pointers(shape, tc, inPlace, 0);
+  double err = -1;
   int64_t wrong =
-      static_cast<int64_t>(countMismatches(p.recv, expected_.data(), shape.recvElems, tc.type));
+      static_cast<int64_t>(coll_.countWrong(p.recv, expected_.data(), shape, tc, &err));
   expect(strataAllReduce(&wrong, &wrong, 1, strataInt64, strataSum, comm_, nullptr),
          "strataAllReduce (#wrong)");
+  if (coll_.reportsError()) {
+    expect(strataAllReduce(&err, &err, 1, strataFloat64, strataMax, comm_, nullptr),
+           "strataAllReduce (max error)");
+    *maxAbsError = std::max(*maxAbsError, err);
+  }
   return wrong;
 }
 
@@ -230,7 +236,8 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
   if (opts_.check && (!inPlace || coll_.checksInPlace())) {
     cell.checked = true;
     for (int c = 0; c < opts_.check && cell.wrong == 0; ++c)
-      cell.wrong = checkOutputs(shape, tc, inPlace, mixSeed(seed, static_cast<uint64_t>(c) + 1));
+      cell.wrong = checkOutputs(shape, tc, inPlace, mixSeed(seed, static_cast<uint64_t>(c) + 1),
+                                &cell.maxAbsError);
   }
   return cell;
 }

@@ -68,7 +68,10 @@ class RankSweep {
   void call(const CallShape& shape, const TestCase& tc, bool inPlace, int iter);
   void complete();
   void prepareInputs(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
-  int64_t checkOutputs(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
+  // The wrong elements summed over ranks; *maxAbsError the largest error over ranks (when the
+  // collective measures it).
+  int64_t checkOutputs(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed,
+                       double* maxAbsError);
   CellResult bench(const CallShape& shape, const TestCase& tc, bool inPlace, uint64_t seed);
   int runSizes(const TestCase& tc, int cycle, uint64_t& caseIndex);
   double combineTime(double seconds);

@@ -27,6 +27,7 @@ nlohmann::ordered_json cellJson(const CellResult& c) {
   j["algbw_gbps"] = c.algBw;
   j["busbw_gbps"] = c.busBw;
   j["wrong"] = c.checked ? nlohmann::ordered_json(c.wrong) : nlohmann::ordered_json(nullptr);
+  if (c.maxAbsError >= 0) j["max_abs_error"] = c.maxAbsError;
   return j;
 }
 
@@ -92,6 +93,22 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
   }
   std::printf("#\n");
   const char* time = opts_.reportCpuTime ? "cputime" : "time";
+  if (coll_.reportsError()) {
+    // The quantised gather: each variant also shows the largest absolute error against the
+    // unquantised gather; #wrong counts the elements beyond the documented bound.
+    std::printf(
+        "# %10s  %12s  %8s  %6s  %6s           out-of-place                                "
+        "in-place          \n",
+        "", "", "", "", "");
+    std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s %9s  %7s  %6s  %6s %6s %9s\n",
+                "size", "count", "type", "redop", "root", time, "algbw", "busbw", "#wrong",
+                "maxerr", time, "algbw", "busbw", "#wrong", "maxerr");
+    std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %5s %9s  %7s  %6s  %6s  %5s %9s\n",
+                "(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(abs)", "(us)",
+                "(GB/s)", "(GB/s)", "", "(abs)");
+    std::fflush(stdout);
+    return;
+  }
   std::printf(
       "# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place"
       "          \n",
@@ -130,6 +147,10 @@ void Report::addCell(const CellResult& cell) {
   } else {
     std::printf("  %7s  %6.2f  %6.2f  %5s", timeText(cell.timeUs).c_str(), cell.algBw, cell.busBw,
                 "N/A");
+  }
+  if (coll_.reportsError()) {
+    if (cell.maxAbsError >= 0) std::printf(" %9.3g", cell.maxAbsError);
+    else std::printf(" %9s", "N/A");
   }
   busBwSum_ += cell.busBw;
   ++busBwCount_;

@@ -27,6 +27,7 @@ struct CellResult {
   double busBw = 0;  // GB/s
   bool checked = false;
   int64_t wrong = 0;  // elements, summed over ranks
+  double maxAbsError = -1;  // Collective::reportsError(): the largest over ranks; -1 unmeasured
 };
 
 struct RowResult {
