@@ -111,6 +111,15 @@ py::dict opStatsDict(const strataOpStats_t& s, int levels) {
   return d;
 }
 
+// blockElems as the C API takes it; 0 goes through, for the library's own message.
+size_t blockFrom(const char* op, long long block) {
+  if (block < 0)
+    invalidArgument(std::string(op) + ": block is " + std::to_string(block) + ", must be >= 1");
+  return static_cast<size_t>(block);
+}
+
+size_t blocksOf(size_t count, size_t block) { return block == 0 ? 0 : (count + block - 1) / block; }
+
 std::shared_ptr<Comm> initRank(int nranks, const std::string& uniqueId, int rank,
                                py::handle config) {
   if (uniqueId.size() != sizeof(strataUniqueId))
@@ -395,6 +404,96 @@ py::object Comm::barrier(const std::shared_ptr<StreamState>& stream) {
                 [](strataComm_t c, strataStream_t s) { return strataBarrier(c, s); });
 }
 
+py::object Comm::allGatherQuantized(py::handle sendbuf, py::handle recvbuf, py::handle quant,
+                                    long long block, py::handle dtype,
+                                    const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_gather_quantized";
+  const strataQuant_t q = quantFrom(quant);
+  const size_t b = blockFrom(name, block);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
+  expectCount(name, recv, size() * send.count(), rankCount(size(), "sendbuf", send.count()));
+  return launch("strataAllGatherQuantized", {send, recv}, stream,
+                [&](strataComm_t c, strataStream_t s) {
+                  return strataAllGatherQuantized(send.data(), recv.data(), send.count(),
+                                                  send.dtype(), q, b, c, s);
+                });
+}
+
+py::object Comm::allGatherQuantizedRaw(py::handle sendbuf, py::handle values, py::handle scales,
+                                       py::handle quant, long long block, py::handle dtype,
+                                       const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_gather_quantized_raw";
+  const strataQuant_t q = quantFrom(quant);
+  const size_t b = blockFrom(name, block);
+  BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dtypeOverride(dtype));
+  BufferArg vals = BufferArg::view(values, name, "values", Access::kWrite, strataUint8);
+  BufferArg scl = BufferArg::view(scales, name, "scales", Access::kWrite, strataFloat32);
+  const auto n = static_cast<size_t>(size());
+  expectCount(name, vals, n * strataQuantValueBytes(q, send.count()),
+              "nranks x strata.quant_value_bytes(quant, sendbuf's " +
+                  std::to_string(send.count()) + ") bytes");
+  if (b > 0)
+    expectCount(name, scl, n * blocksOf(send.count(), b),
+                "nranks x one scale per block of " + std::to_string(b));
+  return launch("strataAllGatherQuantizedRaw", {send, vals, scl}, stream,
+                [&](strataComm_t c, strataStream_t s) {
+                  return strataAllGatherQuantizedRaw(send.data(), vals.data(),
+                                                     static_cast<float*>(scl.data()),
+                                                     send.count(), send.dtype(), q, b, c, s);
+                });
+}
+
+py::object Comm::allGatherQuantizedRawPrequantized(py::handle sendValues, py::handle sendScales,
+                                                   py::handle values, py::handle scales,
+                                                   py::handle quant, long long block,
+                                                   py::handle count,
+                                                   const std::shared_ptr<StreamState>& stream) {
+  const char* name = "all_gather_quantized_raw_prequantized";
+  const strataQuant_t q = quantFrom(quant);
+  const size_t b = blockFrom(name, block);
+  BufferArg sv = BufferArg::view(sendValues, name, "send_values", Access::kRead, strataUint8);
+  BufferArg ss = BufferArg::view(sendScales, name, "send_scales", Access::kRead, strataFloat32);
+  BufferArg vals = BufferArg::view(values, name, "values", Access::kWrite, strataUint8);
+  BufferArg scl = BufferArg::view(scales, name, "scales", Access::kWrite, strataFloat32);
+  // int4 packs two values a byte: the element count is 2 x bytes unless given (an odd count).
+  size_t elems = q == strataQuantInt4 ? 2 * sv.count() : sv.count();
+  if (!count.is_none()) {
+    const long long c = count.cast<long long>();
+    if (c < 0) invalidArgument(std::string(name) + ": count is " + std::to_string(c) + ", must be >= 0");
+    elems = static_cast<size_t>(c);
+  }
+  const auto n = static_cast<size_t>(size());
+  expectCount(name, sv, strataQuantValueBytes(q, elems),
+              "strata.quant_value_bytes(quant, " + std::to_string(elems) + ")");
+  expectCount(name, vals, n * sv.count(), rankCount(size(), "send_values", sv.count()));
+  if (b > 0) {
+    expectCount(name, ss, blocksOf(elems, b), "one scale per block of " + std::to_string(b));
+    expectCount(name, scl, n * ss.count(), rankCount(size(), "send_scales", ss.count()));
+  }
+  return launch("strataAllGatherQuantizedRawPrequantized", {sv, ss, vals, scl}, stream,
+                [&](strataComm_t c, strataStream_t s) {
+                  return strataAllGatherQuantizedRawPrequantized(
+                      sv.data(), static_cast<const float*>(ss.data()), vals.data(),
+                      static_cast<float*>(scl.data()), elems, q, b, c, s);
+                });
+}
+
+strataQuant_t quantFrom(py::handle quant) {
+  if (py::isinstance<py::str>(quant)) {
+    const std::string s = quant.cast<std::string>();
+    if (s == "int8") return strataQuantInt8;
+    if (s == "int4") return strataQuantInt4;
+    if (s == "fp8" || s == "fp8e4m3") return strataQuantFp8e4m3;
+  } else {
+    try {
+      return quant.cast<strataQuant_t>();
+    } catch (const py::cast_error&) {
+    }
+  }
+  invalidArgument("quant must be 'int8', 'int4', 'fp8' or a strata.Quant, not " +
+                  std::string(py::str(quant)));
+}
+
 void bindComm(py::module_& m) {
   py::class_<Config>(m, "Config", R"doc(
 Communicator options (strataConfig_t). Fields left None take the environment's value
@@ -491,7 +590,26 @@ tensors, used in place without copying. Without stream= a call returns once it h
       .def("recv", &Comm::recv, py::arg("buf"), py::arg("peer"), py::kw_only(), dtype, stream,
            "Receives into buf from peer.")
       .def("barrier", &Comm::barrier, py::kw_only(), stream,
-           "Returns once every rank has entered the barrier.");
+           "Returns once every rank has entered the barrier.")
+      .def("all_gather_quantized", &Comm::allGatherQuantized, py::arg("sendbuf"),
+           py::arg("recvbuf"), py::arg("quant") = "int8", py::arg("block") = 128, py::kw_only(),
+           dtype, stream,
+           "Gathers sendbuf (float32, float16 or bfloat16) through a low-bit format (int8, int4 "
+           "or fp8) with one float32 scale per block of `block` elements, dequantised into "
+           "recvbuf (strataAllGatherQuantized).")
+      .def("all_gather_quantized_raw", &Comm::allGatherQuantizedRaw, py::arg("sendbuf"),
+           py::arg("values"), py::arg("scales"), py::arg("quant") = "int8",
+           py::arg("block") = 128, py::kw_only(), dtype, stream,
+           "Quantises sendbuf and gathers the packed values (int4: two a byte, low nibble "
+           "first) into `values` and the block scales (float32) into `scales`, without "
+           "dequantising (strataAllGatherQuantizedRaw).")
+      .def("all_gather_quantized_raw_prequantized", &Comm::allGatherQuantizedRawPrequantized,
+           py::arg("send_values"), py::arg("send_scales"), py::arg("values"), py::arg("scales"),
+           py::arg("quant") = "int8", py::arg("block") = 128, py::kw_only(),
+           py::arg("count") = py::none(), stream,
+           "Gathers values and scales that are already quantised, as they are "
+           "(strataAllGatherQuantizedRawPrequantized); count is the element count of an int4 "
+           "input of odd length.");
 }
 
 }  // namespace strata::python

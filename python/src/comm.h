@@ -105,6 +105,18 @@ class Comm {
   pybind11::object recv(pybind11::handle buf, int peer, pybind11::handle dtype,
                         const std::shared_ptr<StreamState>& stream);
   pybind11::object barrier(const std::shared_ptr<StreamState>& stream);
+  pybind11::object allGatherQuantized(pybind11::handle sendbuf, pybind11::handle recvbuf,
+                                      pybind11::handle quant, long long block,
+                                      pybind11::handle dtype,
+                                      const std::shared_ptr<StreamState>& stream);
+  pybind11::object allGatherQuantizedRaw(pybind11::handle sendbuf, pybind11::handle values,
+                                         pybind11::handle scales, pybind11::handle quant,
+                                         long long block, pybind11::handle dtype,
+                                         const std::shared_ptr<StreamState>& stream);
+  pybind11::object allGatherQuantizedRawPrequantized(
+      pybind11::handle sendValues, pybind11::handle sendScales, pybind11::handle values,
+      pybind11::handle scales, pybind11::handle quant, long long block, pybind11::handle count,
+      const std::shared_ptr<StreamState>& stream);
 
  private:
   // Runs call(comm, stream) without the GIL: to completion when stream is None, else queued,
@@ -118,5 +130,8 @@ class Comm {
 };
 
 void bindComm(pybind11::module_& m);
+
+// The low-bit format named "int8", "int4" or "fp8" (also "fp8e4m3"), or a strata.Quant.
+strataQuant_t quantFrom(pybind11::handle quant);
 
 }  // namespace strata::python

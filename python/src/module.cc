@@ -87,6 +87,11 @@ PYBIND11_MODULE(_strata, m) {
       .value("min", strataMin)
       .value("avg", strataAvg);
 
+  py::enum_<strataQuant_t>(m, "Quant", "Low-bit formats of the quantised AllGather (strataQuant_t).")
+      .value("int8", strataQuantInt8)
+      .value("int4", strataQuantInt4)
+      .value("fp8e4m3", strataQuantFp8e4m3);
+
   bindStream(m);
   bindComm(m);
 
@@ -105,6 +110,15 @@ PYBIND11_MODULE(_strata, m) {
         py::arg("dtype") = "float32", py::arg("op") = "sum", py::arg("root") = 0,
         py::arg("in_place") = false, py::arg("config") = py::none(),
         "Timing-only simulation of one collective on a topology (strataSimTimingOnly) as a dict.");
+  m.def(
+      "quant_value_bytes",
+      [](py::handle quant, long long count) {
+        if (count < 0) invalidArgument("quant_value_bytes: count must be >= 0");
+        return strataQuantValueBytes(quantFrom(quant), static_cast<size_t>(count));
+      },
+      py::arg("quant"), py::arg("count"),
+      "Bytes of count values of one rank in a low-bit format (strataQuantValueBytes): count for "
+      "int8 and fp8, ceil(count / 2) for int4.");
   m.def("topology_rank_count", &topologyRankCount, py::arg("topology") = py::none(),
         "Ranks of a topology preset or JSON file (strataTopoGetRankCount).");
 }
