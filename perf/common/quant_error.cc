@@ -75,7 +75,7 @@ QuantErrors measureQuantErrors(const void* got, const void* want, size_t count, 
         const double err = std::fabs(static_cast<double>(x) - xh);
         const double step =
             q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, scale / 1024.0) : scale / 2;
-        const double bound = step * (1 + 1e-6) + halfUlp(type, xh);
+        const double bound = step + std::ldexp(std::fabs(x), -21) + halfUlp(type, xh);
         if (!(err <= bound)) ++out.beyondBound;
         if (err > out.maxAbsError || err != err) out.maxAbsError = err;
       }

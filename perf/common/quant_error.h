@@ -25,7 +25,8 @@ struct QuantErrors {
 // into blocks of blockElems elements with one scale each; an element is within the bound when
 //   int8, int4: |x - x^| <= scale / 2, scale = max|x| / 127 (int4: / 7)
 //   fp8 e4m3:   |x - x^| <= max(|x| / 16, scale x 2^-10), scale = max|x| / 448
-// plus half an ulp of x^ in the output type (its own rounding).
+// plus 2^-21 |x| for the float32 arithmetic of the scaling and half an ulp of x^ in the output
+// type (its own rounding).
 QuantErrors measureQuantErrors(const void* got, const void* want, size_t count, int nranks,
                                strataDataType_t type, strataQuant_t q, size_t blockElems);
 

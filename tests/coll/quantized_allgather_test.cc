@@ -97,8 +97,8 @@ size_t boundViolations(strataDataType_t t, strataQuant_t q, const std::vector<ui
     const double s = amax / qmax;
     for (size_t i = b * block; i < end; ++i) {
       const float x = widenAt(t, in.data(), i), xh = widenAt(t, out, i);
-      const double lim = (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) *
-                             (1 + 1e-6) + halfUlp(t, xh);
+      const double lim = (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) +
+                         std::ldexp(std::fabs(x), -21) + halfUlp(t, xh);
       if (!(std::fabs(static_cast<double>(x) - xh) <= lim)) {
         if (bad++ == 0 && first)
           *first = "element " + std::to_string(i) + ": " + std::to_string(x) + " -> " +
@@ -272,8 +272,8 @@ TEST_P(QuantizedAllGatherTest, NanAndInfinityPropagateWithinTheirBlock) {
             if (std::isfinite(y)) amax = std::max(amax, y);
           }
           const double s = amax / flaggedMax;
-          const double lim = (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) *
-                                 (1 + 1e-5) + halfUlp(t, xh);
+          const double lim = (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) +
+                             std::ldexp(std::fabs(x), -21) + halfUlp(t, xh);
           ASSERT_LE(std::fabs(static_cast<double>(x) - xh), lim)
               << what << " element " << i << ": " << x << " -> " << xh << ", scale " << s;
         }

@@ -64,7 +64,7 @@ def bound(x, block, quant, out_ulp):
             b[start:start + block] = np.maximum(np.abs(blk) / 16, scale / 1024)
         else:
             b[start:start + block] = scale / 2
-    return b * (1 + 1e-6) + out_ulp
+    return b + np.abs(x.astype(np.float64)) * 2.0 ** -21 + out_ulp
 
 
 @pytest.mark.parametrize("quant", ["int8", "int4", "fp8"])

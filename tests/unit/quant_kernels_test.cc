@@ -87,7 +87,8 @@ double bound(strataQuant_t q, strataDataType_t t, float x, float xhat, float s) 
   double b = 0;
   if (q == strataQuantFp8e4m3) b = std::max(std::fabs(x) / 16.0, s * std::ldexp(1.0, -10));
   else b = s / 2.0;
-  return b * (1 + 1e-6) + halfUlp(t, xhat) + 1e-30;
+  // The float32 arithmetic of the scaling adds a few ulps of x (2^-21 |x| covers it).
+  return b + std::ldexp(std::fabs(x), -21) + halfUlp(t, xhat) + 1e-30;
 }
 
 struct Quantised {

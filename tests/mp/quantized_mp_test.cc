@@ -1,0 +1,40 @@
+// The quantised AllGather with ranks as processes (shared memory between processes, the TCP
+// bootstrap): quantized_worker.cc checks every element against the documented bound, raw values
+// against the dequantised gather, and prequantised gathers, on 1 to 8 ranks.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kill_check.h"
+#include "worker_group.h"
+
+namespace strata::mptest {
+namespace {
+
+constexpr const char* kWorker = STRATA_QUANTIZED_WORKER;
+constexpr std::chrono::seconds kTestBudget{100};
+
+class QuantizedAllGatherProcesses : public ::testing::TestWithParam<int> {};
+
+TEST_P(QuantizedAllGatherProcesses, WithinBoundAndRawMatchesDequantised) {
+  const int nranks = GetParam();
+  WorkerGroup group(kWorker, nranks, "127.0.0.1:" + std::to_string(pickFreePort()),
+                    randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "60000");
+  ASSERT_TRUE(group.startAll({})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
+                                                         << group.allOutput();
+  for (int r = 0; r < nranks; ++r) {
+    EXPECT_TRUE(exitedWith(group.status(r), 0))
+        << "rank " << r << " " << describeWaitStatus(group.status(r)) << ":\n"
+        << group.allOutput();
+    EXPECT_NE(group.output(r).find("OK rank " + std::to_string(r)), std::string::npos)
+        << group.allOutput();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, QuantizedAllGatherProcesses, ::testing::Values(1, 2, 3, 4, 7, 8),
+                         [](const auto& info) { return "np" + std::to_string(info.param); });
+
+}  // namespace
+}  // namespace strata::mptest
