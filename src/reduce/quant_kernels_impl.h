@@ -130,14 +130,10 @@ struct QFormat<QFmt::kFp8> {
 // would overflow): such blocks are scaled in double precision.
 inline constexpr float kQuantTinyMax = 1e-30f;
 
-// Round to nearest even of |y| <= 2^22 without a rounding instruction: adding and subtracting
-// 1.5 * 2^23 leaves the integer (vectorises on every ISA).
-inline float roundEven(float y) {
-  constexpr float kMagic = 12582912.0f;  // exact without -ffast-math, which Strata never uses
-  return (y + kMagic) - kMagic;
-}
-
-inline float clampTo(float y, float lim) { return y > lim ? lim : (y < -lim ? -lim : y); }
+// Round to nearest even. rint rather than adding and subtracting 1.5 x 2^23: under -mfma the
+// compiler may fuse the scaling's product into that addition, which rounds ties differently
+// from the scalar build. rint vectorises to VROUNDPS on the AVX builds.
+inline float roundEven(float y) { return __builtin_rintf(y); }
 
 // ---- Storing and loading codes ----
 
@@ -181,15 +177,17 @@ inline void unpackInt4(const uint8_t* values, size_t r, size_t m, int8_t* codes)
 
 // ---- Quantise ----
 
-// Codes of the finite float32 values y (already divided by the scale) into int8 codes.
-template <QFmt F>
-void codesInt(const float* x, float inv, float lim, int8_t* out, size_t m) {
+// Codes of a block's finite values x, inv = the format's largest value / the block's max |x|.
+// |x * inv| exceeds that largest value by at most a rounding error, which rounds back to it (and
+// fp8 narrowing saturates), so no clamp is needed: the loops stay free of float compares, which
+// the compiler would not if-convert (they may trap) and so would not vectorise.
+inline void codesInt(const float* x, float inv, int8_t* out, size_t m) {
   for (size_t i = 0; i < m; ++i)
-    out[i] = static_cast<int8_t>(static_cast<int32_t>(roundEven(clampTo(x[i] * inv, lim))));
+    out[i] = static_cast<int8_t>(static_cast<int32_t>(roundEven(x[i] * inv)));
 }
 
-inline void codesFp8(const float* x, float inv, float lim, uint8_t* out, size_t m) {
-  for (size_t i = 0; i < m; ++i) out[i] = floatToFp8e4m3(clampTo(x[i] * inv, lim));
+inline void codesFp8(const float* x, float inv, uint8_t* out, size_t m) {
+  for (size_t i = 0; i < m; ++i) out[i] = floatToFp8e4m3(x[i] * inv);
 }
 
 // The scalar path of one block: non-finite elements take reserved codes, and the scale is
@@ -252,22 +250,23 @@ void quantizeStream(const void* srcv, void* values, float* scales, size_t blockE
       continue;
     }
     const float amax = S::fromBits(mbits);
-    if (amax < kQuantTinyMax) {
+    if (amax < kQuantTinyMax && mbits != 0) {
       scales[b] = quantizeBlockScalar<S, F>(in, begin, len, values, false);
       continue;
     }
-    scales[b] = amax / Q::kMax;
-    const float inv = Q::kMax / amax;
+    // An all-zero block (padding tokens, say) has scale 1 and zero codes, on the fast path.
+    scales[b] = mbits != 0 ? amax / Q::kMax : 1.0f;
+    const float inv = mbits != 0 ? Q::kMax / amax : 0.0f;
     for (size_t done = 0; done < len; done += kQuantStage) {
       const size_t m = len - done < kQuantStage ? len - done : kQuantStage;
       const float* x = widenToStage<S>(in + done, stage, m);
       if constexpr (F == QFmt::kInt8) {
-        codesInt<F>(x, inv, Q::kMax, static_cast<int8_t*>(values) + begin + done, m);
+        codesInt(x, inv, static_cast<int8_t*>(values) + begin + done, m);
       } else if constexpr (F == QFmt::kInt4) {
-        codesInt<F>(x, inv, Q::kMax, codes, m);
+        codesInt(x, inv, codes, m);
         packInt4(codes, begin + done, m, static_cast<uint8_t*>(values));
       } else {
-        codesFp8(x, inv, Q::kMax, static_cast<uint8_t*>(values) + begin + done, m);
+        codesFp8(x, inv, static_cast<uint8_t*>(values) + begin + done, m);
       }
     }
   }
