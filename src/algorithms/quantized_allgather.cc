@@ -8,6 +8,8 @@
 //
 // Both candidates are priced on the bytes that really travel: the packed values plus the float32
 // scales, not the source type's bytes.
+#include <algorithm>
+
 #include "algorithms/algorithm.h"
 #include "algorithms/patterns/ring.h"
 #include "base/dtype.h"
@@ -71,45 +73,83 @@ void sizePlan(const CollArgs& a, const CommShape& s, const QuantLayout& l, bool 
   }
 }
 
-// This rank's own part: quantised once (or, prequantised, copied into place), and in the
+// A run of whole blocks of one rank's part: elements [first, first + len).
+struct Piece {
+  size_t first = 0;
+  size_t len = 0;
+};
+
+BufRef shifted(BufRef r, size_t bytes) { return BufRef{r.slot, r.offset + bytes}; }
+
+// Where piece p starts in rank k's values, scales and output.
+BufRef valuesOf(const QuantSlots& at, int k, Piece p) {
+  return shifted(at.values(k), quantValueBytes(at.l.stored, p.first));
+}
+BufRef scalesOf(const QuantSlots& at, int k, Piece p) {
+  return shifted(at.scales(k), p.first / at.a.quant.blockElems * sizeof(float));
+}
+BufRef outOf(const QuantSlots& at, int k, Piece p) {
+  return shifted(at.out(k), p.first * dtypeSize(at.a.dtype));
+}
+size_t valueBytesOf(const QuantSlots& at, Piece p) { return quantValueBytes(at.l.stored, p.len); }
+size_t scaleBytesOf(const QuantSlots& at, Piece p) {
+  return quantBlockCount(p.len, at.a.quant.blockElems) * sizeof(float);
+}
+
+// This rank's own piece: quantised once (or, prequantised, copied into place), and in the
 // dequantising mode written back dequantised, so every rank's output is the same. Returns the
-// op the sends of our values and scales wait for, and sets where they are sent from.
-OpId ownPart(PlanBuilder& pb, const QuantSlots& at, int rank, BufRef* valuesFrom,
+// op the sends of the piece's values and scales wait for, and sets where they are sent from.
+OpId ownPart(PlanBuilder& pb, const QuantSlots& at, int rank, Piece p, BufRef* valuesFrom,
              BufRef* scalesFrom) {
   const CollArgs& a = at.a;
-  const QuantLayout& l = at.l;
-  *valuesFrom = at.values(rank);
-  *scalesFrom = at.scales(rank);
+  *valuesFrom = valuesOf(at, rank, p);
+  *scalesFrom = scalesOf(at, rank, p);
   if (a.quant.mode == QuantMode::kRawPrequantized) {
     if (!a.inPlace) {
       // Sent straight from the caller's buffers; the copies into our own part run beside them.
-      *valuesFrom = sendAt(0);
-      *scalesFrom = BufRef{kSendScalesSlot, 0};
-      pb.copy(sendAt(0), at.values(rank), l.valueBytes);
-      pb.copy(BufRef{kSendScalesSlot, 0}, at.scales(rank), l.scaleBytes);
+      *valuesFrom = shifted(sendAt(0), quantValueBytes(at.l.stored, p.first));
+      *scalesFrom = BufRef{kSendScalesSlot, p.first / a.quant.blockElems * sizeof(float)};
+      pb.copy(*valuesFrom, valuesOf(at, rank, p), valueBytesOf(at, p));
+      pb.copy(*scalesFrom, scalesOf(at, rank, p), scaleBytesOf(at, p));
     }
     return PlanBuilder::kNoOp;
   }
-  const BufRef input = a.inPlace ? at.out(rank) : sendAt(0);
-  const OpId q = pb.quantize(input, a.dtype, at.values(rank), l.stored, at.scales(rank),
-                             a.quant.blockElems, a.count);
+  const BufRef input = a.inPlace ? outOf(at, rank, p) : shifted(sendAt(0), p.first * dtypeSize(a.dtype));
+  const OpId q = pb.quantize(input, a.dtype, valuesOf(at, rank, p), at.l.stored,
+                             scalesOf(at, rank, p), a.quant.blockElems, p.len);
   if (a.quant.mode == QuantMode::kDequantize)
-    pb.dequantize(at.values(rank), l.stored, at.scales(rank), a.quant.blockElems, at.out(rank),
-                  a.dtype, a.count, {q});
+    pb.dequantize(valuesOf(at, rank, p), at.l.stored, scalesOf(at, rank, p), a.quant.blockElems,
+                  outOf(at, rank, p), a.dtype, p.len, {q});
   return q;
 }
 
-// Receives rank k's scales, then its values: dequantised as they land, or kept as they are.
-void receivePart(PlanBuilder& pb, const QuantSlots& at, int from, int k) {
+// Receives piece p of rank k's scales, then of its values: dequantised as they land, or kept
+// as they are.
+void receivePart(PlanBuilder& pb, const QuantSlots& at, int from, int k, Piece p) {
   const CollArgs& a = at.a;
-  const QuantLayout& l = at.l;
-  const OpId scales = pb.recv(from, at.scales(k), l.scaleBytes);
+  const OpId scales = pb.recv(from, scalesOf(at, k, p), scaleBytesOf(at, p));
   if (at.raw()) {
-    pb.recv(from, at.values(k), l.valueBytes);
+    pb.recv(from, valuesOf(at, k, p), valueBytesOf(at, p));
   } else {
-    pb.recvDequantize(from, l.stored, at.scales(k), a.quant.blockElems, at.out(k), a.dtype,
-                      a.count, l.valueBytes, {scales});
+    pb.recvDequantize(from, at.l.stored, scalesOf(at, k, p), a.quant.blockElems, outOf(at, k, p),
+                      a.dtype, p.len, valueBytesOf(at, p), {scales});
   }
+}
+
+// Pieces of about kPieceElems elements (whole blocks; an even count for int4), at most
+// kMaxPieces: quantising piece i+1 overlaps sending piece i, so the peers start receiving after
+// one piece instead of the whole part. Only where the transport streams (not the sim's phase
+// model, where each message would pay its own latency), and not for a prequantised input.
+constexpr size_t kPieceElems = 256 * 1024;
+constexpr size_t kMaxPieces = 8;
+
+size_t pieceElems(const CollArgs& a, const CommShape& s) {
+  if (!s.forwarding || a.quant.mode == QuantMode::kRawPrequantized || a.count == 0) return a.count;
+  size_t unit = a.quant.blockElems;
+  if (a.quant.format == strataQuantInt4 && unit % 2 != 0) unit *= 2;
+  size_t want = std::max(kPieceElems, (a.count + kMaxPieces - 1) / kMaxPieces);
+  want = (want + unit - 1) / unit * unit;
+  return std::min(want, a.count);
 }
 
 double wireCost(const CollArgs& a, const CommShape& s, double extraBytes) {
@@ -133,17 +173,21 @@ class MeshQuantizedAllGather final : public Algorithm {
     sizePlan(a, s, l, false, p);
     const QuantSlots at{a, l, false};
     PlanBuilder pb(p, strataUint8);
-    BufRef values, scales;
-    const OpId own = ownPart(pb, at, s.rank, &values, &scales);
     const int n = s.nranks;
-    for (int k = 1; k < n; ++k) {
-      const int to = mod(s.rank + k, n);
-      pb.send(to, scales, l.scaleBytes, {own});
-      pb.send(to, values, l.valueBytes, {own});
-    }
-    for (int k = 1; k < n; ++k) {
-      const int from = mod(s.rank - k, n);
-      receivePart(pb, at, from, from);
+    const size_t step = pieceElems(a, s);
+    for (size_t first = 0; first < a.count; first += step) {
+      const Piece piece{first, std::min(step, a.count - first)};
+      BufRef values, scales;
+      const OpId own = ownPart(pb, at, s.rank, piece, &values, &scales);
+      for (int k = 1; k < n; ++k) {
+        const int to = mod(s.rank + k, n);
+        pb.send(to, scales, scaleBytesOf(at, piece), {own});
+        pb.send(to, values, valueBytesOf(at, piece), {own});
+      }
+      for (int k = 1; k < n; ++k) {
+        const int from = mod(s.rank - k, n);
+        receivePart(pb, at, from, from, piece);
+      }
     }
     pb.finish();
     return Status::ok();
@@ -174,8 +218,9 @@ class RingQuantizedAllGather final : public Algorithm {
     const int n = s.nranks;
     const int right = mod(s.rank + 1, n);
     const int left = mod(s.rank - 1, n);
+    const Piece whole{0, a.count};
     BufRef values, scales;
-    const OpId own = ownPart(pb, at, s.rank, &values, &scales);
+    const OpId own = ownPart(pb, at, s.rank, whole, &values, &scales);
     for (int st = 0; st < n - 1; ++st) {
       if (st > 0) pb.nextPhase();
       const int sb = mod(s.rank - st, n);
@@ -184,7 +229,7 @@ class RingQuantizedAllGather final : public Algorithm {
       pb.send(right, st == 0 ? values : at.values(sb), l.valueBytes, {ready});
       const int rb = mod(s.rank - st - 1, n);
       if (at.raw() || st == n - 2) {
-        receivePart(pb, at, left, rb);
+        receivePart(pb, at, left, rb, whole);
         continue;
       }
       const OpId rs = pb.recv(left, at.scales(rb), l.scaleBytes);

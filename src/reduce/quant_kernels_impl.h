@@ -319,6 +319,32 @@ void decodeFlagged(const void* values, size_t r, size_t m, float s, float* out) 
   }
 }
 
+// decodeScaled and the rounding into S in one loop, for the sources whose narrowing the compiler
+// vectorises element by element (float32, bfloat16): the float32 values never go through a
+// staging buffer. float16 narrows through its conversion instructions, from a stage.
+template <class S, QFmt F>
+void decodeScaledInto(const void* values, size_t r, size_t m, float s,
+                      typename S::Storage* out) {
+  auto narrow = [](float f) {
+    if constexpr (std::is_same_v<S, QSrcF32>) return f;
+    else return floatToBf16(f);
+  };
+  if constexpr (F == QFmt::kInt8) {
+    const int8_t* q = static_cast<const int8_t*>(values) + r;
+    for (size_t i = 0; i < m; ++i) out[i] = narrow(static_cast<float>(q[i]) * s);
+  } else if constexpr (F == QFmt::kInt4) {
+    alignas(64) int8_t codes[kQuantStage];
+    for (size_t done = 0; done < m; done += kQuantStage) {
+      const size_t k = m - done < kQuantStage ? m - done : kQuantStage;
+      unpackInt4(static_cast<const uint8_t*>(values), r + done, k, codes);
+      for (size_t i = 0; i < k; ++i) out[done + i] = narrow(static_cast<float>(codes[i]) * s);
+    }
+  } else {
+    const uint8_t* q = static_cast<const uint8_t*>(values) + r;
+    for (size_t i = 0; i < m; ++i) out[i] = narrow(fp8e4m3ToFloat(q[i]) * s);
+  }
+}
+
 template <class S, QFmt F>
 void dequantizeStream(const void* values, const float* scales, size_t blockElems, size_t first,
                       size_t n, void* dstv) {
@@ -332,6 +358,13 @@ void dequantizeStream(const void* values, const float* scales, size_t blockElems
     const float sc = scales[b];
     const bool flagged = (bitsOfFloat(sc) & 0x80000000u) != 0;
     const float s = flagged ? -sc : sc;
+    if constexpr (!std::is_same_v<S, QSrcF16>) {
+      if (!flagged) {
+        decodeScaledInto<S, F>(values, e - first, blockEnd - e, s, dst + (e - first));
+        e = blockEnd;
+        continue;
+      }
+    }
     for (; e < blockEnd;) {
       const size_t m = blockEnd - e < kQuantStage ? blockEnd - e : kQuantStage;
       if (flagged) decodeFlagged<F>(values, e - first, m, s, stage);
