@@ -173,3 +173,26 @@ def test_bad_arguments_are_refused_by_name():
             c.all_gather_quantized_raw(x, np.zeros(16, np.uint8), np.zeros(1, np.float32), "int8", 8)
         assert strata.quant_value_bytes("int4", 7) == 4
         assert strata.quant_value_bytes(strata.Quant.int8, 7) == 7
+
+
+def test_queued_on_a_stream_and_in_a_group(comms):
+    n = len(comms)
+    count = 500
+
+    def body(c):
+        x = input_of(c.rank, count)
+        a = np.zeros(n * count, dtype=np.float32)
+        values = np.zeros(n * count, dtype=np.uint8)
+        scales = np.zeros(n * 5, dtype=np.float32)
+        s = strata.Stream()
+        c.all_gather_quantized(x, a, "int8", 100, stream=s).wait()
+        b = np.zeros_like(a)
+        with strata.group():
+            c.all_gather_quantized(x, b, "int8", 100)
+            c.all_gather_quantized_raw(x, values, scales, "int8", 100)
+        return a, b, values, scales
+
+    for a, b, values, scales in run_threads(comms, body):
+        assert np.array_equal(a, b)
+        codes = values.view(np.int8).astype(np.float32)
+        assert np.array_equal(codes * np.repeat(scales, 100), a)
