@@ -11,9 +11,12 @@ namespace {
 float halfToFloat(uint16_t h) {
   const int sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
   float v;
-  if (exp == 0) v = std::ldexp(static_cast<float>(mant), -24);
-  else if (exp == 31) v = mant ? NAN : INFINITY;
-  else v = std::ldexp(static_cast<float>(mant | 0x400), exp - 25);
+  if (exp == 0)
+    v = std::ldexp(static_cast<float>(mant), -24);
+  else if (exp == 31)
+    v = mant ? NAN : INFINITY;
+  else
+    v = std::ldexp(static_cast<float>(mant | 0x400), exp - 25);
   return sign ? -v : v;
 }
 
@@ -51,10 +54,14 @@ std::optional<strataQuant_t> parseQuant(const std::string& text) {
 
 const char* quantText(strataQuant_t q) {
   switch (q) {
-    case strataQuantInt8: return "int8";
-    case strataQuantInt4: return "int4";
-    case strataQuantFp8e4m3: return "fp8e4m3";
-    default: return "?";
+    case strataQuantInt8:
+      return "int8";
+    case strataQuantInt4:
+      return "int4";
+    case strataQuantFp8e4m3:
+      return "fp8e4m3";
+    default:
+      return "?";
   }
 }
 
@@ -67,7 +74,8 @@ QuantErrors measureQuantErrors(const void* got, const void* want, size_t count, 
     for (size_t b = 0; b < count; b += blockElems) {
       const size_t end = std::min(count, b + blockElems);
       double amax = 0;
-      for (size_t i = b; i < end; ++i) amax = std::max(amax, std::fabs(double{load(type, want, base + i)}));
+      for (size_t i = b; i < end; ++i)
+        amax = std::max(amax, std::fabs(double{load(type, want, base + i)}));
       const double scale = amax / qmax;
       for (size_t i = b; i < end; ++i) {
         const float x = load(type, want, base + i);

@@ -114,7 +114,8 @@ OpId ownPart(PlanBuilder& pb, const QuantSlots& at, int rank, Piece p, BufRef* v
     }
     return PlanBuilder::kNoOp;
   }
-  const BufRef input = a.inPlace ? outOf(at, rank, p) : shifted(sendAt(0), p.first * dtypeSize(a.dtype));
+  const BufRef input =
+      a.inPlace ? outOf(at, rank, p) : shifted(sendAt(0), p.first * dtypeSize(a.dtype));
   const OpId q = pb.quantize(input, a.dtype, valuesOf(at, rank, p), at.l.stored,
                              scalesOf(at, rank, p), a.quant.blockElems, p.len);
   if (a.quant.mode == QuantMode::kDequantize)
@@ -234,8 +235,8 @@ class RingQuantizedAllGather final : public Algorithm {
       }
       const OpId rs = pb.recv(left, at.scales(rb), l.scaleBytes);
       const OpId rv = pb.recv(left, at.values(rb), l.valueBytes);
-      pb.dequantize(at.values(rb), l.stored, at.scales(rb), a.quant.blockElems, at.out(rb),
-                    a.dtype, a.count, {rs, rv});
+      pb.dequantize(at.values(rb), l.stored, at.scales(rb), a.quant.blockElems, at.out(rb), a.dtype,
+                    a.count, {rs, rv});
     }
     pb.finish();
     return Status::ok();

@@ -41,7 +41,8 @@ Status checkSource(const char* op, strataDataType_t t) {
   return makeError(strataInvalidArgument,
                    "%s: srcType %d (%s) cannot be quantised: it must be strataFloat32, "
                    "strataFloat16 or strataBfloat16",
-                   op, static_cast<int>(t), strata::validType(t) ? strata::dtypeName(t) : "not a strataDataType_t");
+                   op, static_cast<int>(t),
+                   strata::validType(t) ? strata::dtypeName(t) : "not a strataDataType_t");
 }
 
 Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
@@ -142,8 +143,8 @@ strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValue
                                            size_t blockElems, strataComm_t comm,
                                            strataStream_t stream) {
   const char* name = "strataAllGatherQuantizedRaw";
-  CollArgs a = quantizedArgs(sendbuff, recvValues, sendcount, srcType, quant, blockElems,
-                             QuantMode::kRaw);
+  CollArgs a =
+      quantizedArgs(sendbuff, recvValues, sendcount, srcType, quant, blockElems, QuantMode::kRaw);
   a.quant.recvScales = recvScales;
   return submit(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkSource(name, srcType));
@@ -174,11 +175,10 @@ strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValue
 }
 
 strataResult_t strataAllGatherQuantizedRawPrequantized(const void* sendValues,
-                                                       const float* sendScales,
-                                                       void* recvValues, float* recvScales,
-                                                       size_t sendcount, strataQuant_t quant,
-                                                       size_t blockElems, strataComm_t comm,
-                                                       strataStream_t stream) {
+                                                       const float* sendScales, void* recvValues,
+                                                       float* recvScales, size_t sendcount,
+                                                       strataQuant_t quant, size_t blockElems,
+                                                       strataComm_t comm, strataStream_t stream) {
   const char* name = "strataAllGatherQuantizedRawPrequantized";
   const strataDataType_t stored =
       strata::validQuant(quant) ? strata::quantStorageType(quant) : strataInt8;

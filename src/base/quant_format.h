@@ -21,10 +21,14 @@ inline bool validQuant(strataQuant_t q) {
 // strataInt8, kPackedInt4 or strataFloat8e4m3.
 inline strataDataType_t quantStorageType(strataQuant_t q) {
   switch (q) {
-    case strataQuantInt8: return strataInt8;
-    case strataQuantInt4: return kPackedInt4;
-    case strataQuantFp8e4m3: return strataFloat8e4m3;
-    case strataNumQuants: break;
+    case strataQuantInt8:
+      return strataInt8;
+    case strataQuantInt4:
+      return kPackedInt4;
+    case strataQuantFp8e4m3:
+      return strataFloat8e4m3;
+    case strataNumQuants:
+      break;
   }
   return strataInt8;
 }
@@ -32,10 +36,14 @@ inline strataDataType_t quantStorageType(strataQuant_t q) {
 // "int8", "int4", "fp8e4m3".
 inline const char* quantName(strataQuant_t q) {
   switch (q) {
-    case strataQuantInt8: return "int8";
-    case strataQuantInt4: return "int4";
-    case strataQuantFp8e4m3: return "fp8e4m3";
-    case strataNumQuants: break;
+    case strataQuantInt8:
+      return "int8";
+    case strataQuantInt4:
+      return "int4";
+    case strataQuantFp8e4m3:
+      return "fp8e4m3";
+    case strataNumQuants:
+      break;
   }
   return "invalid";
 }

@@ -300,21 +300,30 @@ void decodeFlagged(const void* values, size_t r, size_t m, float s, float* out) 
     for (size_t i = 0; i < m; ++i) {
       const uint8_t mag = q[i] & 0x7f;
       const bool neg = (q[i] & 0x80) != 0;
-      if (mag == kFp8E4m3Nan) out[i] = nan;
-      else if (mag == kFp8E4m3Max) out[i] = neg ? -kInf : kInf;
-      else out[i] = fp8e4m3ToFloat(q[i]) * s;
+      if (mag == kFp8E4m3Nan)
+        out[i] = nan;
+      else if (mag == kFp8E4m3Max)
+        out[i] = neg ? -kInf : kInf;
+      else
+        out[i] = fp8e4m3ToFloat(q[i]) * s;
     }
   } else {
     using Q = QFormat<F>;
     alignas(64) int8_t codes[kQuantStage];
-    if constexpr (F == QFmt::kInt4) unpackInt4(static_cast<const uint8_t*>(values), r, m, codes);
-    else for (size_t i = 0; i < m; ++i) codes[i] = static_cast<const int8_t*>(values)[r + i];
+    if constexpr (F == QFmt::kInt4)
+      unpackInt4(static_cast<const uint8_t*>(values), r, m, codes);
+    else
+      for (size_t i = 0; i < m; ++i) codes[i] = static_cast<const int8_t*>(values)[r + i];
     for (size_t i = 0; i < m; ++i) {
       const int c = codes[i];
-      if (c == Q::kNanCode) out[i] = nan;
-      else if (c == Q::kInfCode) out[i] = kInf;
-      else if (c == -Q::kInfCode) out[i] = -kInf;
-      else out[i] = static_cast<float>(c) * s;
+      if (c == Q::kNanCode)
+        out[i] = nan;
+      else if (c == Q::kInfCode)
+        out[i] = kInf;
+      else if (c == -Q::kInfCode)
+        out[i] = -kInf;
+      else
+        out[i] = static_cast<float>(c) * s;
     }
   }
 }
@@ -323,11 +332,12 @@ void decodeFlagged(const void* values, size_t r, size_t m, float s, float* out) 
 // vectorises element by element (float32, bfloat16): the float32 values never go through a
 // staging buffer. float16 narrows through its conversion instructions, from a stage.
 template <class S, QFmt F>
-void decodeScaledInto(const void* values, size_t r, size_t m, float s,
-                      typename S::Storage* out) {
+void decodeScaledInto(const void* values, size_t r, size_t m, float s, typename S::Storage* out) {
   auto narrow = [](float f) {
-    if constexpr (std::is_same_v<S, QSrcF32>) return f;
-    else return floatToBf16(f);
+    if constexpr (std::is_same_v<S, QSrcF32>)
+      return f;
+    else
+      return floatToBf16(f);
   };
   if constexpr (F == QFmt::kInt8) {
     const int8_t* q = static_cast<const int8_t*>(values) + r;
@@ -367,8 +377,10 @@ void dequantizeStream(const void* values, const float* scales, size_t blockElems
     }
     for (; e < blockEnd;) {
       const size_t m = blockEnd - e < kQuantStage ? blockEnd - e : kQuantStage;
-      if (flagged) decodeFlagged<F>(values, e - first, m, s, stage);
-      else decodeScaled<F>(values, e - first, m, s, stage);
+      if (flagged)
+        decodeFlagged<F>(values, e - first, m, s, stage);
+      else
+        decodeScaled<F>(values, e - first, m, s, stage);
       narrowFromStage<S>(stage, dst + (e - first), m);
       e += m;
     }

@@ -54,7 +54,8 @@ std::vector<uint8_t> inputOf(strataDataType_t t, int rank, size_t count) {
   std::mt19937 rng(static_cast<uint32_t>(1000 + rank));
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (size_t i = 0; i < count; ++i)
-    storeAt(t, buf.data(), i, u(rng) * std::ldexp(1.0f, static_cast<int>((i / 50 + rank) % 12) - 4));
+    storeAt(t, buf.data(), i,
+            u(rng) * std::ldexp(1.0f, static_cast<int>((i / 50 + rank) % 12) - 4));
   return buf;
 }
 
@@ -93,12 +94,14 @@ size_t boundViolations(strataDataType_t t, strataQuant_t q, const std::vector<ui
   for (size_t b = 0; b * block < count; ++b) {
     const size_t end = std::min(count, (b + 1) * block);
     float amax = 0;
-    for (size_t i = b * block; i < end; ++i) amax = std::max(amax, std::fabs(widenAt(t, in.data(), i)));
+    for (size_t i = b * block; i < end; ++i)
+      amax = std::max(amax, std::fabs(widenAt(t, in.data(), i)));
     const double s = amax / qmax;
     for (size_t i = b * block; i < end; ++i) {
       const float x = widenAt(t, in.data(), i), xh = widenAt(t, out, i);
-      const double lim = (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) +
-                         std::ldexp(std::fabs(x), -21) + halfUlp(t, xh);
+      const double lim =
+          (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) +
+          std::ldexp(std::fabs(x), -21) + halfUlp(t, xh);
       if (!(std::fabs(static_cast<double>(x) - xh) <= lim)) {
         if (bad++ == 0 && first)
           *first = "element " + std::to_string(i) + ": " + std::to_string(x) + " -> " +
@@ -109,7 +112,8 @@ size_t boundViolations(strataDataType_t t, strataQuant_t q, const std::vector<ui
   return bad;
 }
 
-std::string caseName(strataDataType_t t, strataQuant_t q, size_t count, size_t block, bool inPlace) {
+std::string caseName(strataDataType_t t, strataQuant_t q, size_t count, size_t block,
+                     bool inPlace) {
   return std::string(dtypeName(t)) + "->" + quantName(q) + " count " + std::to_string(count) +
          " block " + std::to_string(block) + (inPlace ? " in place" : " out of place");
 }
@@ -146,12 +150,14 @@ TEST_P(QuantizedAllGatherTest, DequantisedWithinBoundAndSameAsLocalKernels) {
               std::vector<uint8_t> out(count * es * static_cast<size_t>(n) + 1, 0xab);
               const void* send = in.data();
               if (inPlace) {
-                std::memcpy(out.data() + static_cast<size_t>(rank) * count * es, in.data(), in.size());
+                std::memcpy(out.data() + static_cast<size_t>(rank) * count * es, in.data(),
+                            in.size());
                 send = out.data() + static_cast<size_t>(rank) * count * es;
               }
               const std::string what = caseName(t, q, count, block, inPlace);
-              ASSERT_EQ(strataAllGatherQuantized(send, out.data(), count, t, q, block, comm, nullptr),
-                        strataSuccess)
+              ASSERT_EQ(
+                  strataAllGatherQuantized(send, out.data(), count, t, q, block, comm, nullptr),
+                  strataSuccess)
                   << what << ": " << strataGetLastError(comm);
               for (int k = 0; k < n; ++k) {
                 const std::vector<uint8_t> kin = inputOf(t, k, count);
@@ -205,10 +211,9 @@ TEST_P(QuantizedAllGatherTest, RawModeReturnsTheSendersValuesAndScales) {
             const auto r = static_cast<size_t>(rank);
             std::vector<uint8_t> v2(vb * un, 0);
             std::vector<float> s2(nb * un, 0);
-            ASSERT_EQ(strataAllGatherQuantizedRawPrequantized(values.data() + r * vb,
-                                                              scales.data() + r * nb, v2.data(),
-                                                              s2.data(), count, q, block, comm,
-                                                              nullptr),
+            ASSERT_EQ(strataAllGatherQuantizedRawPrequantized(
+                          values.data() + r * vb, scales.data() + r * nb, v2.data(), s2.data(),
+                          count, q, block, comm, nullptr),
                       strataSuccess)
                 << what << ": " << strataGetLastError(comm);
             ASSERT_EQ(v2, values) << what << ": prequantised, out of place";
@@ -217,9 +222,9 @@ TEST_P(QuantizedAllGatherTest, RawModeReturnsTheSendersValuesAndScales) {
             std::vector<float> s3(nb * un, 0);
             std::memcpy(v3.data() + r * vb, values.data() + r * vb, vb);
             std::memcpy(s3.data() + r * nb, scales.data() + r * nb, nb * 4);
-            ASSERT_EQ(strataAllGatherQuantizedRawPrequantized(v3.data() + r * vb, s3.data() + r * nb,
-                                                              v3.data(), s3.data(), count, q,
-                                                              block, comm, nullptr),
+            ASSERT_EQ(strataAllGatherQuantizedRawPrequantized(
+                          v3.data() + r * vb, s3.data() + r * nb, v3.data(), s3.data(), count, q,
+                          block, comm, nullptr),
                       strataSuccess)
                 << what << ": " << strataGetLastError(comm);
             ASSERT_EQ(v3, values) << what << ": prequantised, in place";
@@ -252,8 +257,9 @@ TEST_P(QuantizedAllGatherTest, NanAndInfinityPropagateWithinTheirBlock) {
         const std::vector<uint8_t> in = inputFor(rank);
         const size_t es = dtypeSize(t);
         std::vector<uint8_t> out(count * es * static_cast<size_t>(n), 0);
-        ASSERT_EQ(strataAllGatherQuantized(in.data(), out.data(), count, t, q, block, comm, nullptr),
-                  strataSuccess)
+        ASSERT_EQ(
+            strataAllGatherQuantized(in.data(), out.data(), count, t, q, block, comm, nullptr),
+            strataSuccess)
             << strataGetLastError(comm);
         const std::string what = caseName(t, q, count, block, false);
         const uint8_t* last = out.data() + static_cast<size_t>(n - 1) * count * es;
@@ -261,7 +267,9 @@ TEST_P(QuantizedAllGatherTest, NanAndInfinityPropagateWithinTheirBlock) {
         EXPECT_EQ(widenAt(t, last, 70), inf) << what;
         EXPECT_EQ(widenAt(t, last, 299), -inf) << what;
         const std::vector<uint8_t> lastIn = inputFor(n - 1);
-        const float flaggedMax = q == strataQuantInt8 ? 126.0f : q == strataQuantInt4 ? 6.0f : 416.0f;
+        const float flaggedMax = q == strataQuantInt8   ? 126.0f
+                                 : q == strataQuantInt4 ? 6.0f
+                                                        : 416.0f;
         for (size_t i = 0; i < count; ++i) {
           if (i == 10 || i == 70 || i == 299) continue;
           const float x = widenAt(t, lastIn.data(), i), xh = widenAt(t, last, i);
@@ -272,8 +280,9 @@ TEST_P(QuantizedAllGatherTest, NanAndInfinityPropagateWithinTheirBlock) {
             if (std::isfinite(y)) amax = std::max(amax, y);
           }
           const double s = amax / flaggedMax;
-          const double lim = (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) +
-                             std::ldexp(std::fabs(x), -21) + halfUlp(t, xh);
+          const double lim =
+              (q == strataQuantFp8e4m3 ? std::max(std::fabs(x) / 16.0, s / 1024.0) : s / 2) +
+              std::ldexp(std::fabs(x), -21) + halfUlp(t, xh);
           ASSERT_LE(std::fabs(static_cast<double>(x) - xh), lim)
               << what << " element " << i << ": " << x << " -> " << xh << ", scale " << s;
         }
@@ -345,7 +354,8 @@ TEST_P(QuantizedAllGatherLarge, LargeCountWithinBound) {
         const std::string what = caseName(t, q, kLarge, block, false);
         ASSERT_EQ(0, std::memcmp(got, l.dequantised.data(), l.dequantised.size())) << what;
         std::string first;
-        ASSERT_EQ(boundViolations(t, q, kin, got, block, kLarge, &first), 0u) << what << ", " << first;
+        ASSERT_EQ(boundViolations(t, q, kin, got, block, kLarge, &first), 0u)
+            << what << ", " << first;
       }
     }
   });
@@ -372,8 +382,8 @@ TEST(QuantizedAllGatherArgs, BadArgumentsAreRefusedByName) {
     expectRefused(strataAllGatherQuantized(in.data(), out.data(), 64, strataFloat32,
                                            strataQuantInt8, 0, comm, nullptr),
                   "blockElems");
-    expectRefused(strataAllGatherQuantized(in.data(), out.data(), 16, strataInt32,
-                                           strataQuantInt8, 8, comm, nullptr),
+    expectRefused(strataAllGatherQuantized(in.data(), out.data(), 16, strataInt32, strataQuantInt8,
+                                           8, comm, nullptr),
                   "srcType");
     expectRefused(strataAllGatherQuantized(in.data(), out.data(), 16, strataFloat64,
                                            strataQuantInt8, 8, comm, nullptr),
@@ -381,14 +391,14 @@ TEST(QuantizedAllGatherArgs, BadArgumentsAreRefusedByName) {
     expectRefused(strataAllGatherQuantized(in.data(), out.data(), 16, strataFloat32,
                                            static_cast<strataQuant_t>(7), 8, comm, nullptr),
                   "quant");
-    expectRefused(strataAllGatherQuantized(nullptr, out.data(), 16, strataFloat32,
-                                           strataQuantInt8, 8, comm, nullptr),
+    expectRefused(strataAllGatherQuantized(nullptr, out.data(), 16, strataFloat32, strataQuantInt8,
+                                           8, comm, nullptr),
                   "sendbuff");
     expectRefused(strataAllGatherQuantized(in.data() + 1, in.data(), 16, strataFloat32,
                                            strataQuantInt8, 8, comm, nullptr),
                   "overlaps");
-    expectRefused(strataAllGatherQuantizedRaw(in.data(), values.data(), nullptr, 16,
-                                              strataFloat32, strataQuantInt8, 8, comm, nullptr),
+    expectRefused(strataAllGatherQuantizedRaw(in.data(), values.data(), nullptr, 16, strataFloat32,
+                                              strataQuantInt8, 8, comm, nullptr),
                   "recvScales");
     expectRefused(strataAllGatherQuantizedRaw(in.data(), values.data(), scales.data(), 16,
                                               strataFloat32, strataQuantInt4, 0, comm, nullptr),
@@ -399,21 +409,21 @@ TEST(QuantizedAllGatherArgs, BadArgumentsAreRefusedByName) {
     expectRefused(strataAllGatherQuantizedRaw(in.data(), in.data(), scales.data(), 16,
                                               strataFloat32, strataQuantInt8, 8, comm, nullptr),
                   "overlaps");
-    expectRefused(strataAllGatherQuantizedRawPrequantized(values.data(), nullptr, values.data() + 32,
-                                                          scales.data(), 16, strataQuantInt8, 8,
-                                                          comm, nullptr),
-                  "sendScales");
-    expectRefused(strataAllGatherQuantizedRawPrequantized(values.data(), scales.data(),
-                                                          values.data() + 32, nullptr, 16,
+    expectRefused(strataAllGatherQuantizedRawPrequantized(values.data(), nullptr,
+                                                          values.data() + 32, scales.data(), 16,
                                                           strataQuantInt8, 8, comm, nullptr),
-                  "recvScales");
+                  "sendScales");
+    expectRefused(
+        strataAllGatherQuantizedRawPrequantized(values.data(), scales.data(), values.data() + 32,
+                                                nullptr, 16, strataQuantInt8, 8, comm, nullptr),
+        "recvScales");
     expectRefused(strataAllGatherQuantizedRawPrequantized(values.data(), scales.data() + 4,
                                                           values.data(), scales.data(), 16,
                                                           strataQuantInt8, 8, comm, nullptr),
                   "sendScales");
     expectRefused(strataAllGatherQuantizedRawPrequantized(values.data(), scales.data(),
-                                                          values.data() + 32, scales.data() + 4,
-                                                          16, strataQuantFp8e4m3, 0, comm, nullptr),
+                                                          values.data() + 32, scales.data() + 4, 16,
+                                                          strataQuantFp8e4m3, 0, comm, nullptr),
                   "blockElems");
     EXPECT_EQ(strataQuantValueBytes(strataQuantInt4, 7), 4u);
     EXPECT_EQ(strataQuantValueBytes(static_cast<strataQuant_t>(9), 7), 0u);

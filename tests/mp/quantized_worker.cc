@@ -79,7 +79,8 @@ std::vector<uint8_t> inputOf(strataDataType_t t, int r, size_t count) {
     x *= 0xbf58476d1ce4e5b9ull;
     x ^= x >> 29;
     const float u = static_cast<float>(x >> 40) / static_cast<float>(1 << 23) - 1.0f;
-    store(t, b, i, u * std::ldexp(1.0f, static_cast<int>((i / 64 + static_cast<size_t>(r)) % 10) - 5));
+    store(t, b, i,
+          u * std::ldexp(1.0f, static_cast<int>((i / 64 + static_cast<size_t>(r)) % 10) - 5));
   }
   return b;
 }
@@ -124,8 +125,8 @@ void dequantisedGathers() {
           if (count > 1000 && (block != 128 || q != quants[ti])) continue;
           for (int inPlace = 0; inPlace < 2; ++inPlace) {
             char what[128];
-            std::snprintf(what, sizeof what, "type %d quant %d count %zu block %zu %s", t, q,
-                          count, block, inPlace ? "in place" : "out of place");
+            std::snprintf(what, sizeof what, "type %d quant %d count %zu block %zu %s", t, q, count,
+                          block, inPlace ? "in place" : "out of place");
             const size_t es = sizeOf(t);
             const std::vector<uint8_t> in = inputOf(t, g_rank, count);
             std::vector<uint8_t> out(count * es * n, 0);
@@ -134,10 +135,11 @@ void dequantisedGathers() {
               std::memcpy(out.data() + me * count * es, in.data(), in.size());
               send = out.data() + me * count * es;
             }
-            ok(strataAllGatherQuantized(send, out.data(), count, t, q, block, g_comm, nullptr), what);
+            ok(strataAllGatherQuantized(send, out.data(), count, t, q, block, g_comm, nullptr),
+               what);
             for (size_t k = 0; k < n; ++k)
-              checkBound(t, q, inputOf(t, static_cast<int>(k), count), out, k * count, count,
-                         block, what);
+              checkBound(t, q, inputOf(t, static_cast<int>(k), count), out, k * count, count, block,
+                         what);
           }
         }
       }
@@ -154,8 +156,8 @@ void rawGathers() {
     const size_t vb = strataQuantValueBytes(q, count);
     std::vector<uint8_t> values(vb * n), out(count * 4 * n);
     std::vector<float> scales(nb * n);
-    ok(strataAllGatherQuantizedRaw(in.data(), values.data(), scales.data(), count, strataFloat32,
-                                   q, block, g_comm, nullptr),
+    ok(strataAllGatherQuantizedRaw(in.data(), values.data(), scales.data(), count, strataFloat32, q,
+                                   block, g_comm, nullptr),
        "strataAllGatherQuantizedRaw");
     ok(strataAllGatherQuantized(in.data(), out.data(), count, strataFloat32, q, block, g_comm,
                                 nullptr),

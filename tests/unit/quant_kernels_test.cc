@@ -44,7 +44,9 @@ float widen(strataDataType_t t, const std::vector<uint8_t>& buf, size_t i) {
 
 void store(strataDataType_t t, std::vector<uint8_t>& buf, size_t i, float v) {
   switch (t) {
-    case strataFloat32: std::memcpy(buf.data() + i * 4, &v, 4); break;
+    case strataFloat32:
+      std::memcpy(buf.data() + i * 4, &v, 4);
+      break;
     case strataFloat16: {
       const uint16_t h = floatToHalf(v);
       std::memcpy(buf.data() + i * 2, &h, 2);
@@ -78,15 +80,17 @@ double halfUlp(strataDataType_t t, float v) {
   int e = 0;
   std::frexp(std::fabs(v), &e);
   const int minExp = t == strataFloat16 ? -13 : -125;
-  return std::ldexp(1.0, std::max(e, minExp) - 1 - mant) ;
+  return std::ldexp(1.0, std::max(e, minExp) - 1 - mant);
 }
 
 // The documented bound of one element of a block of scale s: int8 and int4 s/2; fp8 e4m3 its
 // rounding after scaling, max(|x|/16, s * 2^-10); plus the output's rounding into its type.
 double bound(strataQuant_t q, strataDataType_t t, float x, float xhat, float s) {
   double b = 0;
-  if (q == strataQuantFp8e4m3) b = std::max(std::fabs(x) / 16.0, s * std::ldexp(1.0, -10));
-  else b = s / 2.0;
+  if (q == strataQuantFp8e4m3)
+    b = std::max(std::fabs(x) / 16.0, s * std::ldexp(1.0, -10));
+  else
+    b = s / 2.0;
   // The float32 arithmetic of the scaling adds a few ulps of x (2^-21 |x| covers it).
   return b + std::ldexp(std::fabs(x), -21) + halfUlp(t, xhat) + 1e-30;
 }
@@ -120,7 +124,9 @@ std::vector<ReduceIsa> availableIsas() {
 }
 
 std::string label(strataDataType_t t, strataQuant_t q, size_t block) {
-  return std::string(t == strataFloat32 ? "float32" : t == strataFloat16 ? "float16" : "bfloat16") +
+  return std::string(t == strataFloat32   ? "float32"
+                     : t == strataFloat16 ? "float16"
+                                          : "bfloat16") +
          " -> " + quantName(q) + " block " + std::to_string(block);
 }
 
@@ -234,7 +240,9 @@ TEST(QuantKernels, NanAndInfinityComeBackWhereTheyWentIn) {
         EXPECT_EQ(widen(t, out, 5), inf) << what;
         EXPECT_EQ(widen(t, out, 9), -inf) << what;
         EXPECT_EQ(widen(t, out, 33), -inf) << what;
-        const float flaggedMax = q == strataQuantInt8 ? 126.0f : q == strataQuantInt4 ? 6.0f : 416.0f;
+        const float flaggedMax = q == strataQuantInt8   ? 126.0f
+                                 : q == strataQuantInt4 ? 6.0f
+                                                        : 416.0f;
         for (size_t i = 0; i < n; ++i) {
           if (i == 3 || i == 5 || i == 9 || i == 33) continue;
           const float x = widen(t, in, i), xh = widen(t, out, i);
@@ -265,7 +273,8 @@ TEST(QuantKernels, TinyAndZeroBlocksStayBounded) {
     store(strataFloat32, in, i, std::ldexp(static_cast<float>(i) - 40.0f, -110));
   for (strataQuant_t q : kQuants) {
     const Quantised v = quantiseWith(activeKernelTable(), strataFloat32, q, in, block, n);
-    const std::vector<uint8_t> out = dequantiseWith(activeKernelTable(), strataFloat32, q, v, block, n);
+    const std::vector<uint8_t> out =
+        dequantiseWith(activeKernelTable(), strataFloat32, q, v, block, n);
     EXPECT_EQ(v.scales[0], 1.0f) << quantName(q) << ": an all-zero block has scale 1";
     for (size_t i = 0; i < n; ++i) {
       const float x = widen(strataFloat32, in, i), xh = widen(strataFloat32, out, i);

@@ -34,7 +34,8 @@ TEST(QuantizedPlans, PricedOnValuesPlusScales) {
   for (strataQuant_t q : {strataQuantInt8, strataQuantInt4, strataQuantFp8e4m3}) {
     const double wire = static_cast<double>(quantValueBytes(quantStorageType(q), count) +
                                             quantBlockCount(count, 7168) * 4);
-    EXPECT_DOUBLE_EQ(mesh->estimate(quantizedCall(count, q, 7168), s), 7 * (c.alpha + wire * c.beta))
+    EXPECT_DOUBLE_EQ(mesh->estimate(quantizedCall(count, q, 7168), s),
+                     7 * (c.alpha + wire * c.beta))
         << quantName(q);
   }
   // int4 moves about half of int8's bytes, which moves about half of the plain bf16 gather's.
@@ -64,8 +65,9 @@ TEST(QuantizedPlans, PlannerPicksTheMeshAndCachesPerFormatBlockAndMode) {
             a.value().get());
   EXPECT_NE(planner.planFor(quantizedCall(1000, strataQuantInt8, 128)).value().get(),
             a.value().get());
-  EXPECT_NE(planner.planFor(quantizedCall(1000, strataQuantInt8, 100, QuantMode::kRaw)).value().get(),
-            a.value().get());
+  EXPECT_NE(
+      planner.planFor(quantizedCall(1000, strataQuantInt8, 100, QuantMode::kRaw)).value().get(),
+      a.value().get());
 
   // One phase: quantise, dequantise our own part, then per peer scales before values, and
   // per peer a receive of its scales and a dequantising receive of its values.
@@ -102,8 +104,9 @@ TEST(QuantizedPlans, StreamingTransportsQuantiseInPieces) {
   size_t elems = 0;
   for (size_t i = 0; i < pieces.size(); ++i) {
     elems += pieces[i];
-    if (i + 1 < pieces.size())
+    if (i + 1 < pieces.size()) {
       EXPECT_EQ(pieces[i] % 14, 0u) << "pieces hold whole blocks of 7 and an even count for int4";
+    }
   }
   EXPECT_EQ(elems, (1u << 20) + 3);
 }
