@@ -398,6 +398,97 @@ STRATA_API strataResult_t strataAllGatherQuantizedRawPrequantized(
     size_t sendcount, strataQuant_t quant, size_t blockElems, strataComm_t comm,
     strataStream_t stream);
 
+/* ---- MoE expert parallelism (docs/moe.md) ---------------------------------------------------
+ * Dispatch sends each token's hidden state to the ranks holding its top-k experts (once per
+ * rank, however many of its experts that rank holds) and hands each rank its tokens grouped by
+ * local expert; combine sends the expert outputs back and sums them, weighted by the top-k
+ * weights, on the token's own rank. Shaped after DeepEP's Buffer / get_dispatch_layout /
+ * dispatch / combine and Ascend's MoeDistributeDispatch / Combine. Expert e lives on rank
+ * e / (numExperts / nranks) as local expert e % (numExperts / nranks). A buffer owns receive
+ * space for the worst case (every rank sends all its tokens to one rank), so a dispatch sends
+ * its payload without first exchanging sizes and allocates nothing. */
+
+/** Quantisation of one leg of dispatch or combine. */
+typedef enum {
+  strataMoeQuantNone = 0, /**< The payload travels in the buffer's dtype. */
+  strataMoeQuantInt8 = 1, /**< int8 with one float32 scale per token (max|x| / 127): per token
+                               H + 4 bytes instead of 2H for bf16. */
+  strataNumMoeQuants = 2
+} strataMoeQuant_t;
+
+/** The shape a MoE buffer serves. Every rank of the communicator creates its buffer with the
+ *  same values (a dispatch between buffers of different shapes fails with strataInvalidUsage
+ *  naming the peer). */
+typedef struct {
+  size_t maxTokensPerRank;        /**< Most tokens a rank passes to one dispatch (>= 1). */
+  size_t hidden;                  /**< Elements per token (>= 1). */
+  int topk;                       /**< Experts per token, 1..numExperts. */
+  int numExperts;                 /**< Experts in all, a multiple of the number of ranks. */
+  strataDataType_t dtype;         /**< Payload: strataBfloat16, strataFloat16 or strataFloat32. */
+  strataMoeQuant_t dispatchQuant; /**< How the dispatch payload travels. */
+  strataMoeQuant_t combineQuant;  /**< How the combine payload travels. */
+} strataMoeConfig_t;
+
+/** A MoE buffer: one communicator's dispatch/combine state and worst-case receive space. */
+typedef struct strataMoeBuffer* strataMoeBuffer_t;
+/** Names the dispatch whose rows a combine returns (DeepEP's handle). A value the caller keeps;
+ *  the state it refers to lives in the buffer and is valid until the buffer's next dispatch. */
+typedef struct {
+  uint64_t internal[2];
+} strataMoeHandle_t;
+
+/** Creates a MoE buffer for comm with the shape in *config. Local (no communication). */
+STRATA_API strataResult_t strataMoeBufferCreate(strataComm_t comm, const strataMoeConfig_t* config,
+                                                strataMoeBuffer_t* buffer);
+
+/** Frees a MoE buffer (and the handles it gave out). */
+STRATA_API strataResult_t strataMoeBufferDestroy(strataMoeBuffer_t buffer);
+
+/** Stores in *maxRecvTokens the most rows a dispatch on this buffer can deliver to a rank:
+ *  nranks x maxTokensPerRank x min(topk, local experts). The receive arrays of
+ *  strataMoeDispatch hold that many rows. */
+STRATA_API strataResult_t strataMoeGetMaxRecvTokens(strataMoeBuffer_t buffer,
+                                                    size_t* maxRecvTokens);
+
+/** From this rank's top-k expert ids (numTokens x topk of idxType, strataInt32 or strataInt64;
+ *  -1 marks an unused slot), computes as DeepEP's get_dispatch_layout does (locally, no
+ *  communication): numTokensPerRank[nranks] (tokens sent to each rank), numTokensPerExpert
+ *  [numExperts] and isTokenInRank[numTokens x nranks] (1 when token t goes to rank r). Any
+ *  output may be NULL. */
+STRATA_API strataResult_t strataMoeGetLayout(strataMoeBuffer_t buffer, const void* topkIdx,
+                                             strataDataType_t idxType, size_t numTokens,
+                                             int* numTokensPerRank, int* numTokensPerExpert,
+                                             uint8_t* isTokenInRank);
+
+/** Dispatches this rank's numTokens tokens (x: numTokens x hidden of xType, the buffer's dtype)
+ *  to the ranks of their experts (topkIdx: numTokens x topk of idxType; topkWeights:
+ *  numTokens x topk float32). Collective over the communicator's ranks. On return (or when the
+ *  stream's work has run) this rank holds *numRecvTokens rows, grouped by local expert (local
+ *  expert 0's rows first; within an expert by source rank, then by the source's token order):
+ *  recvX (rows x hidden of the buffer's dtype; dequantised when the leg is int8), and for each
+ *  row its token's topk global expert ids (recvTopkIdx, int32, rows x topk) and weights
+ *  (recvTopkWeights, rows x topk); recvCountsPerExpert[local experts] counts the rows of each
+ *  local expert. recvTopkIdx and recvTopkWeights may be NULL. *handle (may be NULL) receives
+ *  what strataMoeCombine needs. */
+STRATA_API strataResult_t strataMoeDispatch(strataMoeBuffer_t buffer, const void* x,
+                                            strataDataType_t xType, size_t numTokens,
+                                            const void* topkIdx, strataDataType_t idxType,
+                                            const float* topkWeights, void* recvX,
+                                            int32_t* recvTopkIdx, float* recvTopkWeights,
+                                            int* recvCountsPerExpert, size_t* numRecvTokens,
+                                            strataMoeHandle_t* handle, strataStream_t stream);
+
+/** Sends the expert outputs of the rows handle's dispatch delivered (expertOut: those rows x
+ *  hidden of type, the buffer's dtype, in the order dispatch delivered them) back to their
+ *  source ranks, where combinedX[t] (numTokens x hidden of type, the dispatch's numTokens)
+ *  receives sum over token t's experts of weight x output, accumulated in float32 and rounded
+ *  once. Each rank first sums its rows of one token, so one row per token and rank travels
+ *  back. Collective over the communicator's ranks. */
+STRATA_API strataResult_t strataMoeCombine(strataMoeBuffer_t buffer,
+                                           const strataMoeHandle_t* handle,
+                                           const void* expertOut, strataDataType_t type,
+                                           void* combinedX, strataStream_t stream);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -67,6 +67,8 @@ class Comm {
   explicit Comm(strataComm_t comm) : handle_(std::make_shared<CommHandle>(comm)) {}
 
   bool alive() const { return handle_->alive(); }
+  // The owned handle, for objects that call the library on this communicator (MoeBuffer).
+  const std::shared_ptr<CommHandle>& sharedHandle() const { return handle_; }
   int rank() const;
   int size() const;
   std::string lastError() const { return handle_->lastError(); }

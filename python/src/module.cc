@@ -5,6 +5,7 @@
 
 #include "buffer_arg.h"
 #include "comm.h"
+#include "moe.h"
 #include "errors.h"
 #include "stream.h"
 #include "without_gil.h"
@@ -94,6 +95,7 @@ PYBIND11_MODULE(_strata, m) {
 
   bindStream(m);
   bindComm(m);
+  bindMoe(m);
 
   m.def("get_unique_id", &uniqueId,
         "A new rendezvous point (strataGetUniqueId) as 128 bytes, to hand to every rank. It holds "

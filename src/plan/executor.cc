@@ -204,6 +204,7 @@ void PlanRun::pushSome(int peer, const std::byte* src, size_t& sent, size_t limi
 // A chunk must belong to a message of the size the op expects and fit in what is left of it.
 Status PlanRun::checkChunk(const Op& op, const RecvChunk& c, size_t got) const {
   if (c.msgBytes == op.bytes && got + c.bytes <= op.bytes) return Status::ok();
+  if (op.upTo && c.msgBytes <= op.bytes && got + c.bytes <= c.msgBytes) return Status::ok();
 
   return makeError(strataInvalidUsage,
                    "%s (%s): rank %d sent a message of %llu bytes where rank %d expected "
@@ -263,7 +264,8 @@ Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local
   Endpoint& ep = ctx_.transport->endpoint(op.peer);
   const ReduceFn fn = local != nullptr ? reduceKernel(op.dtype, op.redop) : nullptr;
   const size_t es = dtypeSize(op.dtype);
-  while (got < op.bytes) {
+  size_t want = op.bytes;
+  while (got < want) {
     RecvChunk c = ep.peek();
     if (c.empty()) break;
     if (c.signal >= 0) {  // a signal for a later wait, behind the bytes before it
@@ -271,6 +273,7 @@ Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local
       continue;
     }
     STRATA_CHECK(checkChunk(op, c, got));
+    if (op.upTo) want = static_cast<size_t>(c.msgBytes);
     if (op.kind == OpKind::kRecvDequantize) {
       // Straight out of the transport's slot into the caller's buffer: the values are read once.
       const size_t perByte = op.dtype == kPackedInt4 ? 2 : 1;
@@ -294,6 +297,8 @@ Status PlanRun::receiveSome(const Op& op, std::byte* dst, const std::byte* local
     ++counters_.syncs;
     *progressed = true;
   }
+  // A shorter message has fully landed: the op is complete.
+  if (op.upTo && got == want) got = op.bytes;
   return Status::ok();
 }
 

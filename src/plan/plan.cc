@@ -158,6 +158,16 @@ OpId PlanBuilder::recv(int peer, BufRef dst, size_t bytes, After after) {
   return add(std::move(op), after);
 }
 
+OpId PlanBuilder::recvUpTo(int peer, BufRef dst, size_t bytes, After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kRecv);
+  op.peer = peer;
+  op.dst = dst;
+  op.bytes = bytes;
+  op.upTo = true;
+  return add(std::move(op), after);
+}
+
 OpId PlanBuilder::recvReduce(int peer, BufRef dst, BufRef local, size_t bytes, bool incomingFirst,
                              After after) {
   if (bytes == 0) return kNoOp;

@@ -88,6 +88,10 @@ struct Op {
   // Reducing receives: reduce as incoming op local instead of local op incoming, so two ranks
   // can put the operands in the same (rank) order and get bit-identical results.
   bool incomingFirst = false;
+  // kRecv: the message may be shorter than `bytes` (at most `bytes`, its size travels with its
+  // chunks); the op completes once the whole message has landed. For receivers that reserve
+  // worst-case space and learn the size from the data (MoE dispatch: no size exchange first).
+  bool upTo = false;
   strataDataType_t dtype = strataUint8;     // element type the op reads (and reduces)
   strataDataType_t dstType = strataUint8;   // kTransform: element type it writes
   strataRedOp_t redop = strataSum;          // reducing ops (Avg appears as Sum + kDivide)
@@ -155,6 +159,8 @@ class PlanBuilder {
   using After = std::initializer_list<OpId>;
   OpId send(int peer, BufRef src, size_t bytes, After after = {});
   OpId recv(int peer, BufRef dst, size_t bytes, After after = {});
+  // A receive of one message of at most `bytes` (Op::upTo).
+  OpId recvUpTo(int peer, BufRef dst, size_t bytes, After after = {});
   OpId recvReduce(int peer, BufRef dst, BufRef local, size_t bytes, bool incomingFirst = false,
                   After after = {});
   OpId recvReduceSend(int from, int to, BufRef dst, BufRef local, size_t bytes);

@@ -41,7 +41,7 @@ MsgStamp RankTimeline::postSend(int peer, size_t bytes) {
     sent = std::max(sent, egress);
   }
   phaseEnd_ = std::max(phaseEnd_, sent);
-  return {t, sent};
+  return {t, sent, bytes};
 }
 
 void RankTimeline::postPut(int peer, size_t bytes) {
@@ -66,7 +66,9 @@ void RankTimeline::chargeCompute(size_t bytes) {
   phaseEnd_ = std::max(phaseEnd_, computeFree_);
 }
 
-SimTime RankTimeline::arrive(const PostedRecv& r, const MsgStamp& s) {
+SimTime RankTimeline::arrive(const PostedRecv& posted, const MsgStamp& s) {
+  PostedRecv r = posted;
+  if (s.bytes > 0 && s.bytes < r.bytes) r.bytes = s.bytes;  // a receive of at most r.bytes
   const int level = model_->levelOf(r.peer, rank_);
   SimTime in = s.sentPs;
   const int port = model_->portOf(level);

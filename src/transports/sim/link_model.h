@@ -29,6 +29,7 @@ using SimTime = int64_t;  // picoseconds
 struct MsgStamp {
   SimTime postedPs = 0;  // sender's clock when the send was posted (start of its phase)
   SimTime sentPs = 0;    // its last byte has left the sender's link and egress port
+  size_t bytes = 0;      // the message's size (a receive of at most n bytes is charged for it)
 };
 
 // The topology's numbers in the form the clocks use. Immutable; shared by every rank.

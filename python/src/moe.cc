@@ -1,0 +1,208 @@
+#include "moe.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "buffer_arg.h"
+#include "comm.h"
+#include "errors.h"
+#include "strata/strata.h"
+#include "without_gil.h"
+
+namespace py = pybind11;
+
+namespace strata::python {
+namespace {
+
+strataMoeQuant_t moeQuantFrom(py::handle q, const char* what) {
+  if (q.is_none()) return strataMoeQuantNone;
+  const std::string s = py::str(q);
+  if (s == "none") return strataMoeQuantNone;
+  if (s == "int8") return strataMoeQuantInt8;
+  invalidArgument(std::string("MoeBuffer: ") + what + " must be 'none' or 'int8', not '" + s + "'");
+}
+
+// The numpy dtype an array of `t` is returned as (bfloat16 as its uint16 bits).
+py::dtype numpyType(strataDataType_t t) {
+  switch (t) {
+    case strataFloat32:
+      return py::dtype("float32");
+    case strataFloat16:
+      return py::dtype("float16");
+    default:
+      return py::dtype("uint16");
+  }
+}
+
+// What strataMoeCombine needs from a dispatch, kept by Python.
+struct MoeHandle {
+  strataMoeHandle_t handle{};
+  size_t numTokens = 0;
+};
+
+class MoeBuffer {
+ public:
+  MoeBuffer(const Comm& comm, long long maxTokens, long long hidden, int topk, int numExperts,
+            py::handle dtype, py::handle dispatchQuant, py::handle combineQuant)
+      : comm_(comm.sharedHandle()) {
+    if (maxTokens < 0 || hidden < 0)
+      invalidArgument("MoeBuffer: max_tokens_per_rank and hidden must be >= 0");
+    strataMoeConfig_t c{};
+    c.maxTokensPerRank = static_cast<size_t>(maxTokens);
+    c.hidden = static_cast<size_t>(hidden);
+    c.topk = topk;
+    c.numExperts = numExperts;
+    c.dtype = dataTypeFrom(dtype, "dtype");
+    c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
+    c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+    strataComm_t h = comm_->get("strataMoeBufferCreate");
+    check(strataMoeBufferCreate(h, &c, &buf_), "strataMoeBufferCreate", h);
+    config_ = c;
+    check(strataMoeGetMaxRecvTokens(buf_, &maxRecv_), "strataMoeGetMaxRecvTokens", h);
+    int n = 0;
+    check(strataCommCount(h, &n), "strataCommCount", h);
+    nranks_ = n;
+  }
+  ~MoeBuffer() { destroy(); }
+
+  void destroy() {
+    if (buf_ && comm_->alive()) strataMoeBufferDestroy(buf_);
+    buf_ = nullptr;
+  }
+
+  size_t maxRecvTokens() const { return maxRecv_; }
+  int localExperts() const { return config_.numExperts / nranks_; }
+
+  py::tuple layout(py::handle topkIdx) {
+    const char* op = "strataMoeGetLayout";
+    BufferArg ids = BufferArg::view(topkIdx, "get_layout", "topk_idx", Access::kRead, {});
+    const size_t tokens = tokensOf("get_layout", ids);
+    py::array_t<int32_t> perRank(nranks_), perExpert(config_.numExperts);
+    py::array_t<uint8_t> inRank(
+        {static_cast<py::ssize_t>(tokens), static_cast<py::ssize_t>(nranks_)});
+    auto* pr = perRank.mutable_data();
+    auto* pe = perExpert.mutable_data();
+    auto* ir = inRank.mutable_data();
+    strataComm_t h = comm_->get(op);
+    strataMoeBuffer_t b = live(op);
+    check(withoutGil(
+              [&] { return strataMoeGetLayout(b, ids.data(), ids.dtype(), tokens, pr, pe, ir); }),
+          op, h);
+    return py::make_tuple(perRank, perExpert, inRank.attr("astype")("bool"));
+  }
+
+  py::tuple dispatch(py::handle x, py::handle topkIdx, py::handle topkWeights) {
+    const char* op = "strataMoeDispatch";
+    BufferArg xs = BufferArg::view(x, "dispatch", "x", Access::kRead, config_.dtype);
+    BufferArg ids = BufferArg::view(topkIdx, "dispatch", "topk_idx", Access::kRead, {});
+    BufferArg w = BufferArg::view(topkWeights, "dispatch", "topk_weights", Access::kRead, {});
+    const size_t tokens = tokensOf("dispatch", ids);
+    if (xs.count() != tokens * config_.hidden)
+      invalidArgument("dispatch: x holds " + std::to_string(xs.count()) + " elements, not " +
+                      std::to_string(tokens) + " tokens x hidden " +
+                      std::to_string(config_.hidden));
+    if (w.dtype() != strataFloat32 || w.count() != ids.count())
+      invalidArgument("dispatch: topk_weights must be float32 of the shape of topk_idx");
+    const auto rows = static_cast<py::ssize_t>(maxRecv_);
+    const auto hid = static_cast<py::ssize_t>(config_.hidden);
+    const auto k = static_cast<py::ssize_t>(config_.topk);
+    py::array recvX(numpyType(config_.dtype), {rows, hid});
+    py::array_t<int32_t> recvIdx({rows, k});
+    py::array_t<float> recvW({rows, k});
+    py::array_t<int32_t> counts(localExperts());
+    void* rx = recvX.mutable_data();
+    int32_t* ri = recvIdx.mutable_data();
+    float* rw = recvW.mutable_data();
+    int* cnt = counts.mutable_data();
+    size_t got = 0;
+    MoeHandle handle;
+    handle.numTokens = tokens;
+    strataComm_t h = comm_->get(op);
+    strataMoeBuffer_t b = live(op);
+    check(withoutGil([&] {
+            return strataMoeDispatch(b, xs.data(), config_.dtype, tokens, ids.data(), ids.dtype(),
+                                     static_cast<const float*>(w.data()), rx, ri, rw, cnt, &got,
+                                     &handle.handle, nullptr);
+          }),
+          op, h);
+    py::slice first(0, static_cast<py::ssize_t>(got), 1);
+    return py::make_tuple(recvX[first], recvIdx[first], recvW[first], counts, handle);
+  }
+
+  py::object combine(py::handle expertOut, const MoeHandle& handle, py::handle out) {
+    const char* op = "strataMoeCombine";
+    BufferArg in =
+        BufferArg::view(expertOut, "combine", "expert_out", Access::kRead, config_.dtype);
+    py::object result = py::reinterpret_borrow<py::object>(out);
+    if (out.is_none())
+      result = py::array(numpyType(config_.dtype), {static_cast<py::ssize_t>(handle.numTokens),
+                                                    static_cast<py::ssize_t>(config_.hidden)});
+    BufferArg o = BufferArg::view(result, "combine", "out", Access::kWrite, config_.dtype);
+    if (o.count() < handle.numTokens * config_.hidden)
+      invalidArgument("combine: out holds " + std::to_string(o.count()) + " elements, fewer than " +
+                      std::to_string(handle.numTokens) + " tokens x hidden");
+    strataComm_t h = comm_->get(op);
+    strataMoeBuffer_t b = live(op);
+    check(withoutGil([&] {
+            return strataMoeCombine(b, &handle.handle, in.data(), config_.dtype, o.data(), nullptr);
+          }),
+          op, h);
+    return result;
+  }
+
+ private:
+  strataMoeBuffer_t live(const char* op) const {
+    if (!buf_) invalidUsage(std::string(op) + ": the MoeBuffer was destroyed");
+    return buf_;
+  }
+  size_t tokensOf(const char* op, const BufferArg& ids) const {
+    const size_t k = static_cast<size_t>(config_.topk);
+    if (ids.count() % k != 0)
+      invalidArgument(std::string(op) + ": topk_idx holds " + std::to_string(ids.count()) +
+                      " ids, not a multiple of topk " + std::to_string(k));
+    return ids.count() / k;
+  }
+
+  std::shared_ptr<CommHandle> comm_;
+  strataMoeBuffer_t buf_ = nullptr;
+  strataMoeConfig_t config_{};
+  size_t maxRecv_ = 0;
+  int nranks_ = 1;
+};
+
+}  // namespace
+
+void bindMoe(py::module_& m) {
+  py::class_<MoeHandle>(m, "MoeHandle",
+                        "Names the dispatch whose rows a combine returns (strataMoeHandle_t).")
+      .def_readonly("num_tokens", &MoeHandle::numTokens);
+  py::class_<MoeBuffer>(m, "MoeBuffer",
+                        "MoE dispatch/combine state of one communicator and shape "
+                        "(strataMoeBufferCreate); see docs/moe.md.")
+      .def(py::init<const Comm&, long long, long long, int, int, py::handle, py::handle,
+                    py::handle>(),
+           py::arg("comm"), py::arg("max_tokens_per_rank"), py::arg("hidden"), py::arg("topk"),
+           py::arg("num_experts"), py::arg("dtype") = "bfloat16",
+           py::arg("dispatch_quant") = "none", py::arg("combine_quant") = "none")
+      .def_property_readonly("max_recv_tokens", &MoeBuffer::maxRecvTokens,
+                             "Most rows a dispatch delivers (strataMoeGetMaxRecvTokens).")
+      .def_property_readonly("local_experts", &MoeBuffer::localExperts)
+      .def("get_layout", &MoeBuffer::layout, py::arg("topk_idx"),
+           "(tokens per rank, tokens per expert, token-in-rank [tokens, ranks]) from top-k "
+           "expert ids (strataMoeGetLayout).")
+      .def("dispatch", &MoeBuffer::dispatch, py::arg("x"), py::arg("topk_idx"),
+           py::arg("topk_weights"),
+           "Dispatches tokens to their experts' ranks (strataMoeDispatch); returns (recv_x, "
+           "recv_topk_idx, recv_topk_weights, counts per local expert, handle).")
+      .def("combine", &MoeBuffer::combine, py::arg("expert_out"), py::arg("handle"),
+           py::arg("out") = py::none(),
+           "Returns expert outputs to their tokens' ranks as the top-k weighted sum "
+           "(strataMoeCombine).")
+      .def("destroy", &MoeBuffer::destroy, "Frees the buffer (strataMoeBufferDestroy).");
+}
+
+}  // namespace strata::python

@@ -1,0 +1,205 @@
+// MoE expert parallelism: strataMoeBufferCreate/Destroy, strataMoeGetMaxRecvTokens,
+// strataMoeGetLayout, strataMoeDispatch and strataMoeCombine. Handle and argument checks here;
+// the work is in moe/.
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "api/handles.h"
+#include "base/dtype.h"
+#include "moe/moe_buffer.h"
+#include "moe/moe_layout.h"
+
+using strata::Comm;
+using strata::makeError;
+using strata::MoeBuffer;
+using strata::Status;
+using strata::api::finish;
+using strata::api::guard;
+
+struct strataMoeBuffer {
+  static constexpr uint64_t kMagic = 0x5354524154414d42ull;  // "STRATAMB"
+  uint64_t magic = kMagic;
+  strataComm_t comm = nullptr;
+  std::unique_ptr<MoeBuffer> buffer;
+  uint64_t id = 0;             // handle.internal[0]: which buffer a handle names
+  uint64_t dispatchCalls = 0;  // handle.internal[1]: which dispatch
+};
+
+namespace {
+
+strata::Result<strataMoeBuffer*> checkBuffer(strataMoeBuffer_t b, const char* op) {
+  if (b == nullptr) return makeError(strataInvalidArgument, "%s: buffer is NULL", op);
+  if (b->magic != strataMoeBuffer::kMagic || !b->buffer)
+    return makeError(strataInvalidArgument,
+                     "%s: buffer is not a valid MoE buffer (never created or already destroyed)",
+                     op);
+  return b;
+}
+
+Status checkType(const char* op, const char* what, strataDataType_t got, strataDataType_t want) {
+  if (got == want) return Status::ok();
+  return makeError(strataInvalidArgument, "%s: %s %d (%s) does not match the buffer's dtype %s", op,
+                   what, static_cast<int>(got),
+                   strata::validType(got) ? strata::dtypeName(got) : "not a strataDataType_t",
+                   strata::dtypeName(want));
+}
+
+Status checkPtr(const char* op, const char* what, const void* p, bool needed) {
+  if (p == nullptr && needed) return makeError(strataInvalidArgument, "%s: %s is NULL", op, what);
+  return Status::ok();
+}
+
+// Checks the buffer, its communicator and the stream, then runs `check`, then runs the work
+// `makeWork` returns now, or queues it on the stream (pinning the communicator as a queued
+// collective does). The work captures the checked values, never the caller's frame.
+template <typename Check, typename MakeWork>
+strataResult_t submit(const char* op, strataMoeBuffer_t handle, strataStream_t stream,
+                      Check&& check, MakeWork&& makeWork) {
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(handle, op);
+    if (!b.isOk()) return finish(b.status());
+    auto c = strata::api::checkComm(b.value()->comm, op, "the buffer's communicator");
+    if (!c.isOk()) return finish(c.status());
+    Comm* comm = c.value();
+    strata::RankScope scope(comm->rank());
+    auto s = strata::api::checkStream(stream, op);
+    if (!s.isOk()) return finish(s.status(), comm);
+    Status st = check(*b.value());
+    if (!st.isOk()) return finish(st, comm);
+    strata::api::ActiveCall active(comm);
+    std::function<Status()> work = makeWork();
+    if (s.value() == nullptr) return finish(work(), comm);
+    comm->pending().fetch_add(1);
+    s.value()->enqueue([comm, work = std::move(work)]() {
+      strata::RankScope inner(comm->rank());
+      Status r = work();
+      if (!r.isOk()) comm->recordError(r);
+      comm->pending().fetch_sub(1);
+      return r;
+    });
+    return strataSuccess;
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+strataResult_t strataMoeBufferCreate(strataComm_t comm, const strataMoeConfig_t* config,
+                                     strataMoeBuffer_t* buffer) {
+  const char* op = "strataMoeBufferCreate";
+  return guard(op, [&]() -> strataResult_t {
+    auto c = strata::api::checkComm(comm, op);
+    if (!c.isOk()) return finish(c.status());
+    if (buffer == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: buffer is NULL", op), c.value());
+    *buffer = nullptr;
+    if (config == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: config is NULL", op), c.value());
+    auto b = MoeBuffer::create(*c.value(), *config);
+    if (!b.isOk()) return finish(b.status(), c.value());
+    auto h = std::make_unique<strataMoeBuffer>();
+    h->comm = comm;
+    h->buffer = std::move(b).value();
+    h->id = reinterpret_cast<uintptr_t>(h.get()) ^ strataMoeBuffer::kMagic;
+    *buffer = h.release();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeBufferDestroy(strataMoeBuffer_t buffer) {
+  const char* op = "strataMoeBufferDestroy";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    buffer->magic = 0;
+    delete buffer;
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeGetMaxRecvTokens(strataMoeBuffer_t buffer, size_t* maxRecvTokens) {
+  const char* op = "strataMoeGetMaxRecvTokens";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    if (maxRecvTokens == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: maxRecvTokens is NULL", op));
+    *maxRecvTokens = buffer->buffer->shape().maxRecvRows();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeGetLayout(strataMoeBuffer_t buffer, const void* topkIdx,
+                                  strataDataType_t idxType, size_t numTokens, int* numTokensPerRank,
+                                  int* numTokensPerExpert, uint8_t* isTokenInRank) {
+  const char* op = "strataMoeGetLayout";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    const strata::MoeShape& shape = buffer->buffer->shape();
+    const strata::TopkIds ids{topkIdx, idxType, numTokens, shape.topk};
+    Status st = strata::checkTopkIds(op, shape, ids);
+    if (!st.isOk()) return finish(st, &buffer->buffer->comm());
+    strata::computeMoeLayout(shape, ids, numTokensPerRank, numTokensPerExpert, isTokenInRank);
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeDispatch(strataMoeBuffer_t buffer, const void* x, strataDataType_t xType,
+                                 size_t numTokens, const void* topkIdx, strataDataType_t idxType,
+                                 const float* topkWeights, void* recvX, int32_t* recvTopkIdx,
+                                 float* recvTopkWeights, int* recvCountsPerExpert,
+                                 size_t* numRecvTokens, strataMoeHandle_t* handle,
+                                 strataStream_t stream) {
+  const char* op = "strataMoeDispatch";
+  MoeBuffer* moe = nullptr;
+  strata::TopkIds ids;
+  strata::MoeDispatchOutputs out{recvX, recvTopkIdx, recvTopkWeights, recvCountsPerExpert,
+                                 numRecvTokens};
+  auto check = [&](strataMoeBuffer& b) -> Status {
+    moe = b.buffer.get();
+    const strata::MoeShape& shape = moe->shape();
+    STRATA_CHECK(checkType(op, "xType", xType, shape.dtype));
+    ids = strata::TopkIds{topkIdx, idxType, numTokens, shape.topk};
+    STRATA_CHECK(strata::checkTopkIds(op, shape, ids));
+    STRATA_CHECK(checkPtr(op, "x", x, numTokens > 0));
+    STRATA_CHECK(checkPtr(op, "topkWeights", topkWeights, numTokens > 0));
+    STRATA_CHECK(checkPtr(op, "recvX", recvX, true));
+    STRATA_CHECK(checkPtr(op, "recvCountsPerExpert", recvCountsPerExpert, true));
+    ++b.dispatchCalls;
+    if (handle) *handle = strataMoeHandle_t{{b.id, b.dispatchCalls}};
+    return Status::ok();
+  };
+  return submit(op, buffer, stream, check, [&]() -> std::function<Status()> {
+    return [moe, x, ids, topkWeights, out]() { return moe->dispatch(x, ids, topkWeights, out); };
+  });
+}
+
+strataResult_t strataMoeCombine(strataMoeBuffer_t buffer, const strataMoeHandle_t* handle,
+                                const void* expertOut, strataDataType_t type, void* combinedX,
+                                strataStream_t stream) {
+  const char* op = "strataMoeCombine";
+  MoeBuffer* moe = nullptr;
+  auto check = [&](strataMoeBuffer& b) -> Status {
+    moe = b.buffer.get();
+    if (handle == nullptr) return makeError(strataInvalidArgument, "%s: handle is NULL", op);
+    if (handle->internal[0] != b.id)
+      return makeError(strataInvalidArgument,
+                       "%s: handle is not a handle of this buffer's dispatches", op);
+    if (handle->internal[1] != b.dispatchCalls)
+      return makeError(strataInvalidUsage,
+                       "%s: handle belongs to an earlier dispatch (a handle is valid until the "
+                       "buffer's next dispatch)",
+                       op);
+    STRATA_CHECK(checkType(op, "type", type, moe->shape().dtype));
+    STRATA_CHECK(checkPtr(op, "combinedX", combinedX, true));
+    return Status::ok();
+  };
+  return submit(op, buffer, stream, check, [&]() -> std::function<Status()> {
+    return [moe, expertOut, combinedX]() { return moe->combine(expertOut, combinedX); };
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,23 @@
+// The plans of MoE dispatch and combine: one phase in which a rank sends one message to every
+// other rank and receives one from each, over slots of a fixed size (the worst case), so the
+// plan needs only what this rank sends. A receive whose size this rank cannot know (dispatch:
+// how many tokens a peer routes here) takes a message of at most the slot (Op::upTo); the
+// header inside the message tells the rest.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace strata {
+
+// Rank `me`'s exchange: to peer p the first sendBytes[p] bytes of send-stage slot p (kSendBuf at
+// p x slotBytes); from peer p into receive slot p (kRecvBuf at p x slotBytes) a message of
+// recvBytes[p] bytes, or of at most slotBytes when recvBytes is empty. Peers are visited in
+// rotation (me+1, me+2, ...) so ranks do not all start on the same peer. Slot `me` is not sent:
+// the caller writes its own part straight into its receive slot.
+PlanPtr moeExchangePlan(const char* algo, int me, int nranks, size_t slotBytes,
+                        const std::vector<size_t>& sendBytes, const std::vector<size_t>& recvBytes);
+
+}  // namespace strata

@@ -1,0 +1,126 @@
+"""MoE dispatch and combine from Python: strata.MoeBuffer with ranks as threads (Comm.init_all):
+layout, dispatch against a reference, identity experts through combine, bad inputs."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import strata
+
+
+def run_threads(comms, body):
+    results = [None] * len(comms)
+    errors = []
+
+    def run(i):
+        try:
+            results[i] = body(comms[i])
+        except BaseException as e:  # reported on the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(comms))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture(params=[1, 2, 4])
+def comms(request):
+    comms = strata.Comm.init_all(request.param)
+    yield comms
+    for c in comms:
+        c.destroy()
+
+
+EXPERTS, TOPK, HIDDEN, TOKENS = 16, 3, 24, 10
+
+
+def routing(rank):
+    rng = np.random.default_rng(7 + rank)
+    idx = np.stack([rng.choice(EXPERTS, TOPK, replace=False) for _ in range(TOKENS)]).astype(np.int64)
+    w = rng.uniform(0.1, 1.0, (TOKENS, TOPK)).astype(np.float32)
+    x = rng.uniform(-1, 1, (TOKENS, HIDDEN)).astype(np.float32)
+    return idx, w, x
+
+
+def test_dispatch_and_identity_combine(comms):
+    n = len(comms)
+    local = EXPERTS // n
+    inputs = [routing(r) for r in range(n)]
+
+    def body(comm):
+        r = comm.rank
+        buf = strata.MoeBuffer(comm, TOKENS, HIDDEN, TOPK, EXPERTS, dtype="float32")
+        assert buf.max_recv_tokens == n * TOKENS * min(TOPK, local)
+        idx, w, x = inputs[r]
+        per_rank, per_expert, in_rank = buf.get_layout(idx)
+        assert per_expert.tolist() == np.bincount(idx.ravel(), minlength=EXPERTS).tolist()
+        assert in_rank.shape == (TOKENS, n)
+        assert per_rank.tolist() == in_rank.sum(axis=0).tolist()
+        recv_x, recv_idx, recv_w, counts, handle = buf.dispatch(x, idx, w)
+        # The reference: rows by local expert, then source rank, then source token.
+        want = []
+        for le in range(local):
+            e = r * local + le
+            for s in range(n):
+                sidx, sw, sx = inputs[s]
+                for t in range(TOKENS):
+                    if e in sidx[t]:
+                        want.append((sx[t], sidx[t], sw[t]))
+        assert counts.sum() == len(want) == recv_x.shape[0]
+        for row, (wx, wi, ww) in enumerate(want):
+            assert np.array_equal(recv_x[row], wx)
+            assert recv_idx[row].tolist() == wi.tolist()
+            assert np.array_equal(recv_w[row], ww)
+        out = buf.combine(recv_x, handle)  # identity experts
+        np.testing.assert_allclose(out, x * w.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+        buf.destroy()
+
+    run_threads(comms, body)
+
+
+def test_bf16_with_int8_dispatch(comms):
+    n = len(comms)
+    inputs = [routing(r) for r in range(n)]
+
+    def body(comm):
+        idx, w, x = inputs[comm.rank]
+        bits = (x.view(np.uint32) >> 16).astype(np.uint16)  # bfloat16 by truncation
+        xb = (bits.astype(np.uint32) << 16).view(np.float32)
+        buf = strata.MoeBuffer(comm, TOKENS, HIDDEN, TOPK, EXPERTS, dtype="bfloat16",
+                               dispatch_quant="int8")
+        recv_x, _, _, _, handle = buf.dispatch(bits, idx.astype(np.int32), w)
+        assert recv_x.dtype == np.uint16
+        out = buf.combine(recv_x, handle)
+        got = (out.astype(np.uint32) << 16).view(np.float32)
+        want = xb * w.sum(axis=1, keepdims=True)
+        bound = np.abs(xb).max(axis=1, keepdims=True) * w.sum(axis=1, keepdims=True) * (0.5 / 127 + 3 / 128)
+        assert np.all(np.abs(got - want) <= bound + 1e-6)
+        buf.destroy()
+
+    run_threads(comms, body)
+
+
+def test_bad_inputs_are_refused_by_name():
+    (comm,) = strata.Comm.init_all(1)
+    try:
+        with pytest.raises(strata.InvalidArgumentError, match="config.topk 0"):
+            strata.MoeBuffer(comm, 4, 8, 0, 8)
+        with pytest.raises(strata.InvalidArgumentError, match="dispatch_quant"):
+            strata.MoeBuffer(comm, 4, 8, 2, 8, dispatch_quant="int4")
+        buf = strata.MoeBuffer(comm, 4, 8, 2, 8, dtype="float32")
+        x = np.zeros((4, 8), np.float32)
+        w = np.ones((4, 2), np.float32)
+        with pytest.raises(strata.InvalidArgumentError, match=r"topkIdx\[0\]\[1\] = 8"):
+            buf.dispatch(x, np.array([[0, 8], [1, 2], [3, 4], [5, 6]], np.int32), w)
+        with pytest.raises(strata.InvalidArgumentError, match="numTokens 5"):
+            buf.dispatch(np.zeros((5, 8), np.float32), np.zeros((5, 2), np.int32),
+                         np.ones((5, 2), np.float32))
+        buf.destroy()
+    finally:
+        comm.destroy()
