@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kill_check.h"
+#include "strata/strata.h"
 #include "worker_group.h"
 
 namespace strata::mptest {
@@ -39,7 +40,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, MoeProcesses, ::testing::Values(2, 4),
 // The timeout is long, so only a detected death (strataRemoteError) can end the survivors' waits
 // within the limit; each names the killed rank.
 TEST(MoeRankKilled, SurvivorsReturnRemoteErrorNamingTheRank) {
-  const int nranks = 3;
+  const int nranks = 4;
   const int victim = 1;
   WorkerGroup group(kWorker, nranks, "127.0.0.1:" + std::to_string(pickFreePort()),
                     randomSecretHex());
