@@ -427,6 +427,11 @@ typedef struct {
   strataDataType_t dtype;         /**< Payload: strataBfloat16, strataFloat16 or strataFloat32. */
   strataMoeQuant_t dispatchQuant; /**< How the dispatch payload travels. */
   strataMoeQuant_t combineQuant;  /**< How the combine payload travels. */
+  int numSlots;                   /**< Physical expert slots (replicas included), a multiple of
+                                       the ranks: rank r holds slots [r x numSlots / nranks,
+                                       (r + 1) x numSlots / nranks). 0 means numExperts, one
+                                       slot per expert (slot e holds expert e). More slots than
+                                       experts need strataMoeBufferSetPlacement. */
 } strataMoeConfig_t;
 
 /** A MoE buffer: one communicator's dispatch/combine state and worst-case receive space. */
@@ -441,11 +446,45 @@ typedef struct {
 STRATA_API strataResult_t strataMoeBufferCreate(strataComm_t comm, const strataMoeConfig_t* config,
                                                 strataMoeBuffer_t* buffer);
 
+/** Sets which logical expert each physical slot holds (slotExpert[numSlots], every expert in at
+ *  least one slot), for the dispatches that follow on this rank; every rank sets the same
+ *  placement. A token's expert is sent to one of its replicas, in this order of preference: a
+ *  replica on the token's own rank; else one on the same host (topology level 0); else
+ *  candidates[source rank % n] among all replicas (among the same-host ones when there are
+ *  several). Dispatch then groups rows by local slot (recvCountsPerExpert has numSlots / nranks
+ *  entries). Local (no communication). */
+STRATA_API strataResult_t strataMoeBufferSetPlacement(strataMoeBuffer_t buffer,
+                                                      const int32_t* slotExpert, int numSlots);
+
+/** EPLB-style placement from per-expert load (expertLoad[numExperts], e.g. tokens routed to each
+ *  expert): the nranks x slotsPerRank - numExperts spare slots go one at a time to the expert
+ *  with the largest load per replica; then replicas, heaviest (load / replicas) first, go to the
+ *  lightest rank with a free slot. Writes slotExpert[nranks x slotsPerRank] (rank r's slots at
+ *  r x slotsPerRank). *maxMeanBefore (may be NULL) receives max/mean rank load with expert e on
+ *  rank e x nranks / numExperts and no replicas, *maxMeanAfter (may be NULL) the same for the
+ *  placement, a replica carrying load / replicas. */
+STRATA_API strataResult_t strataMoePlacementCompute(const double* expertLoad, int numExperts,
+                                                    int nranks, int slotsPerRank,
+                                                    int32_t* slotExpert, double* maxMeanBefore,
+                                                    double* maxMeanAfter);
+
+/** Timing-only simulation of one MoE dispatch and the combine that follows on a modelled
+ *  topology (config->topoFile or STRATA_TOPO_FILE, e.g. "cm384"): every rank's plan built as a
+ *  buffer of shape *moe builds it, walked through the sim link model with no payload and no
+ *  threads. tokensSent[s x nranks + d] is how many tokens rank s sends to rank d (each token
+ *  once per destination rank; at most maxTokensPerRank). The times equal those the "sim"
+ *  transport reports for the same routing. */
+STRATA_API strataResult_t strataMoeSimTimingOnly(const strataConfig_t* config,
+                                                 const strataMoeConfig_t* moe,
+                                                 const size_t* tokensSent,
+                                                 strataSimResult_t* dispatch,
+                                                 strataSimResult_t* combine);
+
 /** Frees a MoE buffer (and the handles it gave out). */
 STRATA_API strataResult_t strataMoeBufferDestroy(strataMoeBuffer_t buffer);
 
 /** Stores in *maxRecvTokens the most rows a dispatch on this buffer can deliver to a rank:
- *  nranks x maxTokensPerRank x min(topk, local experts). The receive arrays of
+ *  nranks x maxTokensPerRank x min(topk, local slots). The receive arrays of
  *  strataMoeDispatch hold that many rows. */
 STRATA_API strataResult_t strataMoeGetMaxRecvTokens(strataMoeBuffer_t buffer,
                                                     size_t* maxRecvTokens);

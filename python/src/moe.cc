@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "buffer_arg.h"
 #include "comm.h"
@@ -47,7 +48,7 @@ struct MoeHandle {
 class MoeBuffer {
  public:
   MoeBuffer(const Comm& comm, long long maxTokens, long long hidden, int topk, int numExperts,
-            py::handle dtype, py::handle dispatchQuant, py::handle combineQuant)
+            py::handle dtype, py::handle dispatchQuant, py::handle combineQuant, int numSlots)
       : comm_(comm.sharedHandle()) {
     if (maxTokens < 0 || hidden < 0)
       invalidArgument("MoeBuffer: max_tokens_per_rank and hidden must be >= 0");
@@ -59,6 +60,7 @@ class MoeBuffer {
     c.dtype = dataTypeFrom(dtype, "dtype");
     c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
     c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+    c.numSlots = numSlots;
     strataComm_t h = comm_->get("strataMoeBufferCreate");
     check(strataMoeBufferCreate(h, &c, &buf_), "strataMoeBufferCreate", h);
     config_ = c;
@@ -75,7 +77,19 @@ class MoeBuffer {
   }
 
   size_t maxRecvTokens() const { return maxRecv_; }
-  int localExperts() const { return config_.numExperts / nranks_; }
+  int localExperts() const {
+    return (config_.numSlots ? config_.numSlots : config_.numExperts) / nranks_;
+  }
+
+  void setPlacement(py::handle slotExpert) {
+    const char* op = "strataMoeBufferSetPlacement";
+    BufferArg s = BufferArg::view(slotExpert, "set_placement", "slot_expert", Access::kRead, {});
+    if (s.dtype() != strataInt32) invalidArgument("set_placement: slot_expert must be int32");
+    strataComm_t h = comm_->get(op);
+    check(strataMoeBufferSetPlacement(live(op), static_cast<const int32_t*>(s.data()),
+                                      static_cast<int>(s.count())),
+          op, h);
+  }
 
   py::tuple layout(py::handle topkIdx) {
     const char* op = "strataMoeGetLayout";
@@ -183,11 +197,12 @@ void bindMoe(py::module_& m) {
   py::class_<MoeBuffer>(m, "MoeBuffer",
                         "MoE dispatch/combine state of one communicator and shape "
                         "(strataMoeBufferCreate); see docs/moe.md.")
-      .def(py::init<const Comm&, long long, long long, int, int, py::handle, py::handle,
-                    py::handle>(),
+      .def(py::init<const Comm&, long long, long long, int, int, py::handle, py::handle, py::handle,
+                    int>(),
            py::arg("comm"), py::arg("max_tokens_per_rank"), py::arg("hidden"), py::arg("topk"),
            py::arg("num_experts"), py::arg("dtype") = "bfloat16",
-           py::arg("dispatch_quant") = "none", py::arg("combine_quant") = "none")
+           py::arg("dispatch_quant") = "none", py::arg("combine_quant") = "none",
+           py::arg("num_slots") = 0)
       .def_property_readonly("max_recv_tokens", &MoeBuffer::maxRecvTokens,
                              "Most rows a dispatch delivers (strataMoeGetMaxRecvTokens).")
       .def_property_readonly("local_experts", &MoeBuffer::localExperts)
@@ -202,7 +217,63 @@ void bindMoe(py::module_& m) {
            py::arg("out") = py::none(),
            "Returns expert outputs to their tokens' ranks as the top-k weighted sum "
            "(strataMoeCombine).")
+      .def("set_placement", &MoeBuffer::setPlacement, py::arg("slot_expert"),
+           "Which expert each physical slot holds, int32 (strataMoeBufferSetPlacement).")
       .def("destroy", &MoeBuffer::destroy, "Frees the buffer (strataMoeBufferDestroy).");
+  m.def(
+      "moe_sim_timing_only",
+      [](py::array_t<uint64_t, py::array::c_style | py::array::forcecast> tokensSent,
+         long long maxTokens, long long hidden, int topk, int numExperts, py::handle dtype,
+         py::handle dispatchQuant, py::handle combineQuant, py::handle config) {
+        if (maxTokens < 0 || hidden < 0)
+          invalidArgument("moe_sim_timing_only: max_tokens_per_rank and hidden must be >= 0");
+        strataMoeConfig_t c{};
+        c.maxTokensPerRank = static_cast<size_t>(maxTokens);
+        c.hidden = static_cast<size_t>(hidden);
+        c.topk = topk;
+        c.numExperts = numExperts;
+        c.dtype = dataTypeFrom(dtype, "dtype");
+        c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
+        c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+        ConfigArg cfg(config);
+        std::vector<size_t> sent(tokensSent.data(), tokensSent.data() + tokensSent.size());
+        int n = 0;
+        check(strataTopoGetRankCount(cfg.get() ? cfg.get()->topoFile : nullptr, &n),
+              "strataTopoGetRankCount");
+        if (sent.size() != static_cast<size_t>(n) * static_cast<size_t>(n))
+          invalidArgument("moe_sim_timing_only: tokens_sent holds " + std::to_string(sent.size()) +
+                          " counts, not nranks x nranks = " + std::to_string(n * n));
+        strataSimResult_t d{}, k{};
+        check(
+            withoutGil([&] { return strataMoeSimTimingOnly(cfg.get(), &c, sent.data(), &d, &k); }),
+            "strataMoeSimTimingOnly");
+        py::dict out;
+        out["nranks"] = d.nranks;
+        out["dispatch_us"] = d.simTimeUs;
+        out["combine_us"] = k.simTimeUs;
+        return out;
+      },
+      py::arg("tokens_sent"), py::arg("max_tokens_per_rank"), py::arg("hidden"), py::arg("topk"),
+      py::arg("num_experts"), py::arg("dtype") = "bfloat16", py::arg("dispatch_quant") = "none",
+      py::arg("combine_quant") = "none", py::arg("config") = py::none(),
+      "Timing-only simulation of a dispatch and its combine for a routing (tokens_sent[s][d]) "
+      "on config's topology (strataMoeSimTimingOnly): {'nranks', 'dispatch_us', 'combine_us'}.");
+  m.def(
+      "moe_placement",
+      [](py::array_t<double, py::array::c_style | py::array::forcecast> load, int nranks,
+         int slotsPerRank) {
+        py::array_t<int32_t> slots(static_cast<py::ssize_t>(nranks) * slotsPerRank > 0
+                                       ? static_cast<py::ssize_t>(nranks) * slotsPerRank
+                                       : 0);
+        double before = 0, after = 0;
+        check(strataMoePlacementCompute(load.data(), static_cast<int>(load.size()), nranks,
+                                        slotsPerRank, slots.mutable_data(), &before, &after),
+              "strataMoePlacementCompute");
+        return py::make_tuple(slots, before, after);
+      },
+      py::arg("expert_load"), py::arg("nranks"), py::arg("slots_per_rank"),
+      "EPLB-style placement from per-expert load (strataMoePlacementCompute): (slot_expert, "
+      "max/mean rank load before, after).");
 }
 
 }  // namespace strata::python

@@ -1,14 +1,20 @@
 // MoE expert parallelism: strataMoeBufferCreate/Destroy, strataMoeGetMaxRecvTokens,
 // strataMoeGetLayout, strataMoeDispatch and strataMoeCombine. Handle and argument checks here;
 // the work is in moe/.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 
 #include "api/handles.h"
+#include "base/config.h"
 #include "base/dtype.h"
 #include "moe/moe_buffer.h"
 #include "moe/moe_layout.h"
+#include "moe/moe_placement.h"
+#include "moe/moe_timing.h"
+#include "topology/topology.h"
 
 using strata::Comm;
 using strata::makeError;
@@ -48,6 +54,14 @@ Status checkType(const char* op, const char* what, strataDataType_t got, strataD
 Status checkPtr(const char* op, const char* what, const void* p, bool needed) {
   if (p == nullptr && needed) return makeError(strataInvalidArgument, "%s: %s is NULL", op, what);
   return Status::ok();
+}
+
+Status checkPlaced(const char* op, const MoeBuffer& b) {
+  if (!b.route().empty()) return Status::ok();
+  return makeError(strataInvalidUsage,
+                   "%s: the buffer has %d slots for %d experts and no placement yet (call "
+                   "strataMoeBufferSetPlacement first)",
+                   op, b.shape().numSlots, b.shape().numExperts);
 }
 
 // Checks the buffer, its communicator and the stream, then runs `check`, then runs the work
@@ -119,6 +133,81 @@ strataResult_t strataMoeBufferDestroy(strataMoeBuffer_t buffer) {
   });
 }
 
+strataResult_t strataMoeBufferSetPlacement(strataMoeBuffer_t buffer, const int32_t* slotExpert,
+                                           int numSlots) {
+  const char* op = "strataMoeBufferSetPlacement";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    MoeBuffer& moe = *buffer->buffer;
+    const strata::MoeShape& shape = moe.shape();
+    if (numSlots != shape.numSlots)
+      return finish(makeError(strataInvalidArgument,
+                              "%s: numSlots %d differs from the buffer's config.numSlots %d", op,
+                              numSlots, shape.numSlots),
+                    &moe.comm());
+    Status st = strata::checkPlacement(op, slotExpert, numSlots, shape.numExperts);
+    if (!st.isOk()) return finish(st, &moe.comm());
+    moe.setPlacement(slotExpert);
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoePlacementCompute(const double* expertLoad, int numExperts, int nranks,
+                                         int slotsPerRank, int32_t* slotExpert,
+                                         double* maxMeanBefore, double* maxMeanAfter) {
+  const char* op = "strataMoePlacementCompute";
+  return guard(op, [&]() -> strataResult_t {
+    if (slotExpert == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: slotExpert is NULL", op));
+    auto r = strata::computeEplb(expertLoad, numExperts, nranks, slotsPerRank);
+    if (!r.isOk()) return finish(r.status());
+    std::copy(r.value().slotExpert.begin(), r.value().slotExpert.end(), slotExpert);
+    if (maxMeanBefore) *maxMeanBefore = r.value().maxMeanBefore;
+    if (maxMeanAfter) *maxMeanAfter = r.value().maxMeanAfter;
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeSimTimingOnly(const strataConfig_t* config, const strataMoeConfig_t* moe,
+                                      const size_t* tokensSent, strataSimResult_t* dispatch,
+                                      strataSimResult_t* combine) {
+  const char* op = "strataMoeSimTimingOnly";
+  return guard(op, [&]() -> strataResult_t {
+    if (moe == nullptr) return finish(makeError(strataInvalidArgument, "%s: moe is NULL", op));
+    if (tokensSent == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: tokensSent is NULL", op));
+    auto cfg = strata::resolveConfig(config, nullptr);
+    if (!cfg.isOk()) return finish(cfg.status().context(op));
+    if (cfg.value().topoFile.empty())
+      return finish(makeError(strataInvalidArgument,
+                              "%s: no topology: set config->topoFile or STRATA_TOPO_FILE to a "
+                              "preset (hccs-8, hccs-2x8, hccs-4x8, cm384) or a topology file",
+                              op));
+    auto topo = strata::resolveTopology(cfg.value().topoFile);
+    if (!topo.isOk()) return finish(topo.status().context(op));
+    auto shape = strata::makeMoeShape(*moe, topo.value().nranks);
+    if (!shape.isOk()) return finish(shape.status());
+    auto r = strata::evaluateMoeTimingOnly(topo.value(), shape.value(), tokensSent);
+    if (!r.isOk()) return finish(r.status().context(op));
+    auto fill = [&](const strata::SimResult& s, const char* algo, strataSimResult_t* out) {
+      if (!out) return;
+      std::memset(out, 0, sizeof(*out));
+      out->nranks = topo.value().nranks;
+      out->numLevels = static_cast<int>(topo.value().levels.size());
+      out->simTimeUs = static_cast<double>(s.maxEndPs) / 1e6;
+      out->minRankTimeUs = static_cast<double>(s.minEndPs) / 1e6;
+      for (int l = 0; l < STRATA_MAX_LEVELS; ++l) out->bytesSent[l] = s.total.bytesPerLevel[l];
+      out->syncs = s.total.syncs;
+      out->steps = s.total.steps;
+      std::strncpy(out->algo, algo, sizeof(out->algo) - 1);
+    };
+    fill(r.value().dispatch, "moe-dispatch", dispatch);
+    fill(r.value().combine, "moe-combine", combine);
+    return strataSuccess;
+  });
+}
+
 strataResult_t strataMoeGetMaxRecvTokens(strataMoeBuffer_t buffer, size_t* maxRecvTokens) {
   const char* op = "strataMoeGetMaxRecvTokens";
   return guard(op, [&]() -> strataResult_t {
@@ -141,8 +230,10 @@ strataResult_t strataMoeGetLayout(strataMoeBuffer_t buffer, const void* topkIdx,
     const strata::MoeShape& shape = buffer->buffer->shape();
     const strata::TopkIds ids{topkIdx, idxType, numTokens, shape.topk};
     Status st = strata::checkTopkIds(op, shape, ids);
+    if (st.isOk()) st = checkPlaced(op, *buffer->buffer);
     if (!st.isOk()) return finish(st, &buffer->buffer->comm());
-    strata::computeMoeLayout(shape, ids, numTokensPerRank, numTokensPerExpert, isTokenInRank);
+    strata::computeMoeLayout(shape, ids, buffer->buffer->route().data(), numTokensPerRank,
+                             numTokensPerExpert, isTokenInRank);
     return strataSuccess;
   });
 }
@@ -164,6 +255,7 @@ strataResult_t strataMoeDispatch(strataMoeBuffer_t buffer, const void* x, strata
     STRATA_CHECK(checkType(op, "xType", xType, shape.dtype));
     ids = strata::TopkIds{topkIdx, idxType, numTokens, shape.topk};
     STRATA_CHECK(strata::checkTopkIds(op, shape, ids));
+    STRATA_CHECK(checkPlaced(op, *moe));
     STRATA_CHECK(checkPtr(op, "x", x, numTokens > 0));
     STRATA_CHECK(checkPtr(op, "topkWeights", topkWeights, numTokens > 0));
     STRATA_CHECK(checkPtr(op, "recvX", recvX, true));

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
+#include "moe/moe_placement.h"
 #include "moe/moe_plans.h"
 #include "moe/moe_run.h"
 #include "reduce/quantize.h"
@@ -46,6 +48,15 @@ MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape) : comm_(comm), shape_(shape), r
   recvBytes_.resize(n);
   expertCursor_.resize(static_cast<size_t>(shape_.localExperts));
   inRank_.resize(n);
+  if (shape_.numSlots == shape_.numExperts) {  // slot e holds expert e
+    route_.resize(static_cast<size_t>(shape_.numExperts));
+    std::iota(route_.begin(), route_.end(), 0);
+  }
+}
+
+void MoeBuffer::setPlacement(const int32_t* slotExpert) {
+  route_ = routeForRank(slotExpert, shape_.numSlots, shape_.numExperts, shape_.nranks, rank_,
+                        comm_.topology());
 }
 
 Result<std::unique_ptr<MoeBuffer>> MoeBuffer::create(Comm& comm, const strataMoeConfig_t& config) {
@@ -67,7 +78,7 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
     std::fill(inRank_.begin(), inRank_.end(), 0);
     for (int j = 0; j < shape_.topk; ++j) {
       const int64_t e = ids.at(t, j);
-      if (e >= 0) inRank_[static_cast<size_t>(shape_.rankOf(static_cast<int>(e)))] = 1;
+      if (e >= 0) inRank_[static_cast<size_t>(shape_.rankOf(route_[static_cast<size_t>(e)]))] = 1;
     }
     const std::byte* row = static_cast<const std::byte*>(x) + t * rowBytes;
     float scale = 0;
@@ -80,9 +91,13 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
       std::byte* p = slot + kMoeHeaderBytes + sentCount_[r] * rec;
       sentTokens_[r * shape_.maxTokens + sentCount_[r]++] = static_cast<int32_t>(t);
       auto* idsOut = reinterpret_cast<int32_t*>(p);
-      for (int j = 0; j < shape_.topk; ++j) idsOut[j] = static_cast<int32_t>(ids.at(t, j));
-      std::memcpy(p + k * sizeof(int32_t), weights + t * k, k * sizeof(float));
-      std::byte* payload = p + k * (sizeof(int32_t) + sizeof(float));
+      for (int j = 0; j < shape_.topk; ++j) {
+        const int64_t e = ids.at(t, j);
+        idsOut[j] = static_cast<int32_t>(e);
+        idsOut[k + static_cast<size_t>(j)] = e >= 0 ? route_[static_cast<size_t>(e)] : -1;
+      }
+      std::memcpy(p + 2 * k * sizeof(int32_t), weights + t * k, k * sizeof(float));
+      std::byte* payload = p + k * (2 * sizeof(int32_t) + sizeof(float));
       if (int8) {
         if (!quantised) {
           quantizeBlocks(shape_.dtype, row, strataInt8, rowQuant_.data(), &scale, h, h);
@@ -127,10 +142,10 @@ Status MoeBuffer::unpackDispatch(const MoeDispatchOutputs& out) {
     recvBase_[s] = base;
     base += hd.tokens;
     for (size_t i = 0; i < hd.tokens; ++i) {
-      const auto* ids = reinterpret_cast<const int32_t*>(slot + kMoeHeaderBytes + i * rec);
+      const auto* slots = reinterpret_cast<const int32_t*>(slot + kMoeHeaderBytes + i * rec) + k;
       for (size_t j = 0; j < k; ++j) {
-        const int32_t e = ids[j];
-        if (e < 0 || e >= shape_.numExperts || shape_.rankOf(e) != rank_) continue;
+        const int32_t e = slots[j];
+        if (e < 0 || e >= shape_.numSlots || shape_.rankOf(e) != rank_) continue;
         ++out.recvCountsPerExpert[shape_.localOf(e)];
       }
     }
@@ -146,11 +161,12 @@ Status MoeBuffer::unpackDispatch(const MoeDispatchOutputs& out) {
     for (size_t i = 0; i < recvCount_[s]; ++i) {
       const std::byte* p = slot + kMoeHeaderBytes + i * rec;
       const auto* ids = reinterpret_cast<const int32_t*>(p);
-      const auto* w = reinterpret_cast<const float*>(p + k * sizeof(int32_t));
-      const std::byte* payload = p + k * (sizeof(int32_t) + sizeof(float));
+      const int32_t* slots = ids + k;
+      const auto* w = reinterpret_cast<const float*>(p + 2 * k * sizeof(int32_t));
+      const std::byte* payload = p + k * (2 * sizeof(int32_t) + sizeof(float));
       for (size_t j = 0; j < k; ++j) {
-        const int32_t e = ids[j];
-        if (e < 0 || e >= shape_.numExperts || shape_.rankOf(e) != rank_) continue;
+        const int32_t e = slots[j];
+        if (e < 0 || e >= shape_.numSlots || shape_.rankOf(e) != rank_) continue;
         const size_t row = expertCursor_[static_cast<size_t>(shape_.localOf(e))]++;
         std::byte* dst = recvX + row * rowBytes;
         if (int8) {

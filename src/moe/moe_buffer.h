@@ -39,6 +39,11 @@ class MoeBuffer {
   Status combine(const void* expertOut, void* combined);
   // Whether a dispatch has completed (combine needs one).
   bool dispatched() const { return dispatched_; }
+  // The placement of the dispatches that follow (checked by the caller).
+  void setPlacement(const int32_t* slotExpert);
+  // Slot each expert goes to from this rank; empty until a placement exists (numSlots >
+  // numExperts without strataMoeBufferSetPlacement).
+  const std::vector<int32_t>& route() const { return route_; }
 
  private:
   MoeBuffer(Comm& comm, MoeShape shape);
@@ -76,6 +81,7 @@ class MoeBuffer {
   size_t numRows_ = 0;
   std::vector<size_t> sendBytes_, recvBytes_, expertCursor_;
   std::vector<uint8_t> inRank_;
+  std::vector<int32_t> route_;
   bool dispatched_ = false;
 };
 

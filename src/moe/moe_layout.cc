@@ -31,8 +31,8 @@ Status checkTopkIds(const char* op, const MoeShape& s, const TopkIds& ids) {
   return Status::ok();
 }
 
-void computeMoeLayout(const MoeShape& s, const TopkIds& ids, int* tokensPerRank,
-                      int* tokensPerExpert, uint8_t* isTokenInRank) {
+void computeMoeLayout(const MoeShape& s, const TopkIds& ids, const int32_t* route,
+                      int* tokensPerRank, int* tokensPerExpert, uint8_t* isTokenInRank) {
   const size_t n = static_cast<size_t>(s.nranks);
   if (tokensPerRank) std::fill_n(tokensPerRank, n, 0);
   if (tokensPerExpert) std::fill_n(tokensPerExpert, static_cast<size_t>(s.numExperts), 0);
@@ -43,7 +43,7 @@ void computeMoeLayout(const MoeShape& s, const TopkIds& ids, int* tokensPerRank,
       const int64_t e = ids.at(t, j);
       if (e < 0) continue;
       if (tokensPerExpert) ++tokensPerExpert[e];
-      inRank[static_cast<size_t>(s.rankOf(static_cast<int>(e)))] = 1;
+      inRank[static_cast<size_t>(s.rankOf(route[e]))] = 1;
     }
     for (size_t r = 0; r < n; ++r) {
       if (tokensPerRank && inRank[r]) ++tokensPerRank[r];

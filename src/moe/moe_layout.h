@@ -31,8 +31,9 @@ struct TopkIds {
 // and the value.
 Status checkTopkIds(const char* op, const MoeShape& s, const TopkIds& ids);
 
-// The layout of checked ids; any output may be null. isTokenInRank is tokens x nranks.
-void computeMoeLayout(const MoeShape& s, const TopkIds& ids, int* tokensPerRank,
-                      int* tokensPerExpert, uint8_t* isTokenInRank);
+// The layout of checked ids; any output may be null. isTokenInRank is tokens x nranks. route
+// maps each expert to the slot this rank sends it to (MoePlacement::route).
+void computeMoeLayout(const MoeShape& s, const TopkIds& ids, const int32_t* route,
+                      int* tokensPerRank, int* tokensPerExpert, uint8_t* isTokenInRank);
 
 }  // namespace strata

@@ -23,7 +23,7 @@ size_t MoeShape::payloadBytes(strataMoeQuant_t q) const {
 }
 
 size_t MoeShape::dispatchRecordBytes() const {
-  return roundUp16(static_cast<size_t>(topk) * (sizeof(int32_t) + sizeof(float)) +
+  return roundUp16(static_cast<size_t>(topk) * (2 * sizeof(int32_t) + sizeof(float)) +
                    payloadBytes(dispatchQuant));
 }
 
@@ -47,11 +47,17 @@ Result<MoeShape> makeMoeShape(const strataMoeConfig_t& c, int nranks) {
                      "%s: config.topk %d is outside [1, numExperts = %d]: each token goes to "
                      "1 to numExperts experts",
                      op, c.topk, c.numExperts);
-  if (c.numExperts % nranks != 0)
+  const int slots = c.numSlots == 0 ? c.numExperts : c.numSlots;
+  if (c.numSlots == 0 && c.numExperts % nranks != 0)
     return makeError(strataInvalidArgument,
                      "%s: config.numExperts %d is not a multiple of the %d ranks (each rank "
-                     "holds numExperts / nranks experts)",
+                     "holds numExperts / nranks experts; or set numSlots)",
                      op, c.numExperts, nranks);
+  if (slots < c.numExperts || slots % nranks != 0)
+    return makeError(strataInvalidArgument,
+                     "%s: config.numSlots %d is below numExperts %d or not a multiple of the %d "
+                     "ranks",
+                     op, c.numSlots, c.numExperts, nranks);
   if (c.dtype != strataBfloat16 && c.dtype != strataFloat16 && c.dtype != strataFloat32)
     return makeError(strataInvalidArgument,
                      "%s: config.dtype %d (%s) is not strataBfloat16, strataFloat16 or "
@@ -71,8 +77,9 @@ Result<MoeShape> makeMoeShape(const strataMoeConfig_t& c, int nranks) {
   s.hidden = c.hidden;
   s.topk = c.topk;
   s.numExperts = c.numExperts;
+  s.numSlots = slots;
   s.nranks = nranks;
-  s.localExperts = c.numExperts / nranks;
+  s.localExperts = slots / nranks;
   s.dtype = c.dtype;
   s.dispatchQuant = c.dispatchQuant;
   s.combineQuant = c.combineQuant;
@@ -102,6 +109,7 @@ MoeWireHeader moeHeader(const MoeShape& s, uint32_t magic, strataMoeQuant_t quan
   h.dtype = static_cast<uint32_t>(s.dtype);
   h.quant = static_cast<uint32_t>(quant);
   h.recordBytes = static_cast<uint32_t>(recordBytes);
+  h.numSlots = static_cast<uint32_t>(s.numSlots);
   return h;
 }
 
@@ -122,6 +130,7 @@ Status checkMoeHeader(const char* op, const MoeWireHeader& got, const MoeWireHea
   if (got.topk != mine.topk) return differ("topk", got.topk, mine.topk);
   if (got.numExperts != mine.numExperts)
     return differ("numExperts", got.numExperts, mine.numExperts);
+  if (got.numSlots != mine.numSlots) return differ("numSlots", got.numSlots, mine.numSlots);
   if (got.dtype != mine.dtype) return differ("dtype", got.dtype, mine.dtype);
   if (got.quant != mine.quant) return differ("quantisation", got.quant, mine.quant);
   if (got.recordBytes != mine.recordBytes)

@@ -1,7 +1,8 @@
 // The shape a MoE buffer serves and the byte layout of its messages. A dispatch message from
 // one rank to another is a header followed by one record per token:
 //   header: MoeWireHeader (the sender's shape and token count), padded to kMoeHeaderBytes
-//   record: topk int32 expert ids | topk float32 weights | [float32 scale] | payload
+//   record: topk int32 expert ids | topk int32 slots | topk float32 weights | [float32 scale] |
+//           payload
 // where the payload is hidden elements of the buffer's dtype, or hidden int8 values after the
 // token's scale when the leg is int8. A combine message is the same header followed by one
 // row per token: [float32 scale] | payload. Records are padded to 16 bytes.
@@ -28,6 +29,7 @@ struct MoeWireHeader {
   uint32_t dtype = 0;
   uint32_t quant = 0;
   uint32_t recordBytes = 0;
+  uint32_t numSlots = 0;
 };
 static_assert(sizeof(MoeWireHeader) <= kMoeHeaderBytes);
 
@@ -36,8 +38,9 @@ struct MoeShape {
   size_t hidden = 0;
   int topk = 0;
   int numExperts = 0;
+  int numSlots = 0;  // physical expert slots (replicas included)
   int nranks = 1;
-  int localExperts = 0;  // numExperts / nranks
+  int localExperts = 0;  // slots per rank: numSlots / nranks
   strataDataType_t dtype = strataBfloat16;
   strataMoeQuant_t dispatchQuant = strataMoeQuantNone;
   strataMoeQuant_t combineQuant = strataMoeQuantNone;
@@ -53,8 +56,9 @@ struct MoeShape {
   // The most rows one rank can receive: every rank's tokens, each on up to min(k, local
   // experts) of its experts.
   size_t maxRecvRows() const;
-  int rankOf(int expert) const { return expert / localExperts; }
-  int localOf(int expert) const { return expert % localExperts; }
+  // The rank holding a slot, and the slot's index there.
+  int rankOf(int slot) const { return slot / localExperts; }
+  int localOf(int slot) const { return slot % localExperts; }
 };
 
 // Checks a caller's configuration for nranks ranks; InvalidArgument names the bad field.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -153,6 +154,7 @@ TEST_P(MoeRoutingTest, DispatchAndCombineMatchASingleProcessReference) {
   const int lx = c.experts / c.ranks;
   std::vector<RankInput> all;
   for (int r = 0; r < c.ranks; ++r) all.push_back(makeInput(c, r, true));
+  std::vector<double> dispatchClockUs(static_cast<size_t>(c.ranks));
   runRanksWith(c.ranks, configFor(c), [&](int rank, strataComm_t comm) {
     const strataMoeConfig_t mc = moeConfigFor(c);
     strataMoeBuffer_t buf = nullptr;
@@ -204,6 +206,9 @@ TEST_P(MoeRoutingTest, DispatchAndCombineMatchASingleProcessReference) {
                                 counts.data(), &rows, &handle, nullptr),
               strataSuccess)
         << strataGetLastError(comm);
+    strataStats_t st;
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    dispatchClockUs[static_cast<size_t>(rank)] = st.simClockUs;
 
     // The reference: rows of local expert 0 first; within one, by source rank, then token.
     size_t row = 0;
@@ -283,6 +288,29 @@ TEST_P(MoeRoutingTest, DispatchAndCombineMatchASingleProcessReference) {
     }
     EXPECT_EQ(strataMoeBufferDestroy(buf), strataSuccess);
   });
+  if (!c.topo) return;
+  // Timing-only evaluation of the same routing gives the sim's dispatch time.
+  std::vector<size_t> sent(static_cast<size_t>(c.ranks * c.ranks));
+  for (int s = 0; s < c.ranks; ++s) {
+    const RankInput& in = all[static_cast<size_t>(s)];
+    for (size_t t = 0; t < in.tokens; ++t) {
+      std::vector<int> seen(static_cast<size_t>(c.ranks));
+      for (size_t j = 0; j < k; ++j)
+        if (in.ids[t * k + j] >= 0) seen[static_cast<size_t>(in.ids[t * k + j] / lx)] = 1;
+      for (int d = 0; d < c.ranks; ++d)
+        sent[static_cast<size_t>(s * c.ranks + d)] +=
+            static_cast<size_t>(seen[static_cast<size_t>(d)]);
+    }
+  }
+  const strataConfig_t cfg = configFor(c);
+  const strataMoeConfig_t mc = moeConfigFor(c);
+  strataSimResult_t d{}, cb{};
+  ASSERT_EQ(strataMoeSimTimingOnly(&cfg, &mc, sent.data(), &d, &cb), strataSuccess)
+      << strataGetLastError(nullptr);
+  const double simMax = *std::max_element(dispatchClockUs.begin(), dispatchClockUs.end());
+  EXPECT_GT(d.simTimeUs, 0);
+  EXPECT_NEAR(d.simTimeUs, simMax, 1e-6 * simMax) << "timing-only vs the sim transport";
+  EXPECT_GT(cb.simTimeUs, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -441,6 +469,160 @@ TEST(MoeArgs, BadInputsAreRefusedByName) {
     EXPECT_EQ(strataMoeBufferDestroy(nullptr), strataInvalidArgument);
   });
 }
+
+// Zipf(1.2) expected load of 64 experts.
+std::vector<double> zipfLoad(int experts, double s) {
+  std::vector<double> load(static_cast<size_t>(experts));
+  for (int e = 0; e < experts; ++e) load[static_cast<size_t>(e)] = 1.0 / std::pow(e + 1, s);
+  return load;
+}
+
+TEST(MoePlacement, EplbBalancesZipfLoadWithReplicas) {
+  const int experts = 64, ranks = 8, perRank = 9;
+  const std::vector<double> load = zipfLoad(experts, 1.2);
+  std::vector<int32_t> slots(static_cast<size_t>(ranks * perRank), -1);
+  double before = 0, after = 0;
+  ASSERT_EQ(strataMoePlacementCompute(load.data(), experts, ranks, perRank, slots.data(), &before,
+                                      &after),
+            strataSuccess)
+      << strataGetLastError(nullptr);
+  std::printf("EPLB Zipf(1.2), 64 experts, 8 ranks x 9 slots: max/mean %.3f -> %.3f\n", before,
+              after);
+  EXPECT_GT(before, 2.0);
+  EXPECT_LE(after, 1.15);
+  // Every expert has a slot; the hottest has a replica; the rank loads add up to max/mean.
+  std::vector<int> replicas(experts);
+  for (int32_t e : slots) {
+    ASSERT_GE(e, 0);
+    ASSERT_LT(e, experts);
+    ++replicas[static_cast<size_t>(e)];
+  }
+  for (int e = 0; e < experts; ++e) EXPECT_GE(replicas[static_cast<size_t>(e)], 1);
+  EXPECT_GT(replicas[0], 1);
+  std::vector<double> rankLoad(ranks);
+  for (size_t i = 0; i < slots.size(); ++i)
+    rankLoad[i / perRank] +=
+        load[static_cast<size_t>(slots[i])] / replicas[static_cast<size_t>(slots[i])];
+  double total = 0, mx = 0;
+  for (double l : rankLoad) {
+    total += l;
+    mx = std::max(mx, l);
+  }
+  EXPECT_NEAR(mx / (total / ranks), after, 1e-9);
+
+  expectError(
+      strataMoePlacementCompute(load.data(), experts, ranks, 7, slots.data(), nullptr, nullptr),
+      strataInvalidArgument, nullptr, {"56 slots cannot hold 64 experts"});
+  std::vector<double> bad = load;
+  bad[3] = -1;
+  expectError(strataMoePlacementCompute(bad.data(), experts, ranks, perRank, slots.data(), nullptr,
+                                        nullptr),
+              strataInvalidArgument, nullptr, {"expertLoad[3]"});
+}
+
+class MoePlacementDispatch : public testing::TestWithParam<const char*> {};
+
+// Zipf routing on 8 ranks with one spare slot per rank: every token lands on a replica of its
+// expert, on its own rank when that rank holds one, otherwise on candidates[rank % n]; identity
+// experts still return token x sum of weights; rows per rank balance as the helper predicts.
+TEST_P(MoePlacementDispatch, TokensLandOnReplicasPreferringTheirOwnRank) {
+  const int ranks = 8, experts = 64, perRank = 9, numSlots = ranks * perRank;
+  const MoeCase c{ranks,         experts, 6,  1.2, strataMoeQuantNone, strataMoeQuantNone,
+                  strataFloat32, false,   24, 16,  GetParam()};
+  const size_t k = static_cast<size_t>(c.topk);
+  std::vector<RankInput> all;
+  std::vector<double> load(static_cast<size_t>(experts));
+  for (int r = 0; r < ranks; ++r) {
+    all.push_back(makeInput(c, r, false));
+    for (int64_t e : all.back().ids) load[static_cast<size_t>(e)] += 1;
+  }
+  std::vector<int32_t> slots(static_cast<size_t>(numSlots));
+  ASSERT_EQ(strataMoePlacementCompute(load.data(), experts, ranks, perRank, slots.data(), nullptr,
+                                      nullptr),
+            strataSuccess);
+  // The reference route, and rows per (rank, local slot), before and after.
+  std::vector<int> want(static_cast<size_t>(numSlots)), rowsBefore(ranks), rowsAfter(ranks);
+  for (int s = 0; s < ranks; ++s) {
+    const RankInput& in = all[static_cast<size_t>(s)];
+    for (int64_t e : in.ids) {
+      std::vector<int> own, any;
+      for (int i = 0; i < numSlots; ++i) {
+        if (slots[static_cast<size_t>(i)] != e) continue;
+        any.push_back(i);
+        if (i / perRank == s) own.push_back(i);
+      }
+      const std::vector<int>& from = own.empty() ? any : own;  // one host: all are "same host"
+      const int slot = from[static_cast<size_t>(s) % from.size()];
+      ++want[static_cast<size_t>(slot)];
+      ++rowsAfter[static_cast<size_t>(slot / perRank)];
+      ++rowsBefore[static_cast<size_t>(e / (experts / ranks))];
+    }
+  }
+  auto maxMean = [](const std::vector<int>& v) {
+    double t = 0, m = 0;
+    for (int x : v) {
+      t += x;
+      m = std::max(m, static_cast<double>(x));
+    }
+    return m / (t / static_cast<double>(v.size()));
+  };
+  std::printf("rows per rank max/mean: %.3f without placement, %.3f with\n", maxMean(rowsBefore),
+              maxMean(rowsAfter));
+  EXPECT_LT(maxMean(rowsAfter), maxMean(rowsBefore));
+  runRanksWith(ranks, configFor(c), [&](int rank, strataComm_t comm) {
+    strataMoeConfig_t mc = moeConfigFor(c);
+    mc.numSlots = numSlots;
+    strataMoeBuffer_t buf = nullptr;
+    ASSERT_EQ(strataMoeBufferCreate(comm, &mc, &buf), strataSuccess) << strataGetLastError(comm);
+    const RankInput& in = all[static_cast<size_t>(rank)];
+    const std::vector<uint8_t> ids = idsAs(in, false);
+    size_t maxRows = 0;
+    ASSERT_EQ(strataMoeGetMaxRecvTokens(buf, &maxRows), strataSuccess);
+    std::vector<float> recvX(maxRows * c.hidden), out(in.tokens * c.hidden);
+    std::vector<int32_t> recvIdx(maxRows * k);
+    std::vector<int> counts(perRank);
+    size_t rows = 0;
+    strataMoeHandle_t handle{};
+    auto dispatch = [&] {
+      return strataMoeDispatch(buf, in.x.data(), strataFloat32, in.tokens, ids.data(), strataInt32,
+                               in.weights.data(), recvX.data(), recvIdx.data(), nullptr,
+                               counts.data(), &rows, &handle, nullptr);
+    };
+    expectError(dispatch(), strataInvalidUsage, comm, {"no placement"});
+    std::vector<int32_t> badSlots = slots;
+    badSlots[5] = experts;
+    expectError(strataMoeBufferSetPlacement(buf, badSlots.data(), numSlots), strataInvalidArgument,
+                comm, {"slotExpert[5] = 64"});
+    ASSERT_EQ(strataMoeBufferSetPlacement(buf, slots.data(), numSlots), strataSuccess)
+        << strataGetLastError(comm);
+    ASSERT_EQ(dispatch(), strataSuccess) << strataGetLastError(comm);
+    size_t row = 0;
+    for (int ls = 0; ls < perRank; ++ls) {
+      const int slot = rank * perRank + ls;
+      EXPECT_EQ(counts[static_cast<size_t>(ls)], want[static_cast<size_t>(slot)])
+          << "slot " << slot;
+      for (int n = 0; n < counts[static_cast<size_t>(ls)]; ++n, ++row) {
+        const int32_t* rowIds = recvIdx.data() + row * k;
+        EXPECT_NE(std::find(rowIds, rowIds + k, slots[static_cast<size_t>(slot)]), rowIds + k)
+            << "row " << row << " is not routed to expert " << slots[static_cast<size_t>(slot)];
+      }
+    }
+    ASSERT_EQ(strataMoeCombine(buf, &handle, recvX.data(), strataFloat32, out.data(), nullptr),
+              strataSuccess);
+    const auto* x = reinterpret_cast<const float*>(in.x.data());
+    for (size_t t = 0; t < in.tokens; ++t) {
+      float sum = 0;
+      for (size_t j = 0; j < k; ++j) sum += in.weights[t * k + j];
+      for (size_t i = 0; i < c.hidden; ++i)
+        ASSERT_NEAR(out[t * c.hidden + i], x[t * c.hidden + i] * sum,
+                    1e-5f * std::fabs(x[t * c.hidden + i] * sum) + 1e-6f);
+    }
+    EXPECT_EQ(strataMoeBufferDestroy(buf), strataSuccess);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, MoePlacementDispatch, testing::Values(nullptr, "hccs-8"),
+                         [](const auto& info) { return std::string(info.param ? "sim" : "shm"); });
 
 }  // namespace
 }  // namespace strata::test

@@ -124,3 +124,30 @@ def test_bad_inputs_are_refused_by_name():
         buf.destroy()
     finally:
         comm.destroy()
+
+
+def test_placement_and_timing_only():
+    load = 1.0 / np.arange(1, 65) ** 1.2
+    slots, before, after = strata.moe_placement(load, 8, 9)
+    assert slots.shape == (72,) and set(slots.tolist()) == set(range(64))
+    assert before > 2 and after <= 1.15
+    (comm,) = strata.Comm.init_all(1)
+    try:
+        buf = strata.MoeBuffer(comm, 4, 8, 2, 8, dtype="float32", num_slots=9)
+        with pytest.raises(strata.InvalidUsageError, match="no placement"):
+            buf.dispatch(np.zeros((1, 8), np.float32), np.array([[0, 1]], np.int32),
+                         np.ones((1, 2), np.float32))
+        buf.set_placement(np.array([0, 1, 2, 3, 4, 5, 6, 7, 0], np.int32))
+        recv_x, _, _, counts, handle = buf.dispatch(np.ones((1, 8), np.float32),
+                                                    np.array([[0, 1]], np.int32),
+                                                    np.ones((1, 2), np.float32))
+        assert counts.tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0]
+        np.testing.assert_allclose(buf.combine(recv_x, handle), 2 * np.ones((1, 8)))
+        buf.destroy()
+    finally:
+        comm.destroy()
+    sent = np.full((8, 8), 16, dtype=np.uint64)
+    t = strata.moe_sim_timing_only(sent, 128, 7168, 8, 256, config={"topo_file": "hccs-8"})
+    assert t["nranks"] == 8 and t["dispatch_us"] > 0 and t["combine_us"] > 0
+    t2 = strata.moe_sim_timing_only(sent * 2, 128, 7168, 8, 256, config={"topo_file": "hccs-8"})
+    assert t2["dispatch_us"] > t["dispatch_us"]
