@@ -45,6 +45,7 @@ struct Options {
   int iters = 20;
   int rounds = 5;
   int warmup = 5;
+  int registration = 0;  // 1: Strata's buffers from strataMemAlloc, registered as a window
 };
 
 enum class Coll { kAllReduce, kAllGather, kReduceScatter };
@@ -111,13 +112,31 @@ class Bench {
         comm_(comm),
         rank_(rank),
         n_(nranks),
-        send_(o.maxBytes / sizeof(float) + 1),
-        recv_(o.maxBytes / sizeof(float) + 1),
-        copy_(o.maxBytes / sizeof(float) + 1) {
+        elems_(o.maxBytes / sizeof(float) + 1),
+        copy_(elems_) {
+    // -R 1: both buffers in one strataMemAlloc allocation registered as a window (MPI uses the
+    // same buffers); otherwise heap memory.
+    if (o.registration != 0) {
+      expectStrata(strataMemAlloc(&shared_, 2 * elems_ * sizeof(float)), "strataMemAlloc", comm,
+                   rank);
+      expectStrata(strataCommWindowRegister(comm, shared_, 2 * elems_ * sizeof(float), &win_, 0),
+                   "strataCommWindowRegister", comm, rank);
+      send_ = static_cast<float*>(shared_);
+    } else {
+      heap_.resize(2 * elems_);
+      send_ = heap_.data();
+    }
+    recv_ = send_ + elems_;
     // Small integers: float sums are exact, so Strata and MPI must agree bit for bit.
-    for (size_t i = 0; i < send_.size(); ++i)
+    for (size_t i = 0; i < elems_; ++i)
       send_[i] = static_cast<float>((i + static_cast<size_t>(rank)) % 7);
   }
+  ~Bench() {
+    if (win_) strataCommWindowDeregister(comm_, win_);
+    if (shared_) strataMemFree(shared_);
+  }
+  Bench(const Bench&) = delete;
+  Bench& operator=(const Bench&) = delete;
 
   Measurement measure(Coll c, size_t bytes) {
     const size_t elems = bytes / sizeof(float);
@@ -126,36 +145,33 @@ class Bench {
     switch (c) {
       case Coll::kAllReduce:
         strataCall = [=, this] {
-          expectStrata(strataAllReduce(send_.data(), recv_.data(), elems, strataFloat32, strataSum,
-                                       comm_, nullptr),
-                       "strataAllReduce", comm_, rank_);
+          expectStrata(
+              strataAllReduce(send_, recv_, elems, strataFloat32, strataSum, comm_, nullptr),
+              "strataAllReduce", comm_, rank_);
         };
         mpiCall = [=, this] {
-          MPI_Allreduce(send_.data(), recv_.data(), static_cast<int>(elems), MPI_FLOAT, MPI_SUM,
-                        MPI_COMM_WORLD);
+          MPI_Allreduce(send_, recv_, static_cast<int>(elems), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         };
         break;
       case Coll::kAllGather:
         strataCall = [=, this] {
-          expectStrata(
-              strataAllGather(send_.data(), recv_.data(), perRank, strataFloat32, comm_, nullptr),
-              "strataAllGather", comm_, rank_);
+          expectStrata(strataAllGather(send_, recv_, perRank, strataFloat32, comm_, nullptr),
+                       "strataAllGather", comm_, rank_);
         };
         mpiCall = [=, this] {
-          MPI_Allgather(send_.data(), static_cast<int>(perRank), MPI_FLOAT, recv_.data(),
+          MPI_Allgather(send_, static_cast<int>(perRank), MPI_FLOAT, recv_,
                         static_cast<int>(perRank), MPI_FLOAT, MPI_COMM_WORLD);
         };
         break;
       case Coll::kReduceScatter:
         strataCall = [=, this] {
-          expectStrata(strataReduceScatter(send_.data(), recv_.data(), perRank, strataFloat32,
-                                           strataSum, comm_, nullptr),
-                       "strataReduceScatter", comm_, rank_);
+          expectStrata(
+              strataReduceScatter(send_, recv_, perRank, strataFloat32, strataSum, comm_, nullptr),
+              "strataReduceScatter", comm_, rank_);
         };
         mpiCall = [this,
                    counts = std::vector<int>(static_cast<size_t>(n_), static_cast<int>(perRank))] {
-          MPI_Reduce_scatter(send_.data(), recv_.data(), counts.data(), MPI_FLOAT, MPI_SUM,
-                             MPI_COMM_WORLD);
+          MPI_Reduce_scatter(send_, recv_, counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         };
         break;
     }
@@ -208,7 +224,7 @@ class Bench {
       const size_t reps = std::max(static_cast<size_t>(o_.iters), std::min(kMiB / bytes, kMiB));
       const auto start = Clock::now();
       for (size_t i = 0; i < reps; ++i) {
-        std::memcpy(copy_.data(), send_.data(), bytes);
+        std::memcpy(copy_.data(), send_, bytes);
         asm volatile("" : : "r"(copy_.data()) : "memory");  // keep every copy
       }
       t = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(reps);
@@ -220,12 +236,12 @@ class Bench {
   // Both libraries must produce the same bits from the same inputs.
   void checkAgreement(Coll c, const std::function<void()>& strataCall,
                       const std::function<void()>& mpiCall, size_t outElems) {
-    std::fill(recv_.begin(), recv_.end(), -1.0f);
+    std::fill(recv_, recv_ + elems_, -1.0f);
     strataCall();
-    std::vector<float> strataOut(recv_.begin(), recv_.begin() + static_cast<long>(outElems));
-    std::fill(recv_.begin(), recv_.end(), -2.0f);
+    std::vector<float> strataOut(recv_, recv_ + outElems);
+    std::fill(recv_, recv_ + elems_, -2.0f);
     mpiCall();
-    int differ = std::memcmp(strataOut.data(), recv_.data(), outElems * sizeof(float)) != 0;
+    int differ = std::memcmp(strataOut.data(), recv_, outElems * sizeof(float)) != 0;
     MPI_Allreduce(MPI_IN_PLACE, &differ, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (differ)
       fail(rank_, std::string(collName(c)) + ": Strata and MPI results differ at " +
@@ -236,7 +252,13 @@ class Bench {
   strataComm_t comm_;
   int rank_;
   int n_;
-  std::vector<float> send_, recv_, copy_;
+  size_t elems_;
+  std::vector<float> heap_;
+  void* shared_ = nullptr;
+  strataWindow_t win_ = nullptr;
+  float* send_ = nullptr;
+  float* recv_ = nullptr;
+  std::vector<float> copy_;
 };
 
 void printTable(Coll c, const std::vector<Measurement>& rows, int n, const Options& o) {
@@ -300,6 +322,9 @@ int main(int argc, char** argv) {
       {"-n/--iters", "calls per timed batch", &o.iters, 1, INT_MAX},
       {"-r/--rounds", "interleaved rounds per size (the median is shown)", &o.rounds, 1, INT_MAX},
       {"-w/--warmup_iters", "untimed calls of each library per size", &o.warmup, 0, INT_MAX},
+      {"-R/--local_register",
+       "1: Strata's buffers from strataMemAlloc registered as a window (direct algorithms)",
+       &o.registration, 0, 2},
   };
   for (IntOption& i : ints) strata::perf::addIntOption(app, i);
   try {
@@ -353,9 +378,12 @@ int main(int argc, char** argv) {
     std::printf(
         "# busbw factors as nccl-tests: AllReduce 2(n-1)/n, AllGather and ReduceScatter "
         "(n-1)/n; strata/mpi = busbw ratio (mpi time / strata time)\n");
+    std::printf("# Strata's buffers: %s\n", o.registration != 0
+                                                ? "strataMemAlloc, registered as a window (-R 1)"
+                                                : "heap (-R 0)");
   }
 
-  Bench bench(o, comm, rank, n);
+  std::optional<Bench> bench(std::in_place, o, comm, rank, n);
   std::vector<size_t> sizes;
   for (size_t s = o.minBytes; s <= o.maxBytes; s *= static_cast<size_t>(o.factor))
     sizes.push_back(s);
@@ -366,7 +394,7 @@ int main(int argc, char** argv) {
       // The gathered and scattered sizes hold one float per rank at least.
       if (colls[ci] != Coll::kAllReduce && bytes < sizeof(float) * static_cast<size_t>(n)) continue;
       if (bytes < sizeof(float)) continue;
-      all[ci].push_back(bench.measure(colls[ci], bytes));
+      all[ci].push_back(bench->measure(colls[ci], bytes));
     }
     if (rank == 0) printTable(colls[ci], all[ci], n, o);
   }
@@ -389,9 +417,25 @@ int main(int argc, char** argv) {
                 ratio);
     printTarget("ReduceScatter busbw >= 1.5x Open MPI, 64K-16M", all[2], 64 * kKiB, 16 * kMiB, 1.5,
                 ratio);
+    if (o.registration != 0) {
+      std::printf("# Targets with registered windows (-R 1):\n");
+      printTarget("AllGather algbw >= 2x Open MPI, 64K-16M", all[1], 64 * kKiB, 16 * kMiB, 2.0,
+                  ratio);
+      printTarget("AllReduce busbw >= 3x Open MPI, 64K-16M", all[0], 64 * kKiB, 16 * kMiB, 3.0,
+                  ratio);
+      printTarget("AllReduce busbw >= 70% of memcpy, >= 16M", all[0], 16 * kMiB, SIZE_MAX, 0.7,
+                  [f](const Measurement& m) {
+                    return m.memcpy > 0 ? (static_cast<double>(m.bytes) / m.strata * f) /
+                                              (static_cast<double>(m.bytes) / m.memcpy)
+                                        : 0.0;
+                  });
+      printTarget("AllReduce latency <= 0.5x Open MPI's, 8B (mpi_us/strata_us >= 2)", all[0], 8, 8,
+                  2.0, ratio);
+    }
     std::fflush(stdout);
   }
 
+  bench.reset();  // deregisters its window while the communicator lives
   expectStrata(strataCommFinalize(comm), "strataCommFinalize", comm, rank);
   strataCommDestroy(comm);
   MPI_Finalize();

@@ -528,6 +528,33 @@ STRATA_API strataResult_t strataMoeCombine(strataMoeBuffer_t buffer,
                                            const void* expertOut, strataDataType_t type,
                                            void* combinedX, strataStream_t stream);
 
+/** A registered window: memory from strataMemAlloc that every rank of a communicator has mapped
+ *  (docs/windows.md). */
+typedef struct strataWindow* strataWindow_t;
+
+/** Allocates `size` bytes (rounded up to a page, zero-filled) that ranks in other processes of
+ *  this host can map: an anonymous memfd, mode 0600, close-on-exec, sealed against resizing.
+ *  Free with strataMemFree. */
+STRATA_API strataResult_t strataMemAlloc(void** ptr, size_t size);
+
+/** Frees memory from strataMemAlloc. strataInvalidArgument when ptr is not the start of such an
+ *  allocation; strataInvalidUsage while a window still covers it. Peers that mapped it keep
+ *  their mapping until they deregister; the pages are released once nobody maps them. */
+STRATA_API strataResult_t strataMemFree(void* ptr);
+
+/** Registers [buff, buff + size), which must lie in one strataMemAlloc allocation, as a window of
+ *  `comm`. Collective: every rank calls it, in the same order as its other registrations. Ranks
+ *  of other processes on this host receive the allocation's descriptor over a Unix socket and
+ *  map it. Collectives whose buffers lie in windows at the same offset on every rank (and
+ *  within every rank's window) read and write peers' buffers directly instead of copying
+ *  through the transport. flags must be 0. */
+STRATA_API strataResult_t strataCommWindowRegister(strataComm_t comm, void* buff, size_t size,
+                                                   strataWindow_t* win, int flags);
+
+/** Deregisters a window (collective) and unmaps the peers' memory it mapped.
+ *  strataInvalidArgument while a call queued on a stream still uses it. */
+STRATA_API strataResult_t strataCommWindowDeregister(strataComm_t comm, strataWindow_t win);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

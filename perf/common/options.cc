@@ -132,7 +132,6 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
                                 {"-e/--maxbytes", "32M", &o.maxBytes},
                                 {"-i/--stepbytes", "1M", &o.stepBytes}};
   int ngpus = 1;
-  int registration = 0;
   int graphLaunches = 0;
   constexpr long kAny = INT_MAX;
   std::vector<IntOption> ints = {
@@ -153,7 +152,9 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
        &o.streamNull, 0, 1},
       {"-T/--timeout", "deadline of every wait in seconds (0: default)", &o.timeoutSec, 0,
        INT_MAX / 1000},
-      {"-R/--local_register", "buffer registration; only 0 (none) for now", &registration, 0, 2},
+      {"-R/--local_register",
+       "1 or 2: buffers from strataMemAlloc registered as windows (direct algorithms); 0: none",
+       &o.registration, 0, 2},
       {"-G/--cudagraph", "CUDA graph launches; only 0 on CPU", &graphLaunches, 0, kAny},
       {"-C/--report_cputime", "1: report the time to issue the calls", &o.reportCpuTime, 0, 1},
       {"-a/--average", "time across ranks: 0 rank 0, 1 mean, 2 min, 3 max", &o.average, 0, 3},
@@ -214,10 +215,6 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
     return usageError(tool, "invalid op '" + o.opText + "'" + note + "; choose " + opChoices());
   }
   o.ops = *ops;
-  if (registration != 0)
-    return usageError(tool, "-R " + std::to_string(registration) +
-                                ": buffer registration is not available in Strata yet; run with "
-                                "-R 0 (the default)");
   if (graphLaunches != 0)
     return usageError(tool, "-G " + std::to_string(graphLaunches) +
                                 ": CUDA graphs have no counterpart on CPU; Strata times every "

@@ -41,6 +41,7 @@ struct PerfOptions {
   int timeoutSec = 0;  // deadline of every wait; 0 keeps STRATA_TIMEOUT_MS or the default
   int reportCpuTime = 0;
   int parallelInit = 0;  // accepted for nccl-tests compatibility: ranks always init in parallel
+  int registration = 0;  // -R 1 or 2: buffers from strataMemAlloc, registered as windows
   int runCycles = 1;     // -N: the size sweep runs this many times, each printed; 0: forever
   std::string jsonFile;
   std::string sim;          // --sim: a topology preset or file; its ranks run as threads on "sim"

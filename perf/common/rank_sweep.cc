@@ -29,12 +29,24 @@ uint64_t mixSeed(uint64_t a, uint64_t b) {
 
 }  // namespace
 
-void HostBuffer::Free::operator()(char* p) const { std::free(p); }
+void HostBuffer::Free::operator()(char* p) const {
+  if (shared)
+    strataMemFree(p);
+  else
+    std::free(p);
+}
 
-HostBuffer::HostBuffer(size_t bytes) : size_(bytes) {
+HostBuffer::HostBuffer(size_t bytes, bool shared) : data_(nullptr, Free{shared}), size_(bytes) {
   void* p = nullptr;
   const size_t rounded = (std::max(bytes, size_t{1}) + kPageBytes - 1) / kPageBytes * kPageBytes;
-  if (posix_memalign(&p, kPageBytes, rounded) != 0) throw std::bad_alloc();
+  capacity_ = rounded;
+  if (shared) {
+    if (strataMemAlloc(&p, rounded) != strataSuccess)
+      throw std::runtime_error(std::string("strataMemAlloc failed: ") +
+                               strataGetLastError(nullptr));
+  } else if (posix_memalign(&p, kPageBytes, rounded) != 0) {
+    throw std::bad_alloc();
+  }
   std::memset(p, 0, rounded);  // fault the pages in before anything is timed
   data_.reset(static_cast<char*>(p));
 }
@@ -53,6 +65,8 @@ RankSweep::RankSweep(const Collective& coll, const PerfOptions& opts, strataComm
 
 RankSweep::~RankSweep() {
   if (stream_) strataStreamDestroy(stream_);
+  if (sendWin_) strataCommWindowDeregister(comm_, sendWin_);
+  if (recvWin_) strataCommWindowDeregister(comm_, recvWin_);
 }
 
 void RankSweep::expect(strataResult_t r, const char* what) {
@@ -93,8 +107,18 @@ void RankSweep::allocate() {
       expectedCap = std::max(expectedCap, s.recvElems * ts);
     }
   }
-  send_ = HostBuffer(sendCap);
-  recv_ = HostBuffer(recvCap);
+  const bool shared = opts_.registration != 0;
+  if (sendWin_) expect(strataCommWindowDeregister(comm_, sendWin_), "strataCommWindowDeregister");
+  if (recvWin_) expect(strataCommWindowDeregister(comm_, recvWin_), "strataCommWindowDeregister");
+  sendWin_ = recvWin_ = nullptr;
+  send_ = HostBuffer(sendCap, shared);
+  recv_ = HostBuffer(recvCap, shared);
+  if (shared) {  // collective, like the sweep itself
+    expect(strataCommWindowRegister(comm_, send_.data(), send_.capacity(), &sendWin_, 0),
+           "strataCommWindowRegister (send buffer)");
+    expect(strataCommWindowRegister(comm_, recv_.data(), recv_.capacity(), &recvWin_, 0),
+           "strataCommWindowRegister (receive buffer)");
+  }
   if (opts_.check) expected_ = HostBuffer(expectedCap);
 }
 

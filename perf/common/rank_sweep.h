@@ -22,20 +22,24 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Zeroed memory aligned to a page, freed on destruction.
+// Zeroed memory aligned to a page, freed on destruction; from strataMemAlloc when `shared`
+// (to be registered as a window, -R).
 class HostBuffer {
  public:
   HostBuffer() = default;
-  explicit HostBuffer(size_t bytes);
+  explicit HostBuffer(size_t bytes, bool shared = false);
   char* data() const { return data_.get(); }
   size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }  // size rounded up to a page
 
  private:
   struct Free {
+    bool shared;  // from strataMemAlloc
     void operator()(char* p) const;
   };
-  std::unique_ptr<char, Free> data_;
+  std::unique_ptr<char, Free> data_{nullptr, Free{false}};
   size_t size_ = 0;
+  size_t capacity_ = 0;
 };
 
 class RankSweep {
@@ -86,6 +90,7 @@ class RankSweep {
   int rank_ = 0;
   int nranks_ = 1;
   HostBuffer send_, recv_, expected_;
+  strataWindow_t sendWin_ = nullptr, recvWin_ = nullptr;  // -R: send_ and recv_ as windows
 };
 
 }  // namespace strata::perf

@@ -66,6 +66,9 @@ void Report::printHeader(const std::vector<RankIdentity>& ranks) {
     if (opts_.blocking)
       std::printf("# Blocking Enabled: wait for completion and barrier after each collective\n");
     if (!opts_.streamNull) std::printf("# Calls queued on a Strata stream per rank\n");
+    if (opts_.registration)
+      std::printf("# Registered buffers (-R %d): strataMemAlloc memory registered as windows\n",
+                  opts_.registration);
   }
   if (opts_.runCycles != 1) {
     if (opts_.runCycles == 0)

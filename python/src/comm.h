@@ -120,6 +120,9 @@ class Comm {
       pybind11::handle scales, pybind11::handle quant, long long block, pybind11::handle count,
       const std::shared_ptr<StreamState>& stream);
 
+  // The handle shared with requests and windows.
+  const std::shared_ptr<CommHandle>& handle() const { return handle_; }
+
  private:
   // Runs call(comm, stream) without the GIL: to completion when stream is None, else queued,
   // returning a Request. buffers stay referenced while the library may still use them.

@@ -8,6 +8,7 @@
 #include "moe.h"
 #include "errors.h"
 #include "stream.h"
+#include "window.h"
 #include "without_gil.h"
 
 namespace py = pybind11;
@@ -96,6 +97,7 @@ PYBIND11_MODULE(_strata, m) {
   bindStream(m);
   bindComm(m);
   bindMoe(m);
+  bindWindows(m);
 
   m.def("get_unique_id", &uniqueId,
         "A new rendezvous point (strataGetUniqueId) as 128 bytes, to hand to every rank. It holds "

@@ -19,6 +19,9 @@ struct CommShape {
   // The transport runs forwarding ops (receive and send on as chunks land) as they behave;
   // transports that model time per phase (sim) do not.
   bool forwarding = true;
+  // Every rank shares this host's memory through the shm transport: calls whose buffers lie in
+  // registered windows may run direct algorithms (CollArgs::windowed).
+  bool windows = false;
 };
 
 class Algorithm {
@@ -27,6 +30,9 @@ class Algorithm {
   virtual const char* name() const = 0;
   virtual CollType coll() const = 0;
   virtual bool supports(const CollArgs& args, const CommShape& shape) const = 0;
+  // Reads and writes other ranks' buffers directly: eligible only for windowed calls, and then
+  // preferred over the algorithms that copy through the transport's FIFOs.
+  virtual bool direct() const { return false; }
   // Rough cost in seconds, for choosing between supporting algorithms.
   virtual double estimate(const CollArgs& args, const CommShape& shape) const = 0;
   // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision

@@ -18,6 +18,13 @@ const Algorithm& pairwiseAllToAllv();
 const Algorithm& disseminationBarrier();
 const Algorithm& meshQuantizedAllGather();
 const Algorithm& ringQuantizedAllGather();
+const Algorithm& directOneShotAllReduce();
+const Algorithm& directTwoShotAllReduce();
+const Algorithm& directPullAllGather();
+const Algorithm& directPushAllGather();
+const Algorithm& directReduceScatter();
+const Algorithm& directBroadcast();
+const Algorithm& directAllToAll();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   static const std::vector<const Algorithm*> all = {
@@ -36,6 +43,13 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &disseminationBarrier(),
       &meshQuantizedAllGather(),
       &ringQuantizedAllGather(),
+      &directOneShotAllReduce(),
+      &directTwoShotAllReduce(),
+      &directPullAllGather(),
+      &directPushAllGather(),
+      &directReduceScatter(),
+      &directBroadcast(),
+      &directAllToAll(),
   };
   return all;
 }

@@ -24,6 +24,12 @@ struct strataStream {
   std::unique_ptr<strata::Stream> stream;
 };
 
+struct strataWindow {
+  static constexpr uint64_t kMagic = 0x5354524154415731ull;  // "STRATAW1"
+  uint64_t magic = kMagic;
+  strata::Window* window = nullptr;  // owned by the communicator's window table
+};
+
 namespace strata::api {
 
 // Records s as the thread's last error (and the communicator's, when given) and returns its code.

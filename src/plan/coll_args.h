@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -65,6 +66,15 @@ struct CollArgs {
   // AllToAllv (send*/recv*) and AllGatherv (recv*), copied from the caller's arrays.
   std::vector<size_t> sendcounts, sdispls, recvcounts, rdispls;
   QuantArgs quant;  // kAllGatherQuantized
+  // Set by the runtime when every buffer of the call lies in a registered window (Broadcast: the
+  // receive buffer), so direct algorithms may read and write other ranks' buffers: rank r's
+  // send (receive) buffer is sendPeers[r] + sendOffset (recvPeers[r] + recvOffset). Part of
+  // the plan's shape.
+  bool windowed = false;
+  std::byte* const* sendPeers = nullptr;
+  size_t sendOffset = 0;
+  std::byte* const* recvPeers = nullptr;
+  size_t recvOffset = 0;
 
   // The size of the call's data in bytes, as nccl-tests' `size` column reports it: the whole
   // buffer that is reduced, gathered, scattered or exchanged. AllReduce, Broadcast, Reduce,
@@ -86,6 +96,7 @@ struct CallKey {
   int root;
   int peer;
   bool inPlace;
+  bool windowed = false;
   int quantFormat = 0;  // the quantised AllGather's format, block size and mode
   size_t quantBlock = 0;
   int quantMode = 0;
@@ -97,7 +108,7 @@ struct CallKey {
 // every call compares its key with the prepared one.
 inline std::optional<CallKey> callKey(const CollArgs& a) {
   if (a.coll == CollType::kAllGatherv || a.coll == CollType::kAllToAllv) return std::nullopt;
-  CallKey k{a.coll, a.count, a.dtype, a.op, a.root, a.peer, a.inPlace};
+  CallKey k{a.coll, a.count, a.dtype, a.op, a.root, a.peer, a.inPlace, a.windowed};
   if (a.coll == CollType::kAllGatherQuantized) {
     k.quantFormat = static_cast<int>(a.quant.format);
     k.quantBlock = a.quant.blockElems;

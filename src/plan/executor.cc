@@ -65,7 +65,11 @@ void PlanRun::restart() {
   startPhase();
 }
 
-std::byte* PlanRun::at(const BufRef& r) const { return items_[item_].base(r.slot) + r.offset; }
+std::byte* PlanRun::at(const BufRef& r) const {
+  const RunItem& it = items_[item_];
+  if (r.rank == kThisRank) return it.base(r.slot) + r.offset;
+  return it.peerBase(r.slot, r.rank) + r.offset;
+}
 
 void PlanRun::startPhase() {
   while (item_ < items_.size() && phase_ >= items_[item_].plan->phases.size()) {
@@ -103,7 +107,15 @@ Status PlanRun::runLocal(const Op& op) {
       return Status::ok();
     case OpKind::kReduceLocal: {
       const size_t n = op.bytes / dtypeSize(op.dtype);
-      if (op.nsrc == 2) {
+      if (op.src.rank == kEveryRank) {
+        if (item.peerSend.empty() || item.peerRecv.empty())
+          return makeError(strataInternalError, "%s (%s): other ranks' buffers were not bound",
+                           item.collName, item.plan->algo.c_str());
+        operands_.resize(static_cast<size_t>(op.nsrc));
+        for (int k = 0; k < op.nsrc; ++k)
+          operands_[static_cast<size_t>(k)] = item.peerBase(op.src.slot, k) + op.src.offset;
+        reduceOperandList(op.dtype, op.redop, at(op.dst), operands_.data(), op.nsrc, n);
+      } else if (op.nsrc == 2) {
         ReduceFn fn = reduceKernel(op.dtype, op.redop);
         if (!fn) return makeError(strataInternalError, "no reduction kernel for this type/op");
         fn(at(op.dst), at(op.src), at(op.src2), n);

@@ -33,10 +33,16 @@ struct RunItem {
   std::byte* bases[kFirstExtraBuf] = {};  // indexed by BufSlot
   std::vector<std::byte*> extras;         // slots kFirstExtraBuf... (fused Send/Recv)
   std::vector<PlanCallback> callbacks;    // kCallback index
+  // Every rank's send and receive buffer as mapped in this process, indexed by rank, for plans
+  // that address other ranks' buffers (calls whose buffers lie in registered windows).
+  std::vector<std::byte*> peerSend, peerRecv;
   const char* collName = "";
 
   std::byte* base(int slot) const {
     return slot < kFirstExtraBuf ? bases[slot] : extras[static_cast<size_t>(slot - kFirstExtraBuf)];
+  }
+  std::byte* peerBase(int slot, int rank) const {
+    return (slot == kSendBuf ? peerSend : peerRecv)[static_cast<size_t>(rank)];
   }
 };
 
@@ -124,8 +130,9 @@ class PlanRun {
   std::vector<uint64_t> recvBusy_;
   uint64_t pass_ = 0;
   ExecCounters counters_;
-  std::vector<std::byte> bounce_;  // one reduced chunk on its way out (forwardStreaming)
-  std::vector<CallKey> prepared_;  // empty: nothing to reuse
+  std::vector<std::byte> bounce_;      // one reduced chunk on its way out (forwardStreaming)
+  std::vector<const void*> operands_;  // a reduction's operands across ranks
+  std::vector<CallKey> prepared_;      // empty: nothing to reuse
 };
 
 // Drives every run to completion. On the first failure, stops all of them and returns it.

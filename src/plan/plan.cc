@@ -90,8 +90,18 @@ std::string Plan::validate() const {
       if (peered && (op.peer < 0 || op.peer >= nranks)) return bad("peer out of range");
       const bool forwards = op.kind == OpKind::kRecvReduceSend || op.kind == OpKind::kRecvCopySend;
       if (forwards && (op.peer2 < 0 || op.peer2 >= nranks)) return bad("peer2 out of range");
-      for (const BufRef* r : {&op.src, &op.src2, &op.dst, &op.scales})
+      for (const BufRef* r : {&op.src, &op.src2, &op.dst, &op.scales}) {
         if (r->slot < 0 || r->slot >= slots) return bad("buffer slot out of range");
+        if (r->rank == kThisRank) continue;
+        if (r->rank < kEveryRank || r->rank >= nranks) return bad("buffer rank out of range");
+        if (r->slot != kSendBuf && r->slot != kRecvBuf)
+          return bad("only send and receive buffers of other ranks are addressable");
+        const bool local = op.kind == OpKind::kCopy || op.kind == OpKind::kReduceLocal;
+        if (!local) return bad("only copies and local reductions address other ranks' buffers");
+        if (r->rank == kEveryRank &&
+            (r != &op.src || op.kind != OpKind::kReduceLocal || op.nsrc != nranks))
+          return bad("every rank's buffer is only a reduction's operand list over all ranks");
+      }
       if ((op.kind == OpKind::kSignal || op.kind == OpKind::kWait) &&
           (op.index < 0 || op.index >= kSignalChannels))
         return bad("signal channel out of range");
@@ -202,7 +212,8 @@ OpId PlanBuilder::recvCopySend(int from, int to, BufRef dst, size_t bytes) {
 }
 
 OpId PlanBuilder::copy(BufRef src, BufRef dst, size_t bytes, After after) {
-  if (bytes == 0 || (src.slot == dst.slot && src.offset == dst.offset)) return kNoOp;
+  if (bytes == 0 || (src.slot == dst.slot && src.offset == dst.offset && src.rank == dst.rank))
+    return kNoOp;
   Op op = make(OpKind::kCopy);
   op.src = src;
   op.dst = dst;
@@ -230,6 +241,16 @@ OpId PlanBuilder::reduceMany(BufRef dst, BufRef first, size_t stride, int count,
   op.src = first;
   op.srcStride = stride;
   op.nsrc = count;
+  op.dst = dst;
+  op.bytes = bytes;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::reduceAcrossRanks(BufRef dst, BufRef src, int nranks, size_t bytes, After after) {
+  if (bytes == 0) return kNoOp;
+  Op op = make(OpKind::kReduceLocal);
+  op.src = ofRank(src, kEveryRank);
+  op.nsrc = nranks;
   op.dst = dst;
   op.bytes = bytes;
   return add(std::move(op), after);

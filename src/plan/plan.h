@@ -48,9 +48,16 @@ enum BufSlot : int {
   kFirstExtraBuf = 6,
 };
 
+// Which rank's buffer a BufRef names. A peer's send or receive buffer is addressable when the
+// call's buffers lie in registered windows (strataCommWindowRegister): a copy into it is a put,
+// a copy or reduction from it a direct read.
+inline constexpr int kThisRank = -1;
+inline constexpr int kEveryRank = -2;  // kReduceLocal src: the slot of ranks 0..nsrc-1, in order
+
 struct BufRef {
   int slot = kSendBuf;
-  size_t offset = 0;  // bytes
+  size_t offset = 0;     // bytes
+  int rank = kThisRank;  // >= 0: that rank's buffer (kSendBuf, kRecvBuf only)
 };
 
 enum class OpKind : unsigned char {
@@ -171,6 +178,9 @@ class PlanBuilder {
   // low-precision types and rounded once.
   OpId reduceMany(BufRef dst, BufRef first, size_t stride, int count, size_t bytes,
                   After after = {});
+  // dst = src of rank 0 op src of rank 1 op ... over nranks ranks' buffers (windows), in rank
+  // order so every rank computes bit-identical results; rounds low precision once.
+  OpId reduceAcrossRanks(BufRef dst, BufRef src, int nranks, size_t bytes, After after = {});
   OpId convert(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to, size_t elems,
                After after = {});
   OpId quantize(BufRef src, strataDataType_t from, BufRef dst, strataDataType_t to,
@@ -211,5 +221,10 @@ inline BufRef sendAt(size_t off) { return {kSendBuf, off}; }
 inline BufRef recvAt(size_t off) { return {kRecvBuf, off}; }
 inline BufRef scratchAt(size_t off) { return {kScratchBuf, off}; }
 inline BufRef scalesAt(size_t off) { return {kScalesBuf, off}; }
+// The same buffer and offset of rank `rank` (kEveryRank: of every rank, as reduction operands).
+inline BufRef ofRank(BufRef r, int rank) {
+  r.rank = rank;
+  return r;
+}
 
 }  // namespace strata

@@ -82,6 +82,46 @@ void reduceOperands(strataDataType_t t, strataRedOp_t op, void* dst, const void*
   }
 }
 
+void reduceOperandList(strataDataType_t t, strataRedOp_t op, void* dst, const void* const* srcs,
+                       int count, size_t n) {
+  const ReduceFn fn = reduceKernel(t, op);
+  if (!fn || count < 1) return;
+  const size_t es = dtypeSize(t);
+  auto* out = static_cast<std::byte*>(dst);
+  auto src = [&](int k, size_t i) { return static_cast<const std::byte*>(srcs[k]) + i * es; };
+  if (count == 1) {
+    if (dst != srcs[0]) std::memmove(dst, srcs[0], n * es);
+    return;
+  }
+  if (!isLowPrecision(t)) {
+    // Accumulating in dst is safe unless dst is an operand read after the first step.
+    bool aliased = false;
+    for (int k = 2; k < count; ++k) aliased = aliased || srcs[k] == dst;
+    alignas(64) std::byte tmp[kStageElems * 8];
+    const size_t block = sizeof tmp / es;
+    for (size_t i = 0; i < n; i += block) {
+      const size_t m = std::min(block, n - i);
+      std::byte* acc = aliased ? tmp : out + i * es;
+      fn(acc, src(0, i), src(1, i), m);
+      for (int k = 2; k < count; ++k) fn(acc, acc, src(k, i), m);
+      if (aliased) std::memcpy(out + i * es, tmp, m * es);
+    }
+    return;
+  }
+  const ReduceFn f32 = reduceKernel(strataFloat32, op);
+  float acc[kStageElems];
+  float next[kStageElems];
+  for (size_t i = 0; i < n; i += kStageElems) {
+    const size_t m = std::min(kStageElems, n - i);
+    toFloat32(t, src(0, i), acc, m);
+    for (int k = 1; k < count; ++k) {
+      toFloat32(t, src(k, i), next, m);
+      f32(acc, acc, next, m);
+    }
+    fromFloat32(t, acc, out + i * es, m);
+  }
+}
+
 void convertElements(strataDataType_t from, const void* src, strataDataType_t to, void* dst,
                      size_t n) {
   if (!validType(from) || !validType(to)) return;

@@ -21,6 +21,12 @@ ReduceFn reduceKernel(strataDataType_t t, strataRedOp_t op);
 void reduceOperands(strataDataType_t t, strataRedOp_t op, void* dst, const void* first,
                     size_t strideBytes, int count, size_t n);
 
+// dst = srcs[0] op srcs[1] op ... op srcs[count-1], n elements each, in operand order. Works
+// through the operands a block at a time (the block of dst stays in cache); low-precision
+// types accumulate in float32 and round once. dst may alias any operand.
+void reduceOperandList(strataDataType_t t, strataRedOp_t op, void* dst, const void* const* srcs,
+                       int count, size_t n);
+
 // n elements of type `from` at src into type `to` at dst (through float32 unless one side is
 // float32; doubles and 64-bit integers keep their value only where float32 holds it).
 void convertElements(strataDataType_t from, const void* src, strataDataType_t to, void* dst,

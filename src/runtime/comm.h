@@ -12,13 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include "base/config.h"
 #include "bootstrap/bootstrap.h"
 #include "plan/coll_args.h"
-#include "base/config.h"
 #include "plan/executor.h"
 #include "runtime/buffer_arena.h"
 #include "runtime/comm_stats.h"
 #include "runtime/error_state.h"
+#include "runtime/window_table.h"
 #include "scheduler/planner.h"
 #include "topology/topology.h"
 #include "transports/transport.h"
@@ -89,6 +90,10 @@ class Comm {
 
   const std::string& label() const { return label_; }
 
+  // Registered windows, and what each rank announced at init (pid, host) for registering them.
+  WindowTable& windows() { return windows_; }
+  const std::vector<PeerInfo>& peers() const { return peers_; }
+
  private:
   int rank_;
   int nranks_;
@@ -110,6 +115,9 @@ class Comm {
   CommStatistics stats_;
   std::shared_ptr<const Topology> topology_;
   std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level
+  std::vector<PeerInfo> peers_;
+  // Declared last: destroyed (peers' memory unmapped) before the transport and bootstrap.
+  WindowTable windows_;
 };
 
 }  // namespace strata

@@ -33,6 +33,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
     }
     peers.push_back(std::move(p));
   }
+  peers_ = peers;
   const bool derivedTopology = !topology_ && config_.topoFile.empty();
   if (!topology_) {
     std::vector<std::string> hostIds;
@@ -64,6 +65,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   shape.nranks = nranks_;
   shape.chunkBytes = transport_->chunkBytes();
   shape.forwarding = !transport_->modelsTime();
+  shape.windows = std::string(transport_->name()) == "shm";
   planner_ = std::make_unique<Planner>(shape, std::move(tune), config_.reduceInFloat32);
   usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),

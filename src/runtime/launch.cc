@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "base/logging.h"
+#include "runtime/window_binding.h"
 
 namespace strata {
 namespace {
@@ -85,6 +86,7 @@ Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (isPointToPoint(calls[i].coll)) continue;
     comm.arena().bind(items[k], calls[i].sendbuff, calls[i].recvbuff, {});
+    bindPeers(items[k], calls[i], comm.nranks());
     bindCallExtras(items[k++], calls[i]);
   }
   if (p2pPlan) {
@@ -117,6 +119,7 @@ void rebind(PlanRun& run, const CollArgs* calls, size_t count) {
     RunItem& it = items[item++];
     it.bases[kSendBuf] = static_cast<std::byte*>(const_cast<void*>(a.sendbuff));
     it.bases[kRecvBuf] = static_cast<std::byte*>(a.recvbuff);
+    bindPeers(it, a, it.plan->nranks);
     bindCallExtras(it, a);
   }
   run.restart();
@@ -167,9 +170,11 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
 // Queues calls of one communicator on a stream, to run there as executeOnOne runs them now.
 void enqueueOnOne(Stream& stream, Comm& comm, std::vector<CollArgs> calls) {
   comm.pending().fetch_add(1);
+  for (const CollArgs& a : calls) holdWindows(comm, a, +1);
   stream.enqueue([c = &comm, calls = std::move(calls)] {
     RankScope scope(c->rank());
     Status s = executeOnOne(*c, calls.data(), calls.size());
+    for (const CollArgs& a : calls) holdWindows(*c, a, -1);
     if (!s.isOk()) c->recordError(s);
     c->pending().fetch_sub(1);
     return s;
@@ -187,12 +192,17 @@ Status dispatch(std::vector<CommWork> works) {
       if (!s.isOk() && result.isOk()) result = s;
       continue;
     }
-    for (CommWork& w : list) w.comm->pending().fetch_add(1);
+    for (CommWork& w : list) {
+      w.comm->pending().fetch_add(1);
+      for (const CollArgs& a : w.calls) holdWindows(*w.comm, a, +1);
+    }
     auto shared = std::make_shared<std::vector<CommWork>>(std::move(list));
     stream->enqueue([shared] {
       std::vector<Comm*> comms;
       for (CommWork& w : *shared) comms.push_back(w.comm);
       Status s = execute(*shared);
+      for (CommWork& w : *shared)
+        for (const CollArgs& a : w.calls) holdWindows(*w.comm, a, -1);
       for (Comm* c : comms) c->pending().fetch_sub(1);
       return s;
     });
@@ -259,7 +269,9 @@ Status groupEnd() {
   return s;
 }
 
-Status launch(Comm& comm, const CollArgs& args, Stream* stream) {
+Status launch(Comm& comm, const CollArgs& callArgs, Stream* stream) {
+  CollArgs args = callArgs;
+  markWindowed(comm, args);
   if (inGroup()) {
     // The communicator stays pinned until the group ends.
     comm.active().fetch_add(1);

@@ -47,6 +47,7 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
   const int n = shape_.nranks;
   CollArgs a = args;
   if (staged) {
+    a.windowed = false;  // staging buffers are private: peers cannot address them
     a.dtype = strataFloat32;
     a.inPlace = args.coll == CollType::kAllReduce;
   }

@@ -18,13 +18,18 @@ Result<const Algorithm*> selectAlgorithm(const CollArgs& args, const CommShape& 
   }
   const Algorithm* best = nullptr;
   double bestCost = 0;
-  for (const Algorithm* a : algorithmRegistry()) {
-    if (a->coll() != args.coll || !a->supports(args, shape)) continue;
-    const double c = a->estimate(args, shape);
-    if (!best || c < bestCost) {
-      best = a;
-      bestCost = c;
+  // Direct algorithms (buffers in registered windows) are preferred whenever one is eligible.
+  for (const bool direct : {true, false}) {
+    if (direct && !args.windowed) continue;
+    for (const Algorithm* a : algorithmRegistry()) {
+      if (a->coll() != args.coll || a->direct() != direct || !a->supports(args, shape)) continue;
+      const double c = a->estimate(args, shape);
+      if (!best || c < bestCost) {
+        best = a;
+        bestCost = c;
+      }
     }
+    if (best) break;
   }
   if (!best) {
     return makeError(strataInternalError, "%s: no algorithm supports this call",

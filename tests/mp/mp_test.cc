@@ -84,6 +84,31 @@ TEST_P(RankKilled, SurvivorsReturnAnErrorWithinTheTimeout) {
 INSTANTIATE_TEST_SUITE_P(Ranks, RankKilled, ::testing::Values(2, 3),
                          [](const auto& info) { return "np" + std::to_string(info.param); });
 
+// Buffers in registered windows between processes: the direct algorithms, exact results,
+// peers' memory mapped and unmapped, no descriptor left open.
+TEST(Windows, DirectCollectivesBetweenProcesses) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
+  ASSERT_TRUE(group.startAll({"windows"})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
+                                                         << group.allOutput();
+  expectAllSucceeded(group);
+}
+
+// A rank SIGKILLed while its peers map its window and read it directly: the survivors return an
+// error naming it (no SIGBUS: the memory is sealed against shrinking).
+TEST(Windows, RankKilledMidDirectCall) {
+  constexpr milliseconds kTimeout{3000};
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kTimeout.count()));
+  ASSERT_TRUE(group.startAll({"windows-loop"})) << group.error();
+  expectSurvivorsFailAfterKill(group, 1, Clock::now() + kTestBudget, kTimeout + milliseconds(2000));
+  for (int r : {0, 2}) {
+    EXPECT_NE(group.output(r).find("strataRemoteError"), std::string::npos) << group.output(r);
+    EXPECT_NE(group.output(r).find("rank 1"), std::string::npos) << group.output(r);
+  }
+}
+
 // Connects to 127.0.0.1:port, retrying while nobody listens yet. -1 at the deadline or once
 // `alive` says the listener's process is gone.
 template <typename Alive>

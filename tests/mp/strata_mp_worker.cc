@@ -3,6 +3,10 @@
 //   all             every collective with exact result checks; prints "OK rank R", exits 0
 //   allreduce-loop  prints "READY" after one AllReduce, then loops large AllReduces until one
 //                   fails; prints the result's name and exits with 10 + the result code
+//   windows         collectives with every buffer in a registered window (the direct
+//                   algorithms between processes), checked exactly; peers' memory is mapped while
+//                   registered and unmapped after deregistering, with no descriptor left open
+//   windows-loop    allreduce-loop with the buffers in a registered window
 //   invalid-args    bad arguments must give strataInvalidArgument and a non-empty message
 //   two-comms       two communicators from the environment, alive together, each checked with
 //                   an AllReduce; prints "OK rank R" (the launcher must share each id anew:
@@ -12,6 +16,7 @@
 //                   exits with CODE at once; the others print "PID <pid>" and try to init,
 //                   printing "INIT FAILED: <message>" and exiting 1 when that fails
 // A failed check prints "FAIL rank R: ..." and exits 1.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -443,6 +448,113 @@ int runAllReduceLoop() {
   return 1;
 }
 
+// Mappings of strataMemAlloc memory (ours and the peers') in /proc/self/maps.
+int countSharedMappings() {
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  char line[1024];
+  int n = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strstr(line, "memfd:strata-mem")) ++n;
+  std::fclose(f);
+  return n;
+}
+
+int countFds() {
+  int n = 0;
+  for (int fd = 0; fd < 4096; ++fd) n += fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
+  return n;
+}
+
+int runWindows() {
+  initComm();
+  const size_t count = 100000;
+  const size_t n = static_cast<size_t>(g_nranks);
+  const size_t bytes = (2 + n) * count * sizeof(float);
+  const int fdsBefore = countFds();
+  void* mem = nullptr;
+  ok(strataMemAlloc(&mem, bytes), "MemAlloc");
+  const int ownMaps = countSharedMappings();
+  strataWindow_t win = nullptr;
+  ok(strataCommWindowRegister(g_comm, mem, bytes, &win, 0), "CommWindowRegister");
+  if (countSharedMappings() != ownMaps + g_nranks - 1)
+    fail("%d strata-mem mappings after registering, expected %d", countSharedMappings(),
+         ownMaps + g_nranks - 1);
+  float* in = static_cast<float*>(mem);
+  float* out = in + count;
+  for (int iter = 0; iter < 3; ++iter) {
+    for (size_t i = 0; i < count; ++i) in[i] = static_cast<float>((g_rank + 1) * (i % 7));
+    ok(strataAllReduce(in, out, count, strataFloat32, strataSum, g_comm, nullptr), "AllReduce");
+    const float ranks = static_cast<float>(n * (n + 1) / 2);
+    for (size_t i = 0; i < count; ++i)
+      if (out[i] != ranks * static_cast<float>(i % 7)) fail("AllReduce element %zu: %g", i, out[i]);
+    ok(strataAllReduce(in, in, 8, strataFloat32, strataSum, g_comm, nullptr), "AllReduce 8");
+    for (size_t i = 0; i < 8; ++i)
+      if (in[i] != ranks * static_cast<float>(i % 7)) fail("in-place AllReduce element %zu", i);
+    for (size_t i = 0; i < count; ++i) in[i] = static_cast<float>(g_rank * 1000 + i % 100);
+    ok(strataAllGather(in, out, count, strataFloat32, g_comm, nullptr), "AllGather");
+    for (size_t r = 0; r < n; ++r)
+      for (size_t i = 0; i < count; ++i)
+        if (out[r * count + i] != static_cast<float>(r * 1000 + i % 100))
+          fail("AllGather block %zu element %zu: %g", r, i, out[r * count + i]);
+    const size_t per = count / n;
+    ok(strataAllToAll(in, out, per, strataFloat32, g_comm, nullptr), "AllToAll");
+    for (size_t r = 0; r < n; ++r)
+      for (size_t i = 0; i < per; ++i)
+        if (out[r * per + i] != static_cast<float>(r * 1000 + (g_rank * per + i) % 100))
+          fail("AllToAll block %zu element %zu", r, i);
+    ok(strataReduceScatter(in, out, per, strataFloat32, strataSum, g_comm, nullptr),
+       "ReduceScatter");
+    ok(strataBroadcast(in, out, count, strataFloat32, 0, g_comm, nullptr), "Broadcast");
+    for (size_t i = 0; i < count; ++i)
+      if (out[i] != static_cast<float>(i % 100)) fail("Broadcast element %zu", i);
+  }
+  strataStats_t st;
+  ok(strataCommGetStats(g_comm, &st), "CommGetStats");
+  if (st.total.bytesSent[0] != 0)
+    fail("%llu bytes went through the transport: the direct algorithms did not run",
+         static_cast<unsigned long long>(st.total.bytesSent[0]));
+  ok(strataCommWindowDeregister(g_comm, win), "CommWindowDeregister");
+  if (countSharedMappings() != ownMaps)
+    fail("%d strata-mem mappings after deregistering, expected %d", countSharedMappings(), ownMaps);
+  ok(strataMemFree(mem), "MemFree");
+  if (countSharedMappings() != 0) fail("strata-mem still mapped after strataMemFree");
+  if (countFds() != fdsBefore) fail("%d descriptors open, %d before", countFds(), fdsBefore);
+  finishComm();
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
+}
+
+int runWindowsLoop() {
+  initComm();
+  const size_t count = (size_t{4} << 20) / sizeof(float);
+  void* mem = nullptr;
+  ok(strataMemAlloc(&mem, 2 * count * sizeof(float)), "MemAlloc");
+  strataWindow_t win = nullptr;
+  ok(strataCommWindowRegister(g_comm, mem, 2 * count * sizeof(float), &win, 0),
+     "CommWindowRegister");
+  float* send = static_cast<float*>(mem);
+  float* recv = send + count;
+  std::fill(send, send + count, 1.0f);
+  ok(strataAllReduce(send, recv, count, strataFloat32, strataSum, g_comm, nullptr),
+     "first AllReduce");
+  std::printf("READY rank %d\n", g_rank);
+  std::fflush(stdout);
+  for (long iter = 1; iter <= 1000000; ++iter) {
+    strataResult_t r =
+        strataAllReduce(send, recv, count, strataFloat32, strataSum, g_comm, nullptr);
+    if (r != strataSuccess) {
+      std::printf("rank %d: AllReduce %ld returned %s: %s\n", g_rank, iter, resultName(r),
+                  strataGetLastError(g_comm));
+      std::fflush(stdout);
+      strataCommAbort(g_comm);
+      return 10 + static_cast<int>(r);
+    }
+  }
+  std::printf("rank %d: no AllReduce failed\n", g_rank);
+  return 1;
+}
+
 int runInvalidArgs() {
   initComm();
   std::vector<float> buf(16, 1.0f), out(16);
@@ -544,6 +656,8 @@ int main(int argc, char** argv) {
   if (mode == "all") return runAll();
   if (mode == "allreduce-loop") return runAllReduceLoop();
   if (mode == "invalid-args") return runInvalidArgs();
+  if (mode == "windows") return runWindows();
+  if (mode == "windows-loop") return runWindowsLoop();
   if (mode == "two-comms") return runTwoComms();
   if (mode == "exit-before-init" && argc == 4)
     return runExitBeforeInit(std::atoi(argv[2]), std::atoi(argv[3]));

@@ -1,0 +1,29 @@
+// Shared pieces of the direct algorithms: plans that read and write other ranks' buffers in
+// registered windows (BufRef::rank) and synchronise with signals instead of moving bytes through
+// the transport. Eligible only for windowed calls on a shared-memory communicator.
+#pragma once
+
+#include "algorithms/algorithm.h"
+
+namespace strata::direct {
+
+// Whether a direct algorithm may plan this call.
+inline bool eligible(const CollArgs& a, const CommShape& s) { return a.windowed && s.windows; }
+
+// The signal channel direct plans synchronise on. Every plan signals and waits on it the same
+// number of times per peer, so the counts stay balanced from call to call.
+inline constexpr int kChannel = 1;
+
+// One phase in which this rank signals every peer and waits for every peer's signal: once it
+// completes, every peer has reached the same point of the call.
+inline void syncAll(PlanBuilder& pb, const CommShape& s) {
+  pb.nextPhase();
+  for (int k = 1; k < s.nranks; ++k) pb.signal((s.rank + k) % s.nranks, kChannel);
+  for (int k = 1; k < s.nranks; ++k) pb.wait((s.rank - k + s.nranks) % s.nranks, kChannel);
+  pb.nextPhase();
+}
+
+// Cost of one syncAll: a flag written to and read from every peer.
+inline double syncCost(const CommShape& s) { return 0.5e-6 * (1 + 0.25 * (s.nranks - 1)); }
+
+}  // namespace strata::direct

@@ -1,0 +1,66 @@
+// Direct AllGather over registered windows: pull (every rank copies each peer's block straight
+// from the peer's send buffer into its own output) or push (every rank writes its block into
+// every peer's output). One copy per byte either way, against two through a FIFO; a
+// synchronisation before (buffers ready) and after (no one still reads or writes them).
+#include "algorithms/direct.h"
+#include "base/dtype.h"
+
+namespace strata {
+namespace {
+
+class DirectAllGather final : public Algorithm {
+ public:
+  explicit DirectAllGather(bool push) : push_(push) {}
+  const char* name() const override { return push_ ? "direct_push" : "direct_pull"; }
+  CollType coll() const override { return CollType::kAllGather; }
+  bool direct() const override { return true; }
+  bool supports(const CollArgs& a, const CommShape& s) const override {
+    return direct::eligible(a, s);
+  }
+  double estimate(const CollArgs& a, const CommShape& s) const override {
+    const CostParams& c = defaultCost();
+    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
+    // Measured (docs/performance.md): writing into peers' outputs costs more than reading
+    // from peers' inputs on this kind of host; pull stays the default.
+    const double writeFactor = push_ ? 1.1 : 1.0;
+    return 2 * direct::syncCost(s) + bytes * c.beta * writeFactor;
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const size_t bytes = a.count * dtypeSize(a.dtype);
+    const size_t mine = static_cast<size_t>(s.rank) * bytes;
+    PlanBuilder pb = builderFor(p, a);
+    if (s.nranks > 1) direct::syncAll(pb, s);
+    for (int k = 1; k < s.nranks; ++k) {
+      const int peer = (s.rank + k) % s.nranks;
+      const size_t theirs = static_cast<size_t>(peer) * bytes;
+      // In place, a peer's input is its block of its own output: only the receive buffer sits
+      // at the same offset on every rank.
+      const BufRef input = a.inPlace ? ofRank(recvAt(theirs), peer) : ofRank(sendAt(0), peer);
+      if (push_)
+        pb.copy(sendAt(0), ofRank(recvAt(mine), peer), bytes);
+      else
+        pb.copy(input, recvAt(theirs), bytes);
+    }
+    if (!a.inPlace) pb.copy(sendAt(0), recvAt(mine), bytes);
+    if (s.nranks > 1) direct::syncAll(pb, s);
+    pb.finish();
+    return Status::ok();
+  }
+
+ private:
+  bool push_;
+};
+
+}  // namespace
+
+const Algorithm& directPullAllGather() {
+  static const DirectAllGather a(false);
+  return a;
+}
+
+const Algorithm& directPushAllGather() {
+  static const DirectAllGather a(true);
+  return a;
+}
+
+}  // namespace strata

@@ -1,0 +1,329 @@
+// Windows with ranks as threads: the direct algorithms through a sampled matrix with every
+// buffer in a registered window, the mixed case (one buffer outside: the FIFO path), the bad
+// inputs of strataMemAlloc/strataCommWindowRegister/Deregister, and descriptor hygiene. The
+// direct algorithms come from the registry: registering one tests it here.
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <tuple>
+
+#include "algorithms/algorithm.h"
+#include "coll/coll_harness.h"
+
+namespace strata::test {
+namespace {
+
+constexpr size_t kLarge = (1u << 20) + 3;
+
+// A window per rank big enough for any case: input at offset 0, output at kOutOffset.
+constexpr size_t kRegion = 32u << 20;
+constexpr size_t kOutOffset = 16u << 20;
+
+struct Windowed {
+  void* mem = nullptr;
+  strataWindow_t win = nullptr;
+  char* in() const { return static_cast<char*>(mem); }
+  char* out() const { return static_cast<char*>(mem) + kOutOffset; }
+};
+
+// Allocates and registers this rank's region (collective).
+Windowed registerRegion(strataComm_t comm) {
+  Windowed w;
+  EXPECT_EQ(strataMemAlloc(&w.mem, kRegion), strataSuccess) << strataGetLastError(nullptr);
+  EXPECT_EQ(strataCommWindowRegister(comm, w.mem, kRegion, &w.win, 0), strataSuccess)
+      << strataGetLastError(comm);
+  return w;
+}
+
+void release(strataComm_t comm, Windowed& w) {
+  EXPECT_EQ(strataCommWindowDeregister(comm, w.win), strataSuccess) << strataGetLastError(comm);
+  EXPECT_EQ(strataMemFree(w.mem), strataSuccess) << strataGetLastError(nullptr);
+}
+
+struct Case {
+  std::string coll;
+  std::string algo;
+};
+using Param = std::tuple<Case, int, size_t>;
+
+bool isReduction(const std::string& c) { return c == "allreduce" || c == "reducescatter"; }
+
+// Every dtype (with every op for reductions) at small counts; float32 and bfloat16 with sum and
+// max at the large count.
+std::vector<std::pair<strataDataType_t, strataRedOp_t>> combos(size_t count, bool reduction) {
+  std::vector<std::pair<strataDataType_t, strataRedOp_t>> out;
+  for (strataDataType_t t : allTypes()) {
+    const bool large = count >= kLarge;
+    if (large && t != strataFloat32 && t != strataBfloat16) continue;
+    if (!reduction) {
+      out.push_back({t, strataSum});
+      continue;
+    }
+    for (strataRedOp_t op : allOps())
+      if (!large || op == strataSum || op == strataAvg) out.push_back({t, op});
+  }
+  return out;
+}
+
+// Runs one call of `coll` with buffers in w (in place or not) and checks the result bit for bit.
+// Returns an error description, or "".
+std::string runAndCheck(const std::string& coll, int rank, int n, size_t cnt, strataDataType_t t,
+                        strataRedOp_t op, bool inPlace, strataComm_t comm, const Windowed& w) {
+  const size_t es = dtypeSize(t);
+  const size_t un = static_cast<size_t>(n);
+  const size_t ur = static_cast<size_t>(rank);
+  std::vector<char> expect;
+  auto fill = [&](void* buf, size_t elems, int who, size_t base) {
+    fillPeriodic(t, buf, elems, base, [&](size_t j) { return inputValue(t, op, who, j); });
+  };
+  strataResult_t res = strataSuccess;
+  const char* result = w.out();
+  size_t checkCount = 0;
+  if (coll == "allreduce") {
+    fill(w.in(), cnt, rank, 0);
+    expect.resize(cnt * es);
+    fillPeriodic(t, expect.data(), cnt, 0, [&](size_t j) { return reducedValue(t, op, n, j); });
+    void* dst = inPlace ? w.in() : w.out();
+    res = strataAllReduce(w.in(), dst, cnt, t, op, comm, nullptr);
+    result = static_cast<const char*>(dst);
+    checkCount = cnt;
+  } else if (coll == "reducescatter") {
+    fill(w.in(), un * cnt, rank, 0);
+    expect.resize(cnt * es);
+    fillPeriodic(t, expect.data(), cnt, ur * cnt,
+                 [&](size_t j) { return reducedValue(t, op, n, j); });
+    void* dst = inPlace ? w.in() + ur * cnt * es : w.out();
+    res = strataReduceScatter(w.in(), dst, cnt, t, op, comm, nullptr);
+    result = static_cast<const char*>(dst);
+    checkCount = cnt;
+  } else if (coll == "allgather") {
+    expect.resize(un * cnt * es);
+    for (int q = 0; q < n; ++q) fill(expect.data() + static_cast<size_t>(q) * cnt * es, cnt, q, 0);
+    if (inPlace) {
+      fill(w.out() + ur * cnt * es, cnt, rank, 0);
+      res = strataAllGather(w.out() + ur * cnt * es, w.out(), cnt, t, comm, nullptr);
+    } else {
+      fill(w.in(), cnt, rank, 0);
+      res = strataAllGather(w.in(), w.out(), cnt, t, comm, nullptr);
+    }
+    checkCount = un * cnt;
+  } else if (coll == "broadcast") {
+    const int root = static_cast<int>((cnt + 1) % un);
+    expect.resize(cnt * es);
+    fill(expect.data(), cnt, root, 0);
+    std::memset(w.out(), 0, cnt * es);
+    if (inPlace) {
+      if (rank == root) fill(w.out(), cnt, root, 0);
+      res = strataBroadcast(w.out(), w.out(), cnt, t, root, comm, nullptr);
+    } else {
+      if (rank == root) fill(w.in(), cnt, root, 0);
+      res = strataBroadcast(rank == root ? w.in() : nullptr, w.out(), cnt, t, root, comm, nullptr);
+    }
+    checkCount = cnt;
+  } else if (coll == "alltoall") {
+    fill(w.in(), un * cnt, rank, 0);
+    expect.resize(un * cnt * es);
+    for (int q = 0; q < n; ++q)
+      fill(expect.data() + static_cast<size_t>(q) * cnt * es, cnt, q, ur * cnt);
+    void* dst = inPlace ? w.in() : w.out();
+    res = strataAllToAll(w.in(), dst, cnt, t, comm, nullptr);
+    result = static_cast<const char*>(dst);
+    checkCount = un * cnt;
+  } else {
+    return "no reference check for " + coll;
+  }
+  const std::string what = coll + " " + dtypeName(t) + "/" + redopName(op) +
+                           (inPlace ? "/in-place" : "/out-of-place") + " rank " +
+                           std::to_string(rank) + " count " + std::to_string(cnt);
+  if (res != strataSuccess) return what + ": " + strataGetLastError(comm);
+  const long bad = firstMismatch(result, expect.data(), checkCount, t);
+  if (bad >= 0) return what + ": first wrong element " + std::to_string(bad);
+  return "";
+}
+
+class DirectCollTest : public ::testing::TestWithParam<Param> {};
+
+TEST_P(DirectCollTest, MatchesReference) {
+  const auto& [c, n, cnt] = GetParam();
+  const std::string tune = c.coll + ":@" + c.algo;
+  runRanks(n, tune, [&](int rank, strataComm_t comm) {
+    Windowed w = registerRegion(comm);
+    for (auto [t, op] : combos(cnt, isReduction(c.coll))) {
+      for (bool inPlace : {false, true}) {
+        const std::string err = runAndCheck(c.coll, rank, n, cnt, t, op, inPlace, comm, w);
+        ASSERT_EQ(err, "");
+      }
+    }
+    // A direct call moves nothing through the transport.
+    strataStats_t st;
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    EXPECT_EQ(st.total.bytesSent[0], 0u) << "rank " << rank;
+    release(comm, w);
+  });
+}
+
+std::vector<Case> directCases() {
+  std::vector<Case> out;
+  for (const Algorithm* a : algorithmRegistry())
+    if (a->direct()) out.push_back({collKey(a->coll()), a->name()});
+  return out;
+}
+
+std::string paramName(const ::testing::TestParamInfo<Param>& info) {
+  const Case& c = std::get<0>(info.param);
+  return c.coll + "_" + c.algo + "_r" + std::to_string(std::get<1>(info.param)) + "_c" +
+         std::to_string(std::get<2>(info.param));
+}
+
+// Rank counts 1-8 sampled with small counts; two and three ranks at the large count. (A call
+// with nothing to move is never windowed: the FIFO algorithms cover count 0.)
+INSTANTIATE_TEST_SUITE_P(Small, DirectCollTest,
+                         ::testing::Combine(::testing::ValuesIn(directCases()),
+                                            ::testing::Values(1, 3, 8),
+                                            ::testing::Values<size_t>(7)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(Medium, DirectCollTest,
+                         ::testing::Combine(::testing::ValuesIn(directCases()),
+                                            ::testing::Values(2, 4),
+                                            ::testing::Values<size_t>(1000)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(Large, DirectCollTest,
+                         ::testing::Combine(::testing::ValuesIn(directCases()),
+                                            ::testing::Values(2, 3),
+                                            ::testing::Values<size_t>(kLarge)),
+                         paramName);
+
+// One buffer in a window and the other not: the FIFO algorithms run (bytes through the
+// transport) and the results are still exact; then both in windows: no bytes through it.
+TEST(Windows, MixedBuffersTakeTheFifoPath) {
+  runRanks(3, "", [&](int rank, strataComm_t comm) {
+    Windowed w = registerRegion(comm);
+    const size_t cnt = 1000;
+    std::vector<float> plain(cnt);
+    for (size_t i = 0; i < cnt; ++i) reinterpret_cast<float*>(w.in())[i] = float(rank + 1);
+    ASSERT_EQ(strataAllReduce(w.in(), plain.data(), cnt, strataFloat32, strataSum, comm, nullptr),
+              strataSuccess)
+        << strataGetLastError(comm);
+    for (size_t i = 0; i < cnt; ++i) ASSERT_EQ(plain[i], 6.0f);
+    strataStats_t st;
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    EXPECT_GT(st.total.bytesSent[0], 0u);
+    const uint64_t before = st.total.bytesSent[0];
+    ASSERT_EQ(strataAllReduce(w.in(), w.out(), cnt, strataFloat32, strataSum, comm, nullptr),
+              strataSuccess);
+    for (size_t i = 0; i < cnt; ++i) ASSERT_EQ(reinterpret_cast<float*>(w.out())[i], 6.0f);
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    EXPECT_EQ(st.total.bytesSent[0], before) << "the windowed call went through the FIFO";
+    release(comm, w);
+  });
+}
+
+TEST(Windows, BadInputsNameWhatWasWrong) {
+  void* p = nullptr;
+  EXPECT_EQ(strataMemAlloc(nullptr, 64), strataInvalidArgument);
+  EXPECT_EQ(strataMemAlloc(&p, 0), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("size"), std::string::npos);
+  int local = 0;
+  EXPECT_EQ(strataMemFree(&local), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("strataMemAlloc"), std::string::npos);
+
+  runRanks(2, "", [&](int rank, strataComm_t comm) {
+    void* mem = nullptr;
+    ASSERT_EQ(strataMemAlloc(&mem, 8192), strataSuccess);
+    strataWindow_t win = nullptr;
+    std::vector<char> heap(4096);
+    // Rank 1 passes heap memory: it gets InvalidArgument naming its pointer, rank 0 hears of it.
+    void* buff = rank == 1 ? static_cast<void*>(heap.data()) : mem;
+    strataResult_t r = strataCommWindowRegister(comm, buff, 4096, &win, 0);
+    if (rank == 1) {
+      EXPECT_EQ(r, strataInvalidArgument);
+      char ptr[32];
+      std::snprintf(ptr, sizeof ptr, "%p", buff);
+      EXPECT_NE(std::string(strataGetLastError(comm)).find(ptr), std::string::npos)
+          << strataGetLastError(comm);
+    } else {
+      EXPECT_EQ(r, strataRemoteError);
+      EXPECT_NE(std::string(strataGetLastError(comm)).find("rank 1"), std::string::npos);
+    }
+    EXPECT_EQ(win, nullptr);
+    // Rank 1's size runs past the allocation (rounded to 8192 bytes).
+    r = strataCommWindowRegister(comm, static_cast<char*>(mem) + 4096, rank == 1 ? 8192 : 4096,
+                                 &win, 0);
+    if (rank == 0) {
+      EXPECT_EQ(r, strataRemoteError);
+    } else {
+      EXPECT_EQ(r, strataInvalidArgument);
+      EXPECT_NE(std::string(strataGetLastError(comm)).find("runs past"), std::string::npos)
+          << strataGetLastError(comm);
+    }
+    EXPECT_EQ(strataCommWindowRegister(comm, mem, 4096, &win, 7), strataInvalidArgument);
+    EXPECT_EQ(strataCommWindowRegister(comm, mem, 4096, nullptr, 0), strataInvalidArgument);
+    EXPECT_EQ(strataCommWindowDeregister(comm, nullptr), strataInvalidArgument);
+
+    ASSERT_EQ(strataCommWindowRegister(comm, mem, 8192, &win, 0), strataSuccess)
+        << strataGetLastError(comm);
+    EXPECT_EQ(strataMemFree(mem), strataInvalidUsage);  // still registered
+    EXPECT_NE(std::string(strataGetLastError(nullptr)).find("window"), std::string::npos);
+
+    // A call queued on a stream pins the window: rank 0 queues its AllReduce first, so it is
+    // still waiting for rank 1 when both try to deregister.
+    strataStream_t stream = nullptr;
+    ASSERT_EQ(strataStreamCreate(&stream), strataSuccess);
+    float* data = static_cast<float*>(mem);
+    data[0] = 1.0f;
+    if (rank == 0) {
+      ASSERT_EQ(strataAllReduce(data, data, 1, strataFloat32, strataSum, comm, stream),
+                strataSuccess);
+      EXPECT_EQ(strataCommWindowDeregister(comm, win), strataInvalidArgument);
+      EXPECT_NE(std::string(strataGetLastError(comm)).find("queued"), std::string::npos)
+          << strataGetLastError(comm);
+    } else {
+      EXPECT_EQ(strataCommWindowDeregister(comm, win), strataRemoteError);
+      ASSERT_EQ(strataAllReduce(data, data, 1, strataFloat32, strataSum, comm, stream),
+                strataSuccess);
+    }
+    ASSERT_EQ(strataStreamSynchronize(stream), strataSuccess) << strataGetLastError(comm);
+    EXPECT_EQ(data[0], 2.0f);
+    ASSERT_EQ(strataStreamDestroy(stream), strataSuccess);
+    EXPECT_EQ(strataCommWindowDeregister(comm, win), strataSuccess) << strataGetLastError(comm);
+    EXPECT_EQ(strataCommWindowDeregister(comm, win), strataInvalidArgument);
+    EXPECT_EQ(strataMemFree(mem), strataSuccess);
+    EXPECT_EQ(strataMemFree(mem), strataInvalidArgument);  // already freed
+  });
+}
+
+// Open descriptors of this process; the memfds among them, with their close-on-exec flag.
+size_t countFds(std::vector<bool>* memfdCloexec = nullptr) {
+  size_t n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  for (dirent* e = readdir(d); e; e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    ++n;
+    if (!memfdCloexec) continue;
+    char link[256] = {};
+    const std::string path = std::string("/proc/self/fd/") + e->d_name;
+    if (readlink(path.c_str(), link, sizeof link - 1) > 0 &&
+        std::string(link).find("memfd:strata-mem") != std::string::npos)
+      memfdCloexec->push_back((fcntl(std::atoi(e->d_name), F_GETFD) & FD_CLOEXEC) != 0);
+  }
+  closedir(d);
+  return n - 1;  // the directory's own descriptor
+}
+
+TEST(Windows, NoDescriptorLeaksAndEveryMemfdIsCloseOnExec) {
+  std::vector<bool> cloexec;
+  const size_t before = countFds(&cloexec);
+  const size_t memfdsBefore = cloexec.size();
+  void* mem = nullptr;
+  ASSERT_EQ(strataMemAlloc(&mem, 1 << 16), strataSuccess);
+  cloexec.clear();
+  EXPECT_EQ(countFds(&cloexec), before + 1);
+  ASSERT_EQ(cloexec.size(), memfdsBefore + 1);
+  for (bool c : cloexec) EXPECT_TRUE(c);
+  EXPECT_EQ(strataMemFree(mem), strataSuccess);
+  EXPECT_EQ(countFds(), before);
+}
+
+}  // namespace
+}  // namespace strata::test
