@@ -4,6 +4,7 @@
 //   moe_dispatch_perf [-t N] [--tokens 128] [--hidden 7168] [--topk 8] [--experts 256]
 //                     [--dtype bfloat16] [--dist uniform|zipf:S] [--quant none|int8]
 //                     [--placement auto|FILE] [--compute-us-per-token X] [-n 20] [-w 5]
+//                     [--chunk TOKENS] [--pipeline off|on|both]
 //                     [--sim PRESET [--timing-only]] [--baseline mpi]
 //
 // Launch: threads of one process (-t N), strata-run, mpirun, or --sim PRESET (the preset's ranks
@@ -120,6 +121,7 @@ void check(strataResult_t r, const char* what, strataComm_t comm) {
 
 struct Times {
   std::vector<double> dispatch, combine, total, mpi;  // per iteration, this rank
+  std::vector<double> pipelined;  // --pipeline both: the pipelined run of each iteration
 };
 
 // bfloat16 (as its bits) or float32 rows to float32 and back, in loops the compiler vectorises.
@@ -239,11 +241,11 @@ double mpiIteration(const Options& o, int nranks, strataDataType_t dt,
 }
 #endif
 
-void spinFor(double us) {
+// The synthetic expert: the calling thread sleeps, as it would while an accelerator runs the
+// expert, leaving the CPU to the transfer (a spin would model a CPU expert on the same cores).
+void computeFor(double us) {
   if (us <= 0) return;
-  const auto end = Clock::now() + std::chrono::duration<double, std::micro>(us);
-  while (Clock::now() < end) {
-  }
+  std::this_thread::sleep_for(std::chrono::duration<double, std::micro>(us));
 }
 
 // One rank: warm-up, then timed iterations; times in µs (simulated on the sim transport).
@@ -283,6 +285,60 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     check(strataCommGetStats(comm, &st), "strataCommGetStats", comm);
     return st.simClockUs;
   };
+  strataStream_t stream = nullptr;
+  if (o.pipeline != "off") check(strataStreamCreate(&stream), "strataStreamCreate", comm);
+  std::vector<uint8_t> expertOut(recvX.size());
+  const size_t rowBytes = o.hidden * sizeOf(dt);
+  // Unpipelined: one chunk, dispatch, the experts over every row, combine.
+  auto plainRun = [&](double* d, double* c) {
+    check(strataMoeBufferSetChunkTokens(buf, o.tokens), "strataMoeBufferSetChunkTokens", comm);
+    check(strataBarrier(comm, nullptr), "strataBarrier", comm);
+    const double t0 = clockUs();
+    size_t rows = 0;
+    strataMoeHandle_t h{};
+    check(strataMoeDispatch(buf, x.data(), dt, o.tokens, ids.data(), strataInt32, w.data(),
+                            recvX.data(), nullptr, nullptr, counts.data(), &rows, &h, nullptr),
+          "strataMoeDispatch", comm);
+    const double t1 = clockUs();
+    if (!simulated) computeFor(o.computeUsPerToken * static_cast<double>(rows));
+    const double t2 = clockUs();
+    check(strataMoeCombine(buf, &h, recvX.data(), dt, out.data(), nullptr), "strataMoeCombine",
+          comm);
+    const double t3 = clockUs();
+    *d = t1 - t0;
+    *c = t3 - t2;
+    return t3 - t0;
+  };
+  // Pipelined: chunks of --chunk tokens on a stream; the expert runs per landed chunk and hands
+  // its rows back to the combine queued behind the dispatch.
+  auto pipedRun = [&](double* d, double* c) {
+    check(strataMoeBufferSetChunkTokens(buf, o.chunk), "strataMoeBufferSetChunkTokens", comm);
+    check(strataBarrier(comm, nullptr), "strataBarrier", comm);
+    const double t0 = clockUs();
+    size_t rows = 0;
+    strataMoeHandle_t h{};
+    check(strataMoeDispatch(buf, x.data(), dt, o.tokens, ids.data(), strataInt32, w.data(),
+                            recvX.data(), nullptr, nullptr, counts.data(), &rows, &h, stream),
+          "strataMoeDispatch", comm);
+    check(strataMoeCombinePipelined(buf, &h, expertOut.data(), dt, out.data(), stream),
+          "strataMoeCombinePipelined", comm);
+    for (;;) {
+      strataMoeChunk_t ch{};
+      check(strataMoeDispatchNextChunk(buf, -1, 1, &ch), "strataMoeDispatchNextChunk", comm);
+      if (ch.numRows == 0) break;
+      if (!simulated) computeFor(o.computeUsPerToken * static_cast<double>(ch.numRows));
+      std::memcpy(expertOut.data() + ch.firstRow * rowBytes, recvX.data() + ch.firstRow * rowBytes,
+                  ch.numRows * rowBytes);  // identity experts
+      check(strataMoeCombineRowsReady(buf, &h, ch.firstRow, ch.numRows),
+            "strataMoeCombineRowsReady", comm);
+    }
+    const double t1 = clockUs();
+    check(strataStreamSynchronize(stream), "strataStreamSynchronize", comm);
+    const double t3 = clockUs();
+    *d = t1 - t0;  // until the last chunk was handed out (its compute included)
+    *c = t3 - t1;
+    return t3 - t0;
+  };
   for (int it = 0; it < o.warmup + o.iters; ++it) {
 #ifdef STRATA_PERF_WITH_MPI
     const bool mpiFirst = mpiBaseline && it % 2 == 1;  // interleaved, alternating order
@@ -292,30 +348,31 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     (void)mpiBaseline;
     const double mpiUs = 0;
 #endif
-    check(strataBarrier(comm, nullptr), "strataBarrier", comm);
-    const double t0 = clockUs();
-    size_t rows = 0;
-    strataMoeHandle_t h{};
-    check(strataMoeDispatch(buf, x.data(), dt, o.tokens, ids.data(), strataInt32, w.data(),
-                            recvX.data(), nullptr, nullptr, counts.data(), &rows, &h, nullptr),
-          "strataMoeDispatch", comm);
-    const double t1 = clockUs();
-    if (!simulated) spinFor(o.computeUsPerToken * static_cast<double>(rows));
-    const double t2 = clockUs();
-    check(strataMoeCombine(buf, &h, recvX.data(), dt, out.data(), nullptr), "strataMoeCombine",
-          comm);
-    const double t3 = clockUs();
+    double d = 0, c = 0, total = 0, piped = 0, pd = 0, pc = 0;
+    if (o.pipeline == "off") {
+      total = plainRun(&d, &c);
+    } else if (o.pipeline == "on") {
+      total = pipedRun(&d, &c);
+    } else if (it % 2 == 0) {  // both, interleaved in alternating order
+      total = plainRun(&d, &c);
+      piped = pipedRun(&pd, &pc);
+    } else {
+      piped = pipedRun(&pd, &pc);
+      total = plainRun(&d, &c);
+    }
 #ifdef STRATA_PERF_WITH_MPI
     if (mpiBaseline && !mpiFirst) mpiUs = mpiIteration(o, n, dt, ids, w, x, mpiOut);
 #endif
     if (it < o.warmup) continue;
-    tm.dispatch.push_back(t1 - t0);
-    tm.combine.push_back(t3 - t2);
-    tm.total.push_back(t3 - t0);
+    tm.dispatch.push_back(d);
+    tm.combine.push_back(c);
+    tm.total.push_back(total);
     tm.mpi.push_back(mpiUs);
+    tm.pipelined.push_back(piped);
   }
+  if (stream) strataStreamDestroy(stream);
   // The slowest rank of each iteration.
-  for (auto* v : {&tm.dispatch, &tm.combine, &tm.total, &tm.mpi})
+  for (auto* v : {&tm.dispatch, &tm.combine, &tm.total, &tm.mpi, &tm.pipelined})
     check(strataAllReduce(v->data(), v->data(), v->size(), strataFloat64, strataMax, comm, nullptr),
           "strataAllReduce", comm);
   strataMoeBufferDestroy(buf);
@@ -326,14 +383,19 @@ void report(const Options& o, int nranks, const Times& t, bool mpiBaseline) {
   const double d = median(t.dispatch), c = median(t.combine), e = median(t.total);
   std::printf(
       "# %d ranks, %zu tokens/rank, hidden %zu, top-%d of %d experts, %s, dist %s, quant "
-      "%s%s\n",
+      "%s%s, pipeline %s (chunk %zu)\n",
       nranks, o.tokens, o.hidden, o.topk, o.experts, o.dtype.c_str(), o.dist.c_str(),
-      o.quant.c_str(), o.placement.empty() ? "" : (", placement " + o.placement).c_str());
+      o.quant.c_str(), o.placement.empty() ? "" : (", placement " + o.placement).c_str(),
+      o.pipeline.c_str(), o.chunk);
   std::printf("%-12s %12s\n", "phase", "median_us");
   std::printf("%-12s %12.1f\n", "dispatch", d);
   std::printf("%-12s %12.1f\n", "combine", c);
   std::printf("%-12s %12.1f\n", "end_to_end", e);
   std::printf("tokens_per_s %.0f\n", e > 0 ? static_cast<double>(o.tokens) * nranks / e * 1e6 : 0);
+  if (o.pipeline == "both") {
+    const double p = median(t.pipelined);
+    std::printf("pipelined_us %.1f\npipelined_over_unpipelined %.3f\n", p, e > 0 ? p / e : 0);
+  }
   if (mpiBaseline) {
     const double m = median(t.mpi);
     std::printf("mpi_baseline_us %.1f\nstrata_over_mpi %.3f\n", m, m > 0 ? e / m : 0);
@@ -399,8 +461,11 @@ int main(int argc, char** argv) {
   app.add_option("--dist", o.dist, "routing: uniform or zipf:S");
   app.add_option("--quant", o.quant, "none or int8 (both legs)")
       ->check(CLI::IsMember({"none", "int8"}));
-  app.add_option("--chunk", o.chunk, "tokens per pipelined chunk (pipelining is not implemented)");
-  app.add_option("--pipeline", o.pipeline, "on or off")->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--chunk", o.chunk, "tokens per pipelined chunk (0: the library's default)");
+  app.add_option("--pipeline", o.pipeline,
+                 "off (one chunk, synchronous), on (chunks on a stream, the expert per landed "
+                 "chunk), or both (interleaved; reports pipelined_over_unpipelined)")
+      ->check(CLI::IsMember({"on", "off", "both"}));
   app.add_option("--placement", o.placement, "auto (EPLB from the routing) or a JSON file");
   app.add_option("--compute-us-per-token", o.computeUsPerToken,
                  "synthetic expert compute per received row, in µs");
@@ -412,8 +477,6 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"mpi"}));
   CLI11_PARSE(app, argc, argv);
   try {
-    if (o.pipeline == "on")
-      throw std::runtime_error("--pipeline on: token-grained pipelining is not implemented yet");
     const auto dist = strata::perf::parseRoutingDist(o.dist);
     if (!dist) throw std::runtime_error("--dist " + o.dist + ": uniform or zipf:S");
     if (o.timingOnly) {

@@ -528,6 +528,57 @@ STRATA_API strataResult_t strataMoeCombine(strataMoeBuffer_t buffer,
                                            const void* expertOut, strataDataType_t type,
                                            void* combinedX, strataStream_t stream);
 
+/** Token-grained pipelining (docs/moe.md). A dispatch moves each peer's tokens in chunks of
+ *  chunkTokens tokens and places every chunk's rows where they end up as soon as it lands; a
+ *  combine sends each chunk of tokens back once the caller has handed back its rows. Sets the
+ *  chunk size of the calls that follow (0: the default, max(16, maxTokensPerRank / 4) capped at
+ *  maxTokensPerRank; values above maxTokensPerRank mean one chunk, no pipelining). Every rank
+ *  sets the same value (a dispatch between different sizes fails with strataInvalidUsage naming
+ *  the peer). Local; call it between dispatches, not while one is queued. */
+STRATA_API strataResult_t strataMoeBufferSetChunkTokens(strataMoeBuffer_t buffer,
+                                                        size_t chunkTokens);
+/** Stores the buffer's tokens per chunk in *chunkTokens. */
+STRATA_API strataResult_t strataMoeBufferGetChunkTokens(strataMoeBuffer_t buffer,
+                                                        size_t* chunkTokens);
+
+/** Rows of one local expert (slot) that have landed: rows [firstRow, firstRow + numRows) of the
+ *  dispatch's recvX, recvTopkIdx and recvTopkWeights, all from one source rank. */
+typedef struct {
+  int localExpert;
+  size_t firstRow;
+  size_t numRows;
+} strataMoeChunk_t;
+
+/** Hands out the next rows of the buffer's last strataMoeDispatch that have landed and were not
+ *  handed out before: of local expert localExpert (0 .. local slots - 1), or of any (-1). Issue
+ *  the dispatch on a stream and this call overlaps the expert's work on one chunk with the
+ *  transfer of the next (with a NULL stream the dispatch has completed and every row is
+ *  there). With wait != 0 it blocks (backing off; bounded by the communicator's timeout) until
+ *  rows land; with wait == 0 it returns strataInProgress when nothing new has landed (a poll).
+ *  strataSuccess with chunk->numRows > 0: a chunk; with chunk->numRows == 0: every row (of that
+ *  expert) has been handed out. A failed dispatch returns its error here too. Rows of one expert
+ *  are handed out as they land, not necessarily in row order; the layout itself is the one
+ *  strataMoeDispatch documents, whatever the chunk size. */
+STRATA_API strataResult_t strataMoeDispatchNextChunk(strataMoeBuffer_t buffer, int localExpert,
+                                                     int wait, strataMoeChunk_t* chunk);
+
+/** strataMoeCombine whose expert outputs become final a chunk at a time: expertOut (every row
+ *  the dispatch delivered x hidden of type) is written by the caller while the combine runs,
+ *  and each range of final rows is announced with strataMoeCombineRowsReady. The tokens of one
+ *  dispatch chunk travel back once all their rows here are final, so issued on a stream the
+ *  transfer overlaps the expert work still to do. Results are bit-identical to
+ *  strataMoeCombine's. Collective over the communicator's ranks. */
+STRATA_API strataResult_t strataMoeCombinePipelined(strataMoeBuffer_t buffer,
+                                                    const strataMoeHandle_t* handle,
+                                                    const void* expertOut, strataDataType_t type,
+                                                    void* combinedX, strataStream_t stream);
+
+/** Announces that rows [firstRow, firstRow + numRows) of the expertOut of handle's pipelined
+ *  combine are final (each row once; rows that have landed). Local. */
+STRATA_API strataResult_t strataMoeCombineRowsReady(strataMoeBuffer_t buffer,
+                                                    const strataMoeHandle_t* handle,
+                                                    size_t firstRow, size_t numRows);
+
 /** A registered window: memory from strataMemAlloc that every rank of a communicator has mapped
  *  (docs/windows.md). */
 typedef struct strataWindow* strataWindow_t;

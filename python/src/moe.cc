@@ -72,8 +72,26 @@ class MoeBuffer {
   ~MoeBuffer() { destroy(); }
 
   void destroy() {
+    if (stream_) {
+      withoutGil([&] { return strataStreamDestroy(stream_); });  // runs what is queued first
+      stream_ = nullptr;
+    }
+    keep_.clear();
     if (buf_ && comm_->alive()) strataMoeBufferDestroy(buf_);
     buf_ = nullptr;
+  }
+
+  size_t chunkTokens() const {
+    size_t n = 0;
+    check(strataMoeBufferGetChunkTokens(live("strataMoeBufferGetChunkTokens"), &n),
+          "strataMoeBufferGetChunkTokens");
+    return n;
+  }
+  void setChunkTokens(long long n) {
+    if (n < 0) invalidArgument("chunk_tokens must be >= 0");
+    check(strataMoeBufferSetChunkTokens(live("strataMoeBufferSetChunkTokens"),
+                                        static_cast<size_t>(n)),
+          "strataMoeBufferSetChunkTokens");
   }
 
   size_t maxRecvTokens() const { return maxRecv_; }
@@ -110,6 +128,61 @@ class MoeBuffer {
   }
 
   py::tuple dispatch(py::handle x, py::handle topkIdx, py::handle topkWeights) {
+    return dispatchOn(x, topkIdx, topkWeights, false);
+  }
+
+  // The same queued on the buffer's own stream: the arrays fill while the caller takes landed
+  // chunks with next_chunk(); every row is there after synchronize().
+  py::tuple dispatchAsync(py::handle x, py::handle topkIdx, py::handle topkWeights) {
+    return dispatchOn(x, topkIdx, topkWeights, true);
+  }
+
+  py::object nextChunk(int localExpert, bool wait) {
+    const char* op = "strataMoeDispatchNextChunk";
+    strataMoeBuffer_t b = live(op);
+    strataMoeChunk_t c{};
+    const strataResult_t r =
+        withoutGil([&] { return strataMoeDispatchNextChunk(b, localExpert, wait ? 1 : 0, &c); });
+    if (r == strataInProgress) return py::none();
+    check(r, op, comm_->get(op));
+    return py::make_tuple(c.localExpert, c.firstRow, c.numRows);
+  }
+
+  py::object combine(py::handle expertOut, const MoeHandle& handle, py::handle out) {
+    return combineOn(expertOut, handle, out, false);
+  }
+
+  // A pipelined combine queued on the buffer's stream behind dispatch_async: expert_out (every
+  // row the dispatch can deliver x hidden) is written while it runs, each finished range
+  // announced with rows_ready(); the result is final after synchronize().
+  py::object combineAsync(py::handle expertOut, const MoeHandle& handle, py::handle out) {
+    return combineOn(expertOut, handle, out, true);
+  }
+
+  void rowsReady(const MoeHandle& handle, long long first, long long n) {
+    const char* op = "strataMoeCombineRowsReady";
+    if (first < 0 || n < 0) invalidArgument("rows_ready: first_row and num_rows must be >= 0");
+    check(strataMoeCombineRowsReady(live(op), &handle.handle, static_cast<size_t>(first),
+                                    static_cast<size_t>(n)),
+          op, comm_->get(op));
+  }
+
+  // Waits for the buffer's queued calls; raises the first one's error.
+  void synchronize() {
+    const char* op = "strataStreamSynchronize";
+    if (!stream_) return;
+    const strataResult_t r = withoutGil([&] { return strataStreamSynchronize(stream_); });
+    keep_.clear();
+    check(r, op, comm_->get(op));
+  }
+
+ private:
+  strataStream_t stream(const char* op) {
+    if (!stream_) check(strataStreamCreate(&stream_), op);
+    return stream_;
+  }
+
+  py::tuple dispatchOn(py::handle x, py::handle topkIdx, py::handle topkWeights, bool async) {
     const char* op = "strataMoeDispatch";
     BufferArg xs = BufferArg::view(x, "dispatch", "x", Access::kRead, config_.dtype);
     BufferArg ids = BufferArg::view(topkIdx, "dispatch", "topk_idx", Access::kRead, {});
@@ -132,23 +205,36 @@ class MoeBuffer {
     int32_t* ri = recvIdx.mutable_data();
     float* rw = recvW.mutable_data();
     int* cnt = counts.mutable_data();
-    size_t got = 0;
+    auto got = std::make_shared<size_t>(0);
     MoeHandle handle;
     handle.numTokens = tokens;
     strataComm_t h = comm_->get(op);
     strataMoeBuffer_t b = live(op);
+    strataStream_t s = async ? stream(op) : nullptr;
+    size_t* gp = got.get();
     check(withoutGil([&] {
             return strataMoeDispatch(b, xs.data(), config_.dtype, tokens, ids.data(), ids.dtype(),
-                                     static_cast<const float*>(w.data()), rx, ri, rw, cnt, &got,
-                                     &handle.handle, nullptr);
+                                     static_cast<const float*>(w.data()), rx, ri, rw, cnt, gp,
+                                     &handle.handle, s);
           }),
           op, h);
-    py::slice first(0, static_cast<py::ssize_t>(got), 1);
+    if (async) {
+      keep_.push_back(py::reinterpret_borrow<py::object>(x));
+      keep_.push_back(py::reinterpret_borrow<py::object>(topkIdx));
+      keep_.push_back(py::reinterpret_borrow<py::object>(topkWeights));
+      keep_.push_back(recvX);
+      keep_.push_back(recvIdx);
+      keep_.push_back(recvW);
+      keep_.push_back(counts);
+      keepCount_ = got;
+      return py::make_tuple(recvX, recvIdx, recvW, counts, handle);
+    }
+    py::slice first(0, static_cast<py::ssize_t>(*got), 1);
     return py::make_tuple(recvX[first], recvIdx[first], recvW[first], counts, handle);
   }
 
-  py::object combine(py::handle expertOut, const MoeHandle& handle, py::handle out) {
-    const char* op = "strataMoeCombine";
+  py::object combineOn(py::handle expertOut, const MoeHandle& handle, py::handle out, bool async) {
+    const char* op = async ? "strataMoeCombinePipelined" : "strataMoeCombine";
     BufferArg in =
         BufferArg::view(expertOut, "combine", "expert_out", Access::kRead, config_.dtype);
     py::object result = py::reinterpret_borrow<py::object>(out);
@@ -159,16 +245,26 @@ class MoeBuffer {
     if (o.count() < handle.numTokens * config_.hidden)
       invalidArgument("combine: out holds " + std::to_string(o.count()) + " elements, fewer than " +
                       std::to_string(handle.numTokens) + " tokens x hidden");
+    if (async && in.count() < maxRecv_ * config_.hidden)
+      invalidArgument("combine_async: expert_out holds " + std::to_string(in.count()) +
+                      " elements, fewer than max_recv_tokens x hidden");
     strataComm_t h = comm_->get(op);
     strataMoeBuffer_t b = live(op);
+    strataStream_t s = async ? stream(op) : nullptr;
     check(withoutGil([&] {
-            return strataMoeCombine(b, &handle.handle, in.data(), config_.dtype, o.data(), nullptr);
+            return async ? strataMoeCombinePipelined(b, &handle.handle, in.data(), config_.dtype,
+                                                     o.data(), s)
+                         : strataMoeCombine(b, &handle.handle, in.data(), config_.dtype, o.data(),
+                                            nullptr);
           }),
           op, h);
+    if (async) {
+      keep_.push_back(py::reinterpret_borrow<py::object>(expertOut));
+      keep_.push_back(result);
+    }
     return result;
   }
 
- private:
   strataMoeBuffer_t live(const char* op) const {
     if (!buf_) invalidUsage(std::string(op) + ": the MoeBuffer was destroyed");
     return buf_;
@@ -183,6 +279,9 @@ class MoeBuffer {
 
   std::shared_ptr<CommHandle> comm_;
   strataMoeBuffer_t buf_ = nullptr;
+  strataStream_t stream_ = nullptr;    // the buffer's own stream (async calls), lazily
+  std::vector<py::object> keep_;       // what queued calls use, until synchronize()
+  std::shared_ptr<size_t> keepCount_;  // the async dispatch's row count
   strataMoeConfig_t config_{};
   size_t maxRecv_ = 0;
   int nranks_ = 1;
@@ -217,6 +316,31 @@ void bindMoe(py::module_& m) {
            py::arg("out") = py::none(),
            "Returns expert outputs to their tokens' ranks as the top-k weighted sum "
            "(strataMoeCombine).")
+      .def_property("chunk_tokens", &MoeBuffer::chunkTokens, &MoeBuffer::setChunkTokens,
+                    "Tokens per pipelined chunk (strataMoeBufferSetChunkTokens; 0 sets the "
+                    "default).")
+      .def("dispatch_async", &MoeBuffer::dispatchAsync, py::arg("x"), py::arg("topk_idx"),
+           py::arg("topk_weights"),
+           "strataMoeDispatch queued on the buffer's stream: returns (recv_x, recv_topk_idx, "
+           "recv_topk_weights, counts, handle) with max_recv_tokens rows, filled as chunks land "
+           "(take them with next_chunk; all there after synchronize()).")
+      .def("next_chunk", &MoeBuffer::nextChunk, py::arg("local_expert") = -1,
+           py::arg("wait") = true,
+           "The next landed rows of local_expert (-1: any) not handed out yet "
+           "(strataMoeDispatchNextChunk): (local_expert, first_row, num_rows); num_rows 0 once "
+           "every row has been handed out; None when polling (wait=False) and nothing new has "
+           "landed.")
+      .def("combine_async", &MoeBuffer::combineAsync, py::arg("expert_out"), py::arg("handle"),
+           py::arg("out") = py::none(),
+           "strataMoeCombinePipelined queued on the buffer's stream: expert_out rows become "
+           "final with rows_ready(); returns the output array, final after synchronize().")
+      .def("rows_ready", &MoeBuffer::rowsReady, py::arg("handle"), py::arg("first_row"),
+           py::arg("num_rows"),
+           "Rows [first_row, first_row + num_rows) of combine_async's expert_out are final "
+           "(strataMoeCombineRowsReady).")
+      .def("synchronize", &MoeBuffer::synchronize,
+           "Waits for the buffer's queued calls (dispatch_async, combine_async); raises the "
+           "first error.")
       .def("set_placement", &MoeBuffer::setPlacement, py::arg("slot_expert"),
            "Which expert each physical slot holds, int32 (strataMoeBufferSetPlacement).")
       .def("destroy", &MoeBuffer::destroy, "Frees the buffer (strataMoeBufferDestroy).");

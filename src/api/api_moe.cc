@@ -246,6 +246,7 @@ strataResult_t strataMoeDispatch(strataMoeBuffer_t buffer, const void* x, strata
                                  strataStream_t stream) {
   const char* op = "strataMoeDispatch";
   MoeBuffer* moe = nullptr;
+  uint64_t gen = 0;
   strata::TopkIds ids;
   strata::MoeDispatchOutputs out{recvX, recvTopkIdx, recvTopkWeights, recvCountsPerExpert,
                                  numRecvTokens};
@@ -261,36 +262,135 @@ strataResult_t strataMoeDispatch(strataMoeBuffer_t buffer, const void* x, strata
     STRATA_CHECK(checkPtr(op, "recvX", recvX, true));
     STRATA_CHECK(checkPtr(op, "recvCountsPerExpert", recvCountsPerExpert, true));
     ++b.dispatchCalls;
+    gen = b.dispatchCalls;
+    moe->board().issue(gen);
     if (handle) *handle = strataMoeHandle_t{{b.id, b.dispatchCalls}};
     return Status::ok();
   };
   return submit(op, buffer, stream, check, [&]() -> std::function<Status()> {
-    return [moe, x, ids, topkWeights, out]() { return moe->dispatch(x, ids, topkWeights, out); };
+    return [moe, x, ids, topkWeights, out, gen]() {
+      return moe->dispatch(x, ids, topkWeights, out, gen);
+    };
   });
 }
+
+namespace {
+
+Status checkHandle(const char* op, const strataMoeBuffer& b, const strataMoeHandle_t* handle) {
+  if (handle == nullptr) return makeError(strataInvalidArgument, "%s: handle is NULL", op);
+  if (handle->internal[0] != b.id)
+    return makeError(strataInvalidArgument,
+                     "%s: handle is not a handle of this buffer's dispatches", op);
+  if (handle->internal[1] != b.dispatchCalls)
+    return makeError(strataInvalidUsage,
+                     "%s: handle belongs to an earlier dispatch (a handle is valid until the "
+                     "buffer's next dispatch)",
+                     op);
+  return Status::ok();
+}
+
+strataResult_t combineCall(const char* op, strataMoeBuffer_t buffer,
+                           const strataMoeHandle_t* handle, const void* expertOut,
+                           strataDataType_t type, void* combinedX, strataStream_t stream,
+                           bool pipelined) {
+  MoeBuffer* moe = nullptr;
+  auto check = [&](strataMoeBuffer& b) -> Status {
+    moe = b.buffer.get();
+    STRATA_CHECK(checkHandle(op, b, handle));
+    STRATA_CHECK(checkType(op, "type", type, moe->shape().dtype));
+    STRATA_CHECK(checkPtr(op, "combinedX", combinedX, true));
+    if (pipelined) STRATA_CHECK(checkPtr(op, "expertOut", expertOut, true));
+    return Status::ok();
+  };
+  return submit(op, buffer, stream, check, [&]() -> std::function<Status()> {
+    return [moe, expertOut, combinedX, pipelined]() {
+      return moe->combine(expertOut, combinedX, pipelined);
+    };
+  });
+}
+
+}  // namespace
 
 strataResult_t strataMoeCombine(strataMoeBuffer_t buffer, const strataMoeHandle_t* handle,
                                 const void* expertOut, strataDataType_t type, void* combinedX,
                                 strataStream_t stream) {
-  const char* op = "strataMoeCombine";
-  MoeBuffer* moe = nullptr;
-  auto check = [&](strataMoeBuffer& b) -> Status {
-    moe = b.buffer.get();
-    if (handle == nullptr) return makeError(strataInvalidArgument, "%s: handle is NULL", op);
-    if (handle->internal[0] != b.id)
-      return makeError(strataInvalidArgument,
-                       "%s: handle is not a handle of this buffer's dispatches", op);
-    if (handle->internal[1] != b.dispatchCalls)
-      return makeError(strataInvalidUsage,
-                       "%s: handle belongs to an earlier dispatch (a handle is valid until the "
-                       "buffer's next dispatch)",
-                       op);
-    STRATA_CHECK(checkType(op, "type", type, moe->shape().dtype));
-    STRATA_CHECK(checkPtr(op, "combinedX", combinedX, true));
-    return Status::ok();
-  };
-  return submit(op, buffer, stream, check, [&]() -> std::function<Status()> {
-    return [moe, expertOut, combinedX]() { return moe->combine(expertOut, combinedX); };
+  return combineCall("strataMoeCombine", buffer, handle, expertOut, type, combinedX, stream, false);
+}
+
+strataResult_t strataMoeCombinePipelined(strataMoeBuffer_t buffer, const strataMoeHandle_t* handle,
+                                         const void* expertOut, strataDataType_t type,
+                                         void* combinedX, strataStream_t stream) {
+  return combineCall("strataMoeCombinePipelined", buffer, handle, expertOut, type, combinedX,
+                     stream, true);
+}
+
+strataResult_t strataMoeCombineRowsReady(strataMoeBuffer_t buffer, const strataMoeHandle_t* handle,
+                                         size_t firstRow, size_t numRows) {
+  const char* op = "strataMoeCombineRowsReady";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    MoeBuffer& moe = *buffer->buffer;
+    Status st = checkHandle(op, *buffer, handle);
+    if (st.isOk()) st = moe.board().rowsReady(op, firstRow, numRows);
+    return st.isOk() ? strataSuccess : finish(st, &moe.comm());
+  });
+}
+
+strataResult_t strataMoeBufferSetChunkTokens(strataMoeBuffer_t buffer, size_t chunkTokens) {
+  const char* op = "strataMoeBufferSetChunkTokens";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    MoeBuffer& moe = *buffer->buffer;
+    const size_t maxTokens = moe.shape().maxTokens;
+    moe.setChunkTokens(chunkTokens == 0 ? strata::defaultMoeChunkTokens(maxTokens)
+                                        : std::min(chunkTokens, maxTokens));
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeBufferGetChunkTokens(strataMoeBuffer_t buffer, size_t* chunkTokens) {
+  const char* op = "strataMoeBufferGetChunkTokens";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    if (chunkTokens == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: chunkTokens is NULL", op),
+                    &buffer->buffer->comm());
+    *chunkTokens = buffer->buffer->chunkTokens();
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataMoeDispatchNextChunk(strataMoeBuffer_t buffer, int localExpert, int wait,
+                                          strataMoeChunk_t* chunk) {
+  const char* op = "strataMoeDispatchNextChunk";
+  return guard(op, [&]() -> strataResult_t {
+    auto b = checkBuffer(buffer, op);
+    if (!b.isOk()) return finish(b.status());
+    MoeBuffer& moe = *buffer->buffer;
+    if (chunk == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: chunk is NULL", op), &moe.comm());
+    const int lx = moe.shape().localExperts;
+    if (localExpert < -1 || localExpert >= lx)
+      return finish(makeError(strataInvalidArgument,
+                              "%s: localExpert %d is outside [-1, %d) (the buffer's local slots; "
+                              "-1 for any)",
+                              op, localExpert, lx),
+                    &moe.comm());
+    if (buffer->dispatchCalls == 0)
+      return finish(makeError(strataInvalidUsage, "%s: the buffer has not dispatched yet", op),
+                    &moe.comm());
+    const strata::RunContext ctx = moe.comm().runContext();
+    strata::MoeChunk c;
+    auto r = moe.board().next(localExpert, wait != 0, &c, ctx.abort, ctx.timeoutMs);
+    if (!r.isOk()) {
+      if (r.status().code() == strataInProgress) return strataInProgress;
+      return finish(r.status().context(op), &moe.comm());
+    }
+    *chunk = strataMoeChunk_t{c.localExpert, c.firstRow, c.numRows};
+    return strataSuccess;
   });
 }
 

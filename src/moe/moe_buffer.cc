@@ -4,6 +4,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "base/backoff.h"
+#include "base/deadline.h"
 #include "moe/moe_placement.h"
 #include "moe/moe_plans.h"
 #include "moe/moe_run.h"
@@ -26,15 +28,26 @@ void writeHeader(std::byte* slot, const MoeWireHeader& h) { std::memcpy(slot, &h
 
 }  // namespace
 
-MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape) : comm_(comm), shape_(shape), rank_(comm.rank()) {
+size_t defaultMoeChunkTokens(size_t maxTokens) {
+  return std::min(maxTokens, std::max<size_t>(16, (maxTokens + 3) / 4));
+}
+
+MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape)
+    : comm_(comm),
+      shape_(shape),
+      rank_(comm.rank()),
+      chunkTokens_(defaultMoeChunkTokens(shape.maxTokens)),
+      board_(shape.nranks, shape.localExperts, shape.maxRecvRows(),
+             static_cast<size_t>(shape.nranks) * shape.maxTokens) {
   const size_t n = static_cast<size_t>(shape_.nranks);
   const size_t t = shape_.maxTokens;
   const size_t h = shape_.hidden;
+  const size_t lx = static_cast<size_t>(shape_.localExperts);
   dispatchSend_.resize(n * shape_.dispatchSlotBytes());
   dispatchRecv_.resize(n * shape_.dispatchSlotBytes());
   combineSend_.resize(n * shape_.combineSlotBytes());
   combineRecv_.resize(n * shape_.combineSlotBytes());
-  rowAccum_.resize(n * t * h);
+  accRow_.resize(h);
   tokenAccum_.resize(t * h);
   rowFloat_.resize(h);
   rowQuant_.resize(h);
@@ -42,11 +55,15 @@ MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape) : comm_(comm), shape_(shape), r
   sentCount_.resize(n);
   recvCount_.resize(n);
   recvBase_.resize(n);
-  rowSource_.resize(shape_.maxRecvRows());
   rowWeight_.resize(shape_.maxRecvRows());
-  sendBytes_.resize(n);
-  recvBytes_.resize(n);
-  expertCursor_.resize(static_cast<size_t>(shape_.localExperts));
+  tokenRows_.resize(n * t * static_cast<size_t>(shape_.topk));
+  tokenRowCount_.resize(n * t);
+  pairFirst_.resize(n * lx);
+  pairCount_.resize(n * lx);
+  pairCursor_.resize(n * lx);
+  destSlotRows_.resize(n * lx);
+  sends_.resize(n);
+  recvs_.resize(n);
   inRank_.resize(n);
   if (shape_.numSlots == shape_.numExperts) {  // slot e holds expert e
     route_.resize(static_cast<size_t>(shape_.numExperts));
@@ -64,21 +81,45 @@ Result<std::unique_ptr<MoeBuffer>> MoeBuffer::create(Comm& comm, const strataMoe
   return std::unique_ptr<MoeBuffer>(new MoeBuffer(comm, shape));
 }
 
+MoeWireHeader MoeBuffer::wireHeader(uint32_t magic, strataMoeQuant_t quant, size_t record) const {
+  MoeWireHeader h = moeHeader(shape_, magic, quant, 0, record);
+  h.chunkTokens = static_cast<uint32_t>(runChunk_);
+  return h;
+}
+
+MoeTransfer MoeBuffer::chunkAt(size_t base, size_t header, size_t record, size_t tokens,
+                               size_t chunk) const {
+  const size_t first = chunk * runChunk_;
+  const size_t count = tokens > first ? std::min(runChunk_, tokens - first) : 0;
+  MoeTransfer t;
+  t.offset = base + (chunk == 0 ? 0 : header + first * record);
+  t.bytes = (chunk == 0 ? header : 0) + count * record;
+  return t;
+}
+
 // Writes each token's record once into the message of every rank holding one of its experts
 // (this rank's own straight into its receive slot), quantising it once when the leg is int8.
+// The header after it tells each receiver how many rows every one of its slots gets.
 void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* weights) {
   const size_t n = static_cast<size_t>(shape_.nranks);
   const size_t k = static_cast<size_t>(shape_.topk);
   const size_t h = shape_.hidden;
+  const size_t lx = static_cast<size_t>(shape_.localExperts);
   const size_t rowBytes = h * shape_.elemBytes();
   const size_t rec = shape_.dispatchRecordBytes();
+  const size_t hdr = shape_.dispatchHeaderBytes();
   const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
   std::fill(sentCount_.begin(), sentCount_.end(), 0);
+  std::fill(destSlotRows_.begin(), destSlotRows_.end(), 0);
   for (size_t t = 0; t < ids.tokens; ++t) {
     std::fill(inRank_.begin(), inRank_.end(), 0);
     for (int j = 0; j < shape_.topk; ++j) {
       const int64_t e = ids.at(t, j);
-      if (e >= 0) inRank_[static_cast<size_t>(shape_.rankOf(route_[static_cast<size_t>(e)]))] = 1;
+      if (e < 0) continue;
+      const int slot = route_[static_cast<size_t>(e)];
+      const size_t dst = static_cast<size_t>(shape_.rankOf(slot));
+      inRank_[dst] = 1;
+      ++destSlotRows_[dst * lx + static_cast<size_t>(shape_.localOf(slot))];
     }
     const std::byte* row = static_cast<const std::byte*>(x) + t * rowBytes;
     float scale = 0;
@@ -88,7 +129,7 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
       const int dst = static_cast<int>(r);
       std::byte* slot =
           dst == rank_ ? dispatchSlot(dispatchRecv_, dst) : dispatchSlot(dispatchSend_, dst);
-      std::byte* p = slot + kMoeHeaderBytes + sentCount_[r] * rec;
+      std::byte* p = slot + hdr + sentCount_[r] * rec;
       sentTokens_[r * shape_.maxTokens + sentCount_[r]++] = static_cast<int32_t>(t);
       auto* idsOut = reinterpret_cast<int32_t*>(p);
       for (int j = 0; j < shape_.topk; ++j) {
@@ -110,29 +151,25 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
       }
     }
   }
-  const MoeWireHeader mine = moeHeader(shape_, kMoeDispatchMagic, shape_.dispatchQuant, 0, rec);
+  const MoeWireHeader mine = wireHeader(kMoeDispatchMagic, shape_.dispatchQuant, rec);
   for (size_t r = 0; r < n; ++r) {
     MoeWireHeader hd = mine;
     hd.tokens = static_cast<uint32_t>(sentCount_[r]);
     const int dst = static_cast<int>(r);
-    writeHeader(dst == rank_ ? dispatchSlot(dispatchRecv_, dst) : dispatchSlot(dispatchSend_, dst),
-                hd);
-    sendBytes_[r] = kMoeHeaderBytes + sentCount_[r] * rec;
+    std::byte* slot =
+        dst == rank_ ? dispatchSlot(dispatchRecv_, dst) : dispatchSlot(dispatchSend_, dst);
+    writeHeader(slot, hd);
+    std::memcpy(slot + kMoeHeaderBytes, destSlotRows_.data() + r * lx, lx * sizeof(uint32_t));
   }
 }
 
-// Groups the delivered tokens by local expert: a token holding several of this rank's experts
-// arrived once and becomes one row per expert.
-Status MoeBuffer::unpackDispatch(const MoeDispatchOutputs& out) {
+// Every peer's header has landed: where each (source, slot) pair's rows go (grouped by local
+// slot, then by source), published so the caller can wait for them.
+Status MoeBuffer::readLayout(const MoeDispatchOutputs& out) {
   const size_t n = static_cast<size_t>(shape_.nranks);
-  const size_t k = static_cast<size_t>(shape_.topk);
-  const size_t h = shape_.hidden;
-  const size_t rowBytes = h * shape_.elemBytes();
-  const size_t rec = shape_.dispatchRecordBytes();
   const size_t lx = static_cast<size_t>(shape_.localExperts);
-  const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
-  const MoeWireHeader mine = moeHeader(shape_, kMoeDispatchMagic, shape_.dispatchQuant, 0, rec);
-  std::fill_n(out.recvCountsPerExpert, lx, 0);
+  const MoeWireHeader mine =
+      wireHeader(kMoeDispatchMagic, shape_.dispatchQuant, shape_.dispatchRecordBytes());
   size_t base = 0;
   for (size_t s = 0; s < n; ++s) {
     const std::byte* slot = dispatchSlot(dispatchRecv_, static_cast<int>(s));
@@ -141,33 +178,74 @@ Status MoeBuffer::unpackDispatch(const MoeDispatchOutputs& out) {
     recvCount_[s] = hd.tokens;
     recvBase_[s] = base;
     base += hd.tokens;
-    for (size_t i = 0; i < hd.tokens; ++i) {
-      const auto* slots = reinterpret_cast<const int32_t*>(slot + kMoeHeaderBytes + i * rec) + k;
-      for (size_t j = 0; j < k; ++j) {
-        const int32_t e = slots[j];
-        if (e < 0 || e >= shape_.numSlots || shape_.rankOf(e) != rank_) continue;
-        ++out.recvCountsPerExpert[shape_.localOf(e)];
-      }
+    for (size_t e = 0; e < lx; ++e) {
+      uint32_t rows = 0;
+      std::memcpy(&rows, slot + kMoeHeaderBytes + e * sizeof(uint32_t), sizeof(rows));
+      if (rows > hd.tokens * static_cast<size_t>(shape_.topk))
+        return makeError(strataInvalidUsage,
+                         "%s: rank %d announced %u rows for local slot %zu from %u tokens",
+                         kDispatch, static_cast<int>(s), rows, e, hd.tokens);
+      pairCount_[s * lx + e] = rows;
     }
   }
-  size_t rows = 0;
+  size_t total = 0;
   for (size_t e = 0; e < lx; ++e) {
-    expertCursor_[e] = rows;
-    rows += static_cast<size_t>(out.recvCountsPerExpert[e]);
+    size_t rows = 0;
+    for (size_t s = 0; s < n; ++s) {
+      pairFirst_[s * lx + e] = total + rows;
+      rows += pairCount_[s * lx + e];
+    }
+    out.recvCountsPerExpert[e] = static_cast<int>(rows);
+    total += rows;
   }
+  if (total > shape_.maxRecvRows())
+    return makeError(strataInvalidUsage,
+                     "%s: the ranks announced %zu rows for this rank, more than the %zu the buffer "
+                     "holds (a token listing one expert twice?)",
+                     kDispatch, total, shape_.maxRecvRows());
+  std::fill(pairCursor_.begin(), pairCursor_.end(), 0);
+  std::fill_n(tokenRowCount_.begin(), base, 0);
+  numRows_ = total;
+  if (out.numRecvTokens) *out.numRecvTokens = total;
+  board_.publishLayout(pairFirst_, pairCount_, total);
+  return Status::ok();
+}
+
+// Places the records of chunk `chunk` of every source where their rows belong: a token holding
+// several of this rank's slots arrived once and becomes one row per slot.
+Status MoeBuffer::unpackChunk(size_t chunk, const MoeDispatchOutputs& out) {
+  const size_t n = static_cast<size_t>(shape_.nranks);
+  const size_t k = static_cast<size_t>(shape_.topk);
+  const size_t h = shape_.hidden;
+  const size_t lx = static_cast<size_t>(shape_.localExperts);
+  const size_t rowBytes = h * shape_.elemBytes();
+  const size_t rec = shape_.dispatchRecordBytes();
+  const size_t hdr = shape_.dispatchHeaderBytes();
+  const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
   auto* recvX = static_cast<std::byte*>(out.recvX);
   for (size_t s = 0; s < n; ++s) {
+    if (chunk >= chunksOf(recvCount_[s])) continue;
     const std::byte* slot = dispatchSlot(dispatchRecv_, static_cast<int>(s));
-    for (size_t i = 0; i < recvCount_[s]; ++i) {
-      const std::byte* p = slot + kMoeHeaderBytes + i * rec;
+    const size_t first = chunk * runChunk_;
+    const size_t last = std::min(recvCount_[s], first + runChunk_);
+    for (size_t i = first; i < last; ++i) {
+      const std::byte* p = slot + hdr + i * rec;
       const auto* ids = reinterpret_cast<const int32_t*>(p);
       const int32_t* slots = ids + k;
       const auto* w = reinterpret_cast<const float*>(p + 2 * k * sizeof(int32_t));
       const std::byte* payload = p + k * (2 * sizeof(int32_t) + sizeof(float));
+      const size_t tok = recvBase_[s] + i;
+      int32_t* rowsOfToken = tokenRows_.data() + tok * k;
+      int32_t& nrows = tokenRowCount_[tok];
       for (size_t j = 0; j < k; ++j) {
         const int32_t e = slots[j];
         if (e < 0 || e >= shape_.numSlots || shape_.rankOf(e) != rank_) continue;
-        const size_t row = expertCursor_[static_cast<size_t>(shape_.localOf(e))]++;
+        const size_t pair = s * lx + static_cast<size_t>(shape_.localOf(e));
+        if (pairCursor_[pair] >= pairCount_[pair])
+          return makeError(strataInvalidUsage,
+                           "%s: rank %d sent more rows for local slot %d than its header announced",
+                           kDispatch, static_cast<int>(s), shape_.localOf(e));
+        const size_t row = pairFirst_[pair] + pairCursor_[pair]++;
         std::byte* dst = recvX + row * rowBytes;
         if (int8) {
           float scale;
@@ -178,60 +256,118 @@ Status MoeBuffer::unpackDispatch(const MoeDispatchOutputs& out) {
         }
         if (out.recvTopkIdx) std::memcpy(out.recvTopkIdx + row * k, ids, k * sizeof(int32_t));
         if (out.recvTopkWeights) std::memcpy(out.recvTopkWeights + row * k, w, k * sizeof(float));
-        rowSource_[row] = static_cast<int32_t>(recvBase_[s] + i);
         rowWeight_[row] = w[j];
+        // Keep the token's rows ascending: combine sums them in row order.
+        int32_t at = nrows++;
+        while (at > 0 && rowsOfToken[at - 1] > static_cast<int32_t>(row)) {
+          rowsOfToken[at] = rowsOfToken[at - 1];
+          --at;
+        }
+        rowsOfToken[at] = static_cast<int32_t>(row);
+        board_.rowLanded(row, chunkId(s, chunk));
       }
     }
+    for (size_t e = 0; e < lx; ++e)
+      board_.landed(static_cast<int>(s), static_cast<int>(e), pairCursor_[s * lx + e]);
   }
-  numRows_ = rows;
-  if (out.numRecvTokens) *out.numRecvTokens = rows;
   return Status::ok();
 }
 
 Status MoeBuffer::dispatch(const void* x, const TopkIds& ids, const float* weights,
-                           const MoeDispatchOutputs& out) {
+                           const MoeDispatchOutputs& out, uint64_t gen) {
+  board_.begin(gen);
+  Status s = runDispatch(x, ids, weights, out);
+  if (!s.isOk()) board_.fail(s);
+  return s;
+}
+
+// Round c moves chunk c of every message (the first chunk carries the header; its receive takes
+// at most one chunk, since no count precedes the payload); then chunk c of every source is
+// unpacked and published while round c + 1 moves.
+Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* weights,
+                              const MoeDispatchOutputs& out) {
   dispatched_ = false;
   numTokens_ = ids.tokens;
+  runChunk_ = std::max<size_t>(1, std::min(chunkTokens_, shape_.maxTokens));
   packDispatch(x, ids, weights);
-  if (shape_.nranks > 1) {
-    const PlanPtr plan = moeExchangePlan("moe-dispatch", rank_, shape_.nranks,
-                                         shape_.dispatchSlotBytes(), sendBytes_, {});
-    STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeDispatch", dispatchSend_.data(),
-                            dispatchRecv_.data(), ids.tokens * shape_.hidden * shape_.elemBytes()));
+  const size_t n = static_cast<size_t>(shape_.nranks);
+  const size_t slotBytes = shape_.dispatchSlotBytes();
+  const size_t hdr = shape_.dispatchHeaderBytes();
+  const size_t rec = shape_.dispatchRecordBytes();
+  const size_t me = static_cast<size_t>(rank_);
+  for (size_t c = 0;; ++c) {
+    bool any = c == 0 || c < chunksOf(recvCount_[me]);
+    for (size_t r = 0; r < n; ++r) {
+      sends_[r] = recvs_[r] = MoeTransfer{};
+      if (r == me) continue;
+      if (c < chunksOf(sentCount_[r])) {
+        sends_[r] = chunkAt(r * slotBytes, hdr, rec, sentCount_[r], c);
+        any = true;
+      }
+      if (c == 0) {
+        recvs_[r] = MoeTransfer{r * slotBytes, hdr + runChunk_ * rec, true};
+      } else if (c < chunksOf(recvCount_[r])) {
+        recvs_[r] = chunkAt(r * slotBytes, hdr, rec, recvCount_[r], c);
+        any = true;
+      }
+    }
+    if (!any) break;
+    if (n > 1) {
+      const PlanPtr plan = moeRoundPlan("moe-dispatch", rank_, shape_.nranks, sends_, recvs_);
+      if (plan)
+        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeDispatch", dispatchSend_.data(),
+                                dispatchRecv_.data(),
+                                c == 0 ? ids.tokens * shape_.hidden * shape_.elemBytes() : 0));
+    }
+    if (c == 0) STRATA_CHECK(readLayout(out));
+    STRATA_CHECK(unpackChunk(c, out));
   }
-  STRATA_CHECK(unpackDispatch(out));
+  for (size_t i = 0; i < pairCursor_.size(); ++i)
+    if (pairCursor_[i] != pairCount_[i])
+      return makeError(strataInvalidUsage,
+                       "%s: rank %zu sent %zu rows for local slot %zu where its header announced "
+                       "%zu",
+                       kDispatch, i / static_cast<size_t>(shape_.localExperts), pairCursor_[i],
+                       i % static_cast<size_t>(shape_.localExperts), pairCount_[i]);
   dispatched_ = true;
   return Status::ok();
 }
 
-// Sums each delivered token's rows, weighted, in float32, and writes one row per token into the
-// message back to its source rank (rounded to the dtype once, or quantised to int8).
-void MoeBuffer::packCombine(const void* expertOut) {
+// Sums each token's rows in chunk `chunk` of every source, weighted, in float32 in row order,
+// and writes one record per token into the message back to its source rank (rounded to the
+// dtype once, or quantised to int8).
+void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
   const size_t n = static_cast<size_t>(shape_.nranks);
+  const size_t k = static_cast<size_t>(shape_.topk);
   const size_t h = shape_.hidden;
   const size_t rowBytes = h * shape_.elemBytes();
   const size_t rec = shape_.combineRecordBytes();
-  const size_t total = recvBase_[n - 1] + recvCount_[n - 1];
-  std::fill_n(rowAccum_.begin(), total * h, 0.0f);
-  const auto* in = static_cast<const std::byte*>(expertOut);
-  float* tmp = rowFloat_.data();
-  for (size_t row = 0; row < numRows_; ++row) {
-    toFloat32(shape_.dtype, in + row * rowBytes, tmp, h);
-    float* acc = rowAccum_.data() + static_cast<size_t>(rowSource_[row]) * h;
-    const float w = rowWeight_[row];
-    for (size_t i = 0; i < h; ++i) acc[i] += w * tmp[i];
-  }
   const bool int8 = shape_.combineQuant == strataMoeQuantInt8;
-  const MoeWireHeader mine = moeHeader(shape_, kMoeCombineMagic, shape_.combineQuant, 0, rec);
+  const auto* in = static_cast<const std::byte*>(expertOut);
+  float* acc = accRow_.data();
+  float* tmp = rowFloat_.data();
   for (size_t s = 0; s < n; ++s) {
+    if (chunk >= chunksOf(recvCount_[s])) continue;
     const int src = static_cast<int>(s);
     std::byte* slot =
         src == rank_ ? combineSlot(combineRecv_, src) : combineSlot(combineSend_, src);
-    MoeWireHeader hd = mine;
-    hd.tokens = static_cast<uint32_t>(recvCount_[s]);
-    writeHeader(slot, hd);
-    for (size_t i = 0; i < recvCount_[s]; ++i) {
-      const float* acc = rowAccum_.data() + (recvBase_[s] + i) * h;
+    if (chunk == 0) {
+      MoeWireHeader hd = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
+      hd.tokens = static_cast<uint32_t>(recvCount_[s]);
+      writeHeader(slot, hd);
+    }
+    const size_t first = chunk * runChunk_;
+    const size_t last = std::min(recvCount_[s], first + runChunk_);
+    for (size_t i = first; i < last; ++i) {
+      const size_t tok = recvBase_[s] + i;
+      std::fill_n(acc, h, 0.0f);
+      const int32_t* rows = tokenRows_.data() + tok * k;
+      for (int32_t q = 0; q < tokenRowCount_[tok]; ++q) {
+        const auto row = static_cast<size_t>(rows[q]);
+        toFloat32(shape_.dtype, in + row * rowBytes, tmp, h);
+        const float w = rowWeight_[row];
+        for (size_t e = 0; e < h; ++e) acc[e] += w * tmp[e];
+      }
       std::byte* p = slot + kMoeHeaderBytes + i * rec;
       if (int8) {
         float scale = 0;
@@ -241,18 +377,39 @@ void MoeBuffer::packCombine(const void* expertOut) {
         fromFloat32(shape_.dtype, acc, p, h);
       }
     }
-    sendBytes_[s] = kMoeHeaderBytes + recvCount_[s] * rec;
-    recvBytes_[s] = kMoeHeaderBytes + sentCount_[s] * rec;
   }
 }
 
-// Adds every rank's partial sums of this rank's tokens in float32 and rounds once.
+// Waits until the caller has handed back every row of chunk `chunk` of every source.
+Status MoeBuffer::waitReturned(size_t chunk) {
+  const size_t n = static_cast<size_t>(shape_.nranks);
+  const RunContext ctx = comm_.runContext();
+  const Deadline deadline = Deadline::afterMs(ctx.timeoutMs);
+  Backoff backoff;
+  for (size_t s = 0; s < n; ++s) {
+    if (chunk >= chunksOf(recvCount_[s])) continue;
+    while (!board_.chunkReady(chunkId(s, chunk))) {
+      if (ctx.abort && ctx.abort->load(std::memory_order_relaxed))
+        return makeError(strataRemoteError, "%s: the communicator was aborted", kCombine);
+      if (deadline.expired())
+        return makeError(strataTimeout,
+                         "%s: the rows of chunk %zu of rank %zu's tokens were not handed back "
+                         "(strataMoeCombineRowsReady) within %ld ms",
+                         kCombine, chunk, s, ctx.timeoutMs);
+      backoff.idle();
+    }
+  }
+  return Status::ok();
+}
+
+// Adds every rank's partial sums of this rank's tokens in float32, in rank order, and rounds
+// once.
 Status MoeBuffer::unpackCombine(void* combined) {
   const size_t n = static_cast<size_t>(shape_.nranks);
   const size_t h = shape_.hidden;
   const size_t rec = shape_.combineRecordBytes();
   const bool int8 = shape_.combineQuant == strataMoeQuantInt8;
-  const MoeWireHeader mine = moeHeader(shape_, kMoeCombineMagic, shape_.combineQuant, 0, rec);
+  const MoeWireHeader mine = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
   std::fill_n(tokenAccum_.begin(), numTokens_ * h, 0.0f);
   float* tmp = rowFloat_.data();
   for (size_t r = 0; r < n; ++r) {
@@ -282,7 +439,7 @@ Status MoeBuffer::unpackCombine(void* combined) {
   return Status::ok();
 }
 
-Status MoeBuffer::combine(const void* expertOut, void* combined) {
+Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined) {
   if (!dispatched_)
     return makeError(strataInvalidUsage, "%s: the buffer's last dispatch did not complete",
                      kCombine);
@@ -290,12 +447,42 @@ Status MoeBuffer::combine(const void* expertOut, void* combined) {
     return makeError(strataInvalidArgument,
                      "%s: expertOut is NULL where the dispatch delivered %zu rows", kCombine,
                      numRows_);
-  packCombine(expertOut);
-  if (shape_.nranks > 1) {
-    const PlanPtr plan = moeExchangePlan("moe-combine", rank_, shape_.nranks,
-                                         shape_.combineSlotBytes(), sendBytes_, recvBytes_);
-    STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeCombine", combineSend_.data(),
-                            combineRecv_.data(), numTokens_ * shape_.hidden * shape_.elemBytes()));
+  return runCombine(expertOut, combined, pipelined);
+}
+
+// Round c sends back chunk c of the tokens every source sent here (once their rows are final)
+// and receives chunk c of this rank's tokens from every rank; the sums happen at the end, in
+// rank order, so a pipelined combine adds exactly what an unpipelined one does.
+Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelined) {
+  if (!pipelined) board_.allReady();
+  const size_t n = static_cast<size_t>(shape_.nranks);
+  const size_t slotBytes = shape_.combineSlotBytes();
+  const size_t rec = shape_.combineRecordBytes();
+  const size_t me = static_cast<size_t>(rank_);
+  for (size_t c = 0;; ++c) {
+    bool any = c == 0 || c < chunksOf(recvCount_[me]);
+    for (size_t r = 0; r < n; ++r) {
+      sends_[r] = recvs_[r] = MoeTransfer{};
+      if (r == me) continue;
+      if (c < chunksOf(recvCount_[r])) {
+        sends_[r] = chunkAt(r * slotBytes, kMoeHeaderBytes, rec, recvCount_[r], c);
+        any = true;
+      }
+      if (c < chunksOf(sentCount_[r])) {
+        recvs_[r] = chunkAt(r * slotBytes, kMoeHeaderBytes, rec, sentCount_[r], c);
+        any = true;
+      }
+    }
+    if (!any) break;
+    if (pipelined) STRATA_CHECK(waitReturned(c));
+    packCombineChunk(c, expertOut);
+    if (n > 1) {
+      const PlanPtr plan = moeRoundPlan("moe-combine", rank_, shape_.nranks, sends_, recvs_);
+      if (plan)
+        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeCombine", combineSend_.data(),
+                                combineRecv_.data(),
+                                c == 0 ? numTokens_ * shape_.hidden * shape_.elemBytes() : 0));
+    }
   }
   return unpackCombine(combined);
 }

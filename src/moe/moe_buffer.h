@@ -9,12 +9,18 @@
 #include <memory>
 #include <vector>
 
+#include "moe/moe_chunk_board.h"
 #include "moe/moe_layout.h"
+#include "moe/moe_plans.h"
 #include "moe/moe_shape.h"
 #include "plan/executor.h"
 #include "runtime/comm.h"
 
 namespace strata {
+
+// Tokens per chunk when the caller sets none: a quarter of maxTokens, at least 16 (decode's 128
+// tokens move in 4 chunks; a rank's data to one peer is rarely worth cutting finer).
+size_t defaultMoeChunkTokens(size_t maxTokens);
 
 // Where a dispatch writes what it delivers to this rank (see strataMoeDispatch).
 struct MoeDispatchOutputs {
@@ -32,11 +38,18 @@ class MoeBuffer {
   const MoeShape& shape() const { return shape_; }
   Comm& comm() { return comm_; }
 
-  // Checked arguments only (the API layer checks them). Collective over the ranks.
+  // Checked arguments only (the API layer checks them). Collective over the ranks. `gen` names
+  // the dispatch for the chunk board (the API's dispatch count). The payload moves in rounds of
+  // chunkTokens() tokens per peer; each round's rows are published on the board as they land.
   Status dispatch(const void* x, const TopkIds& ids, const float* weights,
-                  const MoeDispatchOutputs& out);
-  // Sends back the rows of the last dispatch; combined receives numTokens x hidden.
-  Status combine(const void* expertOut, void* combined);
+                  const MoeDispatchOutputs& out, uint64_t gen);
+  // Sends back the rows of the last dispatch; combined receives numTokens x hidden. Pipelined:
+  // each chunk of tokens leaves once the caller has handed back its rows (board().rowsReady);
+  // otherwise every row of expertOut is final now.
+  Status combine(const void* expertOut, void* combined, bool pipelined);
+  size_t chunkTokens() const { return chunkTokens_; }
+  void setChunkTokens(size_t tokens) { chunkTokens_ = tokens; }
+  MoeChunkBoard& board() { return board_; }
   // Whether a dispatch has completed (combine needs one).
   bool dispatched() const { return dispatched_; }
   // The placement of the dispatches that follow (checked by the caller).
@@ -47,10 +60,24 @@ class MoeBuffer {
 
  private:
   MoeBuffer(Comm& comm, MoeShape shape);
+  Status runDispatch(const void* x, const TopkIds& ids, const float* weights,
+                     const MoeDispatchOutputs& out);
   void packDispatch(const void* x, const TopkIds& ids, const float* weights);
-  Status unpackDispatch(const MoeDispatchOutputs& out);
-  void packCombine(const void* expertOut);
+  // After the first round: every peer's header, the rows' places, published on the board.
+  Status readLayout(const MoeDispatchOutputs& out);
+  Status unpackChunk(size_t chunk, const MoeDispatchOutputs& out);
+  Status runCombine(const void* expertOut, void* combined, bool pipelined);
+  Status waitReturned(size_t chunk);
+  void packCombineChunk(size_t chunk, const void* expertOut);
   Status unpackCombine(void* combined);
+  // Chunks of a message of `tokens` tokens (at least 1: the first carries the header).
+  size_t chunksOf(size_t tokens) const {
+    return tokens == 0 ? 1 : (tokens + runChunk_ - 1) / runChunk_;
+  }
+  // Chunk `chunk` of the message of `tokens` records at `base`.
+  MoeTransfer chunkAt(size_t base, size_t header, size_t record, size_t tokens, size_t chunk) const;
+  size_t chunkId(size_t source, size_t chunk) const { return source * shape_.maxTokens + chunk; }
+  MoeWireHeader wireHeader(uint32_t magic, strataMoeQuant_t quant, size_t record) const;
   std::byte* dispatchSlot(std::vector<std::byte>& area, int rank) {
     return area.data() + static_cast<size_t>(rank) * shape_.dispatchSlotBytes();
   }
@@ -66,7 +93,7 @@ class MoeBuffer {
   // `rank_` of the receive area is written directly (nothing travels to itself).
   std::vector<std::byte> dispatchSend_, dispatchRecv_;
   std::vector<std::byte> combineSend_, combineRecv_;
-  std::vector<float> rowAccum_;    // combine: per received token, its weighted expert outputs
+  std::vector<float> accRow_;      // combine: one received token's weighted expert outputs
   std::vector<float> tokenAccum_;  // combine: per own token, the partial sums of every rank
   std::vector<float> rowFloat_;    // one row widened to float32
   std::vector<int8_t> rowQuant_;   // one token quantised to int8
@@ -76,8 +103,17 @@ class MoeBuffer {
   std::vector<size_t> sentCount_;    // per rank
   // ...and for each row delivered here, where its token came from and its weight.
   std::vector<size_t> recvCount_, recvBase_;  // per source rank: tokens, first accumulator row
-  std::vector<int32_t> rowSource_;            // accumulator row of each delivered row
-  std::vector<float> rowWeight_;
+  std::vector<float> rowWeight_;              // each delivered row's top-k weight
+  // Per received token (recvBase_[s] + i), its rows here in ascending order (stride topk).
+  std::vector<int32_t> tokenRows_;
+  std::vector<int32_t> tokenRowCount_;
+  // Per (source, local slot): first row, rows announced, rows landed so far.
+  std::vector<size_t> pairFirst_, pairCount_, pairCursor_;
+  std::vector<uint32_t> destSlotRows_;  // per (destination, its local slot): rows sent there
+  std::vector<MoeTransfer> sends_, recvs_;
+  size_t chunkTokens_ = 0;
+  size_t runChunk_ = 1;  // the chunk size of the last dispatch (its combine uses the same)
+  MoeChunkBoard board_;
   size_t numRows_ = 0;
   std::vector<size_t> sendBytes_, recvBytes_, expertCursor_;
   std::vector<uint8_t> inRank_;

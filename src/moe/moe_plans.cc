@@ -25,4 +25,25 @@ PlanPtr moeExchangePlan(const char* algo, int me, int nranks, size_t slotBytes,
   return plan;
 }
 
+PlanPtr moeRoundPlan(const char* algo, int me, int nranks, const std::vector<MoeTransfer>& sends,
+                     const std::vector<MoeTransfer>& recvs) {
+  auto plan = std::make_shared<Plan>();
+  plan->algo = algo;
+  plan->nranks = nranks;
+  PlanBuilder b(*plan, strataUint8);
+  for (int i = 1; i < nranks; ++i) {
+    const MoeTransfer& s = sends[static_cast<size_t>((me + i) % nranks)];
+    const MoeTransfer& r = recvs[static_cast<size_t>((me - i + nranks) % nranks)];
+    if (s.bytes > 0) b.send((me + i) % nranks, sendAt(s.offset), s.bytes);
+    if (r.bytes == 0) continue;
+    if (r.upTo)
+      b.recvUpTo((me - i + nranks) % nranks, recvAt(r.offset), r.bytes);
+    else
+      b.recv((me - i + nranks) % nranks, recvAt(r.offset), r.bytes);
+  }
+  b.finish();
+  if (plan->phases.empty()) return nullptr;
+  return plan;
+}
+
 }  // namespace strata

@@ -20,4 +20,18 @@ namespace strata {
 PlanPtr moeExchangePlan(const char* algo, int me, int nranks, size_t slotBytes,
                         const std::vector<size_t>& sendBytes, const std::vector<size_t>& recvBytes);
 
+// One part of a message of a pipelined round: `bytes` at `offset` of the send stage (receive
+// area); 0 bytes: nothing this round. upTo: a receive of at most `bytes` (Op::upTo).
+struct MoeTransfer {
+  size_t offset = 0;
+  size_t bytes = 0;
+  bool upTo = false;
+};
+
+// One round of a pipelined dispatch or combine: to each peer p its sends[p], from each peer p
+// its recvs[p] (indexed by rank; entry `me` is ignored), peers in rotation as above. Null when
+// the round moves nothing.
+PlanPtr moeRoundPlan(const char* algo, int me, int nranks, const std::vector<MoeTransfer>& sends,
+                     const std::vector<MoeTransfer>& recvs);
+
 }  // namespace strata

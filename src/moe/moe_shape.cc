@@ -27,6 +27,10 @@ size_t MoeShape::dispatchRecordBytes() const {
                    payloadBytes(dispatchQuant));
 }
 
+size_t MoeShape::dispatchHeaderBytes() const {
+  return kMoeHeaderBytes + roundUp16(static_cast<size_t>(localExperts) * sizeof(uint32_t));
+}
+
 size_t MoeShape::combineRecordBytes() const { return roundUp16(payloadBytes(combineQuant)); }
 
 size_t MoeShape::maxRecvRows() const {
@@ -135,6 +139,11 @@ Status checkMoeHeader(const char* op, const MoeWireHeader& got, const MoeWireHea
   if (got.quant != mine.quant) return differ("quantisation", got.quant, mine.quant);
   if (got.recordBytes != mine.recordBytes)
     return differ("record size", got.recordBytes, mine.recordBytes);
+  if (got.chunkTokens != mine.chunkTokens)
+    return makeError(strataInvalidUsage,
+                     "%s: rank %d sends chunks of %u tokens where this rank's buffer uses %u "
+                     "(every rank sets the same strataMoeBufferSetChunkTokens)",
+                     op, peer, got.chunkTokens, mine.chunkTokens);
   if (got.tokens > maxTokens)
     return makeError(strataInvalidUsage,
                      "%s: rank %d sent %u tokens, more than maxTokensPerRank %zu of this rank's "

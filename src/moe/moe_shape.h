@@ -1,6 +1,8 @@
 // The shape a MoE buffer serves and the byte layout of its messages. A dispatch message from
 // one rank to another is a header followed by one record per token:
-//   header: MoeWireHeader (the sender's shape and token count), padded to kMoeHeaderBytes
+//   header: MoeWireHeader (the sender's shape and token count), padded to kMoeHeaderBytes, then
+//           (dispatch only) one uint32 per local slot of the receiver: the rows its tokens make
+//           there, so the receiver places every chunk's rows where they end up as it lands
 //   record: topk int32 expert ids | topk int32 slots | topk float32 weights | [float32 scale] |
 //           payload
 // where the payload is hidden elements of the buffer's dtype, or hidden int8 values after the
@@ -30,6 +32,7 @@ struct MoeWireHeader {
   uint32_t quant = 0;
   uint32_t recordBytes = 0;
   uint32_t numSlots = 0;
+  uint32_t chunkTokens = 0;  // tokens per pipelined chunk (every rank must use the same)
 };
 static_assert(sizeof(MoeWireHeader) <= kMoeHeaderBytes);
 
@@ -50,8 +53,12 @@ struct MoeShape {
   size_t payloadBytes(strataMoeQuant_t q) const;
   size_t dispatchRecordBytes() const;
   size_t combineRecordBytes() const;
+  // The dispatch header: the wire header and the rows per local slot of the receiver.
+  size_t dispatchHeaderBytes() const;
   // A message slot: header + maxTokens records (the worst case from one rank).
-  size_t dispatchSlotBytes() const { return kMoeHeaderBytes + maxTokens * dispatchRecordBytes(); }
+  size_t dispatchSlotBytes() const {
+    return dispatchHeaderBytes() + maxTokens * dispatchRecordBytes();
+  }
   size_t combineSlotBytes() const { return kMoeHeaderBytes + maxTokens * combineRecordBytes(); }
   // The most rows one rank can receive: every rank's tokens, each on up to min(k, local
   // experts) of its experts.

@@ -26,8 +26,8 @@ Result<MoeSimResult> evaluateMoeTimingOnly(const Topology& topo, const MoeShape&
   std::vector<size_t> sendBytes(nn), recvBytes(nn);
   for (int r = 0; r < n; ++r) {
     for (int p = 0; p < n; ++p) {
-      sendBytes[static_cast<size_t>(p)] = kMoeHeaderBytes + sent(r, p) * drec;
-      recvBytes[static_cast<size_t>(p)] = kMoeHeaderBytes + sent(p, r) * drec;
+      sendBytes[static_cast<size_t>(p)] = shape.dispatchHeaderBytes() + sent(r, p) * drec;
+      recvBytes[static_cast<size_t>(p)] = shape.dispatchHeaderBytes() + sent(p, r) * drec;
     }
     dispatch.push_back(
         moeExchangePlan("moe-dispatch", r, n, shape.dispatchSlotBytes(), sendBytes, recvBytes));

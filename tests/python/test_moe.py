@@ -151,3 +151,76 @@ def test_placement_and_timing_only():
     assert t["nranks"] == 8 and t["dispatch_us"] > 0 and t["combine_us"] > 0
     t2 = strata.moe_sim_timing_only(sent * 2, 128, 7168, 8, 256, config={"topo_file": "hccs-8"})
     assert t2["dispatch_us"] > t["dispatch_us"]
+
+
+@pytest.mark.parametrize("n,chunk,wait", [(1, 3, True), (2, 2, True), (4, 1, False)])
+def test_pipelined_dispatch_and_combine_match_unpipelined(n, chunk, wait):
+    comms = strata.Comm.init_all(n)
+    local = EXPERTS // n
+    inputs = [routing(r) for r in range(n)]
+
+    def expert(le, rows):  # a synthetic expert per local slot
+        return rows * np.float32(1 + le % 3) + np.float32(0.5)
+
+    def body(comm):
+        idx, w, x = inputs[comm.rank]
+        buf = strata.MoeBuffer(comm, TOKENS, HIDDEN, TOPK, EXPERTS, dtype="float32")
+        # Unpipelined: one chunk, synchronous.
+        buf.chunk_tokens = TOKENS
+        assert buf.chunk_tokens == TOKENS
+        recv_x, recv_idx, recv_w, counts, handle = buf.dispatch(x, idx, w)
+        parts = np.split(recv_x, np.cumsum(counts)[:-1])
+        outs = np.concatenate([expert(le, part) for le, part in enumerate(parts)])
+        plain = buf.combine(outs, handle)
+        # Pipelined: chunks land while the expert works on earlier ones.
+        buf.chunk_tokens = chunk
+        assert buf.chunk_tokens == chunk
+        px, pidx, pw, pcounts, phandle = buf.dispatch_async(x, idx, w)
+        expert_out = np.zeros_like(px)
+        out = buf.combine_async(expert_out, phandle)
+        seen = np.zeros(px.shape[0], dtype=int)
+        while True:
+            got = buf.next_chunk(-1, wait)
+            if got is None:  # polling: nothing new yet
+                continue
+            le, first, rows = got
+            if rows == 0:
+                break
+            sl = slice(first, first + rows)
+            seen[sl] += 1
+            expert_out[sl] = expert(le, px[sl])
+            buf.rows_ready(phandle, first, rows)
+        buf.synchronize()
+        total = int(counts.sum())
+        assert seen[:total].tolist() == [1] * total and seen[total:].sum() == 0
+        assert pcounts.tolist() == counts.tolist()
+        assert np.array_equal(px[:total], recv_x)
+        assert np.array_equal(pidx[:total], recv_idx)
+        assert np.array_equal(pw[:total], recv_w)
+        assert np.array_equal(out, plain)
+        assert total > 0
+        with pytest.raises(strata.InvalidUsageError, match="already handed back"):
+            buf.rows_ready(phandle, 0, 1)
+        buf.destroy()
+
+    try:
+        run_threads(comms, body)
+    finally:
+        for c in comms:
+            c.destroy()
+
+
+def test_chunk_calls_refuse_bad_values():
+    (comm,) = strata.Comm.init_all(1)
+    try:
+        buf = strata.MoeBuffer(comm, 8, 4, 2, 4, dtype="float32")
+        assert buf.chunk_tokens == 8  # the default, capped at max_tokens_per_rank
+        with pytest.raises(strata.InvalidUsageError, match="has not dispatched yet"):
+            buf.next_chunk()
+        with pytest.raises(strata.InvalidArgumentError, match="localExpert 4 is outside"):
+            buf.next_chunk(4)
+        with pytest.raises(strata.InvalidArgumentError, match="chunk_tokens"):
+            buf.chunk_tokens = -1
+        buf.destroy()
+    finally:
+        comm.destroy()

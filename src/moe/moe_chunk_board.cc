@@ -1,0 +1,140 @@
+#include "moe/moe_chunk_board.h"
+
+#include <algorithm>
+
+#include "base/backoff.h"
+#include "base/deadline.h"
+
+namespace strata {
+
+MoeChunkBoard::MoeChunkBoard(int nranks, int localExperts, size_t maxRows, size_t maxChunks)
+    : nranks_(nranks),
+      slots_(localExperts),
+      first_(static_cast<size_t>(nranks) * static_cast<size_t>(localExperts)),
+      count_(first_.size()),
+      landed_(new std::atomic<size_t>[first_.size()]),
+      rowState_(new std::atomic<uint8_t>[maxRows]),
+      remaining_(new std::atomic<int32_t>[maxChunks]),
+      rowChunk_(maxRows),
+      maxRows_(maxRows),
+      maxChunks_(maxChunks),
+      handed_(first_.size()) {
+  for (size_t i = 0; i < first_.size(); ++i) landed_[i].store(0, std::memory_order_relaxed);
+  for (size_t i = 0; i < maxRows; ++i) rowState_[i].store(kNotLanded, std::memory_order_relaxed);
+  for (size_t i = 0; i < maxChunks; ++i) remaining_[i].store(0, std::memory_order_relaxed);
+}
+
+void MoeChunkBoard::begin(uint64_t gen) {
+  gen_ = gen;
+  for (size_t i = 0; i < first_.size(); ++i) landed_[i].store(0, std::memory_order_relaxed);
+  for (size_t i = 0; i < rows_; ++i) rowState_[i].store(kNotLanded, std::memory_order_relaxed);
+  for (size_t i = 0; i < maxChunks_; ++i) remaining_[i].store(0, std::memory_order_relaxed);
+  rows_ = 0;
+  failed_.store(false, std::memory_order_release);
+}
+
+void MoeChunkBoard::publishLayout(const std::vector<size_t>& first,
+                                  const std::vector<size_t>& count, size_t rows) {
+  std::copy(first.begin(), first.end(), first_.begin());
+  std::copy(count.begin(), count.end(), count_.begin());
+  rows_ = rows;
+  published_.store(gen_, std::memory_order_release);
+}
+
+void MoeChunkBoard::rowLanded(size_t row, size_t chunk) {
+  rowChunk_[row] = static_cast<int32_t>(chunk);
+  remaining_[chunk].fetch_add(1, std::memory_order_relaxed);
+  rowState_[row].store(kLanded, std::memory_order_release);
+}
+
+void MoeChunkBoard::landed(int source, int slot, size_t rows) {
+  landed_[static_cast<size_t>(source) * static_cast<size_t>(slots_) + static_cast<size_t>(slot)]
+      .store(rows, std::memory_order_release);
+}
+
+void MoeChunkBoard::fail(const Status& s) {
+  std::lock_guard<std::mutex> lock(failMutex_);
+  failure_ = s;
+  failed_.store(true, std::memory_order_release);
+}
+
+bool MoeChunkBoard::layoutKnown(Status* failure) {
+  if (failed_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(failMutex_);
+    *failure = failure_;
+    return false;
+  }
+  const uint64_t gen = issued_.load(std::memory_order_acquire);
+  if (published_.load(std::memory_order_acquire) != gen) return false;
+  if (handedGen_ != gen) {
+    std::fill(handed_.begin(), handed_.end(), 0);
+    handedGen_ = gen;
+  }
+  return true;
+}
+
+Result<bool> MoeChunkBoard::next(int slot, bool wait, MoeChunk* out, const AbortFlag* abort,
+                                 long timeoutMs) {
+  *out = MoeChunk{};
+  const int lo = slot < 0 ? 0 : slot;
+  const int hi = slot < 0 ? slots_ : slot + 1;
+  Backoff backoff;
+  Deadline deadline = Deadline::afterMs(timeoutMs);
+  for (;;) {
+    Status failure;
+    if (layoutKnown(&failure)) {
+      bool pending = false;
+      for (int e = lo; e < hi; ++e)
+        for (int s = 0; s < nranks_; ++s) {
+          const size_t i =
+              static_cast<size_t>(s) * static_cast<size_t>(slots_) + static_cast<size_t>(e);
+          const size_t got = landed_[i].load(std::memory_order_acquire);
+          if (got > handed_[i]) {
+            out->localExpert = e;
+            out->firstRow = first_[i] + handed_[i];
+            out->numRows = got - handed_[i];
+            handed_[i] = got;
+            return true;
+          }
+          if (handed_[i] < count_[i]) pending = true;
+        }
+      if (!pending) return false;
+    } else if (!failure.isOk()) {
+      return failure;
+    }
+    if (!wait) return makeError(strataInProgress, "no new rows have landed yet");
+    if (abort && abort->load(std::memory_order_relaxed))
+      return makeError(strataRemoteError, "the communicator was aborted");
+    if (deadline.expired())
+      return makeError(strataTimeout, "no rows landed within the timeout of %ld ms",
+                       deadline.timeoutMs());
+    backoff.idle();
+  }
+}
+
+Status MoeChunkBoard::rowsReady(const char* op, size_t first, size_t n) {
+  Status failure;
+  if (!layoutKnown(&failure)) {
+    if (!failure.isOk()) return failure;
+    return makeError(strataInvalidUsage, "%s: no row of the dispatch has landed yet", op);
+  }
+  if (first > rows_ || n > rows_ - first)
+    return makeError(strataInvalidArgument,
+                     "%s: rows [%zu, %zu) are outside the %zu rows the dispatch delivered", op,
+                     first, first + n, rows_);
+  for (size_t r = first; r < first + n; ++r) {
+    uint8_t want = kLanded;
+    if (!rowState_[r].compare_exchange_strong(want, kReturned, std::memory_order_acq_rel))
+      return makeError(strataInvalidUsage, "%s: row %zu %s", op, r,
+                       want == kReturned ? "was already handed back" : "has not landed yet");
+    remaining_[static_cast<size_t>(rowChunk_[r])].fetch_sub(1, std::memory_order_release);
+  }
+  return Status::ok();
+}
+
+void MoeChunkBoard::allReady() {
+  for (size_t r = 0; r < rows_; ++r) rowState_[r].store(kReturned, std::memory_order_relaxed);
+  for (size_t i = 0; i < maxChunks_; ++i) remaining_[i].store(0, std::memory_order_release);
+}
+
+}  // namespace strata
