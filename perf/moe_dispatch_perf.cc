@@ -287,14 +287,13 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
   };
   strataStream_t stream = nullptr;
   if (o.pipeline != "off") check(strataStreamCreate(&stream), "strataStreamCreate", comm);
-  std::vector<uint8_t> expertOut(recvX.size());
-  const size_t rowBytes = o.hidden * sizeOf(dt);
+  size_t lastRows = 0;  // rows the last dispatch delivered here
   // Unpipelined: one chunk, dispatch, the experts over every row, combine.
   auto plainRun = [&](double* d, double* c) {
     check(strataMoeBufferSetChunkTokens(buf, o.tokens), "strataMoeBufferSetChunkTokens", comm);
     check(strataBarrier(comm, nullptr), "strataBarrier", comm);
     const double t0 = clockUs();
-    size_t rows = 0;
+    size_t& rows = lastRows;
     strataMoeHandle_t h{};
     check(strataMoeDispatch(buf, x.data(), dt, o.tokens, ids.data(), strataInt32, w.data(),
                             recvX.data(), nullptr, nullptr, counts.data(), &rows, &h, nullptr),
@@ -320,17 +319,38 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     check(strataMoeDispatch(buf, x.data(), dt, o.tokens, ids.data(), strataInt32, w.data(),
                             recvX.data(), nullptr, nullptr, counts.data(), &rows, &h, stream),
           "strataMoeDispatch", comm);
-    check(strataMoeCombinePipelined(buf, &h, expertOut.data(), dt, out.data(), stream),
+    // Identity experts: a landed row is its own output, so expertOut is recvX itself (as in the
+    // unpipelined run); a real expert would write its rows elsewhere.
+    check(strataMoeCombinePipelined(buf, &h, recvX.data(), dt, out.data(), stream),
           "strataMoeCombinePipelined", comm);
-    for (;;) {
+    // Each step waits for one landed range, gathers further landed ranges up to about one
+    // chunk's rows (chunk x topk), runs the experts on them at once (one grouped kernel) and
+    // hands them back.
+    std::vector<strataMoeChunk_t> batch;
+    const size_t cap = std::max<size_t>(1, o.chunk) * static_cast<size_t>(o.topk);
+    for (bool done = false; !done;) {
+      batch.clear();
       strataMoeChunk_t ch{};
       check(strataMoeDispatchNextChunk(buf, -1, 1, &ch), "strataMoeDispatchNextChunk", comm);
       if (ch.numRows == 0) break;
-      if (!simulated) computeFor(o.computeUsPerToken * static_cast<double>(ch.numRows));
-      std::memcpy(expertOut.data() + ch.firstRow * rowBytes, recvX.data() + ch.firstRow * rowBytes,
-                  ch.numRows * rowBytes);  // identity experts
-      check(strataMoeCombineRowsReady(buf, &h, ch.firstRow, ch.numRows),
-            "strataMoeCombineRowsReady", comm);
+      batch.push_back(ch);
+      for (size_t rows = ch.numRows; rows < cap; rows += ch.numRows) {
+        const strataResult_t r = strataMoeDispatchNextChunk(buf, -1, 0, &ch);
+        if (r == strataInProgress) break;
+        check(r, "strataMoeDispatchNextChunk", comm);
+        if (ch.numRows == 0) {
+          done = true;
+          break;
+        }
+        batch.push_back(ch);
+      }
+      size_t batchRows = 0;
+      for (const strataMoeChunk_t& b : batch) batchRows += b.numRows;
+      if (!simulated) computeFor(o.computeUsPerToken * static_cast<double>(batchRows));
+      for (const strataMoeChunk_t& b : batch) {
+        check(strataMoeCombineRowsReady(buf, &h, b.firstRow, b.numRows),
+              "strataMoeCombineRowsReady", comm);
+      }
     }
     const double t1 = clockUs();
     check(strataStreamSynchronize(stream), "strataStreamSynchronize", comm);
@@ -359,6 +379,27 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     } else {
       piped = pipedRun(&pd, &pc);
       total = plainRun(&d, &c);
+    }
+    if (simulated && o.pipeline == "both") {
+      // The sim's clock does not run during the caller's compute: model it. Unpipelined: D +
+      // compute + B. Pipelined: the simulated pipelined transfer P in R rounds (split between
+      // dispatch and combine as D : B) as the stream runs them: dispatch rounds back to back,
+      // round c's compute once it has landed and the previous compute ended, combine round c
+      // once every dispatch round, its compute and the previous combine round are done.
+      const size_t chunk = o.chunk == 0
+                               ? std::min(o.tokens, std::max<size_t>(16, (o.tokens + 3) / 4))
+                               : std::min(o.chunk, o.tokens);  // the library's default when 0
+      const double r = std::ceil(static_cast<double>(o.tokens) / static_cast<double>(chunk));
+      const double compute = o.computeUsPerToken * static_cast<double>(lastRows);
+      const double dp = d + c > 0 ? piped * d / (d + c) / r : 0, bp = piped / r - dp;
+      const double cr = compute / r;
+      total = d + compute + c;
+      double computeEnd = 0, combineEnd = 0;
+      for (int k = 0; k < static_cast<int>(r); ++k) {
+        computeEnd = std::max((k + 1) * dp, computeEnd) + cr;
+        combineEnd = std::max({r * dp, computeEnd, combineEnd}) + bp;
+      }
+      piped = combineEnd;
     }
 #ifdef STRATA_PERF_WITH_MPI
     if (mpiBaseline && !mpiFirst) mpiUs = mpiIteration(o, n, dt, ids, w, x, mpiOut);

@@ -1,6 +1,7 @@
 #include "moe/moe_chunk_board.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "base/backoff.h"
 #include "base/deadline.h"
@@ -83,21 +84,37 @@ Result<bool> MoeChunkBoard::next(int slot, bool wait, MoeChunk* out, const Abort
   for (;;) {
     Status failure;
     if (layoutKnown(&failure)) {
+      // The landed range from the earliest round: its rows' tokens travel back first in a
+      // pipelined combine, so handing out in round order lets combine round c leave while the
+      // caller still computes later rounds.
+      // (Chunk ids are source x chunks per source + round.)
+      const size_t perSource = maxChunks_ / static_cast<size_t>(nranks_);
+      auto roundOf = [&](size_t row) { return static_cast<size_t>(rowChunk_[row]) % perSource; };
       bool pending = false;
+      size_t best = 0, bestRound = SIZE_MAX, bestLanded = 0;
       for (int e = lo; e < hi; ++e)
         for (int s = 0; s < nranks_; ++s) {
           const size_t i =
               static_cast<size_t>(s) * static_cast<size_t>(slots_) + static_cast<size_t>(e);
           const size_t got = landed_[i].load(std::memory_order_acquire);
-          if (got > handed_[i]) {
-            out->localExpert = e;
-            out->firstRow = first_[i] + handed_[i];
-            out->numRows = got - handed_[i];
-            handed_[i] = got;
-            return true;
-          }
           if (handed_[i] < count_[i]) pending = true;
+          if (got <= handed_[i]) continue;
+          const size_t round = roundOf(first_[i] + handed_[i]);
+          if (round < bestRound) {
+            bestRound = round;
+            best = i;
+            bestLanded = got;
+          }
         }
+      if (bestRound != SIZE_MAX) {
+        size_t end = handed_[best] + 1;
+        while (end < bestLanded && roundOf(first_[best] + end) == bestRound) ++end;
+        out->localExpert = static_cast<int>(best % static_cast<size_t>(slots_));
+        out->firstRow = first_[best] + handed_[best];
+        out->numRows = end - handed_[best];
+        handed_[best] = end;
+        return true;
+      }
       if (!pending) return false;
     } else if (!failure.isOk()) {
       return failure;
