@@ -4,8 +4,6 @@
 #include <cstring>
 #include <numeric>
 
-#include "base/backoff.h"
-#include "base/deadline.h"
 #include "moe/moe_placement.h"
 #include "moe/moe_plans.h"
 #include "moe/moe_run.h"
@@ -269,6 +267,7 @@ Status MoeBuffer::unpackChunk(size_t chunk, const MoeDispatchOutputs& out) {
     }
     for (size_t e = 0; e < lx; ++e)
       board_.landed(static_cast<int>(s), static_cast<int>(e), pairCursor_[s * lx + e]);
+    board_.wake();
   }
   return Status::ok();
 }
@@ -384,20 +383,9 @@ void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
 Status MoeBuffer::waitReturned(size_t chunk) {
   const size_t n = static_cast<size_t>(shape_.nranks);
   const RunContext ctx = comm_.runContext();
-  const Deadline deadline = Deadline::afterMs(ctx.timeoutMs);
-  Backoff backoff;
   for (size_t s = 0; s < n; ++s) {
     if (chunk >= chunksOf(recvCount_[s])) continue;
-    while (!board_.chunkReady(chunkId(s, chunk))) {
-      if (ctx.abort && ctx.abort->load(std::memory_order_relaxed))
-        return makeError(strataRemoteError, "%s: the communicator was aborted", kCombine);
-      if (deadline.expired())
-        return makeError(strataTimeout,
-                         "%s: the rows of chunk %zu of rank %zu's tokens were not handed back "
-                         "(strataMoeCombineRowsReady) within %ld ms",
-                         kCombine, chunk, s, ctx.timeoutMs);
-      backoff.idle();
-    }
+    STRATA_CHECK(board_.waitChunkReady(kCombine, chunkId(s, chunk), ctx.abort, ctx.timeoutMs));
   }
   return Status::ok();
 }

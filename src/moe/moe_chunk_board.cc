@@ -1,9 +1,9 @@
 #include "moe/moe_chunk_board.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 
-#include "base/backoff.h"
 #include "base/deadline.h"
 
 namespace strata {
@@ -40,6 +40,7 @@ void MoeChunkBoard::publishLayout(const std::vector<size_t>& first,
   std::copy(count.begin(), count.end(), count_.begin());
   rows_ = rows;
   published_.store(gen_, std::memory_order_release);
+  wake();
 }
 
 void MoeChunkBoard::rowLanded(size_t row, size_t chunk) {
@@ -54,9 +55,48 @@ void MoeChunkBoard::landed(int source, int slot, size_t rows) {
 }
 
 void MoeChunkBoard::fail(const Status& s) {
-  std::lock_guard<std::mutex> lock(failMutex_);
-  failure_ = s;
-  failed_.store(true, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(failMutex_);
+    failure_ = s;
+    failed_.store(true, std::memory_order_release);
+  }
+  wake();
+}
+
+void MoeChunkBoard::wake() {
+  events_.fetch_add(1, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(wakeMutex_);
+  wakeCv_.notify_all();
+}
+
+void MoeChunkBoard::idle(Backoff& backoff, uint64_t seen) {
+  if (!backoff.sleeping()) {
+    backoff.idle();
+    return;
+  }
+  // The predicate runs under the lock wake() takes, so no wake-up is lost.
+  std::unique_lock<std::mutex> lock(wakeMutex_);
+  wakeCv_.wait_for(lock, std::chrono::milliseconds(1),
+                   [&] { return events_.load(std::memory_order_acquire) != seen; });
+}
+
+Status MoeChunkBoard::waitChunkReady(const char* op, size_t chunk, const AbortFlag* abort,
+                                     long timeoutMs) {
+  Backoff backoff;
+  const Deadline deadline = Deadline::afterMs(timeoutMs);
+  for (;;) {
+    const uint64_t seen = events_.load(std::memory_order_acquire);
+    if (chunkReady(chunk)) return Status::ok();
+    if (abort && abort->load(std::memory_order_relaxed))
+      return makeError(strataRemoteError, "%s: the communicator was aborted", op);
+    if (deadline.expired())
+      return makeError(strataTimeout,
+                       "%s: the rows of chunk %zu of rank %zu's tokens were not handed back "
+                       "(strataMoeCombineRowsReady) within %ld ms",
+                       op, chunk % (maxChunks_ / static_cast<size_t>(nranks_)),
+                       chunk / (maxChunks_ / static_cast<size_t>(nranks_)), timeoutMs);
+    idle(backoff, seen);
+  }
 }
 
 bool MoeChunkBoard::layoutKnown(Status* failure) {
@@ -82,6 +122,7 @@ Result<bool> MoeChunkBoard::next(int slot, bool wait, MoeChunk* out, const Abort
   Backoff backoff;
   Deadline deadline = Deadline::afterMs(timeoutMs);
   for (;;) {
+    const uint64_t seen = events_.load(std::memory_order_acquire);
     Status failure;
     if (layoutKnown(&failure)) {
       // The landed range from the earliest round: its rows' tokens travel back first in a
@@ -125,7 +166,7 @@ Result<bool> MoeChunkBoard::next(int slot, bool wait, MoeChunk* out, const Abort
     if (deadline.expired())
       return makeError(strataTimeout, "no rows landed within the timeout of %ld ms",
                        deadline.timeoutMs());
-    backoff.idle();
+    idle(backoff, seen);
   }
 }
 
@@ -146,6 +187,7 @@ Status MoeChunkBoard::rowsReady(const char* op, size_t first, size_t n) {
                        want == kReturned ? "was already handed back" : "has not landed yet");
     remaining_[static_cast<size_t>(rowChunk_[r])].fetch_sub(1, std::memory_order_release);
   }
+  wake();
   return Status::ok();
 }
 

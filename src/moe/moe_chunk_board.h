@@ -11,12 +11,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "base/backoff.h"
 #include "base/status.h"
 #include "plan/executor.h"
 
@@ -48,6 +50,8 @@ class MoeChunkBoard {
   void landed(int source, int slot, size_t rows);
   // Worker: the dispatch failed; waiting callers return s.
   void fail(const Status& s);
+  // Wakes the threads waiting on the board (after landed(), once per source and round).
+  void wake();
 
   // Caller: the next landed range of local slot `slot` (-1: of any slot) not handed out yet.
   // Ok(true) with *out filled; Ok(false) once every row (of that slot) has been handed out
@@ -63,11 +67,17 @@ class MoeChunkBoard {
   bool chunkReady(size_t chunk) const {
     return remaining_[chunk].load(std::memory_order_acquire) == 0;
   }
+  // Worker (combine): waits until chunkReady(chunk); Timeout after timeoutMs (> 0), RemoteError
+  // once `abort` is set.
+  Status waitChunkReady(const char* op, size_t chunk, const AbortFlag* abort, long timeoutMs);
 
  private:
   enum : uint8_t { kNotLanded = 0, kLanded = 1, kReturned = 2 };
   // Caller: the layout of the issued dispatch, once it is published (false before).
   bool layoutKnown(Status* failure);
+  // One idle step of a wait that saw events_ == seen: spin and yield first, then block until
+  // wake() (or 1 ms, for the abort and deadline checks).
+  void idle(Backoff& backoff, uint64_t seen);
 
   const int nranks_;
   const int slots_;
@@ -75,6 +85,9 @@ class MoeChunkBoard {
   std::atomic<uint64_t> issued_{0};
   std::atomic<uint64_t> published_{0};  // the generation whose layout is published
   std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> events_{0};  // bumped by wake(): something a waiter may want happened
+  std::mutex wakeMutex_;
+  std::condition_variable wakeCv_;
   std::mutex failMutex_;
   Status failure_;
   std::vector<size_t> first_, count_;  // per (source, slot), written before published_
