@@ -453,14 +453,27 @@ int timingOnly(const Options& o, double zipf) {
                              " must be a multiple of the topology's " + std::to_string(n) +
                              " ranks");
   const auto start = Clock::now();
+  // With a placement, each source rank routes an expert to the replica the library would pick
+  // (strataMoePlacementRoute), and the counts go to the rank holding that slot.
+  const std::vector<int32_t> slots = placementOf(o, zipf, n);
+  const int perRank = slots.empty() ? lx : static_cast<int>(slots.size()) / n;
+  std::vector<int32_t> route(static_cast<size_t>(o.experts));
   std::vector<size_t> sent(static_cast<size_t>(n) * static_cast<size_t>(n));
   for (int s = 0; s < n; ++s) {
+    if (slots.empty()) {
+      for (int e = 0; e < o.experts; ++e) route[static_cast<size_t>(e)] = e;
+    } else {
+      check(strataMoePlacementRoute(topo.spec.c_str(), slots.data(), static_cast<int>(slots.size()),
+                                    o.experts, n, s, route.data()),
+            "strataMoePlacementRoute", nullptr);
+    }
     const std::vector<int32_t> ids = routingOf(o, zipf, s);
     for (size_t t = 0; t < o.tokens; ++t) {
       std::vector<char> seen(static_cast<size_t>(n));
-      for (int j = 0; j < o.topk; ++j)
-        seen[static_cast<size_t>(ids[t * static_cast<size_t>(o.topk) + static_cast<size_t>(j)] /
-                                 lx)] = 1;
+      for (int j = 0; j < o.topk; ++j) {
+        const int32_t e = ids[t * static_cast<size_t>(o.topk) + static_cast<size_t>(j)];
+        seen[static_cast<size_t>(route[static_cast<size_t>(e)] / perRank)] = 1;
+      }
       for (int d = 0; d < n; ++d)
         sent[static_cast<size_t>(s * n + d)] += seen[static_cast<size_t>(d)];
     }
@@ -473,6 +486,7 @@ int timingOnly(const Options& o, double zipf) {
   mc.dtype = typeOf(o.dtype);
   mc.dispatchQuant = o.quant == "int8" ? strataMoeQuantInt8 : strataMoeQuantNone;
   mc.combineQuant = mc.dispatchQuant;
+  mc.numSlots = static_cast<int>(slots.size());
   strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
   cfg.topoFile = topo.spec.c_str();
   strataSimResult_t d{}, c{};

@@ -468,6 +468,16 @@ STRATA_API strataResult_t strataMoePlacementCompute(const double* expertLoad, in
                                                     int32_t* slotExpert, double* maxMeanBefore,
                                                     double* maxMeanAfter);
 
+/** The replica (slot) each of numExperts logical experts goes to from rank `rank` under the
+ *  placement slotExpert[numSlots] (numSlots a multiple of nranks), by the rule
+ *  strataMoeBufferSetPlacement documents: a replica on `rank`, else one on its host (level 0 of
+ *  `topology`, a preset or topology file; NULL: no host known), else candidates[rank % n].
+ *  Writes slotOfExpert[numExperts]; slot s lives on rank s / (numSlots / nranks). For callers
+ *  that route without a buffer, e.g. the tokensSent of strataMoeSimTimingOnly. Local. */
+STRATA_API strataResult_t strataMoePlacementRoute(const char* topology, const int32_t* slotExpert,
+                                                  int numSlots, int numExperts, int nranks,
+                                                  int rank, int32_t* slotOfExpert);
+
 /** Timing-only simulation of one MoE dispatch and the combine that follows on a modelled
  *  topology (config->topoFile or STRATA_TOPO_FILE, e.g. "cm384"): every rank's plan built as a
  *  buffer of shape *moe builds it, walked through the sim link model with no payload and no

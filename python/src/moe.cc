@@ -383,6 +383,23 @@ void bindMoe(py::module_& m) {
       "Timing-only simulation of a dispatch and its combine for a routing (tokens_sent[s][d]) "
       "on config's topology (strataMoeSimTimingOnly): {'nranks', 'dispatch_us', 'combine_us'}.");
   m.def(
+      "moe_placement_route",
+      [](py::array_t<int32_t, py::array::c_style | py::array::forcecast> slotExpert, int numExperts,
+         int nranks, int rank, py::object topology) {
+        std::string topo;
+        if (!topology.is_none()) topo = py::str(topology);
+        py::array_t<int32_t> route(numExperts > 0 ? numExperts : 0);
+        check(strataMoePlacementRoute(topology.is_none() ? nullptr : topo.c_str(),
+                                      slotExpert.data(), static_cast<int>(slotExpert.size()),
+                                      numExperts, nranks, rank, route.mutable_data()),
+              "strataMoePlacementRoute");
+        return route;
+      },
+      py::arg("slot_expert"), py::arg("num_experts"), py::arg("nranks"), py::arg("rank"),
+      py::arg("topology") = py::none(),
+      "The slot each expert goes to from `rank` under a placement (strataMoePlacementRoute): "
+      "a replica on the rank, else on its host (topology's level 0), else candidates[rank % n].");
+  m.def(
       "moe_placement",
       [](py::array_t<double, py::array::c_style | py::array::forcecast> load, int nranks,
          int slotsPerRank) {

@@ -169,6 +169,43 @@ strataResult_t strataMoePlacementCompute(const double* expertLoad, int numExpert
   });
 }
 
+strataResult_t strataMoePlacementRoute(const char* topology, const int32_t* slotExpert,
+                                       int numSlots, int numExperts, int nranks, int rank,
+                                       int32_t* slotOfExpert) {
+  const char* op = "strataMoePlacementRoute";
+  return guard(op, [&]() -> strataResult_t {
+    if (slotOfExpert == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: slotOfExpert is NULL", op));
+    if (nranks <= 0 || numSlots <= 0 || numSlots % nranks != 0)
+      return finish(makeError(strataInvalidArgument,
+                              "%s: numSlots %d is not a positive multiple of nranks %d", op,
+                              numSlots, nranks));
+    if (rank < 0 || rank >= nranks)
+      return finish(
+          makeError(strataInvalidArgument, "%s: rank %d is outside [0, %d)", op, rank, nranks));
+    if (numExperts <= 0 || numExperts > numSlots)
+      return finish(makeError(strataInvalidArgument,
+                              "%s: numExperts %d is outside [1, numSlots %d]", op, numExperts,
+                              numSlots));
+    Status st = strata::checkPlacement(op, slotExpert, numSlots, numExperts);
+    if (!st.isOk()) return finish(st);
+    strata::Topology topo;  // no ranks: no host known
+    if (topology != nullptr) {
+      auto t = strata::resolveTopology(topology);
+      if (!t.isOk()) return finish(t.status().context(op));
+      if (t.value().nranks != nranks)
+        return finish(makeError(strataInvalidArgument,
+                                "%s: topology '%s' has %d ranks, not nranks %d", op, topology,
+                                t.value().nranks, nranks));
+      topo = std::move(t).value();
+    }
+    const std::vector<int32_t> route =
+        strata::routeForRank(slotExpert, numSlots, numExperts, nranks, rank, topo);
+    std::copy(route.begin(), route.end(), slotOfExpert);
+    return strataSuccess;
+  });
+}
+
 strataResult_t strataMoeSimTimingOnly(const strataConfig_t* config, const strataMoeConfig_t* moe,
                                       const size_t* tokensSent, strataSimResult_t* dispatch,
                                       strataSimResult_t* combine) {

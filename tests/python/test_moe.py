@@ -224,3 +224,24 @@ def test_chunk_calls_refuse_bad_values():
         buf.destroy()
     finally:
         comm.destroy()
+
+
+def test_placement_route_prefers_own_rank_then_host():
+    # 4 experts on 2 ranks x 3 slots: expert 0 replicated on both ranks, expert 3 on rank 1 only.
+    slots = np.array([0, 1, 2, 0, 3, 1], np.int32)
+    r0 = strata.moe_placement_route(slots, 4, 2, 0)
+    r1 = strata.moe_placement_route(slots, 4, 2, 1)
+    assert r0.tolist()[:3] == [0, 1, 2] and r0[3] == 4  # expert 3 lives only in slot 4
+    assert r1[0] == 3 and r1[1] == 5 and r1[3] == 4  # own-rank replicas of experts 0 and 1
+    assert r1[2] == 2
+    # hccs-8: one host of 8 ranks, so every replica is on the host: candidates[rank % n].
+    slots8 = np.array([e for e in range(8)] + [0] * 8, np.int32).reshape(8, 2).ravel()
+    routes = [strata.moe_placement_route(slots8, 8, 8, r, topology="hccs-8") for r in range(8)]
+    for r, route in enumerate(routes):
+        assert all(slots8[s] == e for e, s in enumerate(route))
+    with pytest.raises(strata.InvalidArgumentError, match="rank 8 is outside"):
+        strata.moe_placement_route(slots, 4, 2, 8)
+    with pytest.raises(strata.InvalidArgumentError, match="expert 3 has no slot"):
+        strata.moe_placement_route(np.array([0, 1, 2, 0, 0, 1], np.int32), 4, 2, 0)
+    with pytest.raises(strata.InvalidArgumentError, match="has 8 ranks, not nranks 2"):
+        strata.moe_placement_route(slots, 4, 2, 0, topology="hccs-8")
