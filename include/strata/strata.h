@@ -543,8 +543,8 @@ STRATA_API strataResult_t strataMoeCombine(strataMoeBuffer_t buffer,
  *  combine sends each chunk of tokens back once the caller has handed back its rows. Sets the
  *  chunk size of the calls that follow (0: the default, max(16, maxTokensPerRank / 4) capped at
  *  maxTokensPerRank; values above maxTokensPerRank mean one chunk, no pipelining). Every rank
- *  sets the same value (a dispatch between different sizes fails with strataInvalidUsage naming
- *  the peer). Local; call it between dispatches, not while one is queued. */
+ *  sets the same value (a dispatch between different sizes fails on every rank, naming the
+ *  peer). Local; call it between dispatches, not while one is queued. */
 STRATA_API strataResult_t strataMoeBufferSetChunkTokens(strataMoeBuffer_t buffer,
                                                         size_t chunkTokens);
 /** Stores the buffer's tokens per chunk in *chunkTokens. */

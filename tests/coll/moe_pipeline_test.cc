@@ -293,5 +293,53 @@ TEST(MoePipelineArgs, BadChunkCallsAreRefusedByName) {
   });
 }
 
+// Ranks that set different chunk sizes: the dispatch fails on every rank, naming the peer, and a
+// caller waiting for chunks gets that error instead of hanging.
+TEST(MoePipelineArgs, DifferentChunkSizesFailTheDispatchWithoutHanging) {
+  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+  cfg.timeoutMs = 20000;
+  std::vector<std::string> errors(2);
+  runRanksWith(2, cfg, [&](int rank, strataComm_t comm) {
+    strataMoeConfig_t mc{};
+    mc.maxTokensPerRank = 8;
+    mc.hidden = 16;
+    mc.topk = 2;
+    mc.numExperts = 4;
+    mc.dtype = strataFloat32;
+    strataMoeBuffer_t buf = nullptr;
+    ASSERT_EQ(strataMoeBufferCreate(comm, &mc, &buf), strataSuccess);
+    ASSERT_EQ(strataMoeBufferSetChunkTokens(buf, rank == 0 ? 2 : 8), strataSuccess);
+    std::vector<float> x(8 * 16, 1.0f), w(8 * 2, 0.5f), recvX(2 * 8 * 2 * 16);
+    std::vector<int32_t> ids(8 * 2);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i % 4);
+    std::vector<int> counts(2);
+    size_t rows = 0;
+    strataMoeHandle_t handle{};
+    strataStream_t stream = nullptr;
+    ASSERT_EQ(strataStreamCreate(&stream), strataSuccess);
+    ASSERT_EQ(
+        strataMoeDispatch(buf, x.data(), strataFloat32, 8, ids.data(), strataInt32, w.data(),
+                          recvX.data(), nullptr, nullptr, counts.data(), &rows, &handle, stream),
+        strataSuccess);
+    strataMoeChunk_t ch{};
+    strataResult_t r = strataSuccess;
+    while ((r = strataMoeDispatchNextChunk(buf, -1, 1, &ch)) == strataSuccess && ch.numRows > 0) {
+    }
+    EXPECT_NE(r, strataSuccess) << "rank " << rank;
+    EXPECT_NE(strataStreamSynchronize(stream), strataSuccess) << "rank " << rank;
+    errors[static_cast<size_t>(rank)] = strataGetLastError(comm);
+    strataStreamDestroy(stream);
+    strataMoeBufferDestroy(buf);
+  });
+  // Where a first chunk larger than the receiver's arrives, the message names its sender; where
+  // a smaller one arrives, the header check names the chunk sizes.
+  auto names = [](const std::string& e) {
+    return e.find("chunks of") != std::string::npos ||
+           e.find("rank 1 sent a message of") != std::string::npos;
+  };
+  const bool named = names(errors[0]) || names(errors[1]);
+  EXPECT_TRUE(named) << errors[0] << " | " << errors[1];
+}
+
 }  // namespace
 }  // namespace strata::test
