@@ -301,6 +301,8 @@ typedef struct {
   double simClockUs;     /**< This rank's virtual clock in microseconds (sim only; 0 otherwise). */
   strataOpStats_t last;  /**< The last completed operation (all 0 before the first). */
   strataOpStats_t total; /**< Every operation since init. */
+  char lastAlgo[32];     /**< The algorithm the last operation ran ("ring", "oneshot", ...;
+                              "p2p" for Send/Recv; docs/tuning.md), "" before the first. */
 } strataStats_t;
 
 /** Stores comm's statistics in *stats. With the sim transport ("sim"), last.simTimeUs is the
@@ -384,9 +386,9 @@ STRATA_API size_t strataQuantValueBytes(strataQuant_t quant, size_t sendcount);
  *  r x that). The input is quantised, so it cannot share memory with the outputs. */
 STRATA_API strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValues,
                                                       float* recvScales, size_t sendcount,
-                                                      strataDataType_t srcType,
-                                                      strataQuant_t quant, size_t blockElems,
-                                                      strataComm_t comm, strataStream_t stream);
+                                                      strataDataType_t srcType, strataQuant_t quant,
+                                                      size_t blockElems, strataComm_t comm,
+                                                      strataStream_t stream);
 
 /** The raw gather of an input that is already quantised: sendValues
  *  (strataQuantValueBytes(quant, sendcount) bytes) and sendScales (ceil(sendcount / blockElems)

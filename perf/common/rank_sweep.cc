@@ -183,8 +183,7 @@ int64_t RankSweep::checkOutputs(const CallShape& shape, const TestCase& tc, bool
   coll_.fillExpected(expected_.data(), shape, tc, values, inPlace);
   const Pointers p = pointers(shape, tc, inPlace, 0);
   double err = -1;
-  int64_t wrong =
-      static_cast<int64_t>(coll_.countWrong(p.recv, expected_.data(), shape, tc, &err));
+  int64_t wrong = static_cast<int64_t>(coll_.countWrong(p.recv, expected_.data(), shape, tc, &err));
   expect(strataAllReduce(&wrong, &wrong, 1, strataInt64, strataSum, comm_, nullptr),
          "strataAllReduce (#wrong)");
   if (coll_.reportsError()) {
@@ -231,6 +230,9 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
   if (opts_.check) prepareInputs(shape, tc, inPlace, seed);
   call(shape, tc, inPlace, 0);
   complete();
+  strataStats_t stats{};
+  expect(strataCommGetStats(comm_, &stats), "strataCommGetStats");
+  const std::string algo = stats.lastAlgo;
   expect(strataBarrier(comm_, nullptr), "strataBarrier");
 
   const bool sim = !opts_.sim.empty();
@@ -253,6 +255,7 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
       std::chrono::duration<double>((opts_.reportCpuTime ? issued : done) - start).count() / calls;
 
   CellResult cell;
+  cell.algo = algo;
   const double t = sim ? simulatedSeconds(clockBeforeUs, calls) : combineTime(seconds);
   cell.timeUs = t * 1e6;
   cell.algBw = t > 0 ? static_cast<double>(shape.bytes) / t / 1e9 : 0.0;

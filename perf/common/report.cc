@@ -28,6 +28,7 @@ nlohmann::ordered_json cellJson(const CellResult& c) {
   j["busbw_gbps"] = c.busBw;
   j["wrong"] = c.checked ? nlohmann::ordered_json(c.wrong) : nlohmann::ordered_json(nullptr);
   if (c.maxAbsError >= 0) j["max_abs_error"] = c.maxAbsError;
+  if (!c.algo.empty()) j["algo"] = c.algo;
   return j;
 }
 
@@ -152,8 +153,10 @@ void Report::addCell(const CellResult& cell) {
                 "N/A");
   }
   if (coll_.reportsError()) {
-    if (cell.maxAbsError >= 0) std::printf(" %9.3g", cell.maxAbsError);
-    else std::printf(" %9s", "N/A");
+    if (cell.maxAbsError >= 0)
+      std::printf(" %9.3g", cell.maxAbsError);
+    else
+      std::printf(" %9s", "N/A");
   }
   busBwSum_ += cell.busBw;
   ++busBwCount_;
@@ -217,6 +220,7 @@ bool Report::finish() {
     row["redop"] = r.redop;
     row["root"] = r.root;
     row["cycle"] = r.cycle;
+    row["algo"] = r.outOfPlace.algo;
     row["out_of_place"] = cellJson(r.outOfPlace);
     row["in_place"] = cellJson(r.inPlace);
     rows.push_back(row);

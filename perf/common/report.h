@@ -26,8 +26,9 @@ struct CellResult {
   double algBw = 0;  // GB/s
   double busBw = 0;  // GB/s
   bool checked = false;
-  int64_t wrong = 0;  // elements, summed over ranks
+  int64_t wrong = 0;        // elements, summed over ranks
   double maxAbsError = -1;  // Collective::reportsError(): the largest over ranks; -1 unmeasured
+  std::string algo;  // the algorithm rank 0 ran (strataStats_t.lastAlgo / strataSimResult_t.algo)
 };
 
 struct RowResult {

@@ -23,6 +23,7 @@ CellResult evaluate(const Collective& coll, const SimTopology& topo, const CallS
         " bytes) failed: " + strataGetErrorString(rc) + ": " + strataGetLastError(nullptr));
   CellResult cell;
   cell.timeUs = r.simTimeUs;
+  cell.algo = r.algo;
   cell.algBw = r.simTimeUs > 0 ? static_cast<double>(shape.bytes) / r.simTimeUs / 1e3 : 0.0;
   cell.busBw = cell.algBw * coll.busBwFactor(topo.nranks);
   return cell;

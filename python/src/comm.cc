@@ -232,6 +232,7 @@ py::dict Comm::stats() const {
   d["sim_clock_us"] = s.simClockUs;
   d["last"] = opStatsDict(s.last, s.numLevels);
   d["total"] = opStatsDict(s.total, s.numLevels);
+  d["last_algo"] = std::string(s.lastAlgo);
   return d;
 }
 
@@ -430,16 +431,16 @@ py::object Comm::allGatherQuantizedRaw(py::handle sendbuf, py::handle values, py
   BufferArg scl = BufferArg::view(scales, name, "scales", Access::kWrite, strataFloat32);
   const auto n = static_cast<size_t>(size());
   expectCount(name, vals, n * strataQuantValueBytes(q, send.count()),
-              "nranks x strata.quant_value_bytes(quant, sendbuf's " +
-                  std::to_string(send.count()) + ") bytes");
+              "nranks x strata.quant_value_bytes(quant, sendbuf's " + std::to_string(send.count()) +
+                  ") bytes");
   if (b > 0)
     expectCount(name, scl, n * blocksOf(send.count(), b),
                 "nranks x one scale per block of " + std::to_string(b));
   return launch("strataAllGatherQuantizedRaw", {send, vals, scl}, stream,
                 [&](strataComm_t c, strataStream_t s) {
                   return strataAllGatherQuantizedRaw(send.data(), vals.data(),
-                                                     static_cast<float*>(scl.data()),
-                                                     send.count(), send.dtype(), q, b, c, s);
+                                                     static_cast<float*>(scl.data()), send.count(),
+                                                     send.dtype(), q, b, c, s);
                 });
 }
 
@@ -459,7 +460,8 @@ py::object Comm::allGatherQuantizedRawPrequantized(py::handle sendValues, py::ha
   size_t elems = q == strataQuantInt4 ? 2 * sv.count() : sv.count();
   if (!count.is_none()) {
     const long long c = count.cast<long long>();
-    if (c < 0) invalidArgument(std::string(name) + ": count is " + std::to_string(c) + ", must be >= 0");
+    if (c < 0)
+      invalidArgument(std::string(name) + ": count is " + std::to_string(c) + ", must be >= 0");
     elems = static_cast<size_t>(c);
   }
   const auto n = static_cast<size_t>(size());
@@ -598,8 +600,8 @@ tensors, used in place without copying. Without stream= a call returns once it h
            "or fp8) with one float32 scale per block of `block` elements, dequantised into "
            "recvbuf (strataAllGatherQuantized).")
       .def("all_gather_quantized_raw", &Comm::allGatherQuantizedRaw, py::arg("sendbuf"),
-           py::arg("values"), py::arg("scales"), py::arg("quant") = "int8",
-           py::arg("block") = 128, py::kw_only(), dtype, stream,
+           py::arg("values"), py::arg("scales"), py::arg("quant") = "int8", py::arg("block") = 128,
+           py::kw_only(), dtype, stream,
            "Quantises sendbuf and gathers the packed values (int4: two a byte, low nibble "
            "first) into `values` and the block scales (float32) into `scales`, without "
            "dequantising (strataAllGatherQuantizedRaw).")

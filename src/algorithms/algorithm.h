@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "plan/coll_args.h"
 #include "plan/plan.h"
-#include "base/status.h"
 
 namespace strata {
 
@@ -22,19 +22,24 @@ struct CommShape {
   // Every rank shares this host's memory through the shm transport: calls whose buffers lie in
   // registered windows may run direct algorithms (CollArgs::windowed).
   bool windows = false;
+  // The transport has one-sided puts into registered windows (Transport::supportsPut).
+  bool put = false;
 };
 
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
+  // The name tune strings, tune files and strata-info use ("ring", "oneshot", ...).
   virtual const char* name() const = 0;
+  // One line for strata-info and docs/tuning.md.
+  virtual const char* description() const = 0;
   virtual CollType coll() const = 0;
+  // The eligibility predicate: whether the algorithm can run this call on this shape. The
+  // scheduler prices only eligible algorithms (scheduler/cost_model.h), from the plans they emit.
   virtual bool supports(const CollArgs& args, const CommShape& shape) const = 0;
-  // Reads and writes other ranks' buffers directly: eligible only for windowed calls, and then
-  // preferred over the algorithms that copy through the transport's FIFOs.
+  // Reads and writes other ranks' buffers directly (BufRef::rank): its supports() holds only for
+  // windowed calls on a communicator with windows; the cost model then prices it like any other.
   virtual bool direct() const { return false; }
-  // Rough cost in seconds, for choosing between supporting algorithms.
-  virtual double estimate(const CollArgs& args, const CommShape& shape) const = 0;
   // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision
   // call) and its scratch size.
   virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;
@@ -49,13 +54,8 @@ inline PlanBuilder builderFor(Plan& p, const CollArgs& a) {
 // Every built-in algorithm, in registry order.
 const std::vector<const Algorithm*>& algorithmRegistry();
 const Algorithm* findAlgorithm(CollType coll, const std::string& name);
-
-// The α-β model shared by the estimates: latency per step plus bytes over bandwidth.
-struct CostParams {
-  double alpha = 2e-6;       // seconds per step (flag round trip)
-  double beta = 1.0 / 6e9;   // seconds per byte copied through shared memory
-  double gamma = 1.0 / 8e9;  // seconds per byte reduced
-};
-const CostParams& defaultCost();
+// The names of the algorithms registered for `coll`, comma-separated ("ring, ringpipe, ..."),
+// for error messages.
+std::string algorithmNames(CollType coll);
 
 }  // namespace strata

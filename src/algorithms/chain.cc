@@ -17,25 +17,17 @@ size_t chunkLen(size_t total, size_t chunk, size_t j) {
   return off >= total ? 0 : std::min(chunk, total - off);
 }
 
-double chainCost(const CollArgs& a, const CommShape& s, bool reduces) {
-  const CostParams& c = defaultCost();
-  const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-  const double chunks = std::max(1.0, bytes / static_cast<double>(s.chunkBytes));
-  const double per = bytes / chunks;
-  return (s.nranks - 1 + chunks - 1) * (c.alpha + per * c.beta) + (reduces ? bytes * c.gamma : 0);
-}
-
 // Chunk size aligned to whole elements.
 size_t alignedChunk(const CommShape& s, size_t es) { return std::max(es, s.chunkBytes / es * es); }
 
 class ChainBroadcast final : public Algorithm {
  public:
   const char* name() const override { return "chain"; }
+  const char* description() const override {
+    return "chunks flow along a chain from the root, every link busy once the pipeline fills";
+  }
   CollType coll() const override { return CollType::kBroadcast; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return chainCost(a, s, false);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;
@@ -68,11 +60,11 @@ class ChainBroadcast final : public Algorithm {
 class ChainReduce final : public Algorithm {
  public:
   const char* name() const override { return "chain"; }
+  const char* description() const override {
+    return "chunks flow along a chain ending at the root, reduced at every hop, pipelined";
+  }
   CollType coll() const override { return CollType::kReduce; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return chainCost(a, s, true);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;

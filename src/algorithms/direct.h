@@ -23,7 +23,4 @@ inline void syncAll(PlanBuilder& pb, const CommShape& s) {
   pb.nextPhase();
 }
 
-// Cost of one syncAll: a flag written to and read from every peer.
-inline double syncCost(const CommShape& s) { return 0.5e-6 * (1 + 0.25 * (s.nranks - 1)); }
-
 }  // namespace strata::direct

@@ -12,18 +12,14 @@ class DirectAllGather final : public Algorithm {
  public:
   explicit DirectAllGather(bool push) : push_(push) {}
   const char* name() const override { return push_ ? "direct_push" : "direct_pull"; }
+  const char* description() const override {
+    return push_ ? "windows: every rank writes its block into every peer's output"
+                 : "windows: every rank reads every peer's block from its input";
+  }
   CollType coll() const override { return CollType::kAllGather; }
   bool direct() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return direct::eligible(a, s);
-  }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const CostParams& c = defaultCost();
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-    // Measured (docs/performance.md): writing into peers' outputs costs more than reading
-    // from peers' inputs on this kind of host; pull stays the default.
-    const double writeFactor = push_ ? 1.1 : 1.0;
-    return 2 * direct::syncCost(s) + bytes * c.beta * writeFactor;
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);

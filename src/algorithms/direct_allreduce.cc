@@ -16,15 +16,13 @@ namespace {
 class DirectOneShotAllReduce final : public Algorithm {
  public:
   const char* name() const override { return "direct_oneshot"; }
+  const char* description() const override {
+    return "windows: every rank reduces all inputs read from the peers' buffers";
+  }
   CollType coll() const override { return CollType::kAllReduce; }
   bool direct() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return direct::eligible(a, s);
-  }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const CostParams& c = defaultCost();
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-    return 2 * direct::syncCost(s) + bytes * s.nranks * c.beta + bytes * (s.nranks - 1) * c.gamma;
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
@@ -49,16 +47,13 @@ class DirectOneShotAllReduce final : public Algorithm {
 class DirectTwoShotAllReduce final : public Algorithm {
  public:
   const char* name() const override { return "direct_twoshot"; }
+  const char* description() const override {
+    return "windows: direct ReduceScatter of each rank's block, then direct AllGather";
+  }
   CollType coll() const override { return CollType::kAllReduce; }
   bool direct() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return direct::eligible(a, s);
-  }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const CostParams& c = defaultCost();
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-    const double share = static_cast<double>(s.nranks - 1) / s.nranks;
-    return 3 * direct::syncCost(s) + bytes * (1 + share) * c.beta + bytes * share * c.gamma;
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t es = dtypeSize(a.dtype);

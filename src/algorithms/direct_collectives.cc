@@ -14,15 +14,13 @@ namespace {
 class DirectReduceScatter final : public Algorithm {
  public:
   const char* name() const override { return "direct"; }
+  const char* description() const override {
+    return "windows: every rank reduces its block of all inputs read from the peers' buffers";
+  }
   CollType coll() const override { return CollType::kReduceScatter; }
   bool direct() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return direct::eligible(a, s);
-  }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const CostParams& c = defaultCost();
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-    return 2 * direct::syncCost(s) + bytes * (c.beta + c.gamma);
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
@@ -45,14 +43,13 @@ class DirectReduceScatter final : public Algorithm {
 class DirectBroadcast final : public Algorithm {
  public:
   const char* name() const override { return "direct"; }
+  const char* description() const override {
+    return "windows: every rank copies the root's buffer";
+  }
   CollType coll() const override { return CollType::kBroadcast; }
   bool direct() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return direct::eligible(a, s);
-  }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-    return 2 * direct::syncCost(s) + bytes * defaultCost().beta;
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
@@ -78,14 +75,13 @@ class DirectBroadcast final : public Algorithm {
 class DirectAllToAll final : public Algorithm {
  public:
   const char* name() const override { return "direct"; }
+  const char* description() const override {
+    return "windows: every rank copies its block of every peer's input";
+  }
   CollType coll() const override { return CollType::kAllToAll; }
   bool direct() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return direct::eligible(a, s);
-  }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks));
-    return 2 * direct::syncCost(s) + bytes * defaultCost().beta;
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);

@@ -9,13 +9,11 @@ namespace {
 class DisseminationBarrier final : public Algorithm {
  public:
   const char* name() const override { return "dissemination"; }
+  const char* description() const override {
+    return "round k signals rank+2^k and waits for rank-2^k: ceil(log2 n) rounds";
+  }
   CollType coll() const override { return CollType::kBarrier; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs&, const CommShape& s) const override {
-    int rounds = 0;
-    for (int k = 1; k < s.nranks; k *= 2) ++rounds;
-    return rounds * defaultCost().alpha;
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     p.scratchBytes = 2;
     PlanBuilder pb = builderFor(p, a);

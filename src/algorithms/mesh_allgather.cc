@@ -10,16 +10,11 @@ namespace {
 class MeshAllGather final : public Algorithm {
  public:
   const char* name() const override { return "mesh"; }
+  const char* description() const override {
+    return "every rank sends its block straight to every peer in one step (full meshes)";
+  }
   CollType coll() const override { return CollType::kAllGather; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    // Priced as the ring on the shared-memory cost model: the same bytes leave each rank, and a
-    // CPU-driven transport handles the n-1 handshakes one after another. On a tie the ring,
-    // registered first, stays the default; a tune string picks the mesh for HCCS-like meshes.
-    const CostParams& c = defaultCost();
-    const double per = static_cast<double>(a.messageBytes(s.nranks)) / s.nranks;
-    return static_cast<double>(s.nranks - 1) * (c.alpha + per * c.beta);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;

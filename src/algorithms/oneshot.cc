@@ -11,13 +11,12 @@ namespace {
 class OneShotAllReduce final : public Algorithm {
  public:
   const char* name() const override { return "oneshot"; }
+  const char* description() const override {
+    return "every rank sends its whole input to every peer and reduces all n locally: one step, "
+           "n-1 times the bytes";
+  }
   CollType coll() const override { return CollType::kAllReduce; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    const CostParams& c = defaultCost();
-    const double bytes = static_cast<double>(a.messageBytes(s.nranks)) * (s.nranks - 1);
-    return c.alpha + bytes * (c.beta + c.gamma);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;

@@ -42,19 +42,14 @@ Status pairwisePlan(const CollArgs& a, const CommShape& s, Plan& p,
   return Status::ok();
 }
 
-double pairwiseCost(const CollArgs& a, const CommShape& s) {
-  const CostParams& c = defaultCost();
-  return (s.nranks - 1) * c.alpha + static_cast<double>(a.messageBytes(s.nranks)) * c.beta;
-}
-
 class PairwiseAllToAll final : public Algorithm {
  public:
   const char* name() const override { return "pairwise"; }
+  const char* description() const override {
+    return "step k sends to rank+k and receives from rank-k: n-1 perfect matchings";
+  }
   CollType coll() const override { return CollType::kAllToAll; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return pairwiseCost(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     std::vector<size_t> counts(static_cast<size_t>(s.nranks), a.count);
     std::vector<size_t> displs(counts.size());
@@ -66,11 +61,11 @@ class PairwiseAllToAll final : public Algorithm {
 class PairwiseAllToAllv final : public Algorithm {
  public:
   const char* name() const override { return "pairwise"; }
+  const char* description() const override {
+    return "step k sends to rank+k and receives from rank-k, counts per peer";
+  }
   CollType coll() const override { return CollType::kAllToAllv; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return pairwiseCost(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     return pairwisePlan(a, s, p, a.sendcounts, a.sdispls, a.recvcounts, a.rdispls);
   }

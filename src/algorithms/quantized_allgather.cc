@@ -153,22 +153,16 @@ size_t pieceElems(const CollArgs& a, const CommShape& s) {
   return std::min(want, a.count);
 }
 
-double wireCost(const CollArgs& a, const CommShape& s, double extraBytes) {
-  const CostParams& c = defaultCost();
-  const double wire = static_cast<double>(layoutOf(a).wireBytes());
-  return static_cast<double>(s.nranks - 1) * (c.alpha + wire * c.beta) + extraBytes * c.beta;
-}
-
 // One phase: every rank sends its values and scales straight to every peer, and dequantises
 // every peer's values out of the transport as they land.
 class MeshQuantizedAllGather final : public Algorithm {
  public:
   const char* name() const override { return "mesh"; }
+  const char* description() const override {
+    return "values and scales straight to every peer in one step, dequantised as they land";
+  }
   CollType coll() const override { return CollType::kAllGatherQuantized; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return wireCost(a, s, 0.0);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const QuantLayout l = layoutOf(a);
     sizePlan(a, s, l, false, p);
@@ -202,15 +196,11 @@ class MeshQuantizedAllGather final : public Algorithm {
 class RingQuantizedAllGather final : public Algorithm {
  public:
   const char* name() const override { return "ring"; }
+  const char* description() const override {
+    return "quantised parts forwarded round a ring, dequantised once landed";
+  }
   CollType coll() const override { return CollType::kAllGatherQuantized; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    // The parts kept for forwarding are read a second time to be dequantised.
-    const double reread = a.quant.mode == QuantMode::kDequantize && s.nranks > 2
-                              ? static_cast<double>(s.nranks - 2) * layoutOf(a).valueBytes
-                              : 0.0;
-    return wireCost(a, s, reread);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const QuantLayout l = layoutOf(a);
     sizePlan(a, s, l, true, p);

@@ -60,9 +60,14 @@ const Algorithm* findAlgorithm(CollType coll, const std::string& name) {
   return nullptr;
 }
 
-const CostParams& defaultCost() {
-  static const CostParams c;
-  return c;
+std::string algorithmNames(CollType coll) {
+  std::string out;
+  for (const Algorithm* a : algorithmRegistry()) {
+    if (a->coll() != coll) continue;
+    if (!out.empty()) out += ", ";
+    out += a->name();
+  }
+  return out;
 }
 
 }  // namespace strata

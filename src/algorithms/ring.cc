@@ -1,9 +1,10 @@
 // Ring algorithms: AllReduce as ReduceScatter + AllGather around a ring, and the ring
 // ReduceScatter, AllGather and AllGatherv. Bandwidth-optimal: each rank sends (n-1)/n of the data
 // per phase; latency grows with n, so small messages prefer the one-shot algorithm.
+#include "algorithms/patterns/ring.h"
+
 #include "algorithms/algorithm.h"
 #include "algorithms/patterns/blocks.h"
-#include "algorithms/patterns/ring.h"
 #include "base/dtype.h"
 
 namespace strata {
@@ -13,21 +14,15 @@ using patterns::blockOf;
 using patterns::mod;
 using patterns::Ring;
 
-double ringCost(double bytes, int n, bool reduces, int passes) {
-  const CostParams& c = defaultCost();
-  const double steps = static_cast<double>(n - 1) * passes;
-  const double per = bytes / n;
-  return steps * (c.alpha + per * c.beta) + (reduces ? (n - 1) * per * c.gamma : 0.0);
-}
-
 class RingAllReduce final : public Algorithm {
  public:
   const char* name() const override { return "ring"; }
+  const char* description() const override {
+    return "ReduceScatter then AllGather around a ring, one block per step: bandwidth-optimal, n-1 "
+           "latencies per half";
+  }
   CollType coll() const override { return CollType::kAllReduce; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, true, 2);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t es = dtypeSize(a.dtype);
     const Ring ring{s.rank, s.nranks};
@@ -58,11 +53,11 @@ class RingAllReduce final : public Algorithm {
 class RingReduceScatter final : public Algorithm {
  public:
   const char* name() const override { return "ring"; }
+  const char* description() const override {
+    return "partial sums travel round a ring, reduced at every hop: bandwidth-optimal, n-1 steps";
+  }
   CollType coll() const override { return CollType::kReduceScatter; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, true, 1);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;
@@ -111,11 +106,11 @@ Status ringGatherPlan(const CollArgs& a, const CommShape& s, Plan& p,
 class RingAllGather final : public Algorithm {
  public:
   const char* name() const override { return "ring"; }
+  const char* description() const override {
+    return "each block travels round a ring: bandwidth-optimal, n-1 steps";
+  }
   CollType coll() const override { return CollType::kAllGather; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, false, 1);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     std::vector<size_t> counts(static_cast<size_t>(s.nranks), a.count);
     std::vector<size_t> displs(counts.size());
@@ -127,11 +122,11 @@ class RingAllGather final : public Algorithm {
 class RingAllGatherv final : public Algorithm {
  public:
   const char* name() const override { return "ring"; }
+  const char* description() const override {
+    return "each rank's block of its own size travels round a ring, n-1 steps";
+  }
   CollType coll() const override { return CollType::kAllGatherv; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return ringCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, false, 1);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     return ringGatherPlan(a, s, p, a.recvcounts, a.rdispls);
   }

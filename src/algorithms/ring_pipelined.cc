@@ -13,23 +13,15 @@ namespace {
 using patterns::blockOf;
 using patterns::Ring;
 
-double pipelineCost(double bytes, int n, bool reduces, int passes) {
-  const CostParams& c = defaultCost();
-  // Steps overlap: one latency per step, the bandwidth term of one pass per block traversal, and
-  // the data read once less than the stepwise ring (it is forwarded from cache).
-  const double per = bytes / n;
-  return (n - 1) * passes * c.alpha + (n - 1) * passes * per * c.beta * 0.75 +
-         (reduces ? (n - 1) * per * c.gamma : 0.0);
-}
-
 class PipelinedRingAllReduce final : public Algorithm {
  public:
   const char* name() const override { return "ringpipe"; }
+  const char* description() const override {
+    return "the ring AllReduce as one phase of forwarding ops: each chunk is reduced and sent on "
+           "as it lands";
+  }
   CollType coll() const override { return CollType::kAllReduce; }
   bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return pipelineCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, true, 2);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t es = dtypeSize(a.dtype);
     const int n = s.nranks;
@@ -53,8 +45,10 @@ class PipelinedRingAllReduce final : public Algorithm {
     // All-gather: complete blocks arrive and are passed on, except the last.
     for (int st = 0; st < n - 1; ++st) {
       const int b = ring.agRecvBlock(st);
-      if (st < n - 2) pb.recvCopySend(ring.left(), ring.right(), out(b), len(b));
-      else pb.recv(ring.left(), out(b), len(b));
+      if (st < n - 2)
+        pb.recvCopySend(ring.left(), ring.right(), out(b), len(b));
+      else
+        pb.recv(ring.left(), out(b), len(b));
     }
     pb.finish();
     return Status::ok();
@@ -64,11 +58,11 @@ class PipelinedRingAllReduce final : public Algorithm {
 class PipelinedRingAllGather final : public Algorithm {
  public:
   const char* name() const override { return "ringpipe"; }
+  const char* description() const override {
+    return "the ring AllGather as one phase of forwarding ops";
+  }
   CollType coll() const override { return CollType::kAllGather; }
   bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
-  double estimate(const CollArgs& a, const CommShape& s) const override {
-    return pipelineCost(static_cast<double>(a.messageBytes(s.nranks)), s.nranks, false, 1);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;
@@ -79,8 +73,10 @@ class PipelinedRingAllGather final : public Algorithm {
     if (n > 1) pb.send(ring.right(), sendAt(0), bytes);
     for (int st = 0; st < n - 1; ++st) {
       const int b = patterns::mod(s.rank - st - 1, n);
-      if (st < n - 2) pb.recvCopySend(ring.left(), ring.right(), out(b), bytes);
-      else pb.recv(ring.left(), out(b), bytes);
+      if (st < n - 2)
+        pb.recvCopySend(ring.left(), ring.right(), out(b), bytes);
+      else
+        pb.recv(ring.left(), out(b), bytes);
     }
     pb.finish();
     return Status::ok();

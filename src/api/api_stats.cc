@@ -1,4 +1,6 @@
 // Statistics: per communicator, the last operation's and the total counters.
+#include <cstring>
+
 #include "api/handles.h"
 
 using strata::makeError;
@@ -31,6 +33,7 @@ strataResult_t strataCommGetStats(strataComm_t comm, strataStats_t* stats) {
     stats->simClockUs = static_cast<double>(s.clockPs) / 1e6;
     toOpStats(s.last, s.lastSimPs, s.ops > 0 ? 1 : 0, &stats->last);
     toOpStats(s.total, s.totalSimPs, s.ops, &stats->total);
+    std::memcpy(stats->lastAlgo, s.lastAlgo, sizeof(stats->lastAlgo));
     return strataSuccess;
   });
 }

@@ -36,8 +36,8 @@ void Comm::fail(const Status& s) {
   asyncError_ = s.code();
 }
 
-void Comm::addCounters(const ExecCounters& c) {
-  stats_.add(c, transport_ ? transport_->virtualTimePs() : 0);
+void Comm::addCounters(const ExecCounters& c, const char* algo) {
+  stats_.add(c, transport_ ? transport_->virtualTimePs() : 0, algo);
 }
 
 }  // namespace strata

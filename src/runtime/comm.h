@@ -66,7 +66,8 @@ class Comm {
   std::string lastError() { return errors_.lastError(); }
 
   // Records one completed operation (a call or a fused group).
-  void addCounters(const ExecCounters& c);
+  // algo: the algorithm of the operation's last plan (statistics' lastAlgo).
+  void addCounters(const ExecCounters& c, const char* algo);
   CommStats stats() { return stats_.snapshot(); }
 
   // The topology of the communicator's ranks: the configured preset or file, or their hosts.

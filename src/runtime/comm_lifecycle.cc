@@ -52,9 +52,8 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   topts.abort = &abort_;
   STRATA_ASSIGN(transport_, connectTransport(*bootstrap_, peers, topts));
   if (derivedTopology) {
-    topology_ = std::make_shared<const Topology>(
-        withInterHostCost(*topology_, transport_->interHostCost().alpha,
-                          transport_->interHostCost().beta));
+    topology_ = std::make_shared<const Topology>(withInterHostCost(
+        *topology_, transport_->interHostCost().alpha, transport_->interHostCost().beta));
   }
   peerLevels_ = topology_->levelsFrom(rank_);
   stats_.setLevels(static_cast<int>(topology_->levels.size()));
@@ -66,7 +65,10 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   shape.chunkBytes = transport_->chunkBytes();
   shape.forwarding = !transport_->modelsTime();
   shape.windows = std::string(transport_->name()) == "shm";
-  planner_ = std::make_unique<Planner>(shape, std::move(tune), config_.reduceInFloat32);
+  shape.put = transport_->supportsPut();
+  planner_ =
+      std::make_unique<Planner>(makeSelectionContext(shape, topology_, transport_->modelsTime()),
+                                std::move(tune), config_.reduceInFloat32);
   usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
               transport_->name(), config_.timeoutMs);
@@ -93,8 +95,10 @@ Status Comm::ready() {
   if (asyncError_.load() == strataInProgress && initThread_.joinable()) initThread_.join();
   const Status failure = errors_.failure();
   if (!failure.isOk()) {
-    return makeError(strataInvalidUsage, "%s is unusable after an earlier error (%s); call "
-                     "strataCommAbort", label().c_str(), failure.message().c_str());
+    return makeError(strataInvalidUsage,
+                     "%s is unusable after an earlier error (%s); call "
+                     "strataCommAbort",
+                     label().c_str(), failure.message().c_str());
   }
   if (!transport_) return makeError(strataInvalidUsage, "%s is not initialised", label().c_str());
   return Status::ok();

@@ -1,5 +1,7 @@
 #include "runtime/comm_stats.h"
 
+#include <cstring>
+
 namespace strata {
 
 void CommStatistics::setLevels(int n) {
@@ -7,8 +9,9 @@ void CommStatistics::setLevels(int n) {
   stats_.numLevels = n;
 }
 
-void CommStatistics::add(const ExecCounters& c, int64_t clockPs) {
+void CommStatistics::add(const ExecCounters& c, int64_t clockPs, const char* algo) {
   std::lock_guard<std::mutex> g(mutex_);
+  std::strncpy(stats_.lastAlgo, algo, sizeof(stats_.lastAlgo) - 1);
   ExecCounters& t = stats_.total;
   t.bytesSent += c.bytesSent;
   for (int l = 0; l < STRATA_MAX_LEVELS; ++l) t.bytesPerLevel[l] += c.bytesPerLevel[l];

@@ -16,6 +16,7 @@ struct CommStats {
   uint64_t ops = 0;
   ExecCounters last, total;
   int64_t lastSimPs = 0, totalSimPs = 0;
+  char lastAlgo[32] = {};  // the algorithm of the last operation's last plan
 };
 
 class CommStatistics {
@@ -23,7 +24,7 @@ class CommStatistics {
   void setLevels(int n);
   // Records one completed operation (a call or a fused group); clockPs is the transport's
   // virtual clock after it.
-  void add(const ExecCounters& c, int64_t clockPs);
+  void add(const ExecCounters& c, int64_t clockPs, const char* algo);
   CommStats snapshot();
 
  private:

@@ -44,11 +44,15 @@ void bindCallExtras(RunItem& item, const CollArgs& a) {
 }
 
 // What the run counted, with the size of the calls' data (CollArgs::messageBytes).
-ExecCounters countersOf(const Comm& comm, const PlanRun& run, const CollArgs* calls,
-                        size_t count) {
+ExecCounters countersOf(const Comm& comm, const PlanRun& run, const CollArgs* calls, size_t count) {
   ExecCounters c = run.counters();
   for (size_t i = 0; i < count; ++i) c.callBytes += calls[i].messageBytes(comm.nranks());
   return c;
+}
+
+// The algorithm of the run's last plan, for the statistics.
+const char* algoOf(PlanRun& run) {
+  return run.items().empty() ? "" : run.items().back().plan->algo.c_str();
 }
 
 // Fills the communicator's reusable run with these calls; the comm's exec mutex must be held.
@@ -145,7 +149,8 @@ Status execute(std::vector<CommWork>& works) {
   RankScope scope(works.size() == 1 ? works.front().comm->rank() : currentLogRank());
   Status s = runToCompletion(runs.data(), runs.size());
   for (CommWork& w : works) {
-    w.comm->addCounters(countersOf(*w.comm, w.comm->run(), w.calls.data(), w.calls.size()));
+    w.comm->addCounters(countersOf(*w.comm, w.comm->run(), w.calls.data(), w.calls.size()),
+                        algoOf(w.comm->run()));
     if (!s.isOk()) w.comm->fail(s);
   }
   return s;
@@ -162,7 +167,7 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
   else
     STRATA_CHECK(prepare(comm, calls, count));
   Status s = runToCompletion(&run, 1);
-  comm.addCounters(countersOf(comm, *run, calls, count));
+  comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run));
   if (!s.isOk()) comm.fail(s);
   return s;
 }

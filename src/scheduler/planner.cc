@@ -1,7 +1,7 @@
 #include "scheduler/planner.h"
 
-#include "base/logging.h"
 #include "base/dtype.h"
+#include "base/logging.h"
 #include "scheduler/selector.h"
 
 namespace strata {
@@ -44,23 +44,32 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
   // Low-precision reductions travel at their own width and round once per op, unless the
   // communicator asked for float32 staging (one rounding under any algorithm).
   const bool staged = reduction && isLowPrecision(args.dtype) && stageFloat32_;
-  const int n = shape_.nranks;
+  const int n = ctx_.shape.nranks;
   CollArgs a = args;
   if (staged) {
     a.windowed = false;  // staging buffers are private: peers cannot address them
     a.dtype = strataFloat32;
     a.inPlace = args.coll == CollType::kAllReduce;
   }
-  STRATA_ASSIGN(const Algorithm* algo, selectAlgorithm(a, shape_, tune_));
+  const bool explain = !quiet_ && logEnabled(LogLevel::kInfo, Subsys::kTune);
+  STRATA_ASSIGN(const Selection sel, selectAlgorithm(a, ctx_, tuneSources(), explain));
+  if (explain) {
+    STRATA_INFO(Subsys::kTune, "%s %zu bytes %s on %d ranks (topology '%s'): %s",
+                collName(args.coll), args.messageBytes(n), dtypeName(args.dtype), n,
+                ctx_.topology->name.c_str(), describeSelection(sel).c_str());
+  }
+  const Algorithm* algo = sel.algo;
+  CommShape shape = ctx_.shape;
+  if (sel.chunkBytes) shape.chunkBytes = sel.chunkBytes;
   auto plan = std::make_shared<Plan>();
   plan->algo = algo->name();
   plan->nranks = n;
-  STRATA_CHECK(algo->plan(a, shape_, *plan));
+  STRATA_CHECK(algo->plan(a, shape, *plan));
 
   if (reduction) {
     const size_t inElems = args.coll == CollType::kReduceScatter ? args.count * n : args.count;
     const size_t outElems = args.count;
-    const bool hasOutput = args.coll != CollType::kReduce || args.root == shape_.rank;
+    const bool hasOutput = args.coll != CollType::kReduce || args.root == ctx_.shape.rank;
     if (staged) {
       const int outSlot = args.coll == CollType::kAllReduce ? kStageInBuf : kStageOutBuf;
       remapSlots(*plan, kSendBuf, kStageInBuf);
@@ -73,7 +82,8 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
       if (hasOutput) {
         PlanBuilder pb(*plan, strataFloat32);
         pb.nextPhase();
-        const OpId div = args.op == strataAvg ? pb.divide({outSlot, 0}, outElems) : PlanBuilder::kNoOp;
+        const OpId div =
+            args.op == strataAvg ? pb.divide({outSlot, 0}, outElems) : PlanBuilder::kNoOp;
         pb.convert({outSlot, 0}, strataFloat32, recvAt(0), args.dtype, outElems, {div});
         pb.finish();
       }
@@ -95,15 +105,17 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
 PlanPtr Planner::planPointToPoint(const std::vector<CollArgs>& calls) const {
   auto plan = std::make_shared<Plan>();
   plan->algo = "p2p";
-  plan->nranks = shape_.nranks;
+  plan->nranks = ctx_.shape.nranks;
   plan->extraSlots = static_cast<int>(calls.size());
   PlanBuilder pb(*plan);
   for (size_t i = 0; i < calls.size(); ++i) {
     const CollArgs& c = calls[i];
     const BufRef buf{kFirstExtraBuf + static_cast<int>(i), 0};
     const size_t bytes = c.count * dtypeSize(c.dtype);
-    if (c.coll == CollType::kSend) pb.send(c.peer, buf, bytes);
-    else pb.recv(c.peer, buf, bytes);
+    if (c.coll == CollType::kSend)
+      pb.send(c.peer, buf, bytes);
+    else
+      pb.recv(c.peer, buf, bytes);
   }
   pb.finish();
   return plan;

@@ -12,16 +12,19 @@ Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<Col
                      perRank.size(), topo.nranks);
   std::vector<PlanPtr> plans;
   plans.reserve(perRank.size());
+  CommShape shape;
+  shape.nranks = topo.nranks;
+  shape.chunkBytes = kSimChunkBytes;
+  shape.forwarding = false;  // the sim models time per phase: no forwarding ops
+  shape.put = true;          // the sim models one-sided puts
+  const SelectionContext ctx =
+      makeSelectionContext(shape, std::make_shared<const Topology>(topo), /*modelsTime=*/true);
   for (int r = 0; r < topo.nranks; ++r) {
     const CollArgs& a = perRank[static_cast<size_t>(r)];
     if (a.coll == CollType::kSend || a.coll == CollType::kRecv)
       return makeError(strataInvalidArgument, "timing-only: Send/Recv are not collectives");
-    CommShape shape;
-    shape.rank = r;
-    shape.nranks = topo.nranks;
-    shape.chunkBytes = kSimChunkBytes;
-    shape.forwarding = false;  // the sim models time per phase: no forwarding ops
-    Planner planner(shape, tune);
+    Planner planner(forRank(ctx, r), tune);
+    planner.setQuiet(r != 0);
     Result<PlanPtr> plan = planner.planFor(a);
     if (!plan.isOk()) return plan.status().context(format("timing-only: rank %d", r));
     plans.push_back(std::move(plan).value());

@@ -34,7 +34,8 @@ Status runPlan(strataComm_t handle, const Plan& plan, const void* send, void* re
   PlanRun run(comm.runContext(), std::move(items));
   PlanRun* runs[] = {&run};
   Status s = runToCompletion(runs, 1);
-  comm.addCounters(run.counters());
+  comm.addCounters(run.counters(),
+                   run.items().empty() ? "" : run.items().back().plan->algo.c_str());
   return s;
 }
 

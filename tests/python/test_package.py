@@ -215,7 +215,8 @@ def test_stream_request_and_stats(comm):
         s.synchronize()
         assert s.query()
     stats = comm.stats()
-    assert set(stats) == {"num_levels", "sim_clock_us", "last", "total"}
+    assert set(stats) == {"num_levels", "sim_clock_us", "last", "total", "last_algo"}
+    assert stats["last_algo"]  # one rank: whichever algorithm the model picked
     assert stats["total"]["ops"] >= 5
     assert set(stats["last"]) == {"sim_time_us", "bytes_sent", "syncs", "steps", "ops", "call_bytes"}
     assert stats["last"]["call_bytes"] == 4000
@@ -302,6 +303,26 @@ def test_all_collectives_as_threads(comms):
         np.testing.assert_array_equal(out["all_to_all_v"], np.repeat(np.arange(n), r + 1))
         np.testing.assert_array_equal(out["ring"], (r - 1) % n)
         assert out["split"] == (r // 2, (n - r % 2 + 1) // 2)
+
+
+def test_stats_name_the_algorithm_a_tune_string_pins():
+    comms = strata.Comm.init_all(
+        2, config=strata.Config(algo="allreduce:0-1k:@oneshot#allreduce:1k-inf:@ring")
+    )
+    try:
+
+        def body(c):
+            c.all_reduce(np.ones(8, np.float32))
+            small = c.stats()["last_algo"]
+            c.all_reduce(np.ones(4096, np.float32))
+            return small, c.stats()["last_algo"]
+
+        assert run_threads(comms, body) == [("oneshot", "ring")] * 2
+    finally:
+        for c in comms:
+            c.destroy()
+    with pytest.raises(strata.InvalidArgumentError, match="valid: ring, ringpipe, oneshot"):
+        strata.Comm.init_all(2, config=strata.Config(algo="allreduce:@nosuch"))
 
 
 def test_abort_makes_peers_fail():

@@ -7,6 +7,7 @@
 
 #include "algorithms/algorithm.h"
 #include "base/quant_format.h"
+#include "scheduler/cost_model.h"
 #include "scheduler/planner.h"
 
 namespace strata {
@@ -24,28 +25,30 @@ CollArgs quantizedCall(size_t count, strataQuant_t q, size_t block,
   return a;
 }
 
+// The model prices the plans each candidate emits, so the quantised formats' smaller wire
+// bytes show in their prices without any formula of their own.
+double meshPrice(const CollArgs& a, const SelectionContext& ctx) {
+  const Algorithm* mesh = findAlgorithm(a.coll, "mesh");
+  auto plans = plansForEveryRank(*mesh, a, ctx.shape);
+  EXPECT_TRUE(plans.isOk());
+  auto price = pricePlans(*ctx.model, plans.value());
+  EXPECT_TRUE(price.isOk()) << price.status().message();
+  return price.value();
+}
+
 TEST(QuantizedPlans, PricedOnValuesPlusScales) {
   CommShape s;
   s.nranks = 8;
-  const Algorithm* mesh = findAlgorithm(CollType::kAllGatherQuantized, "mesh");
-  ASSERT_NE(mesh, nullptr);
-  const CostParams& c = defaultCost();
+  const SelectionContext ctx = hostSelectionContext(s);
   const size_t count = 16 * 7168;
-  for (strataQuant_t q : {strataQuantInt8, strataQuantInt4, strataQuantFp8e4m3}) {
-    const double wire = static_cast<double>(quantValueBytes(quantStorageType(q), count) +
-                                            quantBlockCount(count, 7168) * 4);
-    EXPECT_DOUBLE_EQ(mesh->estimate(quantizedCall(count, q, 7168), s),
-                     7 * (c.alpha + wire * c.beta))
-        << quantName(q);
-  }
   // int4 moves about half of int8's bytes, which moves about half of the plain bf16 gather's.
   CollArgs plain;
   plain.coll = CollType::kAllGather;
   plain.count = count;
   plain.dtype = strataBfloat16;
-  const double bf16 = findAlgorithm(CollType::kAllGather, "mesh")->estimate(plain, s);
-  const double int8 = mesh->estimate(quantizedCall(count, strataQuantInt8, 7168), s);
-  const double int4 = mesh->estimate(quantizedCall(count, strataQuantInt4, 7168), s);
+  const double bf16 = meshPrice(plain, ctx);
+  const double int8 = meshPrice(quantizedCall(count, strataQuantInt8, 7168), ctx);
+  const double int4 = meshPrice(quantizedCall(count, strataQuantInt4, 7168), ctx);
   EXPECT_LT(int8, bf16);
   EXPECT_LT(int4, int8);
 }

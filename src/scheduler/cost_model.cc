@@ -1,0 +1,115 @@
+#include "scheduler/cost_model.h"
+
+#include <algorithm>
+
+#include "plan/timing_only.h"
+
+namespace strata {
+namespace {
+
+bool forwards(OpKind k) { return k == OpKind::kRecvReduceSend || k == OpKind::kRecvCopySend; }
+
+// The plan as the phase walk can time it: every forwarding op becomes its receive, and its send
+// on opens the next step. `after` lists go: ops only move between phases, in order.
+PlanPtr forPricing(const Plan& p) {
+  auto out = std::make_shared<Plan>();
+  out->algo = p.algo;
+  out->nranks = p.nranks;
+  out->extraSlots = p.extraSlots;
+  out->callbackSlots = p.callbackSlots;
+  for (const Phase& ph : p.phases) {
+    Phase cur;
+    for (const Op& op : ph.ops) {
+      Op o = op;
+      o.after.clear();
+      if (!forwards(op.kind)) {
+        cur.ops.push_back(o);
+        continue;
+      }
+      Op recv = o;
+      recv.kind = op.kind == OpKind::kRecvReduceSend ? OpKind::kRecvReduce : OpKind::kRecv;
+      recv.peer2 = -1;
+      cur.ops.push_back(recv);
+      out->phases.push_back(std::move(cur));
+      cur = Phase{};
+      Op send = o;
+      send.kind = OpKind::kSend;
+      send.peer = op.peer2;
+      send.peer2 = -1;
+      send.src = op.dst;
+      cur.ops.push_back(send);
+    }
+    if (!cur.ops.empty()) out->phases.push_back(std::move(cur));
+  }
+  return out;
+}
+
+// Phase boundaries and signal waits of one plan as written.
+size_t syncPoints(const Plan& p) {
+  size_t n = p.phases.size();
+  for (const Phase& ph : p.phases)
+    for (const Op& op : ph.ops) n += op.kind == OpKind::kWait ? 1 : 0;
+  return n;
+}
+
+// Bytes one plan copies to or from other ranks' buffers (direct plans over windows).
+size_t directCopyBytes(const Plan& p) {
+  size_t n = 0;
+  for (const Phase& ph : p.phases)
+    for (const Op& op : ph.ops)
+      if (op.kind == OpKind::kCopy && (op.src.rank != kThisRank || op.dst.rank != kThisRank))
+        n += op.bytes;
+  return n;
+}
+
+}  // namespace
+
+CostModel costModelFor(const Topology& topo, bool modelsTime, size_t chunkBytes) {
+  CostModel m;
+  m.links = topo;
+  m.chunkBytes = std::max<size_t>(chunkBytes, 1);
+  if (!m.links.levels.empty()) m.directBytesPerSecond = m.links.levels.front().link.gbps * 1e9;
+  if (modelsTime) return m;
+  m.syncSeconds = kCpuSyncSeconds;
+  for (LevelSpec& l : m.links.levels) {
+    if (l.port >= 0) continue;
+    l.port = static_cast<int>(m.links.ports.size());
+    m.links.ports.push_back({l.name + "-cpu", l.link.gbps});
+  }
+  return m;
+}
+
+Result<std::vector<PlanPtr>> plansForEveryRank(const Algorithm& algo, const CollArgs& args,
+                                               const CommShape& shape) {
+  std::vector<PlanPtr> plans;
+  plans.reserve(static_cast<size_t>(shape.nranks));
+  for (int r = 0; r < shape.nranks; ++r) {
+    CommShape s = shape;
+    s.rank = r;
+    auto p = std::make_shared<Plan>();
+    p->algo = algo.name();
+    p->nranks = shape.nranks;
+    STRATA_CHECK(algo.plan(args, s, *p));
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
+
+Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& plans) {
+  std::vector<PlanPtr> walked;
+  walked.reserve(plans.size());
+  size_t syncs = 0;
+  size_t direct = 0;
+  for (const PlanPtr& p : plans) {
+    walked.push_back(forPricing(*p));
+    syncs = std::max(syncs, syncPoints(*p));
+    direct = std::max(direct, directCopyBytes(*p));
+  }
+  STRATA_ASSIGN(SimResult r, evaluatePlans(model.links, walked, model.chunkBytes));
+  const double copies =
+      direct && model.directBytesPerSecond > 0 ? direct / model.directBytesPerSecond : 0;
+  return static_cast<double>(r.maxEndPs) * 1e-12 + static_cast<double>(syncs) * model.syncSeconds +
+         copies;
+}
+
+}  // namespace strata

@@ -1,0 +1,33 @@
+#include "scheduler/selection_context.h"
+
+#include "scheduler/topology_fingerprint.h"
+
+namespace strata {
+
+SelectionContext makeSelectionContext(const CommShape& shape, std::shared_ptr<const Topology> topo,
+                                      bool modelsTime) {
+  SelectionContext c;
+  c.shape = shape;
+  c.topology = std::move(topo);
+  c.peerLevels = c.topology->levelsFrom(shape.rank);
+  c.modelsTime = modelsTime;
+  c.fingerprint = topologyFingerprint(*c.topology);
+  c.model =
+      std::make_shared<const CostModel>(costModelFor(*c.topology, modelsTime, shape.chunkBytes));
+  return c;
+}
+
+SelectionContext forRank(const SelectionContext& ctx, int rank) {
+  SelectionContext c = ctx;
+  c.shape.rank = rank;
+  c.peerLevels = c.topology->levelsFrom(rank);
+  return c;
+}
+
+SelectionContext hostSelectionContext(const CommShape& shape) {
+  const std::vector<std::string> hosts(static_cast<size_t>(shape.nranks), "host");
+  auto topo = std::make_shared<const Topology>(topologyFromHosts(hosts, std::nullopt));
+  return makeSelectionContext(shape, std::move(topo), !shape.forwarding);
+}
+
+}  // namespace strata

@@ -1,0 +1,126 @@
+// The scheduler: candidates priced from the plans they emit on the communicator's topology, the
+// selection order (tune string, then model), and the TUNE log naming candidates, winner and source.
+#include "scheduler/selector.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "base/logging.h"
+#include "scheduler/planner.h"
+#include "scheduler/timing_only_call.h"
+#include "topology/presets/presets.h"
+#include "transports/sim/sim_transport.h"
+
+namespace strata {
+namespace {
+
+SelectionContext simContext(const std::string& preset) {
+  auto topo = std::make_shared<const Topology>(topologyPreset(preset).value());
+  CommShape s;
+  s.nranks = topo->nranks;
+  s.chunkBytes = kSimChunkBytes;
+  s.forwarding = false;
+  s.put = true;
+  return makeSelectionContext(s, topo, /*modelsTime=*/true);
+}
+
+CollArgs allReduce(size_t bytes) {
+  CollArgs a;
+  a.coll = CollType::kAllReduce;
+  a.count = bytes / 4;
+  return a;
+}
+
+double priceOf(const std::vector<PricedCandidate>& c, const std::string& name) {
+  for (const PricedCandidate& p : c)
+    if (name == p.algo->name()) return p.seconds;
+  return -2;
+}
+
+TEST(Selector, ModelPricesThePlansOnTheTopology) {
+  const SelectionContext ctx = simContext("hccs-8");
+  auto sel = selectAlgorithm(allReduce(16 << 10), ctx, {});
+  ASSERT_TRUE(sel.isOk()) << sel.status().message();
+  EXPECT_STREQ(sel.value().algo->name(), "oneshot");
+  EXPECT_EQ(sel.value().source, SelectionSource::kModel);
+  // On the sim the model is the sim's link model: each price is the simulated time.
+  for (const char* algo : {"ring", "oneshot"}) {
+    const std::string tune = std::string("allreduce:@") + algo;
+    auto sim = evaluateTimingOnly(*ctx.topology, allReduce(16 << 10),
+                                  TuneTable::parse(tune, "test").value());
+    ASSERT_TRUE(sim.isOk());
+    EXPECT_NEAR(priceOf(sel.value().candidates, algo),
+                static_cast<double>(sim.value().maxEndPs) * 1e-12, 1e-12)
+        << algo;
+  }
+  EXPECT_LT(priceOf(sel.value().candidates, "oneshot") * 5,
+            priceOf(sel.value().candidates, "ring"));
+  auto big = selectAlgorithm(allReduce(64 << 20), ctx, {});
+  EXPECT_STREQ(big.value().algo->name(), "ring");
+}
+
+TEST(Selector, SharedMemoryPricesForwardingAndCpuCopies) {
+  CommShape s;
+  s.nranks = 4;
+  const SelectionContext ctx = hostSelectionContext(s);
+  const std::vector<PricedCandidate> c = priceCandidates(allReduce(1 << 20), ctx);
+  ASSERT_EQ(c.size(), 3u) << "ring, ringpipe and oneshot are eligible with forwarding";
+  for (const PricedCandidate& p : c) EXPECT_GT(p.seconds, 0) << p.algo->name() << ": " << p.why;
+  EXPECT_LT(priceOf(c, "ringpipe"), priceOf(c, "ring")) << "no phase boundary per step";
+  EXPECT_LT(priceOf(c, "ring"), priceOf(c, "oneshot"))
+      << "one CPU copies a rank's bytes: oneshot's 3x bytes cost 3x";
+}
+
+TEST(Selector, TuneStringComesFirstAndIsChecked) {
+  const SelectionContext ctx = simContext("hccs-8");
+  const TuneTable tune = TuneTable::parse("allreduce:0-1m:@ring:chunk=64k", "test").value();
+  auto sel = selectAlgorithm(allReduce(16 << 10), ctx, {&tune, nullptr}, /*priceAll=*/true);
+  ASSERT_TRUE(sel.isOk());
+  EXPECT_STREQ(sel.value().algo->name(), "ring");
+  EXPECT_EQ(sel.value().source, SelectionSource::kTuneString);
+  EXPECT_EQ(sel.value().chunkBytes, 64u << 10);
+  EXPECT_EQ(sel.value().candidates.size(), 2u);
+  EXPECT_EQ(selectAlgorithm(allReduce(2 << 20), ctx, {&tune, nullptr}).value().source,
+            SelectionSource::kModel);
+  // ringpipe needs forwarding, which the sim does not run.
+  const TuneTable pipe = TuneTable::parse("allreduce:@ringpipe", "test").value();
+  auto refused = selectAlgorithm(allReduce(64), ctx, {&pipe, nullptr});
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("eligible: ring, oneshot"), std::string::npos)
+      << refused.status().message();
+}
+
+TEST(Selector, TuneLogNamesCandidatesWinnerAndSourceOncePerShape) {
+  const std::string path = ::testing::TempDir() + "strata-tune-log.txt";
+  std::remove(path.c_str());
+  setenv("STRATA_DEBUG", "INFO", 1);
+  setenv("STRATA_DEBUG_SUBSYS", "TUNE", 1);
+  setenv("STRATA_DEBUG_FILE", path.c_str(), 1);
+  reloadLogConfig();
+  const SelectionContext ctx = simContext("hccs-8");
+  Planner planner(ctx, TuneTable{});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(planner.planFor(allReduce(16 << 10)).isOk());
+  unsetenv("STRATA_DEBUG");
+  unsetenv("STRATA_DEBUG_SUBSYS");
+  unsetenv("STRATA_DEBUG_FILE");
+  reloadLogConfig();
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string log = ss.str();
+  std::remove(path.c_str());
+  EXPECT_NE(log.find("AllReduce 16384 bytes float on 8 ranks (topology 'hccs-8'): oneshot by "
+                     "model; ring "),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("oneshot* 1.58 us"), std::string::npos) << log;
+  size_t lines = 0;
+  for (char ch : log) lines += ch == '\n';
+  EXPECT_EQ(lines, 1u) << log;
+}
+
+}  // namespace
+}  // namespace strata
