@@ -14,8 +14,8 @@ namespace {
 
 bool positive(double x) { return std::isfinite(x) && x > 0; }
 
-// Built-in estimates for hosts without a topology file: the scheduler's shared-memory α-β-γ
-// (CostParams in algorithm.h) inside a host, 10 GbE TCP between hosts.
+// Built-in estimates for hosts without a topology file: shared-memory α, bandwidth, reduction
+// inside a host (the scheduler prices host topologies with them), 10 GbE TCP between hosts.
 constexpr double kShmAlphaUs = 2.0;
 constexpr double kShmGbps = 6.0;
 constexpr double kHostReduceGbps = 8.0;
