@@ -27,6 +27,8 @@ const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
+  // One line per algorithm, so concurrent additions merge cleanly.
+  // clang-format off
   static const std::vector<const Algorithm*> all = {
       &ringAllReduce(),
       &pipelinedRingAllReduce(),
@@ -51,6 +53,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directBroadcast(),
       &directAllToAll(),
   };
+  // clang-format on
   return all;
 }
 

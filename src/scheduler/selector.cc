@@ -159,9 +159,14 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
                      collName(args.coll), bytes, ctx.shape.nranks);
   }
   sel.source = SelectionSource::kModel;
+  // A windowed call runs a direct algorithm whenever one is eligible, the model choosing among
+  // them: the shared-memory figures do not yet tell a window read from a FIFO copy apart
+  // (docs/performance.md, windows), and the direct plans skip the FIFO copies.
+  bool directOnly = false;
+  for (const PricedCandidate& c : sel.candidates) directOnly |= c.algo->direct() && c.seconds >= 0;
   double best = -1;
   for (const PricedCandidate& c : sel.candidates) {
-    if (c.seconds < 0) continue;
+    if (c.seconds < 0 || (directOnly && !c.algo->direct())) continue;
     if (!sel.algo || c.seconds < best) {
       sel.algo = c.algo;
       best = c.seconds;

@@ -74,6 +74,34 @@ TEST(Selector, SharedMemoryPricesForwardingAndCpuCopies) {
       << "one CPU copies a rank's bytes: oneshot's 3x bytes cost 3x";
 }
 
+TEST(Selector, DirectAlgorithmsOnlyForWindowedCallsAndPricedByTheModel) {
+  CommShape s;
+  s.nranks = 4;
+  s.windows = true;
+  const SelectionContext ctx = hostSelectionContext(s);
+  CollArgs plain = allReduce(1 << 20);
+  for (const PricedCandidate& p : priceCandidates(plain, ctx))
+    EXPECT_FALSE(p.algo->direct()) << p.algo->name() << " is direct on a call without windows";
+  CollArgs windowed = plain;
+  windowed.windowed = true;
+  const std::vector<PricedCandidate> c = priceCandidates(windowed, ctx);
+  ASSERT_EQ(c.size(), 5u) << "ring, ringpipe, oneshot, direct_oneshot, direct_twoshot";
+  for (const PricedCandidate& p : c) EXPECT_GT(p.seconds, 0) << p.algo->name() << ": " << p.why;
+  EXPECT_LT(priceOf(c, "direct_twoshot"), priceOf(c, "direct_oneshot"))
+      << "at 1 MiB the one-shot's n-fold reduction costs more than two-shot's extra sync";
+  for (size_t bytes : {size_t{64}, size_t{1} << 20}) {
+    windowed.count = bytes / 4;
+    auto sel = selectAlgorithm(windowed, ctx, {});
+    ASSERT_TRUE(sel.isOk()) << sel.status().message();
+    EXPECT_TRUE(sel.value().algo->direct()) << bytes << " bytes: " << sel.value().algo->name();
+  }
+  // Pinning a direct algorithm for a call whose buffers are not in windows is refused.
+  const TuneTable pin = TuneTable::parse("allreduce:@direct_oneshot", "test").value();
+  auto refused = selectAlgorithm(plain, ctx, {&pin, nullptr});
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("direct_oneshot"), std::string::npos);
+}
+
 TEST(Selector, TuneStringComesFirstAndIsChecked) {
   const SelectionContext ctx = simContext("hccs-8");
   const TuneTable tune = TuneTable::parse("allreduce:0-1m:@ring:chunk=64k", "test").value();
