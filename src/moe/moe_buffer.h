@@ -1,7 +1,8 @@
 // MoeBuffer: one communicator's MoE dispatch/combine state. Created once per shape, it owns
 // every byte a dispatch or combine needs: send stages and receive slots sized for the worst
 // case (every rank sends all its tokens to one rank), float32 accumulators and the row maps of
-// the last dispatch (the handle combine uses). A call allocates nothing but its small plan.
+// the last dispatch (the handle combine uses). A call allocates nothing but its small round
+// plans.
 #pragma once
 
 #include <cstddef>
