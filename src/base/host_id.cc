@@ -4,7 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
+
+#include "base/whole_file.h"
 
 namespace strata {
 namespace {
@@ -24,10 +25,9 @@ std::string hostName() {
 }
 
 std::string bootId() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  if (in) std::getline(in, id);
-  return trim(id);
+  auto id = readWholeFile("/proc/sys/kernel/random/boot_id");
+  if (!id.isOk()) return {};
+  return trim(id->substr(0, id->find('\n')));
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ void loadLocked(LogConfig& c) {
   c.out = stderr;
   if (const char* f = getenv("STRATA_DEBUG_FILE")) {
     std::string path = expandPath(f, c.host);
-    if (FILE* fp = fopen(path.c_str(), "w")) {
+    if (FILE* fp = fopen(path.c_str(), "we")  /* close-on-exec */) {
       setvbuf(fp, nullptr, _IOLBF, 0);
       c.out = fp;
     }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "bootstrap/cloexec_socket.h"
 #include "bootstrap/launcher_notice.h"
 #include "bootstrap/tcp_root.h"
 #include "bootstrap/tcp_wire.h"
@@ -285,7 +286,7 @@ Status TcpBootstrap::connect() {
   std::string lastError = "none";
   for (;;) {
     error_code ec;
-    sock_.open(ep.protocol(), ec);
+    openCloseOnExec(sock_, ep.protocol(), ec);
     if (ec)
       return makeError(strataSystemError, "bootstrap connect: cannot open a socket (%s): %s",
                        who().c_str(), ec.message().c_str());

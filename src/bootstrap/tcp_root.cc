@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bootstrap/cloexec_socket.h"
 #include "bootstrap/launcher_notice.h"
 #include "bootstrap/tcp_wire.h"
 #include "base/logging.h"
@@ -201,7 +202,7 @@ Status Root::listen() {
   error_code ec;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (acceptor_.is_open()) acceptor_.close(ec);
-    acceptor_.open(ep.protocol(), ec);
+    openCloseOnExec(acceptor_, ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (ec == boost::system::errc::address_not_available && opts_.fallbackToWildcard &&
@@ -248,7 +249,15 @@ void Root::accept() {
       });
       return;
     }
-    onAccepted(c);
+    error_code cloexecError;
+    setCloseOnExec(c->sock.native_handle(), cloexecError);
+    if (cloexecError) {
+      STRATA_WARN("bootstrap root %s: dropped a connection: cannot set close-on-exec: %s",
+                  name_.c_str(), cloexecError.message().c_str());
+      c->sock.close(cloexecError);
+    } else {
+      onAccepted(c);
+    }
     accept();
   });
 }

@@ -4,13 +4,12 @@
 #include <cstdarg>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/logging.h"
+#include "base/whole_file.h"
 
 namespace strata {
 namespace {
@@ -356,24 +355,15 @@ std::string topologyToJson(const Topology& t) {
 }
 
 Result<Topology> loadTopologyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError(strataInvalidArgument, "topology file '%s' cannot be opened: %s", path.c_str(),
-                     std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parseTopologyJson(text.str(), "topology file '" + path + "'");
+  auto text = readWholeFile(path);
+  if (!text.isOk())
+    return makeError(text.status().code(), "topology file %s", text.status().message().c_str());
+  return parseTopologyJson(text.value(), "topology file '" + path + "'");
 }
 
 Status dumpTopologyFile(const Topology& topo, const std::string& path) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out)
-    return makeError(strataSystemError, "topology dump file '%s' cannot be written: %s",
-                     path.c_str(), std::strerror(errno));
-  out << topologyToJson(topo);
-  out.flush();
-  if (!out)
-    return makeError(strataSystemError, "topology dump file '%s': write failed", path.c_str());
+  Status s = writeWholeFile(path, topologyToJson(topo));
+  if (!s.isOk()) return makeError(s.code(), "topology dump file %s", s.message().c_str());
   return Status::ok();
 }
 

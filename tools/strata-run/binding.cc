@@ -2,7 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <cstdio>
 #include <map>
 
 namespace strata::run {
@@ -12,9 +12,14 @@ namespace {
 std::string coreSiblings(int cpu) {
   const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
   for (const char* file : {"core_cpus_list", "thread_siblings_list"}) {
-    std::ifstream in(base + file);
-    std::string text;
-    if (in && std::getline(in, text) && !text.empty()) return text;
+    // Close-on-exec: strata-run starts ranks, which must inherit none of its files.
+    FILE* in = std::fopen((base + file).c_str(), "re");
+    if (in == nullptr) continue;
+    char line[4096] = {};
+    const bool got = std::fgets(line, sizeof(line), in) != nullptr;
+    std::fclose(in);
+    std::string text = got ? std::string(line, std::strcspn(line, "\n")) : std::string();
+    if (!text.empty()) return text;
   }
   return {};
 }

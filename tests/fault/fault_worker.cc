@@ -1,0 +1,181 @@
+// One rank of a fault test, started by fault_test.cc. Uses the public C API only. Modes:
+//   cloexec      after init and an AllReduce, every descriptor the library opened must be
+//                close-on-exec (the flags in /proc/self/fdinfo); prints "OK rank R", exits 0
+//   fork-exec R  rank R starts a child that execs sleep(1) and waits to be killed; the others
+//                call strataCommFinalize, whose barrier goes through the bootstrap root that
+//                rank 0 hosts; they print the result's name and exit with 10 + its code
+// Each mode prints "READY rank R" once the harness may inject its fault. A failed check prints
+// "FAIL rank R: ..." and exits 1.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "strata/strata.h"
+
+namespace {
+
+strataComm_t g_comm = nullptr;
+int g_rank = -1;
+int g_nranks = 0;
+
+const char* resultName(strataResult_t r) {
+  switch (r) {
+    case strataSuccess: return "strataSuccess";
+    case strataSystemError: return "strataSystemError";
+    case strataInternalError: return "strataInternalError";
+    case strataInvalidArgument: return "strataInvalidArgument";
+    case strataInvalidUsage: return "strataInvalidUsage";
+    case strataRemoteError: return "strataRemoteError";
+    case strataInProgress: return "strataInProgress";
+    case strataTimeout: return "strataTimeout";
+    default: return "unknown result";
+  }
+}
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* fmt, ...) {
+  std::printf("FAIL rank %d: ", g_rank);
+  va_list ap;
+  va_start(ap, fmt);
+  std::vprintf(fmt, ap);
+  va_end(ap);
+  std::printf("\n");
+  std::fflush(stdout);
+  if (g_comm != nullptr) strataCommAbort(g_comm);
+  std::exit(1);
+}
+
+void ok(strataResult_t r, const char* what) {
+  if (r != strataSuccess)
+    fail("%s returned %s: %s", what, resultName(r), strataGetLastError(g_comm));
+}
+
+void initComm() {
+  ok(strataCommInitFromEnv(&g_comm, nullptr), "CommInitFromEnv");
+  ok(strataCommUserRank(g_comm, &g_rank), "CommUserRank");
+  ok(strataCommCount(g_comm, &g_nranks), "CommCount");
+}
+
+void ready() {
+  std::printf("READY rank %d\n", g_rank);
+  std::fflush(stdout);
+}
+
+// Prints what a failed call returned and exits with 10 + its code; exits 1 if it succeeded.
+[[noreturn]] void exitWithResult(strataResult_t r, const char* what) {
+  if (r == strataSuccess) fail("%s succeeded although a peer was lost", what);
+  std::printf("rank %d: %s returned %s: %s\n", g_rank, what, resultName(r),
+              strataGetLastError(g_comm));
+  std::fflush(stdout);
+  strataCommAbort(g_comm);
+  std::exit(10 + static_cast<int>(r));
+}
+
+void allReduceOnce() {
+  std::vector<float> x(1024, 1.0f);
+  ok(strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, g_comm, nullptr),
+     "AllReduce");
+  if (x[0] != static_cast<float>(g_nranks)) fail("AllReduce gave %g, expected %d", x[0], g_nranks);
+}
+
+std::set<int> openFds() {
+  std::set<int> fds;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) fail("cannot list /proc/self/fd: %s", std::strerror(errno));
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    int fd = std::atoi(e->d_name);
+    if (fd != dirfd(d)) fds.insert(fd);
+  }
+  closedir(d);
+  return fds;
+}
+
+// The "flags:" field of /proc/self/fdinfo/FD (octal), or -1 once the descriptor is gone.
+long fdFlags(int fd) {
+  const std::string path = "/proc/self/fdinfo/" + std::to_string(fd);
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) return -1;
+  char line[256];
+  long flags = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "flags:", 6) == 0) flags = std::strtol(line + 6, nullptr, 8);
+  std::fclose(f);
+  return flags;
+}
+
+std::string fdTarget(int fd) {
+  char buf[512] = {};
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(link.c_str(), buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
+}
+
+int runCloexec() {
+  const std::set<int> before = openFds();
+  initComm();
+  allReduceOnce();
+  ok(strataBarrier(g_comm, nullptr), "Barrier");
+  constexpr long kCloexec = 02000000;  // O_CLOEXEC as fdinfo shows it
+  int checked = 0;
+  std::string leaks;
+  for (int fd : openFds()) {
+    if (fd <= 2 || before.count(fd)) continue;
+    long flags = fdFlags(fd);
+    if (flags < 0) continue;  // closed meanwhile by a library thread
+    ++checked;
+    if ((flags & kCloexec) == 0)
+      leaks += " " + std::to_string(fd) + " (" + fdTarget(fd) + ", flags 0" +
+               std::to_string(flags) + ")";
+  }
+  if (!leaks.empty()) fail("descriptors without close-on-exec after init:%s", leaks.c_str());
+  if (checked == 0) fail("init opened no descriptor: nothing was checked");
+  std::printf("rank %d: %d descriptors opened by the library, all close-on-exec\n", g_rank,
+              checked);
+  ok(strataCommFinalize(g_comm), "CommFinalize");
+  ok(strataCommDestroy(g_comm), "CommDestroy");
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
+}
+
+int runForkExec(int forker) {
+  initComm();
+  allReduceOnce();
+  if (g_rank == forker) {
+    pid_t child = fork();
+    if (child < 0) fail("fork: %s", std::strerror(errno));
+    if (child == 0) {
+      // Not the harness's output pipe: only the library's descriptors are under test.
+      int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::printf("CHILD %d\n", static_cast<int>(child));
+    ready();
+    for (;;) pause();
+  }
+  ready();
+  exitWithResult(strataCommFinalize(g_comm), "CommFinalize");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  signal(SIGPIPE, SIG_IGN);
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "cloexec") return runCloexec();
+  if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
+  std::fprintf(stderr, "usage: %s cloexec | fork-exec R\n", argv[0]);
+  return 2;
+}
