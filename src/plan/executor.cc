@@ -466,6 +466,27 @@ std::string PlanRun::describeWait() const {
                 it.plan->phases.size(), what.c_str());
 }
 
+int PlanRun::firstWaitedPeer() const {
+  if (item_ >= items_.size()) return -1;
+  const Phase& ph = items_[item_].plan->phases[phase_];
+  int other = -1;
+  for (size_t i = 0; i < ph.ops.size(); ++i) {
+    const Op& op = ph.ops[i];
+    if (finished_[i] || op.peer < 0) continue;
+    switch (op.kind) {
+      case OpKind::kRecv:
+      case OpKind::kRecvReduce:
+      case OpKind::kRecvDequantize:
+      case OpKind::kRecvReduceSend:
+      case OpKind::kRecvCopySend:
+      case OpKind::kWait: return op.peer;
+      default:
+        if (other < 0) other = op.peer;
+    }
+  }
+  return other;
+}
+
 namespace {
 
 Status checkWait(PlanRun& run, std::chrono::steady_clock::time_point lastProgress,
@@ -484,8 +505,12 @@ Status checkWait(PlanRun& run, std::chrono::steady_clock::time_point lastProgres
   }
   if (ctx.timeoutMs > 0 &&
       std::chrono::steady_clock::now() - lastProgress > std::chrono::milliseconds(ctx.timeoutMs)) {
-    return makeError(strataTimeout, "%s: no progress for %ld ms while %s", ctx.label->c_str(),
-                     ctx.timeoutMs, run.describeWait().c_str());
+    // Whom the wait blames travels with an abort of this rank; a stopped peer is named too.
+    if (int peer = run.firstWaitedPeer(); peer >= 0) ctx.transport->noteCulprit(peer);
+    const std::string stopped = ctx.transport->describeStoppedPeers();
+    return makeError(strataTimeout, "%s: no progress for %ld ms while %s%s%s", ctx.label->c_str(),
+                     ctx.timeoutMs, run.describeWait().c_str(), stopped.empty() ? "" : "; ",
+                     stopped.c_str());
   }
   return Status::ok();
 }

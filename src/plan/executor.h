@@ -90,6 +90,9 @@ class PlanRun {
 
   // What the run is waiting for, for timeout messages ("receive of 4096 bytes from rank 1 ...").
   std::string describeWait() const;
+  // The first peer an unfinished op of the current phase waits to hear from (a receive, a wait),
+  // else the first it waits to reach; -1 when none.
+  int firstWaitedPeer() const;
 
   const RunContext& context() const { return ctx_; }
   const ExecCounters& counters() const { return counters_; }

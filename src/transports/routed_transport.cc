@@ -18,14 +18,28 @@ Endpoint& RoutedTransport::endpoint(int peer) {
   return local >= 0 ? local_->endpoint(local) : network_->endpoint(peer);
 }
 
+// Both halves are asked: a peer on this host that aborted because a rank on another host died
+// must not hide the dead rank.
 Status RoutedTransport::checkPeers() {
-  STRATA_CHECK(local_->checkPeers());
-  return network_->checkPeers();
+  Status local = local_->checkPeers();
+  Status network = network_->checkPeers();
+  if (local.isOk()) return network;
+  if (network.isOk()) return local;
+  const bool localAbortOnly = local.message().find(" aborted") != std::string::npos;
+  const bool networkAbortOnly = network.message().find(" aborted") != std::string::npos;
+  return localAbortOnly && !networkAbortOnly ? network : local;
 }
 
 void RoutedTransport::markAborted() {
   local_->markAborted();
   network_->markAborted();
 }
+
+void RoutedTransport::noteCulprit(int rank) {
+  local_->noteCulprit(rank);
+  network_->noteCulprit(rank);
+}
+
+std::string RoutedTransport::describeStoppedPeers() { return local_->describeStoppedPeers(); }
 
 }  // namespace strata

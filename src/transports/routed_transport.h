@@ -22,6 +22,8 @@ class RoutedTransport final : public Transport {
   Endpoint& endpoint(int peer) override;
   Status checkPeers() override;
   void markAborted() override;
+  void noteCulprit(int rank) override;
+  std::string describeStoppedPeers() override;
   // The network is the slower hop, so plans pipeline at its granularity.
   size_t chunkBytes() const override { return network_->chunkBytes(); }
   LinkCost interHostCost() const override { return network_->interHostCost(); }

@@ -151,7 +151,7 @@ class TaggedTransport final : public Transport, private FabricSink {
                          name_.c_str(), r, l.failure.c_str());
     }
     postAbortRecv();
-    if (failedPeer_ >= 0) return peerError(failedPeer_);
+    if (failedPeer_ >= 0) return lossError();
     progressThread_ = std::thread([this] { backgroundProgress(); });
     return Status::ok();
   }
@@ -173,8 +173,13 @@ class TaggedTransport final : public Transport, private FabricSink {
         if (l.connected && l.failure.empty()) sendCredit(l, r, /*probe=*/true);
       }
     }
-    if (failedPeer_ >= 0) return peerError(failedPeer_);
+    if (failedPeer_ >= 0) return lossError();
     return Status::ok();
+  }
+
+  void noteCulprit(int rank) override {
+    std::lock_guard<std::mutex> g(mutex_);
+    if (culprit_ < 0) culprit_ = rank;
   }
 
   void markAborted() override {
@@ -281,6 +286,8 @@ class TaggedTransport final : public Transport, private FabricSink {
     bool abortDue = false;       // an abort notice still has to go out
     int64_t refusedSinceNs = 0;  // when the network started refusing our messages to the peer
     std::string failure;         // why the peer is gone; empty while it is fine
+    bool abortNotice = false;    // the failure is the peer's abort notice
+    int abortCause = -1;         // the rank that notice blamed, if any
   };
 
   static void prepare(FabricOp& op, FabricOp::Kind kind, int peer, uint32_t slot) {
@@ -341,6 +348,29 @@ class TaggedTransport final : public Transport, private FabricSink {
     const Link& l = links_[static_cast<size_t>(peer)];
     return makeError(strataRemoteError, "%s transport: rank %d (host %s) %s", name_.c_str(), peer,
                      hosts_[static_cast<size_t>(peer)].c_str(), l.failure.c_str());
+  }
+
+  // The lost peer to name: one that failed rather than only sent an abort notice (an aborting
+  // peer may have given up because of it), else the rank the first abort notice blamed.
+  Status lossError() {
+    for (int r = 0; r < nranks_; ++r) {
+      const Link& l = links_[static_cast<size_t>(r)];
+      if (!l.failure.empty() && !l.abortNotice) {
+        culprit_ = r;
+        return peerError(r);
+      }
+    }
+    const Link& l = links_[static_cast<size_t>(failedPeer_)];
+    if (l.abortCause < 0) {
+      culprit_ = failedPeer_;
+      return peerError(failedPeer_);
+    }
+    culprit_ = l.abortCause;
+    return makeError(strataRemoteError,
+                     "%s transport: lost rank %d (host %s): rank %d (host %s) aborted after "
+                     "failing on it",
+                     name_.c_str(), l.abortCause, hosts_[static_cast<size_t>(l.abortCause)].c_str(),
+                     failedPeer_, hosts_[static_cast<size_t>(failedPeer_)].c_str());
   }
 
   void postData(Link& l, int peer, uint64_t seq) {
@@ -406,7 +436,9 @@ class TaggedTransport final : public Transport, private FabricSink {
   // Best effort: a peer that cannot be told sees the connection close instead.
   void sendAbort(Link& l, int peer) {
     if (l.abortSend.pending) return;
-    l.control[kAbortOut] = static_cast<uint64_t>(rank_);
+    // Low half: this rank; high half: the rank it blames plus one (0: none).
+    l.control[kAbortOut] = static_cast<uint64_t>(rank_) |
+                           (static_cast<uint64_t>(static_cast<uint32_t>(culprit_ + 1)) << 32);
     prepare(l.abortSend, FabricOp::Kind::kAbortSend, peer, 0);
     auto posted = fabric_->send(peer, makeTag(kTagAbort, rank_, 0), &l.control[kAbortOut],
                                 sizeof(uint64_t), &l.abortSend);
@@ -438,9 +470,19 @@ class TaggedTransport final : public Transport, private FabricSink {
   }
 
   void abortArrived() {
-    const uint64_t who = *abortIn_;
-    if (who < static_cast<uint64_t>(nranks_) && links_[who].connected)
-      markFailed(static_cast<int>(who), "aborted");
+    const uint64_t who = *abortIn_ & 0xffffffffu;
+    const int64_t cause = static_cast<int64_t>(*abortIn_ >> 32) - 1;
+    if (who < static_cast<uint64_t>(nranks_) && links_[who].connected) {
+      Link& l = links_[who];
+      if (l.failure.empty()) {
+        l.abortNotice = true;
+        if (cause >= 0 && cause < nranks_ && cause != rank_ && cause != static_cast<int64_t>(who))
+          l.abortCause = static_cast<int>(cause);
+      }
+      markFailed(static_cast<int>(who), l.abortCause >= 0
+                                            ? format("aborted after failing on rank %d", l.abortCause)
+                                            : std::string("aborted"));
+    }
     if (!closing_) postAbortRecv();
   }
 
@@ -581,6 +623,7 @@ class TaggedTransport final : public Transport, private FabricSink {
   uint64_t* abortIn_ = nullptr;
   FabricOp abortRecv_;
   int failedPeer_ = -1;
+  int culprit_ = -1;  // the rank this rank's failure is blamed on, sent with an abort notice
   bool deferred_ = false;  // some post was refused and waits in retryDeferred()
   bool abortRecvDeferred_ = false;
   bool aborted_ = false;

@@ -75,8 +75,18 @@ class Transport {
   // every few milliseconds while waiting.
   virtual Status checkPeers() = 0;
 
-  // Tells every peer that this rank aborted, so their waits end with strataRemoteError.
+  // Tells every peer that this rank aborted, so their waits end with strataRemoteError. The
+  // notice carries the rank this rank blamed for its own failure (a peer that exited, is
+  // stopped, or the one noteCulprit() named), so that peers report the root cause.
   virtual void markAborted() = 0;
+
+  // The rank (in the whole communicator) a wait of this rank failed on, e.g. the peer a
+  // timed-out receive was waiting for. Weaker evidence than a peer seen dead or stopped.
+  virtual void noteCulprit(int /*rank*/) {}
+
+  // Peers that are alive but cannot make progress (stopped by a signal or a debugger), as
+  // "rank 2 (pid 123) is stopped"; empty when none is known.
+  virtual std::string describeStoppedPeers() { return {}; }
 
   // Bytes per FIFO chunk: the granularity algorithms pipeline at.
   virtual size_t chunkBytes() const = 0;

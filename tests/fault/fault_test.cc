@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "kill_check.h"
 #include "worker_group.h"
@@ -64,6 +65,85 @@ TEST(Cloexec, PeerFailsAtOnceWhenAForkingRankIsKilled) {
   EXPECT_TRUE(exitedWith(group.status(1), 10 + 6 /* strataRemoteError */))
       << "rank 1 did not see rank 0's connections close:\n"
       << group.allOutput();
+}
+
+// The line in which a worker reported its failed call ("rank R: KIND returned X: message").
+std::string errorLine(const std::string& output) {
+  auto at = output.find(" returned ");
+  if (at == std::string::npos) return {};
+  auto begin = output.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  return output.substr(begin, output.find('\n', at) - begin);
+}
+
+// When rank r's failed call returned, as the worker printed it ("RETURNED_AT <steady ns>");
+// its exit time if it printed none.
+Clock::time_point returnTime(const WorkerGroup& group, int r) {
+  const std::string& out = group.output(r);
+  auto at = out.find("RETURNED_AT ");
+  if (at == std::string::npos) return group.exitTime(r);
+  return Clock::time_point(std::chrono::nanoseconds(std::stoll(out.substr(at + 12))));
+}
+
+// Once every rank is READY, sends `sig` to `victim` and expects every survivor to exit with
+// strataRemoteError or strataTimeout within `limit`; the victim is SIGKILLed at the end.
+void expectSurvivorsFailAfterSignal(WorkerGroup& group, int victim, int sig, milliseconds limit) {
+  const auto deadline = Clock::now() + kTestBudget;
+  for (int r = 0; r < group.size(); ++r)
+    ASSERT_TRUE(group.waitForOutput(r, "READY", deadline)) << group.allOutput();
+  group.pumpFor(milliseconds(300));
+  group.hold(victim);
+  const auto signalledAt = Clock::now();
+  group.kill(victim, sig);
+  std::vector<int> survivors;
+  for (int r = 0; r < group.size(); ++r)
+    if (r != victim) survivors.push_back(r);
+  ASSERT_TRUE(group.waitAll(std::min(deadline, signalledAt + seconds(30)), survivors, seconds(30)))
+      << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+  for (int r : survivors) {
+    EXPECT_TRUE(exitedWith(group.status(r), 10 + 6) || exitedWith(group.status(r), 10 + 8))
+        << "rank " << r << " " << describeWaitStatus(group.status(r)) << "\n"
+        << group.allOutput();
+    const auto tookMs =
+        std::chrono::duration_cast<milliseconds>(returnTime(group, r) - signalledAt).count();
+    std::printf("rank %d returned %lld ms after the signal\n", r, static_cast<long long>(tookMs));
+    EXPECT_LE(tookMs, limit.count()) << "rank " << r << " took " << tookMs << " ms\n"
+                                     << group.allOutput();
+  }
+  group.release(victim);
+  if (sig != SIGKILL) group.kill(victim, SIGKILL);
+  EXPECT_TRUE(group.waitExit(victim, Clock::now() + seconds(10)).has_value());
+}
+
+// With 4 ranks and rank 2 SIGKILLed mid-AllReduce, every survivor names rank 2 as the rank that
+// exited, including those that first see another survivor's abort notice.
+TEST(Blame, SurvivorsNameTheKilledRankNotARankThatAborted) {
+  constexpr milliseconds kTimeout{10000};
+  WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kTimeout.count()));
+  ASSERT_TRUE(group.startAll({"loop", "allreduce"})) << group.error();
+  expectSurvivorsFailAfterKill(group, 2, Clock::now() + kTestBudget, kTimeout + seconds(2));
+  for (int r : {0, 1, 3}) {
+    const std::string line = errorLine(group.output(r));
+    EXPECT_NE(line.find("rank 2 (pid"), std::string::npos) << "rank " << r << ": " << line;
+    EXPECT_NE(line.find("exited"), std::string::npos) << "rank " << r << ": " << line;
+  }
+}
+
+// With rank 2 SIGSTOPped, survivors time out or see a survivor's abort; each names rank 2 as
+// stopped, the root cause, rather than the rank that aborted.
+TEST(Blame, SurvivorsNameTheStoppedRank) {
+  constexpr milliseconds kTimeout{2000};
+  WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kTimeout.count()));
+  ASSERT_TRUE(group.startAll({"loop", "allreduce"})) << group.error();
+  expectSurvivorsFailAfterSignal(group, 2, SIGSTOP, kTimeout + seconds(2));
+  for (int r : {0, 1, 3}) {
+    const std::string line = errorLine(group.output(r));
+    EXPECT_NE(line.find("rank 2 (pid"), std::string::npos) << "rank " << r << ": " << line;
+    EXPECT_NE(line.find("stopped"), std::string::npos) << "rank " << r << ": " << line;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // One rank of a fault test, started by fault_test.cc. Uses the public C API only. Modes:
 //   cloexec      after init and an AllReduce, every descriptor the library opened must be
 //                close-on-exec (the flags in /proc/self/fdinfo); prints "OK rank R", exits 0
+//   loop KIND    after one call of collective KIND (allreduce, broadcast, reduce, allgather,
+//                allgatherv, reducescatter, alltoall, alltoallv, sendrecv, barrier), prints
+//                READY and repeats it until one fails; prints the result's name and the last
+//                error and exits with 10 + its code (after strataCommAbort)
 //   fork-exec R  rank R starts a child that execs sleep(1) and waits to be killed; the others
 //                call strataCommFinalize, whose barrier goes through the bootstrap root that
 //                rank 0 hosts; they print the result's name and exit with 10 + its code
@@ -11,6 +15,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +77,13 @@ void ready() {
 // Prints what a failed call returned and exits with 10 + its code; exits 1 if it succeeded.
 [[noreturn]] void exitWithResult(strataResult_t r, const char* what) {
   if (r == strataSuccess) fail("%s succeeded although a peer was lost", what);
+  // The steady clock is the machine's monotonic clock, which the harness reads too: it times the
+  // return itself, not the exit (a process hosting a bootstrap root lingers at exit while the
+  // root still serves a rank, a stopped one say).
+  std::printf("RETURNED_AT %lld\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count()));
   std::printf("rank %d: %s returned %s: %s\n", g_rank, what, resultName(r),
               strataGetLastError(g_comm));
   std::fflush(stdout);
@@ -168,6 +180,65 @@ int runForkExec(int forker) {
   exitWithResult(strataCommFinalize(g_comm), "CommFinalize");
 }
 
+// Buffers for one call of every kind: counts per rank of 64K floats (a few chunks of each
+// transport, so a fault lands mid-call), all-ones so any result is checkable.
+struct Buffers {
+  explicit Buffers(int nranks)
+      : n(static_cast<size_t>(nranks)),
+        send(kCount * n, 1.0f),
+        recv(kCount * n, 0.0f),
+        counts(n, kCount),
+        displs(n) {
+    for (size_t r = 0; r < n; ++r) displs[r] = r * kCount;
+  }
+  static constexpr size_t kCount = 64 * 1024;
+  size_t n;
+  std::vector<float> send, recv;
+  std::vector<size_t> counts, displs;
+};
+
+strataResult_t callOnce(const std::string& kind, Buffers& b) {
+  float* s = b.send.data();
+  float* r = b.recv.data();
+  const size_t c = Buffers::kCount;
+  if (kind == "allreduce") return strataAllReduce(s, r, c, strataFloat32, strataSum, g_comm, nullptr);
+  if (kind == "broadcast") return strataBroadcast(s, r, c, strataFloat32, 0, g_comm, nullptr);
+  if (kind == "reduce") return strataReduce(s, r, c, strataFloat32, strataSum, 0, g_comm, nullptr);
+  if (kind == "allgather") return strataAllGather(s, r, c, strataFloat32, g_comm, nullptr);
+  if (kind == "allgatherv")
+    return strataAllGatherv(s, c, r, b.counts.data(), b.displs.data(), strataFloat32, g_comm,
+                            nullptr);
+  if (kind == "reducescatter")
+    return strataReduceScatter(s, r, c, strataFloat32, strataSum, g_comm, nullptr);
+  if (kind == "alltoall") return strataAllToAll(s, r, c, strataFloat32, g_comm, nullptr);
+  if (kind == "alltoallv")
+    return strataAllToAllv(s, b.counts.data(), b.displs.data(), r, b.counts.data(),
+                           b.displs.data(), strataFloat32, g_comm, nullptr);
+  if (kind == "sendrecv") {
+    const int next = (g_rank + 1) % g_nranks, prev = (g_rank + g_nranks - 1) % g_nranks;
+    strataResult_t res = strataGroupStart();
+    if (res != strataSuccess) return res;
+    strataResult_t sent = strataSend(s, c, strataFloat32, next, g_comm, nullptr);
+    strataResult_t got = strataRecv(r, c, strataFloat32, prev, g_comm, nullptr);
+    res = strataGroupEnd();
+    return sent != strataSuccess ? sent : got != strataSuccess ? got : res;
+  }
+  if (kind == "barrier") return strataBarrier(g_comm, nullptr);
+  fail("unknown collective kind '%s'", kind.c_str());
+}
+
+int runLoop(const std::string& kind) {
+  initComm();
+  Buffers b(g_nranks);
+  ok(callOnce(kind, b), kind.c_str());
+  ready();
+  for (long iter = 1; iter <= 100000000; ++iter) {
+    strataResult_t r = callOnce(kind, b);
+    if (r != strataSuccess) exitWithResult(r, kind.c_str());
+  }
+  fail("no %s failed", kind.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,7 +246,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "cloexec") return runCloexec();
+  if (mode == "loop" && argc == 3) return runLoop(argv[2]);
   if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
-  std::fprintf(stderr, "usage: %s cloexec | fork-exec R\n", argv[0]);
+  std::fprintf(stderr, "usage: %s cloexec | loop KIND | fork-exec R\n", argv[0]);
   return 2;
 }

@@ -26,22 +26,30 @@ class ProcFile {
 
 }  // namespace
 
-bool processExited(int pid) {
-  if (pid <= 0) return true;
+ProcessState processState(int pid) {
+  if (pid <= 0) return ProcessState::kExited;
   char path[32];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
   ProcFile file(path);
-  if (file.fd() < 0) return true;
+  if (file.fd() < 0) return ProcessState::kExited;
   // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
   char buf[512];
   ssize_t n = ::read(file.fd(), buf, sizeof(buf) - 1);
-  if (n <= 0) return true;  // the process vanished between open and read
+  if (n <= 0) return ProcessState::kExited;  // the process vanished between open and read
   buf[n] = '\0';
   const char* close = std::strrchr(buf, ')');
   if (close == nullptr || close[1] != ' ' || close[2] == '\0')
-    return false;  // unknown: assume alive
-  char state = close[2];
-  return state == 'Z' || state == 'X' || state == 'x';
+    return ProcessState::kRunning;  // unknown: assume alive
+  switch (close[2]) {
+    case 'Z':
+    case 'X':
+    case 'x': return ProcessState::kExited;
+    case 'T':
+    case 't': return ProcessState::kStopped;
+    default: return ProcessState::kRunning;
+  }
 }
+
+bool processExited(int pid) { return processState(pid) == ProcessState::kExited; }
 
 }  // namespace strata

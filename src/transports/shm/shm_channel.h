@@ -26,7 +26,7 @@ namespace strata::shm {
 
 constexpr size_t kCacheLine = 64;
 constexpr uint64_t kSegmentMagic = 0x5354524154414d31ull;  // "STRATAM1"
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free,
               "FIFO counters shared between processes need lock-free 64-bit atomics");
@@ -38,7 +38,9 @@ constexpr size_t roundUpToCacheLine(size_t n) {
 }
 
 // Written by the owner before the segment name is published; read-only afterwards except for
-// `aborted`, which the owner sets (release) and peers poll (acquire).
+// `aborted`, which the owner sets (release) and peers poll (acquire), and `abortCause`, written
+// just before it: the rank (in the whole communicator) the owner blamed for its own failure, or
+// -1, so that peers name the root cause rather than the rank that merely gave up.
 struct SegmentHeader {
   alignas(kCacheLine) uint64_t magic;
   uint32_t version;
@@ -48,6 +50,7 @@ struct SegmentHeader {
   uint64_t chunkBytes;
   uint64_t slots;
   alignas(kCacheLine) uint32_t aborted;
+  int32_t abortCause;
 };
 static_assert(sizeof(SegmentHeader) == 2 * kCacheLine);
 

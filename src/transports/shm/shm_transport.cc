@@ -110,6 +110,7 @@ Result<std::vector<ShmSegment>> exchangeSegments(Bootstrap& bs, const SegmentLay
   h->version = shm::kLayoutVersion;
   h->ownerRank = me;
   h->ownerPid = static_cast<int32_t>(::getpid());
+  h->abortCause = -1;
   h->nranks = layout.nranks;
   h->chunkBytes = layout.chunkBytes;
   h->slots = layout.slots;
@@ -175,34 +176,101 @@ ShmTransport::ShmTransport(int rank, std::vector<int> pids, SegmentLayout layout
   }
 }
 
+// Liveness comes before the aborted flags: a peer that aborted because another rank died must
+// not take the blame for it. An aborted peer's notice names the rank it blamed, if any.
 Status ShmTransport::checkPeers() {
-  for (int r = 0; r < layout_.nranks; ++r) {
-    if (r == rank_) continue;
-    if (std::atomic_ref<uint32_t>(header(r).aborted).load(std::memory_order_acquire) != 0)
-      return makeError(strataRemoteError, "shm transport: rank %d (pid %d) aborted",
-                       peerRanks_[static_cast<size_t>(r)], pids_[static_cast<size_t>(r)]);
+  int aborted = -1;
+  for (int r = 0; r < layout_.nranks && aborted < 0; ++r) {
+    if (r != rank_ &&
+        std::atomic_ref<uint32_t>(header(r).aborted).load(std::memory_order_acquire) != 0)
+      aborted = r;
   }
 
   int exited = exitedRank_.load(std::memory_order_relaxed);
   int64_t now = nowNs();
   int64_t due = nextLivenessCheckNs_.load(std::memory_order_relaxed);
-  if (exited < 0 && now >= due &&
-      nextLivenessCheckNs_.compare_exchange_strong(due, now + kLivenessIntervalNs,
-                                                   std::memory_order_relaxed)) {
+  const bool scan = aborted >= 0 || (now >= due && nextLivenessCheckNs_.compare_exchange_strong(
+                                                       due, now + kLivenessIntervalNs,
+                                                       std::memory_order_relaxed));
+  if (exited < 0 && scan) {
     for (int r = 0; r < layout_.nranks && exited < 0; ++r) {
       int pid = pids_[static_cast<size_t>(r)];
-      if (r != rank_ && pid != selfPid_ && processExited(pid)) exited = r;
+      if (r == rank_ || pid == selfPid_ || !processExited(pid)) continue;
+      // A peer that aborted and then exited is reported through its abort notice (the flag
+      // was set before it exited, so reading it now is reliable).
+      if (std::atomic_ref<uint32_t>(header(r).aborted).load(std::memory_order_acquire) != 0) {
+        if (aborted < 0) aborted = r;
+        continue;
+      }
+      exited = r;
     }
     if (exited >= 0) exitedRank_.store(exited, std::memory_order_relaxed);
   }
-  if (exited >= 0)
+  if (exited >= 0) {
+    culprit_.store(globalRank(exited), std::memory_order_relaxed);
     return makeError(strataRemoteError, "shm transport: rank %d (pid %d) exited",
-                     peerRanks_[static_cast<size_t>(exited)], pids_[static_cast<size_t>(exited)]);
-  return Status::ok();
+                     globalRank(exited), pids_[static_cast<size_t>(exited)]);
+  }
+  if (aborted < 0) return Status::ok();
+
+  const int who = globalRank(aborted);
+  const int whoPid = pids_[static_cast<size_t>(aborted)];
+  const int cause = std::atomic_ref<int32_t>(header(aborted).abortCause).load(std::memory_order_relaxed);
+  if (cause < 0 || cause == who || cause == globalRank(rank_)) {
+    culprit_.store(who, std::memory_order_relaxed);
+    return makeError(strataRemoteError, "shm transport: rank %d (pid %d) aborted", who, whoPid);
+  }
+  culprit_.store(cause, std::memory_order_relaxed);
+  std::string state;
+  if (int local = localIndex(cause); local >= 0) {
+    const int pid = pids_[static_cast<size_t>(local)];
+    switch (processState(pid)) {
+      case ProcessState::kStopped: state = format(" (pid %d), which is stopped", pid); break;
+      case ProcessState::kExited: state = format(" (pid %d), which exited", pid); break;
+      case ProcessState::kRunning: break;
+    }
+  }
+  return makeError(strataRemoteError,
+                   "shm transport: lost rank %d%s: rank %d (pid %d) aborted after failing on it",
+                   cause, state.c_str(), who, whoPid);
+}
+
+int ShmTransport::stoppedPeer() const {
+  for (int r = 0; r < layout_.nranks; ++r) {
+    const int pid = pids_[static_cast<size_t>(r)];
+    if (r != rank_ && pid != selfPid_ && processState(pid) == ProcessState::kStopped) return r;
+  }
+  return -1;
+}
+
+std::string ShmTransport::describeStoppedPeers() {
+  std::string out;
+  for (int r = 0; r < layout_.nranks; ++r) {
+    const int pid = pids_[static_cast<size_t>(r)];
+    if (r == rank_ || pid == selfPid_ || processState(pid) != ProcessState::kStopped) continue;
+    if (!out.empty()) out += ", ";
+    out += format("rank %d (pid %d) is stopped", globalRank(r), pid);
+  }
+  return out;
+}
+
+void ShmTransport::noteCulprit(int rank) {
+  int none = -1;
+  culprit_.compare_exchange_strong(none, rank, std::memory_order_relaxed);
 }
 
 void ShmTransport::markAborted() {
+  // A stopped peer is the likeliest reason a wait of ours ran out; else whom our waits blamed.
+  const int stopped = stoppedPeer();
+  const int cause = stopped >= 0 ? globalRank(stopped) : culprit_.load(std::memory_order_relaxed);
+  std::atomic_ref<int32_t>(header(rank_).abortCause).store(cause, std::memory_order_relaxed);
   std::atomic_ref<uint32_t>(header(rank_).aborted).store(1, std::memory_order_release);
+}
+
+int ShmTransport::localIndex(int global) const {
+  for (int r = 0; r < layout_.nranks; ++r)
+    if (peerRanks_[static_cast<size_t>(r)] == global) return r;
+  return -1;
 }
 
 Result<std::unique_ptr<Transport>> createShmTransport(Bootstrap& bs,

@@ -66,6 +66,8 @@ class ShmTransport final : public Transport {
   Endpoint& endpoint(int peer) override { return *endpoints_[static_cast<size_t>(peer)]; }
   Status checkPeers() override;
   void markAborted() override;
+  void noteCulprit(int rank) override;
+  std::string describeStoppedPeers() override;
 
   size_t chunkBytes() const override { return layout_.chunkBytes; }
   int slots() const { return static_cast<int>(layout_.slots); }
@@ -74,6 +76,12 @@ class ShmTransport final : public Transport {
   shm::SegmentHeader& header(int rank) const {
     return *reinterpret_cast<shm::SegmentHeader*>(segments_[static_cast<size_t>(rank)].data());
   }
+
+  int globalRank(int r) const { return peerRanks_[static_cast<size_t>(r)]; }
+  // The transport index of a rank of the whole communicator; -1 when not on this host.
+  int localIndex(int global) const;
+  // The first peer stopped by a signal or a debugger; -1 if none.
+  int stoppedPeer() const;
 
   const int rank_;
   const int selfPid_;
@@ -84,6 +92,7 @@ class ShmTransport final : public Transport {
   std::vector<std::unique_ptr<ShmEndpoint>> endpoints_;
   std::atomic<int64_t> nextLivenessCheckNs_{0};
   std::atomic<int> exitedRank_{-1};  // sticky once a peer process is seen gone
+  std::atomic<int> culprit_{-1};     // the rank (whole communicator) our failure is blamed on
 };
 
 }  // namespace strata
