@@ -1,6 +1,7 @@
 // One rank of a fault test, started by fault_test.cc. Uses the public C API only. Modes:
 //   cloexec      after init and an AllReduce, every descriptor the library opened must be
 //                close-on-exec (the flags in /proc/self/fdinfo); prints "OK rank R", exits 0
+//   init         init, one AllReduce, Finalize and Destroy; prints "OK rank R", exits 0
 //   loop KIND    after one call of collective KIND (allreduce, broadcast, reduce, allgather,
 //                allgatherv, reducescatter, alltoall, alltoallv, sendrecv, barrier), prints
 //                READY and repeats it until one fails; prints the result's name and the last
@@ -158,6 +159,15 @@ int runCloexec() {
   return 0;
 }
 
+int runInit() {
+  initComm();
+  allReduceOnce();
+  ok(strataCommFinalize(g_comm), "CommFinalize");
+  ok(strataCommDestroy(g_comm), "CommDestroy");
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
+}
+
 int runForkExec(int forker) {
   initComm();
   allReduceOnce();
@@ -246,8 +256,9 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "cloexec") return runCloexec();
+  if (mode == "init") return runInit();
   if (mode == "loop" && argc == 3) return runLoop(argv[2]);
   if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
-  std::fprintf(stderr, "usage: %s cloexec | loop KIND | fork-exec R\n", argv[0]);
+  std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R\n", argv[0]);
   return 2;
 }

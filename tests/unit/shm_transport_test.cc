@@ -1,7 +1,9 @@
 #include "transports/shm/shm_transport.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -358,11 +360,35 @@ TEST(ProcessLiveness, SelfIsAliveAndAKilledChildIsExitedBeforeAndAfterReaping) {
   EXPECT_TRUE(processExited(pid));
 }
 
+// A segment whose owner was SIGKILLed before unlinking it is removed by the next create on the
+// host; one whose owner still runs (setting up, say) is left alone.
+TEST(ShmSegment, LeftoversOfExitedOwnersAreSweptAtCreate) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string hex(32, 'a');
+  const std::string dead = "/strata-" + std::to_string(child) + "-" + hex;
+  const std::string alive = "/strata-" + std::to_string(::getppid()) + "-" + hex;
+  for (const std::string& name : {dead, alive}) {
+    int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0) << name;
+    ::close(fd);
+  }
+  auto seg = ShmSegment::create(4096);
+  ASSERT_TRUE(seg.isOk()) << seg.status().message();
+  struct stat st {};
+  EXPECT_NE(::stat(("/dev/shm" + dead).c_str(), &st), 0) << dead << " was not swept";
+  EXPECT_EQ(::stat(("/dev/shm" + alive).c_str(), &st), 0) << alive << " was swept";
+  ::shm_unlink(alive.c_str());
+}
+
 TEST(ShmSegment, IsPrivateToTheUserAndUnlinkedByItsOwner) {
   auto seg = ShmSegment::create(12345);
   ASSERT_TRUE(seg.isOk()) << seg.status().message();
   std::string name = seg.value().name();
-  EXPECT_EQ(name.size(), std::string("/strata-").size() + 32);
+  EXPECT_EQ(name, "/strata-" + std::to_string(::getpid()) + name.substr(name.rfind('-')));
+  EXPECT_EQ(name.size() - name.rfind('-') - 1, 32u);
   struct stat st {};
   ASSERT_EQ(::stat(("/dev/shm" + name).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);

@@ -1,31 +1,56 @@
 #include "transports/shm/shm_segment.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <random>
 #include <utility>
 
 #include "base/logging.h"
+#include "transports/shm/process_liveness.h"
 
 namespace strata {
 namespace {
 
 constexpr int kCreateAttempts = 8;
+constexpr const char* kShmDir = "/dev/shm";
 
+constexpr const char* kNamePrefix = "strata-";
+
+// "/strata-<owner pid>-<32 hex digits>": the pid lets a later init on the host tell a segment
+// whose owner died before unlinking it (SIGKILL mid-setup) from one still being set up.
 std::string randomSegmentName() {
   std::random_device rd;
   static const char kDigits[] = "0123456789abcdef";
-  std::string name = "/strata-";
+  std::string name = std::string("/") + kNamePrefix + std::to_string(::getpid()) + "-";
   for (int word = 0; word < 4; ++word) {
     uint32_t v = rd();
     for (int nibble = 0; nibble < 8; ++nibble, v >>= 4) name.push_back(kDigits[v & 0xf]);
   }
   return name;
+}
+
+// The owner pid in a segment name as randomSegmentName() makes it (without the '/'); -1 for
+// any other name.
+int ownerPidOf(const char* entry) {
+  const size_t prefix = std::strlen(kNamePrefix);
+  if (std::strncmp(entry, kNamePrefix, prefix) != 0) return -1;
+  const char* p = entry + prefix;
+  long pid = 0;
+  const char* digits = p;
+  while (*p >= '0' && *p <= '9' && pid < (1L << 31)) pid = pid * 10 + (*p++ - '0');
+  if (p == digits || *p != '-' || pid <= 0 || pid >= (1L << 31)) return -1;
+  ++p;
+  size_t hex = 0;
+  for (; *p != '\0'; ++p, ++hex)
+    if (!std::isxdigit(static_cast<unsigned char>(*p))) return -1;
+  return hex == 32 ? static_cast<int>(pid) : -1;
 }
 
 // Closes the descriptor on every path; the mapping outlives it.
@@ -83,8 +108,33 @@ void ShmSegment::reset() {
   size_ = 0;
 }
 
+int sweepDeadOwnersSegments() {
+  DIR* dir = ::opendir(kShmDir);
+  if (dir == nullptr) return 0;
+  const uid_t me = ::geteuid();
+  const int self = static_cast<int>(::getpid());
+  int removed = 0;
+  while (dirent* e = ::readdir(dir)) {
+    const int owner = ownerPidOf(e->d_name);
+    if (owner < 0 || owner == self) continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != me)
+      continue;
+    if (!processExited(owner)) continue;
+    const std::string name = std::string("/") + e->d_name;
+    if (::shm_unlink(name.c_str()) == 0) {
+      ++removed;
+      STRATA_INFO(Subsys::kShm, "shared memory: removed %s, left behind by pid %d, which exited",
+                  name.c_str(), owner);
+    }
+  }
+  ::closedir(dir);
+  return removed;
+}
+
 Result<ShmSegment> ShmSegment::create(size_t bytes) {
   if (bytes == 0) return makeError(strataInvalidArgument, "shared memory: segment of 0 bytes");
+  (void)sweepDeadOwnersSegments();
   ShmSegment seg;
   int fd = -1;
   for (int attempt = 0; attempt < kCreateAttempts && fd < 0; ++attempt) {

@@ -10,6 +10,11 @@
 
 namespace strata {
 
+// Removes this user's segments in /dev/shm whose owner process (the pid in the name) has exited:
+// what a process SIGKILLed between creating its segment and unlinking it leaves behind. Returns
+// how many it removed.
+int sweepDeadOwnersSegments();
+
 class ShmSegment {
  public:
   ShmSegment() = default;
@@ -19,9 +24,10 @@ class ShmSegment {
   ShmSegment(const ShmSegment&) = delete;
   ShmSegment& operator=(const ShmSegment&) = delete;
 
-  // A new zero-filled segment of `bytes` named "/strata-<32 hex digits>" (128 random bits),
-  // created with O_EXCL and mode 0600 and backed by allocated pages, so a full /dev/shm fails
-  // here rather than with SIGBUS later. Unlinked by the destructor unless unlink() ran first.
+  // A new zero-filled segment of `bytes` named "/strata-<pid>-<32 hex digits>" (the creating
+  // process and 128 random bits), created with O_EXCL and mode 0600 and backed by allocated
+  // pages, so a full /dev/shm fails here rather than with SIGBUS later. Unlinked by the
+  // destructor unless unlink() ran first. Sweeps leftovers first (sweepDeadOwnersSegments).
   static Result<ShmSegment> create(size_t bytes);
 
   // Maps an existing segment created by a peer; fails unless its size is exactly `bytes`.
