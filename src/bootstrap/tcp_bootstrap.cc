@@ -84,6 +84,8 @@ class TcpBootstrap final : public Bootstrap {
   void startReading();
   void onFrame(FrameType type);
   void onReadFailed(const error_code& ec);
+  // Closes the socket and forgets everything read from it, for a new attempt at connecting.
+  void resetConnection();
 
   const int rank_;
   const int nranks_;
@@ -97,6 +99,7 @@ class TcpBootstrap final : public Bootstrap {
   std::array<uint8_t, kFrameHeaderBytes> header_{};
   std::string body_;
   bool welcomed_ = false;
+  bool busy_ = false;    // the root closed us before our hello, to make room (BUSY)
   bool closed_ = false;  // no more frames will arrive
   std::string closeReason_;
   std::string remoteError_;  // the root's first ERROR: the job has failed
@@ -225,6 +228,19 @@ void TcpBootstrap::startReading() {
   });
 }
 
+void TcpBootstrap::resetConnection() {
+  error_code ec;
+  sock_.close(ec);
+  // Let the cancelled read run its handler now, so it cannot mark the next connection closed.
+  io_.restart();
+  io_.poll();
+  io_.restart();
+  welcomed_ = busy_ = closed_ = false;
+  closeReason_.clear();
+  body_.clear();
+  broken_ = Status::ok();
+}
+
 void TcpBootstrap::onReadFailed(const error_code& ec) {
   closed_ = true;
   if (closeReason_.empty())
@@ -236,6 +252,7 @@ void TcpBootstrap::onFrame(FrameType type) {
   Status bad;
   switch (type) {
     case FrameType::kWelcome: welcomed_ = true; break;
+    case FrameType::kBusy: busy_ = true; break;
     case FrameType::kAllgatherResult: {
       auto m = decodeAllgatherResult(body_);
       if (!m.isOk()) {
@@ -284,6 +301,15 @@ Status TcpBootstrap::connect() {
                      rootName_.c_str(), who().c_str());
   long retryMs = kFirstRetryMs;
   std::string lastError = "none";
+  auto backOff = [&]() -> Status {
+    asio::steady_timer timer(io_, std::chrono::milliseconds(retryMs));
+    auto fired = std::make_shared<OpState>();
+    timer.async_wait([fired](const error_code&) { fired->done = true; });
+    Status s = waitUntil("connect", dl, atRoot(), [&] { return fired->done; });
+    if (!s.isOk()) return Status(s.code(), s.message() + "; last attempt: " + lastError);
+    retryMs = std::min(retryMs * 2, kMaxRetryMs);
+    return Status::ok();
+  };
   for (;;) {
     error_code ec;
     openCloseOnExec(sock_, ep.protocol(), ec);
@@ -300,32 +326,40 @@ Status TcpBootstrap::connect() {
       sock_.close(ec);
       return Status(s.code(), s.message() + "; last attempt: " + lastError);
     }
-    if (!st->ec) break;
-    lastError = st->ec.message();
-    sock_.close(ec);
-    if (!worthRetrying(st->ec))
-      return makeError(strataSystemError, "bootstrap connect: cannot reach %s (%s): %s",
-                       atRoot().c_str(), who().c_str(), lastError.c_str());
-    STRATA_CHECK(checkRootHostAlive());
-    // The root may not listen yet (rank 0 starts it): back off and try again.
-    asio::steady_timer timer(io_, std::chrono::milliseconds(retryMs));
-    auto fired = std::make_shared<OpState>();
-    timer.async_wait([fired](const error_code&) { fired->done = true; });
-    s = waitUntil("connect", dl, atRoot(), [&] { return fired->done; });
-    if (!s.isOk()) return Status(s.code(), s.message() + "; last attempt: " + lastError);
-    retryMs = std::min(retryMs * 2, kMaxRetryMs);
+    if (st->ec) {
+      lastError = st->ec.message();
+      sock_.close(ec);
+      if (!worthRetrying(st->ec))
+        return makeError(strataSystemError, "bootstrap connect: cannot reach %s (%s): %s",
+                         atRoot().c_str(), who().c_str(), lastError.c_str());
+      STRATA_CHECK(checkRootHostAlive());
+      // The root may not listen yet (rank 0 starts it): back off and try again.
+      STRATA_CHECK(backOff());
+      continue;
+    }
+    sock_.set_option(tcp::no_delay(true), ec);
+    startReading();
+    STRATA_CHECK(writeFrame("connect", encodeHelloFrame(kWireProtocolVersion, id_.secret, rank_, nranks_), dl));
+    s = waitUntil("connect", dl, atRoot() + " to accept the hello", [&] { return welcomed_; });
+    if (!s.isOk() && busy_ && !dl.expired()) {
+      // The root closed us to make room among connections that had not proved the secret (a
+      // flood of idle ones, say): say hello again on a new connection.
+      lastError = "the root was busy with unauthenticated connections";
+      STRATA_INFO(Subsys::kBootstrap, "bootstrap: %s: %s is busy; saying hello again",
+                  who().c_str(), atRoot().c_str());
+      resetConnection();
+      STRATA_CHECK(backOff());
+      continue;
+    }
+    if (!s.isOk() && closed_ && remoteError_.empty())
+      return makeError(strataRemoteError,
+                       "bootstrap connect: %s closed the connection during the hello of %s; the id "
+                       "may come from another job or Strata version, or its root has finished",
+                       atRoot().c_str(), who().c_str());
+    STRATA_CHECK(s);
+    break;
   }
   error_code ec;
-  sock_.set_option(tcp::no_delay(true), ec);
-  startReading();
-  STRATA_CHECK(writeFrame("connect", encodeHelloFrame(kWireProtocolVersion, id_.secret, rank_, nranks_), dl));
-  Status s = waitUntil("connect", dl, atRoot() + " to accept the hello", [&] { return welcomed_; });
-  if (!s.isOk() && closed_ && remoteError_.empty())
-    return makeError(strataRemoteError,
-                     "bootstrap connect: %s closed the connection during the hello of %s; the id "
-                     "may come from another job or Strata version, or its root has finished",
-                     atRoot().c_str(), who().c_str());
-  STRATA_CHECK(s);
   STRATA_INFO(Subsys::kBootstrap, "bootstrap: %s connected to %s from %s", who().c_str(),
               atRoot().c_str(), sockAddrFromNative(sock_.local_endpoint(ec).data()).toString().c_str());
   return Status::ok();

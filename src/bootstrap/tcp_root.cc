@@ -1,15 +1,19 @@
 #include "bootstrap/tcp_root.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -28,7 +32,14 @@ using asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr long kExitGraceMs = 2000;
+// Connections that proved the secret (ranks, and refused ones flushing their last frame).
 constexpr size_t kMaxConnections = 4096;
+// Connections that have not proved the secret yet are budgeted apart, so that idle ones cannot
+// lock ranks out: past the budget, the oldest is closed to make room for the newest. A rank
+// sends its hello at once, so it is never the oldest for long, and if it is closed anyway it is
+// told (BUSY) and says hello again. The budget also stays within the descriptor limit.
+constexpr size_t kMaxUnauthenticated = 1024;
+constexpr size_t kMinUnauthenticated = 16;
 // How often a root watching the launcher looks for ranks reported ended.
 constexpr auto kLauncherPollInterval = std::chrono::milliseconds(50);
 
@@ -42,6 +53,15 @@ tcp::endpoint toEndpoint(const SockAddr& a) {
 }
 
 SockAddr fromEndpoint(const tcp::endpoint& ep) { return sockAddrFromNative(ep.data()); }
+
+// kMaxUnauthenticated, or a quarter of the descriptor limit when that is lower.
+size_t unauthenticatedBudget() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+    return kMaxUnauthenticated;
+  return std::clamp<size_t>(static_cast<size_t>(lim.rlim_cur) / 4, kMinUnauthenticated,
+                            kMaxUnauthenticated);
+}
 
 bool sameSecret(const BootstrapSecret& a, const BootstrapSecret& b) {
   uint8_t diff = 0;  // constant time: no early exit that would leak a matching prefix
@@ -67,6 +87,7 @@ struct Conn {
   std::deque<Frame> outq;
   bool writing = false;
   bool closeWhenFlushed = false;
+  std::optional<std::list<std::shared_ptr<Conn>>::iterator> pendingAt;  // in Root::pending_
 };
 using ConnPtr = std::shared_ptr<Conn>;
 
@@ -119,6 +140,9 @@ class Root {
   void enqueue(ConnPtr c, Frame f);
   void writeNext(ConnPtr c);
   void closeNow(ConnPtr c);
+  // Takes c off the unauthenticated list (it proved the secret, was refused or is closing).
+  void unpend(const ConnPtr& c);
+  void evictOldestUnauthenticated();
   void checkRoundsAgainstDepartures();
   void checkDone();
   void closeAll();
@@ -141,6 +165,8 @@ class Root {
 
   // Everything below belongs to the root thread.
   std::set<ConnPtr> conns_;
+  std::list<ConnPtr> pending_;  // unauthenticated connections, oldest first
+  const size_t maxPending_ = unauthenticatedBudget();
   int nranks_ = 0;
   std::vector<ConnPtr> ranks_;             // by rank; kept after the rank left
   std::vector<std::vector<Frame>> early_;  // DELIVERs for ranks that have not joined yet
@@ -266,14 +292,16 @@ void Root::onAccepted(ConnPtr c) {
   error_code ec;
   tcp::endpoint peer = c->sock.remote_endpoint(ec);
   if (!ec) c->remote = fromEndpoint(peer).toString();
-  if (conns_.size() >= kMaxConnections) {
+  if (conns_.size() - pending_.size() >= kMaxConnections) {
     STRATA_WARN("bootstrap root %s: dropped connection from %s: too many connections",
                 name_.c_str(), c->remote.c_str());
     c->sock.close(ec);
     return;
   }
+  if (pending_.size() >= maxPending_) evictOldestUnauthenticated();
   c->sock.set_option(tcp::no_delay(true), ec);
   conns_.insert(c);
+  c->pendingAt = pending_.insert(pending_.end(), c);
   c->helloTimer.expires_after(std::chrono::milliseconds(opts_.helloTimeoutMs));
   c->helloTimer.async_wait([this, c](const error_code& e) {
     if (e || c->state != Conn::State::kHello) return;
@@ -282,9 +310,29 @@ void Root::onAccepted(ConnPtr c) {
   readHeader(c);
 }
 
+void Root::evictOldestUnauthenticated() {
+  ConnPtr oldest = pending_.front();
+  STRATA_INFO(Subsys::kBootstrap,
+              "bootstrap root %s: closing the oldest of %zu connections that have not proved the "
+              "secret (from %s) to make room for a new one",
+              name_.c_str(), pending_.size(), oldest->remote.c_str());
+  unpend(oldest);
+  oldest->helloTimer.cancel();
+  oldest->state = Conn::State::kLeaving;
+  oldest->closeWhenFlushed = true;
+  enqueue(oldest, makeFrame(encodeFrame(FrameType::kBusy, {})));
+}
+
+void Root::unpend(const ConnPtr& c) {
+  if (!c->pendingAt) return;
+  pending_.erase(*c->pendingAt);
+  c->pendingAt.reset();
+}
+
 void Root::readHeader(ConnPtr c) {
   asio::async_read(c->sock, asio::buffer(c->header), [this, c](const error_code& ec, size_t n) {
-    if (c->state == Conn::State::kClosed) return;
+    // Leaving: only its last frames are written (an evicted connection's BUSY, say).
+    if (c->state == Conn::State::kClosed || c->state == Conn::State::kLeaving) return;
     if (ec) {
       onReadError(c, ec, n);
       return;
@@ -317,7 +365,7 @@ void Root::onHeader(ConnPtr c, size_t /*n*/) {
     return;
   }
   asio::async_read(c->sock, asio::buffer(c->body), [this, c, type](const error_code& ec, size_t n) {
-    if (c->state == Conn::State::kClosed) return;
+    if (c->state == Conn::State::kClosed || c->state == Conn::State::kLeaving) return;
     if (ec) {
       onReadError(c, ec, n + kFrameHeaderBytes);
       return;
@@ -363,6 +411,7 @@ void Root::onHello(ConnPtr c) {
     early_.resize(nranks_);
   }
   c->helloTimer.cancel();
+  unpend(c);
   c->state = Conn::State::kJoined;
   c->rank = h.rank;
   ranks_[h.rank] = c;
@@ -467,6 +516,7 @@ void Root::refuse(ConnPtr c, const std::string& reason) {
   STRATA_WARN("bootstrap root %s: dropped connection from %s: %s", name_.c_str(),
               c->remote.c_str(), reason.c_str());
   c->helloTimer.cancel();
+  unpend(c);
   c->state = Conn::State::kLeaving;
   c->closeWhenFlushed = true;
   enqueue(c, makeFrame(encodeFrame(FrameType::kError, reason)));
@@ -532,6 +582,7 @@ void Root::writeNext(ConnPtr c) {
 void Root::closeNow(ConnPtr c) {
   if (c->state == Conn::State::kClosed) return;
   c->state = Conn::State::kClosed;
+  unpend(c);
   error_code ec;
   c->helloTimer.cancel();
   c->sock.close(ec);

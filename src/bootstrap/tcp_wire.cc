@@ -85,6 +85,7 @@ const char* frameTypeName(FrameType type) {
     case FrameType::kDeliver: return "DELIVER";
     case FrameType::kError: return "ERROR";
     case FrameType::kBye: return "BYE";
+    case FrameType::kBusy: return "BUSY";
   }
   return "UNKNOWN";
 }
@@ -94,7 +95,7 @@ Result<FrameHeader> parseFrameHeader(const uint8_t* bytes) {
   if (magic != kFrameMagic)
     return makeError(strataRemoteError, "bad frame magic 0x%08x", static_cast<unsigned>(magic));
   uint16_t type = static_cast<uint16_t>(bytes[4] | bytes[5] << 8);
-  if (type < static_cast<uint16_t>(FrameType::kHello) || type > static_cast<uint16_t>(FrameType::kBye))
+  if (type < static_cast<uint16_t>(FrameType::kHello) || type > static_cast<uint16_t>(FrameType::kBusy))
     return makeError(strataRemoteError, "unknown frame type %u", static_cast<unsigned>(type));
   uint32_t length = loadU32(bytes + 8);
   if (length > kMaxFramePayload)

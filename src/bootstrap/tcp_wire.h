@@ -38,6 +38,9 @@ enum class FrameType : uint16_t {
   kDeliver = 6,
   kError = 7,
   kBye = 8,
+  // To a connection that had not proved the secret yet, closed to make room for newer ones
+  // (too many unauthenticated connections): a real rank says hello again.
+  kBusy = 9,
 };
 
 const char* frameTypeName(FrameType type);

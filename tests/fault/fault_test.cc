@@ -1,11 +1,19 @@
 // Faults injected into ranks that are processes meeting through the real TCP bootstrap and
 // transports: what the survivors return, how they name the lost rank, what is left behind.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -203,6 +211,53 @@ TEST(Leftovers, SegmentOfARankKilledDuringShmSetupIsSweptByTheNextInit) {
   ASSERT_TRUE(next.waitAll(Clock::now() + kTestBudget)) << next.allOutput();
   expectAllSucceeded(next);
   for (auto& n : leftovers) EXPECT_FALSE(shmExists(n)) << n << " is still in /dev/shm";
+}
+
+// A connection to 127.0.0.1:port, or -1 when nobody listens.
+int connectTo(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// 4,200 idle connections that never say hello (more than the root's connection budget) do not
+// keep a rank from joining: the oldest unauthenticated ones make room for newer ones.
+TEST(Bootstrap, IdleUnauthenticatedConnectionsDoNotLockRanksOut) {
+  constexpr int kIdle = 4200;
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_cur < kIdle + 256) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, kIdle + 1024);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < kIdle + 256) GTEST_SKIP() << "the descriptor limit is too low for the flood";
+  const int port = pickFreePort();
+  WorkerGroup group(kWorker, 2, commIdFor(port), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "30000");
+  ASSERT_TRUE(group.start(0, {"init"})) << group.error();
+  std::vector<int> idle;
+  const auto until = Clock::now() + seconds(20);
+  while (idle.empty() && Clock::now() < until && !group.exited(0)) {
+    if (int fd = connectTo(port); fd >= 0) idle.push_back(fd);
+    else group.pumpFor(milliseconds(10));
+  }
+  ASSERT_FALSE(idle.empty()) << "rank 0 never listened:\n" << group.allOutput();
+  while (static_cast<int>(idle.size()) < kIdle) {
+    int fd = connectTo(port);
+    ASSERT_GE(fd, 0) << "connection " << idle.size() << ": " << std::strerror(errno);
+    idle.push_back(fd);
+  }
+  ASSERT_TRUE(group.start(1, {"init"})) << group.error();
+  const bool finished = group.waitAll(Clock::now() + kTestBudget);
+  for (int fd : idle) ::close(fd);
+  ASSERT_TRUE(finished) << group.allOutput();
+  expectAllSucceeded(group);
 }
 
 }  // namespace
