@@ -40,6 +40,10 @@ constexpr size_t kMaxConnections = 4096;
 // told (BUSY) and says hello again. The budget also stays within the descriptor limit.
 constexpr size_t kMaxUnauthenticated = 1024;
 constexpr size_t kMinUnauthenticated = 16;
+// Bytes of DELIVERs the root holds for ranks that have not joined yet. Ranks send such early
+// messages only during setup, and small ones; past this, a sender holding the secret could grow
+// the root without bound, so the job fails instead, saying why.
+constexpr size_t kMaxEarlyBytes = kMaxFramePayload;
 // How often a root watching the launcher looks for ranks reported ended.
 constexpr auto kLauncherPollInterval = std::chrono::milliseconds(50);
 
@@ -170,6 +174,7 @@ class Root {
   int nranks_ = 0;
   std::vector<ConnPtr> ranks_;             // by rank; kept after the rank left
   std::vector<std::vector<Frame>> early_;  // DELIVERs for ranks that have not joined yet
+  size_t earlyBytes_ = 0;                  // their total, at most kMaxEarlyBytes
   int joined_ = 0;
   int departed_ = 0;
   std::map<uint64_t, Round> rounds_;
@@ -421,7 +426,10 @@ void Root::onHello(ConnPtr c) {
   STRATA_INFO(Subsys::kBootstrap, "bootstrap root %s: rank %d of %d joined from %s (%d joined)",
               name_.c_str(), h.rank, nranks_, c->remote.c_str(), joined_);
   enqueue(c, makeFrame(encodeFrame(FrameType::kWelcome, {})));
-  for (auto& f : early_[h.rank]) enqueue(c, std::move(f));
+  for (auto& f : early_[h.rank]) {
+    earlyBytes_ -= f->size();
+    enqueue(c, std::move(f));
+  }
   early_[h.rank].clear();
   if (!failure_.empty()) enqueue(c, makeFrame(encodeFrame(FrameType::kError, failure_)));
 }
@@ -465,8 +473,15 @@ void Root::onSend(ConnPtr c) {
     return drop(c, format("rank %d sent to rank %d, outside 0..%d", c->rank, m->peer, nranks_ - 1));
   Frame f = makeFrame(encodePeerFrame(FrameType::kDeliver, c->rank, m->tag, m->blob));
   ConnPtr dst = ranks_[m->peer];
-  if (!dst)
+  if (!dst) {
+    if (f->size() > kMaxEarlyBytes - earlyBytes_)
+      return failJob(format("rank %d sent %zu bytes for rank %d, which has not joined yet: the "
+                            "root holds at most %zu bytes for ranks that have not joined (%zu "
+                            "held already)",
+                            c->rank, m->blob.size(), m->peer, kMaxEarlyBytes, earlyBytes_));
+    earlyBytes_ += f->size();
     early_[m->peer].push_back(std::move(f));
+  }
   else if (dst->state == Conn::State::kJoined)
     enqueue(dst, std::move(f));
   else

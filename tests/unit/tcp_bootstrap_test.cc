@@ -354,6 +354,24 @@ TEST_F(TcpBootstrapTest, SendRecvMatchesSourceAndTagInOrder) {
   for (int r = 0; r < kRanks; ++r) EXPECT_EQ(failures[r], 0) << "rank " << r;
 }
 
+// A rank holding the secret cannot make the root buffer without bound for a rank that has not
+// joined: past the root's bound the job fails, and the message says so.
+TEST_F(TcpBootstrapTest, MessagesForARankNotJoinedYetAreBounded) {
+  auto id = createUniqueId();
+  ASSERT_TRUE(id.isOk());
+  auto bs = connectTcpBootstrap(id.value(), 0, 2, timeoutOf(10000));
+  ASSERT_TRUE(bs.isOk()) << bs.status().message();
+  const std::string blob(16u << 20, 'x');
+  // 80 MiB, past the root's bound of 64 MiB for ranks that have not joined.
+  Status failed;
+  for (int i = 0; i < 5 && failed.isOk(); ++i) failed = bs.value()->send(1, 0, blob);
+  // A send is fire and forget: the root's verdict shows on the next wait.
+  if (failed.isOk()) failed = bs.value()->recv(0, 7).status();
+  EXPECT_EQ(failed.code(), strataRemoteError) << failed.message();
+  EXPECT_NE(failed.message().find("which has not joined yet"), std::string::npos)
+      << failed.message();
+}
+
 TEST_F(TcpBootstrapTest, RejectsBadPeersAndReportsRecvTimeouts) {
   auto id = createUniqueId();
   ASSERT_TRUE(id.isOk());
