@@ -1,9 +1,15 @@
 #include "bootstrap/launch_env.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "base/logging.h"
 #include "bootstrap/pmix_id_exchange.h"
@@ -132,25 +138,88 @@ Result<std::string> rootAddress(const Launcher& l) {
   return host + ":" + std::to_string(port + 1);
 }
 
+Result<BootstrapSecret> parseSecretHex(const std::string& hex, const char* from) {
+  BootstrapSecret s{};
+  bool ok = hex.size() == 2 * s.size();
+  for (size_t i = 0; ok && i < s.size(); ++i) {
+    int hi = hexDigit(hex[2 * i]);
+    int lo = hexDigit(hex[2 * i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    s[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  if (!ok)
+    return makeError(strataInvalidArgument, "%s must be 32 hex digits (128 bits), got %zu characters",
+                     from, hex.size());
+  return s;
+}
+
+// The secret in the file STRATA_COMM_SECRET_FILE names: 32 hex digits, surrounding white space
+// ignored. The file must be this user's and private (no access for group or others), as the
+// launcher that writes it for every rank makes it; anything else is refused, saying why.
+Result<BootstrapSecret> secretFromFile(const char* path) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return makeError(strataInvalidArgument, "STRATA_COMM_SECRET_FILE=%s cannot be opened: %s",
+                     path, std::strerror(errno));
+  struct stat st {};
+  std::string text;
+  Status bad;
+  if (::fstat(fd, &st) != 0) {
+    bad = makeError(strataSystemError, "STRATA_COMM_SECRET_FILE=%s: fstat failed: %s", path,
+                    std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    bad = makeError(strataInvalidArgument, "STRATA_COMM_SECRET_FILE=%s is not a regular file",
+                    path);
+  } else if ((st.st_mode & 077) != 0) {
+    bad = makeError(strataInvalidArgument,
+                    "STRATA_COMM_SECRET_FILE=%s has mode %04o: other users may read or change "
+                    "the secret; make it private to its owner (chmod 600)",
+                    path, static_cast<unsigned>(st.st_mode & 07777));
+  } else if (st.st_uid != ::geteuid()) {
+    bad = makeError(strataInvalidArgument,
+                    "STRATA_COMM_SECRET_FILE=%s belongs to uid %u, not to this user (uid %u)", path,
+                    static_cast<unsigned>(st.st_uid), static_cast<unsigned>(::geteuid()));
+  } else {
+    char buf[256];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() < 4096)
+      text.append(buf, static_cast<size_t>(n));
+    if (n < 0)
+      bad = makeError(strataSystemError, "STRATA_COMM_SECRET_FILE=%s cannot be read: %s", path,
+                      std::strerror(errno));
+  }
+  ::close(fd);
+  if (!bad.isOk()) return bad;
+  const char* kSpace = " \t\r\n";
+  const size_t begin = text.find_first_not_of(kSpace);
+  const size_t end = text.find_last_not_of(kSpace);
+  text = begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
+  return parseSecretHex(text, format("the secret in STRATA_COMM_SECRET_FILE=%s", path).c_str());
+}
+
+// Once per process and whatever the log level: a derived secret protects nothing.
+void warnComputableSecret(const std::string& commId) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    std::fprintf(stderr,
+                 "STRATA WARN bootstrap: neither STRATA_COMM_SECRET, STRATA_COMM_SECRET_FILE nor a "
+                 "job id is set; the secret of the root at %s derives from its address alone, so "
+                 "anyone on this host or network who can reach it can compute it and join the "
+                 "job. Set STRATA_COMM_SECRET_FILE to a private file holding a random secret "
+                 "(docs/errors.md).\n",
+                 commId.c_str());
+  });
+}
+
 }  // namespace
 
+bool chosenSecretInEnvironment() {
+  return envValue("STRATA_COMM_SECRET") != nullptr || envValue("STRATA_COMM_SECRET_FILE") != nullptr;
+}
+
 Result<BootstrapSecret> launchSecret(const std::string& commId) {
-  if (const char* hex = envValue("STRATA_COMM_SECRET")) {
-    BootstrapSecret s{};
-    size_t n = std::strlen(hex);
-    bool ok = n == 2 * s.size();
-    for (size_t i = 0; ok && i < s.size(); ++i) {
-      int hi = hexDigit(hex[2 * i]);
-      int lo = hexDigit(hex[2 * i + 1]);
-      ok = hi >= 0 && lo >= 0;
-      s[i] = static_cast<uint8_t>(hi << 4 | lo);
-    }
-    if (!ok)
-      return makeError(strataInvalidArgument,
-                       "STRATA_COMM_SECRET must be 32 hex digits (128 bits), got %zu characters",
-                       n);
-    return s;
-  }
+  if (const char* hex = envValue("STRATA_COMM_SECRET")) return parseSecretHex(hex, "STRATA_COMM_SECRET");
+  if (const char* path = envValue("STRATA_COMM_SECRET_FILE")) return secretFromFile(path);
   std::string material = "strata-bootstrap-secret/" + commId;
   bool anyJobId = false;
   for (const char* var : kJobIdVars) {
@@ -159,10 +228,7 @@ Result<BootstrapSecret> launchSecret(const std::string& commId) {
       anyJobId = true;
     }
   }
-  if (!anyJobId)
-    STRATA_WARN("bootstrap: neither STRATA_COMM_SECRET nor a job id is set; the secret of the "
-                "root at %s derives from its address alone, so anyone who can reach it can join",
-                commId.c_str());
+  if (!anyJobId) warnComputableSecret(commId);
   return deriveSecret(material);
 }
 
@@ -198,7 +264,7 @@ Result<LaunchEnv> detectLaunchEnv() {
   env.pmix = env.commId.empty();
   if (env.pmix) {
     // Rank 0 makes the id: with a random secret unless the user chose one.
-    if (envValue("STRATA_COMM_SECRET")) {
+    if (chosenSecretInEnvironment()) {
       STRATA_ASSIGN(env.secret, launchSecret(""));
     }
   } else {
@@ -213,7 +279,7 @@ Result<LaunchEnv> detectLaunchEnv() {
 
 Result<strataUniqueId> launchUniqueId(const LaunchEnv& env, long timeoutMs) {
   if (!env.pmix) return uniqueIdFromAddress(env.commId, env.secret);
-  const bool chosenSecret = envValue("STRATA_COMM_SECRET") != nullptr;
+  const bool chosenSecret = chosenSecretInEnvironment();
   auto makeId = [&] { return hostRootHere(chosenSecret ? env.secret : randomSecret()); };
   return shareUniqueIdOverPmix(env.rank, makeId, timeoutMs);
 }

@@ -12,11 +12,12 @@
 // (pmix_id_exchange.h). mpirun and Slurm without PMIx need STRATA_COMM_ID.
 //
 // The secret every connection to the root must prove is STRATA_COMM_SECRET (32 hex digits) when
-// set. Otherwise it is derived from the root address and a job identifier found in the
+// set, else the content of the private (mode 0600, own) file STRATA_COMM_SECRET_FILE names.
+// Otherwise it is derived from the root address and a job identifier found in the
 // environment (SLURM_JOB_ID, OMPI_MCA_ess_base_jobid, PMIX_NAMESPACE, TORCHELASTIC_RUN_ID, ...),
 // which keeps concurrent jobs apart but is no protection: anyone who can read those variables,
-// or guess them, and reach the port can join. Without STRATA_COMM_SECRET, treat the root's port
-// as open to everyone who can reach it.
+// or guess them, and reach the port can join. Without STRATA_COMM_SECRET(_FILE), treat the root's
+// port as open to everyone who can reach it.
 #pragma once
 
 #include <array>
@@ -49,8 +50,13 @@ Result<LaunchEnv> detectLaunchEnv();
 // PMIx (collective over the job's ranks; timeoutMs bounds the wait).
 Result<strataUniqueId> launchUniqueId(const LaunchEnv& env, long timeoutMs);
 
-// The secret for the root at commId: STRATA_COMM_SECRET, else derived from commId and the job
-// identifier in the environment (the same in every process of the job).
+// The secret for the root at commId: STRATA_COMM_SECRET, else the one in the private file
+// STRATA_COMM_SECRET_FILE names, else derived from commId and the job identifier in the
+// environment (the same in every process of the job). A secret derived from the address alone
+// (no job id) is announced on stderr once per process, whatever the log level.
 Result<BootstrapSecret> launchSecret(const std::string& commId);
+
+// STRATA_COMM_SECRET or STRATA_COMM_SECRET_FILE is set.
+bool chosenSecretInEnvironment();
 
 }  // namespace strata

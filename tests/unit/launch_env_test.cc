@@ -1,7 +1,10 @@
 #include "bootstrap/launch_env.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -18,6 +21,7 @@ namespace {
 const char* const kLaunchVars[] = {
     "STRATA_RANK",          "STRATA_NRANKS",        "STRATA_LOCAL_RANK",
     "STRATA_COMM_ID",       "STRATA_COMM_SECRET",   "STRATA_JOB_ID",
+    "STRATA_COMM_SECRET_FILE",
     "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
     "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid", "PMIX_NAMESPACE",
     "SLURM_PROCID",         "SLURM_NTASKS",         "SLURM_NPROCS",
@@ -254,6 +258,63 @@ TEST_F(LaunchEnvTest, LaunchSecretPrefersTheExplicitOne) {
   std::array<uint8_t, 16> ones;
   ones.fill(0xff);
   EXPECT_EQ(launchSecret("127.0.0.1:5000").value(), ones);
+}
+
+// A secret file: 0600 and this user's is read (white space around the digits ignored); one that
+// others may read is refused with a message naming the file and its mode.
+TEST_F(LaunchEnvTest, SecretFileMustBePrivate) {
+  char path[] = "/tmp/strata-secret-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = "00112233445566778899aabbccddeeff\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  set("STRATA_COMM_SECRET_FILE", path);
+  ASSERT_EQ(chmod(path, 0600), 0);
+  auto secret = launchSecret("127.0.0.1:5000");
+  ASSERT_TRUE(secret.isOk()) << secret.status().message();
+  EXPECT_EQ(secret.value()[0], 0x00);
+  EXPECT_EQ(secret.value()[1], 0x11);
+  EXPECT_EQ(secret.value()[15], 0xff);
+  EXPECT_TRUE(chosenSecretInEnvironment());
+
+  ASSERT_EQ(chmod(path, 0644), 0);
+  auto refused = launchSecret("127.0.0.1:5000");
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), strataInvalidArgument);
+  EXPECT_TRUE(contains(refused.status().message(), path)) << refused.status().message();
+  EXPECT_TRUE(contains(refused.status().message(), "mode 0644")) << refused.status().message();
+
+  ASSERT_EQ(chmod(path, 0600), 0);
+  const std::string bad = "not hex";
+  FILE* f = std::fopen(path, "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs(bad.c_str(), f);
+  std::fclose(f);
+  EXPECT_TRUE(contains(launchSecret("x:1").status().message(), "must be 32 hex digits"));
+  unlink(path);
+}
+
+// A secret derived from the address alone is announced on stderr once, with logging off.
+TEST_F(LaunchEnvTest, ComputableSecretIsAnnouncedOnceOnStderr) {
+  testing::internal::CaptureStderr();
+  ASSERT_TRUE(launchSecret("127.0.0.1:5000").isOk());
+  ASSERT_TRUE(launchSecret("127.0.0.1:5002").isOk());
+  const std::string err = testing::internal::GetCapturedStderr();
+  size_t count = 0;
+  for (size_t at = err.find("derives from its address alone"); at != std::string::npos;
+       at = err.find("derives from its address alone", at + 1))
+    ++count;
+  // Once per process: earlier tests of this process may have announced it already.
+  EXPECT_LE(count, 1u) << err;
+  if (count == 1) {
+    EXPECT_TRUE(contains(err, "STRATA_COMM_SECRET_FILE")) << err;
+  }
+  // With a job id the secret is not computable from the address: nothing more is printed.
+  set("STRATA_JOB_ID", "job-42");
+  testing::internal::CaptureStderr();
+  ASSERT_TRUE(launchSecret("127.0.0.1:5000").isOk());
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace
