@@ -7,7 +7,7 @@ packages=(
   libboost-dev libgtest-dev libgmock-dev googletest
   libhwloc-dev nlohmann-json3-dev libcli11-dev
   libopenmpi-dev openmpi-bin libpmix-dev libucx-dev libfabric-dev
-  iproute2 python3
+  iproute2 python3 clang libclang-rt-14-dev
   python3-dev python3-pybind11 python3-numpy python3-pytest python3-torch
 )
 

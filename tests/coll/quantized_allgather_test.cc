@@ -331,7 +331,8 @@ INSTANTIATE_TEST_SUITE_P(Ranks, QuantizedAllGatherTest,
 class QuantizedAllGatherLarge : public ::testing::TestWithParam<std::tuple<bool, int>> {};
 
 TEST_P(QuantizedAllGatherLarge, LargeCountWithinBound) {
-  const auto [sim, n] = GetParam();
+  const bool sim = std::get<0>(GetParam());
+  const int n = std::get<1>(GetParam());
   strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
   cfg.timeoutMs = 120000;
   cfg.transport = sim ? "sim" : nullptr;

@@ -145,7 +145,9 @@ std::string runAndCheck(const std::string& coll, int rank, int n, size_t cnt, st
 class DirectCollTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(DirectCollTest, MatchesReference) {
-  const auto& [c, n, cnt] = GetParam();
+  const auto& c = std::get<0>(GetParam());
+  const int n = std::get<1>(GetParam());
+  const size_t cnt = std::get<2>(GetParam());
   const std::string tune = c.coll + ":@" + c.algo;
   runRanks(n, tune, [&](int rank, strataComm_t comm) {
     Windowed w = registerRegion(comm);
