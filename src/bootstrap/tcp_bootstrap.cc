@@ -243,9 +243,13 @@ void TcpBootstrap::resetConnection() {
 
 void TcpBootstrap::onReadFailed(const error_code& ec) {
   closed_ = true;
-  if (closeReason_.empty())
+  if (closeReason_.empty()) {
     closeReason_ = ec == asio::error::eof ? std::string("closed the connection")
                                           : "connection failed: " + ec.message();
+    // The root goes away with the process hosting it: name that rank as the likely loss.
+    if (id_.rankZeroHosts && rank_ != 0 && welcomed_)
+      closeReason_ += "; rank 0, which hosts it, may have died";
+  }
 }
 
 void TcpBootstrap::onFrame(FrameType type) {

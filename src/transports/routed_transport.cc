@@ -30,9 +30,17 @@ Status RoutedTransport::checkPeers() {
   return localAbortOnly && !networkAbortOnly ? network : local;
 }
 
+// Either half's notice carries whom either half blamed: a rank on this host that aborted
+// because a rank on another host died names the dead one to both.
 void RoutedTransport::markAborted() {
+  if (int c = culprit(); c >= 0) noteCulprit(c);
   local_->markAborted();
   network_->markAborted();
+}
+
+int RoutedTransport::culprit() const {
+  const int local = local_->culprit();
+  return local >= 0 ? local : network_->culprit();
 }
 
 void RoutedTransport::noteCulprit(int rank) {

@@ -23,6 +23,7 @@ class RoutedTransport final : public Transport {
   Status checkPeers() override;
   void markAborted() override;
   void noteCulprit(int rank) override;
+  int culprit() const override;
   std::string describeStoppedPeers() override;
   // The network is the slower hop, so plans pipeline at its granularity.
   size_t chunkBytes() const override { return network_->chunkBytes(); }

@@ -182,6 +182,11 @@ class TaggedTransport final : public Transport, private FabricSink {
     if (culprit_ < 0) culprit_ = rank;
   }
 
+  int culprit() const override {
+    std::lock_guard<std::mutex> g(mutex_);
+    return culprit_;
+  }
+
   void markAborted() override {
     std::lock_guard<std::mutex> g(mutex_);
     if (aborted_ || closing_) return;
@@ -618,7 +623,7 @@ class TaggedTransport final : public Transport, private FabricSink {
   std::unique_ptr<TaggedFabric> fabric_;
 
   // Everything below is guarded by mutex_: one thread at a time drives the network.
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<Link> links_;
   uint64_t* abortIn_ = nullptr;
   FabricOp abortRecv_;

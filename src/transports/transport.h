@@ -83,6 +83,8 @@ class Transport {
   // The rank (in the whole communicator) a wait of this rank failed on, e.g. the peer a
   // timed-out receive was waiting for. Weaker evidence than a peer seen dead or stopped.
   virtual void noteCulprit(int /*rank*/) {}
+  // The rank this transport blames for this rank's failure so far; -1 when none.
+  virtual int culprit() const { return -1; }
 
   // Peers that are alive but cannot make progress (stopped by a signal or a debugger), as
   // "rank 2 (pid 123) is stopped"; empty when none is known.

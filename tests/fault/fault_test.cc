@@ -49,6 +49,8 @@ pid_t childPid(const std::string& output) {
   return at == std::string::npos ? -1 : static_cast<pid_t>(std::stol(output.substr(at + 6)));
 }
 
+void expectSurvivorsName(const WorkerGroup& group, int lost);
+
 // Every descriptor the library opens (bootstrap listener, accepted and client sockets, shared
 // memory, the root's event loop) is close-on-exec, as /proc/self/fdinfo shows it.
 TEST(Cloexec, EveryDescriptorOpenedByInitIsCloseOnExec) {
@@ -76,6 +78,7 @@ TEST(Cloexec, PeerFailsAtOnceWhenAForkingRankIsKilled) {
   EXPECT_TRUE(exitedWith(group.status(1), 10 + 6 /* strataRemoteError */))
       << "rank 1 did not see rank 0's connections close:\n"
       << group.allOutput();
+  expectSurvivorsName(group, 0);
 }
 
 // The line in which a worker reported its failed call ("rank R: KIND returned X: message").
@@ -257,6 +260,136 @@ TEST(Bootstrap, IdleUnauthenticatedConnectionsDoNotLockRanksOut) {
   const bool finished = group.waitAll(Clock::now() + kTestBudget);
   for (int fd : idle) ::close(fd);
   ASSERT_TRUE(finished) << group.allOutput();
+  expectAllSucceeded(group);
+}
+
+// Every survivor's report names the lost rank.
+void expectSurvivorsName(const WorkerGroup& group, int lost) {
+  const std::string name = "rank " + std::to_string(lost);
+  for (int r = 0; r < group.size(); ++r) {
+    if (r == lost) continue;
+    const std::string line = errorLine(group.output(r));
+    EXPECT_NE(line.find(name), std::string::npos)
+        << "rank " << r << " does not name " << name << ": " << line << "\n"
+        << group.allOutput();
+  }
+}
+
+constexpr milliseconds kFaultTimeout{3000};
+constexpr milliseconds kFaultMargin{2000};
+
+// SIGKILL of rank 1 of 3 in the middle of each collective kind, over shared memory.
+class KilledMidCollective : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KilledMidCollective, SurvivorsFailWithinTheTimeoutNamingTheLostRank) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  ASSERT_TRUE(group.startAll({"loop", GetParam()})) << group.error();
+  expectSurvivorsFailAfterKill(group, 1, Clock::now() + kTestBudget, kFaultTimeout + kFaultMargin);
+  expectSurvivorsName(group, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shm, KilledMidCollective,
+                         ::testing::Values("allreduce", "broadcast", "reduce", "allgather",
+                                           "allgatherv", "reducescatter", "alltoall", "alltoallv",
+                                           "sendrecv", "barrier"),
+                         [](const auto& info) { return std::string(info.param); });
+
+// The network transports between two fake hosts of two ranks each on loopback (the recipe of
+// tests/netns): rank 2 SIGKILLed mid-AllReduce; every survivor, on its host or the other,
+// names it.
+class KilledOverNetwork : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KilledOverNetwork, SurvivorsNameTheLostRank) {
+  const std::string transport = GetParam();
+  WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "10000");
+  group.setEnv("STRATA_TRANSPORT", transport);
+  if (transport == "ucx") {
+    group.setEnv("UCX_TLS", "tcp");
+    group.setEnv("UCX_NET_DEVICES", "lo");
+  } else {
+    group.setEnv("FI_PROVIDER", "tcp");
+    group.setEnv("FI_TCP_IFACE", "lo");
+  }
+  for (int r = 0; r < 4; ++r) {
+    group.setEnv("STRATA_HOSTID", "fault-host-" + std::to_string(r / 2));
+    ASSERT_TRUE(group.start(r, {"loop", "allreduce"})) << group.error();
+  }
+  expectSurvivorsFailAfterKill(group, 2, Clock::now() + kTestBudget, seconds(12));
+  expectSurvivorsName(group, 2);
+}
+
+std::vector<const char*> networkTransports() {
+  std::vector<const char*> t;
+#ifdef STRATA_FAULT_HAVE_UCX
+  t.push_back("ucx");
+#endif
+#ifdef STRATA_FAULT_HAVE_OFI
+  t.push_back("ofi");
+#endif
+  return t;
+}
+
+INSTANTIATE_TEST_SUITE_P(Loopback, KilledOverNetwork, ::testing::ValuesIn(networkTransports()),
+                         [](const auto& info) { return std::string(info.param); });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KilledOverNetwork);
+
+// SIGKILL of rank 2 after it joined the bootstrap, while rank 0 waits in init for the others
+// (rank 1 never starts): rank 0 fails init naming rank 2, not with a timeout about rank 1.
+TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  group.setEnv("STRATA_DEBUG", "INFO");
+  group.setEnv("STRATA_DEBUG_SUBSYS", "BOOTSTRAP");
+  ASSERT_TRUE(group.start(0, {"loop", "allreduce"})) << group.error();
+  group.setEnv("STRATA_DEBUG", "");
+  ASSERT_TRUE(group.start(2, {"loop", "allreduce"})) << group.error();
+  ASSERT_TRUE(group.waitForOutput(0, "rank 2 of 3 joined", Clock::now() + kTestBudget))
+      << group.allOutput();
+  group.hold(2);
+  const auto killedAt = Clock::now();
+  group.kill(2, SIGKILL);
+  ASSERT_TRUE(group.waitAll(Clock::now() + seconds(30), {0})) << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+  EXPECT_TRUE(exitedWith(group.status(0), 10 + 6))
+      << describeWaitStatus(group.status(0)) << "\n"
+      << group.allOutput();
+  EXPECT_LE(returnTime(group, 0) - killedAt, kFaultTimeout + kFaultMargin) << group.allOutput();
+  const std::string line = errorLine(group.output(0));
+  EXPECT_NE(line.find("rank 2"), std::string::npos) << line;
+  group.release(2);
+}
+
+// SIGKILL of rank 1 while ranks 0 and 2 wait for it in Finalize.
+TEST(Finalize, RankKilledWhileOthersFinalizeIsNamed) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  ASSERT_TRUE(group.startAll({"finalize-wait", "1"})) << group.error();
+  expectSurvivorsFailAfterKill(group, 1, Clock::now() + kTestBudget, kFaultTimeout + kFaultMargin);
+  expectSurvivorsName(group, 1);
+}
+
+// strataCommAbort from another thread ends an AllReduce that would otherwise wait for its whole
+// (long) deadline; the bound only keeps a broken abort from hanging the suite.
+TEST(Abort, AbortFromAnotherThreadUnblocksAStuckCall) {
+  WorkerGroup group(kWorker, 2, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "600000");
+  ASSERT_TRUE(group.startAll({"abort-thread"})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget, {0})) << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+  EXPECT_TRUE(exitedWith(group.status(0), 10 + 6)) << describeWaitStatus(group.status(0)) << "\n"
+                                                   << group.allOutput();
+  EXPECT_NE(group.output(0).find("returned strataRemoteError after the abort"), std::string::npos)
+      << group.allOutput();
+}
+
+// Communicators destroyed or aborted leave no shared-memory segment and leak no descriptor.
+TEST(Leaks, DestroyAndAbortLeaveNoSegmentAndNoDescriptor) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "30000");
+  ASSERT_TRUE(group.startAll({"cycles"})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << group.allOutput();
   expectAllSucceeded(group);
 }
 

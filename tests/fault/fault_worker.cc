@@ -6,6 +6,11 @@
 //                allgatherv, reducescatter, alltoall, alltoallv, sendrecv, barrier), prints
 //                READY and repeats it until one fails; prints the result's name and the last
 //                error and exits with 10 + its code (after strataCommAbort)
+//   finalize-wait R  rank R idles after READY; the others call Finalize and report its result
+//   abort-thread rank 0 blocks in an AllReduce rank 1 never joins and another thread aborts;
+//                exits with 10 + what the AllReduce returned
+//   cycles       communicators split off, used, then destroyed or aborted, six times: no
+//                segment stays named, no descriptor leaks; prints "OK rank R"
 //   fork-exec R  rank R starts a child that execs sleep(1) and waits to be killed; the others
 //                call strataCommFinalize, whose barrier goes through the bootstrap root that
 //                rank 0 hosts; they print the result's name and exit with 10 + its code
@@ -16,6 +21,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -23,6 +30,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strata/strata.h"
@@ -64,8 +72,13 @@ void ok(strataResult_t r, const char* what) {
     fail("%s returned %s: %s", what, resultName(r), strataGetLastError(g_comm));
 }
 
-void initComm() {
-  ok(strataCommInitFromEnv(&g_comm, nullptr), "CommInitFromEnv");
+[[noreturn]] void exitWithResult(strataResult_t r, const char* what);
+
+// faultExpected: a failed init is the expected outcome of a fault, reported like a failed call.
+void initComm(bool faultExpected = false) {
+  strataResult_t r = strataCommInitFromEnv(&g_comm, nullptr);
+  if (faultExpected && r != strataSuccess) exitWithResult(r, "CommInitFromEnv");
+  ok(r, "CommInitFromEnv");
   ok(strataCommUserRank(g_comm, &g_rank), "CommUserRank");
   ok(strataCommCount(g_comm, &g_nranks), "CommCount");
 }
@@ -88,7 +101,7 @@ void ready() {
   std::printf("rank %d: %s returned %s: %s\n", g_rank, what, resultName(r),
               strataGetLastError(g_comm));
   std::fflush(stdout);
-  strataCommAbort(g_comm);
+  if (g_comm != nullptr) strataCommAbort(g_comm);
   std::exit(10 + static_cast<int>(r));
 }
 
@@ -238,7 +251,7 @@ strataResult_t callOnce(const std::string& kind, Buffers& b) {
 }
 
 int runLoop(const std::string& kind) {
-  initComm();
+  initComm(/*faultExpected=*/true);
   Buffers b(g_nranks);
   ok(callOnce(kind, b), kind.c_str());
   ready();
@@ -247,6 +260,92 @@ int runLoop(const std::string& kind) {
     if (r != strataSuccess) exitWithResult(r, kind.c_str());
   }
   fail("no %s failed", kind.c_str());
+}
+
+// Rank `idle` waits (never calling Finalize); the others call Finalize, whose barrier needs it.
+int runFinalizeWait(int idle) {
+  initComm();
+  allReduceOnce();
+  ready();
+  if (g_rank == idle)
+    for (;;) pause();
+  exitWithResult(strataCommFinalize(g_comm), "CommFinalize");
+}
+
+// Rank 0 blocks in an AllReduce that rank 1 never joins; another thread aborts the communicator.
+// The AllReduce must return (strataRemoteError), whatever the deadline.
+int runAbortThread() {
+  initComm();
+  allReduceOnce();
+  ready();
+  if (g_rank != 0)
+    for (;;) pause();
+  std::atomic<bool> calling{false};
+  std::thread aborter([&] {
+    while (!calling.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the call settle in its wait
+    std::printf("rank 0: aborting from another thread\n");
+    std::fflush(stdout);
+    strataCommAbort(g_comm);
+  });
+  std::vector<float> x(1024, 1.0f);
+  calling.store(true);
+  strataResult_t r =
+      strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, g_comm, nullptr);
+  aborter.join();
+  g_comm = nullptr;  // freed by the abort
+  std::printf("rank 0: AllReduce returned %s after the abort\n", resultName(r));
+  std::fflush(stdout);
+  return 10 + static_cast<int>(r);
+}
+
+size_t countSegmentsOfThisProcess() {
+  const std::string prefix = "strata-" + std::to_string(getpid()) + "-";
+  size_t n = 0;
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d)) n += std::string(e->d_name).rfind(prefix, 0) == 0 ? 1 : 0;
+    closedir(d);
+  }
+  return n;
+}
+
+// Communicators split from one parent, used, then finalized and destroyed or aborted, over and
+// over: no shared-memory segment of this process stays named and the descriptor count does not
+// grow. Rank 0, which hosts each child's bootstrap root, may keep one finished root's event loop
+// (3 descriptors) until the next child reaps it.
+int runCycles() {
+  initComm();
+  size_t fdsAfterWarmup = 0;
+  for (int cycle = 1; cycle <= 6; ++cycle) {
+    strataComm_t child = nullptr;
+    ok(strataCommSplit(g_comm, 0, g_rank, &child, nullptr), "CommSplit");
+    std::vector<float> x(64 * 1024, 1.0f);
+    strataResult_t r =
+        strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, child, nullptr);
+    if (r != strataSuccess) fail("AllReduce on child %d: %s", cycle, strataGetLastError(child));
+    // Every rank is done with the child before any aborts it (an abort ends peers' calls).
+    ok(strataBarrier(g_comm, nullptr), "Barrier");
+    if (cycle % 2 == 0) {
+      ok(strataCommAbort(child), "CommAbort");
+    } else {
+      ok(strataCommFinalize(child), "CommFinalize");
+      ok(strataCommDestroy(child), "CommDestroy");
+    }
+    ok(strataBarrier(g_comm, nullptr), "Barrier");
+    if (size_t segs = countSegmentsOfThisProcess(); segs != 0)
+      fail("%zu shared-memory segments of this process still named after cycle %d", segs, cycle);
+    const size_t fds = openFds().size();
+    if (cycle == 2) fdsAfterWarmup = fds;
+    const size_t slack = g_rank == 0 ? 3 : 0;
+    if (cycle > 2 && fds > fdsAfterWarmup + slack)
+      fail("%zu descriptors open after cycle %d, %zu after cycle 2", fds, cycle, fdsAfterWarmup);
+  }
+  ok(strataCommFinalize(g_comm), "CommFinalize");
+  ok(strataCommDestroy(g_comm), "CommDestroy");
+  if (size_t segs = countSegmentsOfThisProcess(); segs != 0)
+    fail("%zu shared-memory segments of this process still named after destroy", segs);
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
 }
 
 }  // namespace
@@ -258,7 +357,10 @@ int main(int argc, char** argv) {
   if (mode == "cloexec") return runCloexec();
   if (mode == "init") return runInit();
   if (mode == "loop" && argc == 3) return runLoop(argv[2]);
+  if (mode == "finalize-wait" && argc == 3) return runFinalizeWait(std::atoi(argv[2]));
+  if (mode == "abort-thread") return runAbortThread();
+  if (mode == "cycles") return runCycles();
   if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
-  std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R\n", argv[0]);
+  std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R | finalize-wait R | abort-thread | cycles\n", argv[0]);
   return 2;
 }

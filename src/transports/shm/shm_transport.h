@@ -67,6 +67,7 @@ class ShmTransport final : public Transport {
   Status checkPeers() override;
   void markAborted() override;
   void noteCulprit(int rank) override;
+  int culprit() const override { return culprit_.load(std::memory_order_relaxed); }
   std::string describeStoppedPeers() override;
 
   size_t chunkBytes() const override { return layout_.chunkBytes; }
