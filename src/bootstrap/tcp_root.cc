@@ -170,7 +170,8 @@ class Root {
   // Everything below belongs to the root thread.
   std::set<ConnPtr> conns_;
   std::list<ConnPtr> pending_;  // unauthenticated connections, oldest first
-  const size_t maxPending_ = unauthenticatedBudget();
+  const size_t maxPending_ =
+      opts_.maxUnauthenticated > 0 ? opts_.maxUnauthenticated : unauthenticatedBudget();
   int nranks_ = 0;
   std::vector<ConnPtr> ranks_;             // by rank; kept after the rank left
   std::vector<std::vector<Frame>> early_;  // DELIVERs for ranks that have not joined yet

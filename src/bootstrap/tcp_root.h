@@ -23,6 +23,9 @@ struct TcpRootOptions {
   BootstrapSecret secret{};         // every hello must carry it
   bool fallbackToWildcard = false;  // bind the wildcard address when `bind` is not local
   long helloTimeoutMs = 5000;       // a connection must say hello within this time
+  // Connections that have not proved the secret yet, past which the oldest is closed (after a
+  // BUSY frame) to make room; 0: 1024, or a quarter of the descriptor limit when lower.
+  size_t maxUnauthenticated = 0;
   // The root of the launcher's job (ranks numbered as the launcher numbers them): a rank the
   // launcher reports ended before joining fails the job at once (launcher_notice.h).
   bool watchLauncher = false;

@@ -570,6 +570,32 @@ TEST_F(TcpBootstrapTest, IntrudersAreDroppedWhileTheRanksComplete) {
         << intruders[i].reason << "\n" << log.str();
 }
 
+// Past the budget of connections that have not proved the secret, the oldest is told BUSY and
+// closed to make room for the newest, which is served.
+TEST_F(TcpBootstrapTest, OldestUnauthenticatedConnectionIsToldBusyToMakeRoom) {
+  TcpRootOptions opts;
+  opts.bind.addr = {127, 0, 0, 1};
+  opts.secret = randomSecret();
+  opts.maxUnauthenticated = 2;
+  auto root = startTcpRoot(opts);
+  ASSERT_TRUE(root.isOk()) << root.status().message();
+  RawClient oldest(root.value());
+  RawClient second(root.value());
+  RawClient newest(root.value());
+  ASSERT_TRUE(oldest.connected() && second.connected() && newest.connected());
+  EXPECT_TRUE(oldest.waitClosed(5000)) << "the oldest connection was kept";
+  ASSERT_GE(oldest.received().size(), kFrameHeaderBytes);
+  auto h = parseFrameHeader(reinterpret_cast<const uint8_t*>(oldest.received().data()));
+  ASSERT_TRUE(h.isOk()) << h.status().message();
+  EXPECT_EQ(h.value().type, FrameType::kBusy);
+  // The newest is served: its hello is welcomed.
+  newest.sendBytes(encodeHelloFrame(kWireProtocolVersion, opts.secret, 0, 1));
+  ASSERT_TRUE(newest.readAtLeast(kFrameHeaderBytes, 5000));
+  auto w = parseFrameHeader(reinterpret_cast<const uint8_t*>(newest.received().data()));
+  ASSERT_TRUE(w.isOk()) << w.status().message();
+  EXPECT_EQ(w.value().type, FrameType::kWelcome);
+}
+
 TEST_F(TcpBootstrapTest, SilentConnectionsAreDroppedAfterTheHelloTimeout) {
   TcpRootOptions opts;
   opts.bind.addr = {127, 0, 0, 1};
