@@ -400,6 +400,50 @@ STRATA_API strataResult_t strataAllGatherQuantizedRawPrequantized(
     size_t sendcount, strataQuant_t quant, size_t blockElems, strataComm_t comm,
     strataStream_t stream);
 
+/* ---- FlashComm: the fused AllReduce (docs/flashcomm.md) -------------------------------------
+ * An AllReduce written as ReduceScatter -> an epilogue on this rank's reduced shard ->
+ * AllGather, in one call: the caller's per-token work after a tensor-parallel matmul (residual
+ * add, RMSNorm) runs on 1/nranks of the rows instead of all of them, and the gather can travel
+ * as int8 with one scale per row. */
+
+/** An epilogue: called on this rank's reduced shard, in place, before it is gathered. shard
+ *  points at recvbuff + elemOffset elements and holds elemCount elements of dtype (whole rows
+ *  when a row length is given); user is strataEpilogue_t.user. It runs on the thread that runs
+ *  the call (the stream's thread for a queued call) and must not call Strata on the same
+ *  communicator. */
+typedef void (*strataEpilogueFn_t)(void* shard, size_t elemOffset, size_t elemCount,
+                                   strataDataType_t dtype, void* user);
+
+/** What strataAllReduceFused does between its ReduceScatter and its AllGather. */
+typedef struct {
+  strataEpilogueFn_t fn; /**< Called on the owned shard (required). */
+  void* user;            /**< Passed to fn as it is. */
+  size_t rowElems;       /**< 0: the shards are count / nranks elements (the first count % nranks
+                              ranks one more) and fn is called once on the whole shard. > 0: the
+                              row length (the hidden size); count must be a multiple of it, each
+                              rank owns whole rows (rows / nranks, the first rows % nranks ranks
+                              one more row, so no padding is ever seen), and fn is called once
+                              per block of whole rows as soon as that block is reduced, while
+                              the rest of the ReduceScatter goes on. */
+  int quantizeGather;    /**< 0: gather in datatype. 1: the epilogue's output is quantised to
+                              `quant` with one float32 scale per row (rowElems required; datatype
+                              float32, float16 or bfloat16) and gathered as values + scales, then
+                              dequantised on every rank, own shard included, so every rank holds
+                              the same result. */
+  strataQuant_t quant;   /**< Format of the quantised gather (strataQuantInt8 for W8A8). */
+} strataEpilogue_t;
+
+/** Reduces count elements across ranks with op like strataAllReduce, calling epi->fn on the
+ *  reduced shard this rank owns before the shards are gathered, so recvbuff ends holding the
+ *  epilogue's output on every rank (for Avg the shard is divided before fn sees it). One plan:
+ *  a ReduceScatter, callbacks on the owned shard, an AllGather (int8 with per-row scales when
+ *  epi->quantizeGather). In place when sendbuff == recvbuff. Low-precision types reduce at their
+ *  own width (strataConfig_t.reducePrecision does not apply). */
+STRATA_API strataResult_t strataAllReduceFused(const void* sendbuff, void* recvbuff, size_t count,
+                                               strataDataType_t datatype, strataRedOp_t op,
+                                               const strataEpilogue_t* epi, strataComm_t comm,
+                                               strataStream_t stream);
+
 /* ---- MoE expert parallelism (docs/moe.md) ---------------------------------------------------
  * Dispatch sends each token's hidden state to the ranks holding its top-k experts (once per
  * rank, however many of its experts that rank holds) and hands each rank its tokens grouped by

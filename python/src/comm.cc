@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <optional>
 
 #include "errors.h"
 #include "without_gil.h"
@@ -420,6 +421,61 @@ py::object Comm::allGatherQuantized(py::handle sendbuf, py::handle recvbuf, py::
                 });
 }
 
+namespace {
+
+// A Python epilogue behind the C callback: called with the GIL taken, as epilogue(offset,
+// count); the first exception it raises stops further calls and is raised by the call.
+struct PyEpilogue {
+  py::object fn;
+  std::optional<py::error_already_set> error;
+
+  static void call(void*, size_t offset, size_t count, strataDataType_t, void* user) {
+    auto* self = static_cast<PyEpilogue*>(user);
+    py::gil_scoped_acquire gil;
+    if (self->error) return;
+    try {
+      self->fn(offset, count);
+    } catch (py::error_already_set& e) {
+      self->error.emplace(std::move(e));
+    }
+  }
+};
+
+}  // namespace
+
+py::object Comm::allReduceFused(py::handle sendbuf, py::handle recvbuf, py::handle epilogue,
+                                py::handle op, long long row, py::handle quant,
+                                py::handle dtype) {
+  const char* name = "all_reduce_fused";
+  if (!PyCallable_Check(epilogue.ptr()))
+    invalidArgument(std::string(name) + ": epilogue must be callable as epilogue(offset, count)");
+  if (row < 0)
+    invalidArgument(std::string(name) + ": row is " + std::to_string(row) + ", must be >= 0");
+  if (GroupState::active())
+    invalidUsage(std::string(name) + ": cannot run inside a group (its Python epilogue runs "
+                 "during the call)");
+  strataRedOp_t red = redOpFrom(op);
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
+  expectCount(name, recv, send.count(), "the size of sendbuf");
+  PyEpilogue state{py::reinterpret_borrow<py::object>(epilogue), std::nullopt};
+  strataEpilogue_t epi{};
+  epi.fn = &PyEpilogue::call;
+  epi.user = &state;
+  epi.rowElems = static_cast<size_t>(row);
+  if (!quant.is_none()) {
+    epi.quantizeGather = 1;
+    epi.quant = quantFrom(quant);
+  }
+  strataComm_t c = handle_->get(name);
+  check(withoutGil([&] {
+          return strataAllReduceFused(send.data(), recv.data(), send.count(), send.dtype(), red,
+                                      &epi, c, nullptr);
+        }),
+        "strataAllReduceFused", c);
+  if (state.error) throw std::move(*state.error);
+  return py::none();
+}
+
 py::object Comm::allGatherQuantizedRaw(py::handle sendbuf, py::handle values, py::handle scales,
                                        py::handle quant, long long block, py::handle dtype,
                                        const std::shared_ptr<StreamState>& stream) {
@@ -599,6 +655,13 @@ tensors, used in place without copying. Without stream= a call returns once it h
            "Gathers sendbuf (float32, float16 or bfloat16) through a low-bit format (int8, int4 "
            "or fp8) with one float32 scale per block of `block` elements, dequantised into "
            "recvbuf (strataAllGatherQuantized).")
+      .def("all_reduce_fused", &Comm::allReduceFused, py::arg("sendbuf"), py::arg("recvbuf"),
+           py::arg("epilogue"), py::arg("op") = "sum", py::kw_only(), py::arg("row") = 0,
+           py::arg("quant") = py::none(), dtype,
+           "AllReduce as ReduceScatter -> epilogue(offset, count) on this rank's reduced shard "
+           "of recvbuf (elements [offset, offset + count), whole rows of `row` elements, "
+           "modified in place) -> AllGather, int8/int4/fp8 with one scale per row when quant is "
+           "given (strataAllReduceFused). recvbuf None means in place. Runs to completion.")
       .def("all_gather_quantized_raw", &Comm::allGatherQuantizedRaw, py::arg("sendbuf"),
            py::arg("values"), py::arg("scales"), py::arg("quant") = "int8", py::arg("block") = 128,
            py::kw_only(), dtype, stream,

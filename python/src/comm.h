@@ -119,6 +119,9 @@ class Comm {
       pybind11::handle sendValues, pybind11::handle sendScales, pybind11::handle values,
       pybind11::handle scales, pybind11::handle quant, long long block, pybind11::handle count,
       const std::shared_ptr<StreamState>& stream);
+  pybind11::object allReduceFused(pybind11::handle sendbuf, pybind11::handle recvbuf,
+                                  pybind11::handle epilogue, pybind11::handle op, long long row,
+                                  pybind11::handle quant, pybind11::handle dtype);
 
   // The handle shared with requests and windows.
   const std::shared_ptr<CommHandle>& handle() const { return handle_; }

@@ -25,6 +25,8 @@ const Algorithm& directPushAllGather();
 const Algorithm& directReduceScatter();
 const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
+const Algorithm& ringFusedAllReduce();
+const Algorithm& pipelinedRingFusedAllReduce();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -52,6 +54,8 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directReduceScatter(),
       &directBroadcast(),
       &directAllToAll(),
+      &ringFusedAllReduce(),
+      &pipelinedRingFusedAllReduce(),
   };
   // clang-format on
   return all;

@@ -19,6 +19,7 @@ const char* collName(CollType c) {
     case CollType::kRecv: return "Recv";
     case CollType::kBarrier: return "Barrier";
     case CollType::kAllGatherQuantized: return "AllGatherQuantized";
+    case CollType::kAllReduceFused: return "AllReduceFused";
   }
   return "?";
 }
@@ -37,6 +38,7 @@ const char* collKey(CollType c) {
     case CollType::kRecv: return "recv";
     case CollType::kBarrier: return "barrier";
     case CollType::kAllGatherQuantized: return "allgatherquantized";
+    case CollType::kAllReduceFused: return "allreducefused";
   }
   return "?";
 }

@@ -23,8 +23,9 @@ enum class CollType {
   kRecv,
   kBarrier,
   kAllGatherQuantized,  // strataAllGatherQuantized and its raw variants (QuantArgs)
+  kAllReduceFused,      // strataAllReduceFused: ReduceScatter -> epilogue -> AllGather (FusedArgs)
 };
-constexpr int kNumCollTypes = static_cast<int>(CollType::kAllGatherQuantized) + 1;
+constexpr int kNumCollTypes = static_cast<int>(CollType::kAllReduceFused) + 1;
 
 // What a quantised AllGather does with the values it gathers.
 enum class QuantMode : unsigned char {
@@ -42,6 +43,17 @@ struct QuantArgs {
   QuantMode mode = QuantMode::kDequantize;
   const float* sendScales = nullptr;  // kRawPrequantized
   float* recvScales = nullptr;        // kRaw, kRawPrequantized
+};
+
+// The fused AllReduce's part of a call (coll == kAllReduceFused): the epilogue bound as the
+// plan's callback 0, the row length shards fall on, and the gather's format.
+struct FusedArgs {
+  void (*epilogue)(void* shard, size_t elemOffset, size_t elemCount, strataDataType_t dtype,
+                   void* user) = nullptr;
+  void* user = nullptr;
+  size_t rowElems = 0;  // 0: no rows (one callback on the whole shard)
+  bool quantized = false;
+  strataQuant_t quant = strataQuantInt8;
 };
 
 // "AllReduce", "Broadcast", ... as the API names them.
@@ -66,6 +78,7 @@ struct CollArgs {
   // AllToAllv (send*/recv*) and AllGatherv (recv*), copied from the caller's arrays.
   std::vector<size_t> sendcounts, sdispls, recvcounts, rdispls;
   QuantArgs quant;  // kAllGatherQuantized
+  FusedArgs fused;  // kAllReduceFused
   // Set by the runtime when every buffer of the call lies in a registered window (Broadcast: the
   // receive buffer), so direct algorithms may read and write other ranks' buffers: rank r's
   // send (receive) buffer is sendPeers[r] + sendOffset (recvPeers[r] + recvOffset). Part of
@@ -100,6 +113,8 @@ struct CallKey {
   int quantFormat = 0;  // the quantised AllGather's format, block size and mode
   size_t quantBlock = 0;
   int quantMode = 0;
+  size_t fusedRow = 0;  // the fused AllReduce's row length and gather format (-1: unquantised)
+  int fusedQuant = -1;
   auto operator<=>(const CallKey&) const = default;
   bool operator==(const CallKey&) const = default;
 };
@@ -113,6 +128,10 @@ inline std::optional<CallKey> callKey(const CollArgs& a) {
     k.quantFormat = static_cast<int>(a.quant.format);
     k.quantBlock = a.quant.blockElems;
     k.quantMode = static_cast<int>(a.quant.mode);
+  }
+  if (a.coll == CollType::kAllReduceFused) {
+    k.fusedRow = a.fused.rowElems;
+    k.fusedQuant = a.fused.quantized ? static_cast<int>(a.fused.quant) : -1;
   }
   return k;
 }

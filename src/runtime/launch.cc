@@ -34,9 +34,14 @@ struct GroupState {
 
 bool isPointToPoint(CollType c) { return c == CollType::kSend || c == CollType::kRecv; }
 
-// The caller's buffers a collective binds beyond sendbuff and recvbuff: the scales of the raw
-// quantised AllGather (extra slot 0: recvScales; 1: a prequantised input's sendScales).
+// What a collective binds beyond sendbuff and recvbuff: the fused AllReduce's epilogue
+// (callback 0), the scales of the raw quantised AllGather (extra slot 0: recvScales; 1: a
+// prequantised input's sendScales).
 void bindCallExtras(RunItem& item, const CollArgs& a) {
+  if (a.coll == CollType::kAllReduceFused) {
+    item.callbacks.assign(1, PlanCallback{a.fused.epilogue, a.fused.user});
+    return;
+  }
   if (a.coll != CollType::kAllGatherQuantized || a.quant.mode == QuantMode::kDequantize) return;
   item.extras.resize(2);
   item.extras[0] = reinterpret_cast<std::byte*>(a.quant.recvScales);

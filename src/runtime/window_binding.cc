@@ -35,6 +35,7 @@ void spans(const CollArgs& a, int n, size_t& sendBytes, size_t& recvBytes) {
     case CollType::kRecv:
     case CollType::kBarrier:
     case CollType::kAllGatherQuantized:
+    case CollType::kAllReduceFused:
       break;
   }
 }

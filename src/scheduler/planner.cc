@@ -7,6 +7,8 @@
 namespace strata {
 namespace {
 
+// The fused AllReduce is not one of these: its plan divides Avg itself before the epilogue and
+// it always reduces at the wire's width (its callbacks see the caller's type).
 bool isReduction(CollType c) {
   return c == CollType::kAllReduce || c == CollType::kReduce || c == CollType::kReduceScatter;
 }

@@ -40,12 +40,12 @@ PriceMemo& memo() {
 std::string memoKey(const CollArgs& a, const SelectionContext& ctx) {
   const std::optional<CallKey> k = callKey(a);
   if (!k) return {};
-  return format("%s|%d|%zu|%d|%d|%d|%d|%zu|%d|%d|%d|%d|%d|%d|%zu|%d", ctx.fingerprint.c_str(),
+  return format("%s|%d|%zu|%d|%d|%d|%d|%zu|%d|%d|%d|%d|%d|%d|%zu|%d|%zu|%d", ctx.fingerprint.c_str(),
                 ctx.modelsTime ? 1 : 0, ctx.shape.chunkBytes, ctx.shape.forwarding ? 1 : 0,
                 ctx.shape.put ? 1 : 0, ctx.shape.windows ? 1 : 0, static_cast<int>(k->coll),
                 k->count, static_cast<int>(k->dtype), static_cast<int>(k->op), k->root,
                 k->inPlace ? 1 : 0, k->windowed ? 1 : 0, k->quantFormat, k->quantBlock,
-                k->quantMode);
+                k->quantMode, k->fusedRow, k->fusedQuant);
 }
 
 // Each algorithm's eligibility predicate (supports); direct algorithms only ever for windowed

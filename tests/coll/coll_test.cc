@@ -264,6 +264,8 @@ std::vector<Case> registryCases(bool variable) {
     if (variableCounts(a->coll()) != variable) continue;
     // Approximate by design: tests/coll/quantized_allgather_test.cc checks its error bound.
     if (a->coll() == CollType::kAllGatherQuantized) continue;
+    // Calls an epilogue: tests/coll/fused_allreduce_test.cc checks it against AllReduce + epilogue.
+    if (a->coll() == CollType::kAllReduceFused) continue;
     // Direct algorithms need buffers in windows: tests/coll/window_coll_test.cc.
     if (a->direct()) continue;
     out.push_back({collKey(a->coll()), a->name(), false});
