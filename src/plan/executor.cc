@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "base/backoff.h"
 #include "base/logging.h"
+#include "base/status_signal.h"
 #include "plan/phase_events.h"
 #include "reduce/quantize.h"
 #include "reduce/reduce.h"
@@ -35,7 +37,10 @@ void PlanRun::reset(const RunContext& ctx) {
   prepared_.clear();
 }
 
-void PlanRun::start() { startPhase(); }
+void PlanRun::start() {
+  ++seq_;
+  startPhase();
+}
 
 void PlanRun::notePrepared(const CollArgs* calls, size_t count) {
   prepared_.clear();
@@ -59,6 +64,7 @@ bool PlanRun::preparedFor(const CollArgs* calls, size_t count) const {
 }
 
 void PlanRun::restart() {
+  ++seq_;
   item_ = 0;
   phase_ = 0;
   counters_ = ExecCounters{};
@@ -487,7 +493,65 @@ int PlanRun::firstWaitedPeer() const {
   return other;
 }
 
+std::vector<int> PlanRun::waitedPeers() const {
+  std::vector<int> peers;
+  if (item_ >= items_.size()) return peers;
+  const Phase& ph = items_[item_].plan->phases[phase_];
+  for (size_t i = 0; i < ph.ops.size(); ++i) {
+    const Op& op = ph.ops[i];
+    if (finished_[i] || op.peer < 0) continue;
+    switch (op.kind) {
+      case OpKind::kRecv:
+      case OpKind::kRecvReduce:
+      case OpKind::kRecvDequantize:
+      case OpKind::kRecvReduceSend:
+      case OpKind::kRecvCopySend:
+      case OpKind::kWait:
+        if (std::find(peers.begin(), peers.end(), op.peer) == peers.end()) peers.push_back(op.peer);
+        break;
+      default: break;
+    }
+  }
+  return peers;
+}
+
+std::string PlanRun::describeStatus(long waitedMs) const {
+  const std::string& label = *ctx_.label;
+  if (item_ >= items_.size()) {
+    return format("strata status: %s: last completed op #%llu, none pending\n", label.c_str(),
+                  static_cast<unsigned long long>(completed_));
+  }
+  const RunItem& it = items_[item_];
+  std::string out = format(
+      "strata status: %s: last completed op #%llu, pending op #%llu: %s (algorithm %s), "
+      "phase %zu of %zu, no progress for %ld ms\n",
+      label.c_str(), static_cast<unsigned long long>(completed_),
+      static_cast<unsigned long long>(seq_), it.collName, it.plan->algo.c_str(), phase_ + 1,
+      it.plan->phases.size(), waitedMs);
+  for (int peer : waitedPeers()) {
+    out += format("strata status: %s: op #%llu %s waiting on rank %d for %ld ms\n", label.c_str(),
+                  static_cast<unsigned long long>(seq_), it.collName, peer, waitedMs);
+  }
+  out += format("strata status: %s: op #%llu is %s\n", label.c_str(),
+                static_cast<unsigned long long>(seq_), describeWait().c_str());
+  return out;
+}
+
 namespace {
+
+// Prints every unfinished run's status to stderr, each in one write so ranks' lines stay whole.
+void reportStatus(PlanRun* const* runs, size_t count, const char* finished,
+                  const std::chrono::steady_clock::time_point* last) {
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < count; ++i) {
+    if (finished[i]) continue;
+    const long waited = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - last[i]).count());
+    const std::string s = runs[i]->describeStatus(waited);
+    std::fwrite(s.data(), 1, s.size(), stderr);
+  }
+  std::fflush(stderr);
+}
 
 Status checkWait(PlanRun& run, std::chrono::steady_clock::time_point lastProgress,
                  bool checkPeers) {
@@ -536,6 +600,7 @@ Status runToCompletion(PlanRun* const* runs, size_t count) {
   // The no-progress clock starts once the run first waits, so a call that completes at once
   // never reads the clock.
   bool clockStarted = false;
+  uint64_t seenRequests = statusRequests();
   size_t remaining = count;
   Backoff backoff;
   while (remaining > 0) {
@@ -551,6 +616,7 @@ Status runToCompletion(PlanRun* const* runs, size_t count) {
       }
       if (r.value()) {
         finished[i] = 1;
+        runs[i]->noteCompleted();
         --remaining;
       }
     }
@@ -566,6 +632,10 @@ Status runToCompletion(PlanRun* const* runs, size_t count) {
     backoff.idle();
     // Abort is checked on every idle pass; the clock and peers once the wait has settled.
     const bool settled = backoff.sleeping() || (backoff.idleCount() & 63) == 0;
+    if (settled && statusRequests() != seenRequests) {
+      seenRequests = statusRequests();
+      reportStatus(runs, count, finished, last);
+    }
     for (size_t i = 0; i < count; ++i) {
       if (finished[i]) continue;
       const RunContext& ctx = runs[i]->context();

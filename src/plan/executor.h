@@ -93,6 +93,17 @@ class PlanRun {
   // The first peer an unfinished op of the current phase waits to hear from (a receive, a wait),
   // else the first it waits to reach; -1 when none.
   int firstWaitedPeer() const;
+  // Every peer an unfinished receive or wait of the current phase waits to hear from.
+  std::vector<int> waitedPeers() const;
+  // The answer to a status request (SIGUSR1): lines naming this rank, the last completed and the
+  // pending operation, its collective and algorithm, and the peers it waits on for `waitedMs`.
+  std::string describeStatus(long waitedMs) const;
+
+  // Operations are numbered from 1 per run state (one per communicator): start() and restart()
+  // begin the next; runToCompletion marks it completed.
+  uint64_t pendingSeq() const { return seq_; }
+  uint64_t completedSeq() const { return completed_; }
+  void noteCompleted() { completed_ = seq_; }
 
   const RunContext& context() const { return ctx_; }
   const ExecCounters& counters() const { return counters_; }
@@ -136,6 +147,8 @@ class PlanRun {
   std::vector<std::byte> bounce_;      // one reduced chunk on its way out (forwardStreaming)
   std::vector<const void*> operands_;  // a reduction's operands across ranks
   std::vector<CallKey> prepared_;      // empty: nothing to reuse
+  uint64_t seq_ = 0;                   // the operation started last
+  uint64_t completed_ = 0;             // the operation completed last
 };
 
 // Drives every run to completion. On the first failure, stops all of them and returns it.

@@ -9,6 +9,7 @@
 #include "base/backoff.h"
 #include "base/host_id.h"
 #include "base/logging.h"
+#include "base/status_signal.h"
 #include "runtime/comm.h"
 #include "topology/topology_json.h"
 #include "transports/registry.h"
@@ -18,6 +19,7 @@ namespace strata {
 Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   RankScope scope(rank_);
   logVersionOnce();
+  installStatusSignal();
   bootstrap_ = std::move(bootstrap);
   PeerInfo me;
   me.rank = rank_;

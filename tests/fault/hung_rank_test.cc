@@ -1,0 +1,86 @@
+// Finding a hung rank: SIGUSR1 to a rank blocked in a collective prints what it waits for,
+// naming the rank that did not join; the job is then torn down by that rank's abort.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "kill_check.h"
+#include "strata/strata.h"
+#include "worker_group.h"
+
+namespace strata::mptest {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kWorker = STRATA_HUNG_WORKER;
+constexpr seconds kTestBudget{60};
+
+std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+// Three ranks; rank 2 skips the second AllReduce. SIGUSR1 to rank 0, repeated until it answers
+// (it may not be waiting yet), prints the pending AllReduce and names rank 2 as the one it waits
+// on; the application's own SIGUSR1 handler still runs. Rank 2's abort then ends the job.
+TEST(HungRank, Sigusr1NamesThePendingCallAndTheRankThatDidNotJoin) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "60000");
+  ASSERT_TRUE(group.startAll({"skip", "2"})) << group.error();
+  const auto deadline = Clock::now() + kTestBudget;
+  for (int r = 0; r < 3; ++r)
+    ASSERT_TRUE(group.waitForOutput(r, "READY", deadline)) << group.allOutput();
+  // The last line of a report; its lines come in one write.
+  const std::string last = "rank 0 of 3: op #2 is ";
+  bool answered = false;
+  while (!answered && Clock::now() < deadline) {
+    group.kill(0, SIGUSR1);
+    answered = group.waitForOutput(0, last, Clock::now() + milliseconds(200));
+  }
+  ASSERT_TRUE(answered) << group.allOutput();
+  group.pumpFor(milliseconds(50));
+  const std::string& out = group.output(0);
+  EXPECT_NE(out.find("rank 0 of 3: last completed op #1, pending op #2: AllReduce "
+                     "(algorithm "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("rank 0 of 3: op #2 AllReduce waiting on rank 2 for "),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("waiting on rank 1 "), std::string::npos) << "blames a rank that joined:\n"
+                                                               << out;
+
+  group.kill(2, SIGTERM);
+  ASSERT_TRUE(group.waitAll(deadline)) << group.allOutput();
+  EXPECT_TRUE(exitedWith(group.status(2), 0)) << group.allOutput();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_TRUE(exitedWith(group.status(r), 10 + strataRemoteError))
+        << "rank " << r << " " << describeWaitStatus(group.status(r)) << "\n"
+        << group.allOutput();
+  }
+  EXPECT_EQ(group.output(0).find("APP_SIGUSR1 0\n"), std::string::npos)
+      << "the application's SIGUSR1 handler was not chained:\n"
+      << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+}
+
+// STRATA_SIGUSR1=0 leaves the application's SIGUSR1 handler in place; by default Strata's
+// handler is installed (and chains to the application's).
+TEST(HungRank, Sigusr1OptOutKeepsTheApplicationsHandler) {
+  for (const char* optOut : {"0", "1"}) {
+    WorkerGroup group(kWorker, 1, commIdFor(pickFreePort()), randomSecretHex());
+    group.setEnv("STRATA_SIGUSR1", optOut);
+    ASSERT_TRUE(group.startAll({"handler"})) << group.error();
+    ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << group.allOutput();
+    EXPECT_TRUE(exitedWith(group.status(0), 0)) << group.allOutput();
+    const std::string want = std::string("HANDLER ") + (optOut[0] == '0' ? "app" : "strata");
+    EXPECT_NE(group.output(0).find(want), std::string::npos)
+        << "STRATA_SIGUSR1=" << optOut << ":\n"
+        << group.allOutput();
+  }
+}
+
+}  // namespace
+}  // namespace strata::mptest
