@@ -9,8 +9,15 @@
 //   fc2_a2a_over_rs_bytes_ratio  wire bytes of the AllToAll of the int8 attention output
 //                                [tokens, attn / t] (+ one float32 scale per token and rank)
 //                                over the bf16 ReduceScatter of [tokens, hidden] it replaces
+//   topocomm_sync_ratio          synchronisations of the hierarchical AllReduce (hier) over the
+//                                flat ring, 1 MB float32
+//   topocomm_time_ratio          simulated time of the same two, 16 MB
+//   topocomm_busbw_ratio         busbw of hier over the flat algorithm the scheduler would pick
+//                                without it (the cheapest flat plan), 16 MB
 //
-// Usage: flashcomm_perf [--sim PRESET] [--tokens N] [--hidden H] [--attn D]
+// Usage: flashcomm_perf [--sim PRESET] [--topo-sim PRESET] [--tokens N] [--hidden H] [--attn D]
+// The FlashComm lines run on --sim (default hccs-8), the TopoComm lines on --topo-sim (default
+// hccs-2x8, a topology of two levels).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -29,6 +36,7 @@ namespace {
 
 struct Options {
   std::string sim = "hccs-8";
+  std::string topoSim = "hccs-2x8";
   size_t tokens = 1024;
   size_t hidden = 7168;
   size_t attn = 16384;  // heads x head_dim
@@ -151,12 +159,67 @@ double fc2AllToAllOverReduceScatter(const Options& o, const strata::perf::SimTop
   return a2a.bytes / rs.bytes;
 }
 
+// (c) (d) (e) TopoComm: hier against the flat algorithms on a two-level topology.
+struct TopoFigures {
+  double syncRatio = 0, timeRatio = 0, busbwRatio = 0;
+  std::string flatPick;
+};
+
+// One AllReduce of `bytes` float32 bytes in place, pinned to `algo`.
+Counters allReduceOnce(const strata::perf::SimTopology& topo, const std::string& algo,
+                       size_t bytes) {
+  const size_t count = bytes / sizeof(float);
+  return runOnSim(topo, "allreduce:@" + algo, [&](int rank, strataComm_t comm) {
+    std::vector<float> x(count, static_cast<float>(rank % 3));
+    check(strataAllReduce(x.data(), x.data(), count, strataFloat32, strataSum, comm, nullptr),
+          "strataAllReduce", comm);
+  });
+}
+
+// The flat AllReduce the scheduler would pick without hier: the cheapest of the flat
+// algorithms that run on the sim, priced by timing-only evaluation (whose times equal the sim's
+// and the cost model's there).
+std::string flatPick(const strata::perf::SimTopology& topo, size_t bytes) {
+  std::string best;
+  double bestUs = 0;
+  for (const char* algo : {"ring", "oneshot"}) {
+    strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+    cfg.topoFile = topo.spec.c_str();
+    const std::string tune = std::string("allreduce:@") + algo;
+    cfg.algo = tune.c_str();
+    strataSimResult_t r{};
+    check(strataSimTimingOnly(&cfg, "allreduce", bytes / sizeof(float), strataFloat32, strataSum, 0,
+                              1, &r),
+          "strataSimTimingOnly", nullptr);
+    if (best.empty() || r.simTimeUs < bestUs) {
+      best = algo;
+      bestUs = r.simTimeUs;
+    }
+  }
+  return best;
+}
+
+TopoFigures topoComm(const strata::perf::SimTopology& topo) {
+  TopoFigures f;
+  const size_t small = 1u << 20, large = 16u << 20;
+  f.syncRatio = allReduceOnce(topo, "hier", small).syncs / allReduceOnce(topo, "ring", small).syncs;
+  const Counters hier = allReduceOnce(topo, "hier", large);
+  const Counters ring = allReduceOnce(topo, "ring", large);
+  f.timeRatio = hier.maxClockUs / ring.maxClockUs;
+  f.flatPick = flatPick(topo, large);
+  const Counters flat = f.flatPick == "ring" ? ring : allReduceOnce(topo, f.flatPick, large);
+  // busbw = bytes x 2(n-1)/n / time for both: the ratio of busbw is the inverse time ratio.
+  f.busbwRatio = flat.maxClockUs / hier.maxClockUs;
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"FlashComm claims from the sim's statistics counters (docs/flashcomm.md)"};
   app.add_option("--sim", o.sim, "topology preset or file the lines run on");
+  app.add_option("--topo-sim", o.topoSim, "two-level topology the TopoComm lines run on");
   app.add_option("--tokens", o.tokens, "tokens N (a multiple of the ranks)");
   app.add_option("--hidden", o.hidden, "hidden size H");
   app.add_option("--attn", o.attn, "attention output width D = heads x head_dim");
@@ -167,10 +230,18 @@ int main(int argc, char** argv) {
                 strata::perf::simHeaderLine(topo, false).c_str(), o.tokens, o.hidden, o.attn,
                 topo.nranks);
     std::fflush(stdout);
-    std::printf("fc1_mixed_bytes_ratio %.4f\n", fc1MixedBytesRatio(o, topo));
-    std::fflush(stdout);
-    std::printf("fc2_a2a_over_rs_bytes_ratio %.4f\n", fc2AllToAllOverReduceScatter(o, topo));
-    std::fflush(stdout);
+    const double fc1 = fc1MixedBytesRatio(o, topo);
+    const double fc2 = fc2AllToAllOverReduceScatter(o, topo);
+    const strata::perf::SimTopology two = strata::perf::openSimTopology(o.topoSim);
+    const TopoFigures f = topoComm(two);
+    std::printf("fc1_mixed_bytes_ratio %.4f\n", fc1);
+    std::printf("fc2_a2a_over_rs_bytes_ratio %.4f\n", fc2);
+    std::printf("topocomm_sync_ratio %.4f\n", f.syncRatio);
+    std::printf("topocomm_time_ratio %.4f\n", f.timeRatio);
+    std::printf("topocomm_busbw_ratio %.4f\n", f.busbwRatio);
+    std::printf("# topocomm lines: %s; AllReduce float32, hier against ring (1 MB, 16 MB) and "
+                "the flat pick '%s' (16 MB)\n",
+                strata::perf::simHeaderLine(two, false).c_str(), f.flatPick.c_str());
   } catch (const strata::perf::UsageError& e) {
     std::fprintf(stderr, "flashcomm_perf: %s\n", e.what());
     return 2;

@@ -24,6 +24,9 @@ struct CommShape {
   bool windows = false;
   // The transport has one-sided puts into registered windows (Transport::supportsPut).
   bool put = false;
+  // The group of every rank at the topology's level 0 (one host, one server's mesh) when the
+  // topology has more than one level; empty otherwise. Hierarchical algorithms plan from it.
+  std::vector<int> level0Groups;
 };
 
 class Algorithm {

@@ -27,6 +27,9 @@ const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
 const Algorithm& ringFusedAllReduce();
 const Algorithm& pipelinedRingFusedAllReduce();
+const Algorithm& hierAllReduce();
+const Algorithm& hierAllGather();
+const Algorithm& hierReduceScatter();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -56,6 +59,9 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directAllToAll(),
       &ringFusedAllReduce(),
       &pipelinedRingFusedAllReduce(),
+      &hierAllReduce(),
+      &hierAllGather(),
+      &hierReduceScatter(),
   };
   // clang-format on
   return all;

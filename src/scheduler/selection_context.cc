@@ -9,6 +9,8 @@ SelectionContext makeSelectionContext(const CommShape& shape, std::shared_ptr<co
   SelectionContext c;
   c.shape = shape;
   c.topology = std::move(topo);
+  c.shape.level0Groups.clear();
+  if (c.topology->levels.size() > 1) c.shape.level0Groups = c.topology->levels[0].groupOf;
   c.peerLevels = c.topology->levelsFrom(shape.rank);
   c.modelsTime = modelsTime;
   c.fingerprint = topologyFingerprint(*c.topology);

@@ -2,6 +2,9 @@
 // simulated mesh (this host's topology), over rank counts, counts, dtypes, ops, in-place and
 // out-of-place. The cases come from the algorithm registry: registering an algorithm is all it
 // takes to test it. Results are compared bit for bit.
+#include <unistd.h>
+
+#include <fstream>
 #include <tuple>
 
 #include "algorithms/algorithm.h"
@@ -16,10 +19,12 @@ struct Case {
   std::string coll;  // tune-string collective name
   std::string algo;
   bool sim = false;  // on the simulated mesh instead of shared memory
+  std::string topo;  // topology preset or file (empty: this host's)
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.coll << ":@" << c.algo << (c.sim ? " on sim" : " on shm");
+  *os << c.coll << ":@" << c.algo << (c.sim ? " on sim" : " on shm")
+      << (c.topo.empty() ? "" : " topology " + c.topo);
 }
 
 using Param = std::tuple<Case, int, size_t>;
@@ -68,6 +73,7 @@ class CollTest : public ::testing::TestWithParam<Param> {
     cfg.algo = algo.c_str();
     cfg.timeoutMs = 60000;
     cfg.transport = c().sim ? "sim" : nullptr;
+    cfg.topoFile = c().topo.empty() ? nullptr : c().topo.c_str();
     const bool data = c().coll != "barrier";
     runRanksWith(nranks(), cfg, [&](int rank, strataComm_t comm) {
       for (auto [t, op] : combos(count(), reduction(), c().sim || nranks() > 4)) {
@@ -250,6 +256,54 @@ TEST_P(VCollTest, VariableCounts) {
   });
 }
 
+// A two-level topology file of `groups` level-0 groups (each listed rank by rank) for ranks as
+// threads on shared memory; written once per process.
+std::string twoLevelFile(const std::string& name, const std::vector<std::vector<int>>& groups) {
+  int n = 0;
+  std::string g;
+  for (const auto& grp : groups) {
+    g += g.empty() ? "[" : ", [";
+    for (size_t j = 0; j < grp.size(); ++j) g += (j ? ", " : "") + std::to_string(grp[j]);
+    g += "]";
+    n += static_cast<int>(grp.size());
+  }
+  const std::string path = ::testing::TempDir() + "strata-" + name + "-" +
+                           std::to_string(getpid()) + ".json";
+  std::ofstream(path) << R"({"version": 1, "name": ")" << name << R"(", "ranks": )" << n
+                      << R"(, "levels": [{"name": "host", "link": {"alphaUs": 2, "gbps": 6},
+      "groups": [)" << g << R"(]}, {"name": "net", "link": {"alphaUs": 20, "gbps": 1.25}}]})";
+  return path;
+}
+
+// Algorithms that run only on topologies of two levels (hierarchical ones).
+bool twoLevelOnly(const Algorithm& a) {
+  CommShape flat, two;
+  flat.nranks = two.nranks = 4;
+  two.level0Groups = {0, 0, 1, 1};
+  CollArgs args;
+  args.coll = a.coll();
+  return !a.supports(args, flat) && a.supports(args, two);
+}
+
+// The two-level algorithms on nranks ranks: shared memory with level-0 groups of 2x2 (ranks
+// interleaved across the groups), 2x3 and 3x2, and the sim's hccs-2x8.
+std::vector<Case> twoLevelCases(int nranks) {
+  std::vector<std::string> topos;
+  bool sim = false;
+  if (nranks == 4) topos = {twoLevelFile("2x2", {{0, 2}, {1, 3}})};
+  if (nranks == 6)
+    topos = {twoLevelFile("2x3", {{0, 1, 2}, {3, 4, 5}}), twoLevelFile("3x2", {{0, 1}, {2, 3}, {4, 5}})};
+  if (nranks == 16) {
+    topos = {"hccs-2x8"};
+    sim = true;
+  }
+  std::vector<Case> out;
+  for (const Algorithm* a : algorithmRegistry())
+    if (twoLevelOnly(*a))
+      for (const std::string& t : topos) out.push_back({collKey(a->coll()), a->name(), sim, t});
+  return out;
+}
+
 bool variableCounts(CollType c) {
   return c == CollType::kAllGatherv || c == CollType::kAllToAllv;
 }
@@ -268,17 +322,23 @@ std::vector<Case> registryCases(bool variable) {
     if (a->coll() == CollType::kAllReduceFused) continue;
     // Direct algorithms need buffers in windows: tests/coll/window_coll_test.cc.
     if (a->direct()) continue;
-    out.push_back({collKey(a->coll()), a->name(), false});
+    // Two-level algorithms: twoLevelCases below.
+    if (twoLevelOnly(*a)) continue;
+    out.push_back({collKey(a->coll()), a->name(), false, ""});
     CollArgs args;
     args.coll = a->coll();
-    if (a->supports(args, simShape)) out.push_back({collKey(a->coll()), a->name(), true});
+    if (a->supports(args, simShape)) out.push_back({collKey(a->coll()), a->name(), true, ""});
   }
   return out;
 }
 
 std::string paramName(const ::testing::TestParamInfo<Param>& info) {
   const Case& c = std::get<0>(info.param);
-  return c.coll + "_" + c.algo + (c.sim ? "_sim" : "_shm") + "_r" +
+  std::string topo;
+  for (char ch : c.topo.substr(c.topo.rfind('/') + 1, 8))
+    if (std::isalnum(static_cast<unsigned char>(ch))) topo += ch;
+  return c.coll + "_" + c.algo + (c.sim ? "_sim" : "_shm") + (topo.empty() ? "" : "_" + topo) +
+         "_r" +
          std::to_string(std::get<1>(info.param)) + "_c" + std::to_string(std::get<2>(info.param));
 }
 
@@ -292,6 +352,22 @@ INSTANTIATE_TEST_SUITE_P(Registry, CollTest,
                          ::testing::Combine(::testing::ValuesIn(registryCases(false)),
                                             ::testing::Values(1, 2, 3, 4, 7, 8),
                                             ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
+                         paramName);
+
+INSTANTIATE_TEST_SUITE_P(TwoLevel4, CollTest,
+                         ::testing::Combine(::testing::ValuesIn(twoLevelCases(4)),
+                                            ::testing::Values(4),
+                                            ::testing::Values<size_t>(0, 1, 7, 1000, 65539)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(TwoLevel6, CollTest,
+                         ::testing::Combine(::testing::ValuesIn(twoLevelCases(6)),
+                                            ::testing::Values(6),
+                                            ::testing::Values<size_t>(0, 7, 1000)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(TwoLevelSim, CollTest,
+                         ::testing::Combine(::testing::ValuesIn(twoLevelCases(16)),
+                                            ::testing::Values(16),
+                                            ::testing::Values<size_t>(7, 1000)),
                          paramName);
 
 }  // namespace

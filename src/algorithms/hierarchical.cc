@@ -1,0 +1,244 @@
+// Hierarchical (TopoComm) AllReduce, AllGather and ReduceScatter on a two-level topology: level
+// 0 inside each group (a host's shared memory, a server's mesh), level 1 among the ranks that
+// hold the same index in their groups (one rank per group, so the slow level carries 1/L of the
+// data per rank instead of a flat ring crossing it at every step):
+//   AllReduce      level0 ReduceScatter -> level1 AllReduce of the owned block -> level0 AllGather
+//   AllGather      level0 ring, then level1 ring moving whole groups' blocks
+//   ReduceScatter  level1 ring on groups' blocks, then level0 ring
+// Each step is one phase with one message per peer (a group's blocks travel as one message when
+// its ranks are consecutive), and no step waits for anything but its own messages: there is no
+// barrier between the levels. Eligible when the topology has more than one level and its level-0
+// groups all hold the same number (>= 2) of ranks, with at least two groups.
+#include <optional>
+#include <vector>
+
+#include "algorithms/algorithm.h"
+#include "algorithms/patterns/blocks.h"
+#include "algorithms/patterns/ring.h"
+#include "base/dtype.h"
+
+namespace strata {
+namespace {
+
+using patterns::Block;
+using patterns::blockOf;
+using patterns::mod;
+
+// This rank's place in the two levels: G groups of L ranks; it is index i of group g.
+struct TwoLevels {
+  int groups = 0;  // G
+  int size = 0;    // L
+  int g = 0, i = 0;
+  std::vector<std::vector<int>> members;  // members[h][j]: rank j of group h, ascending
+  bool consecutive = true;                // members[h][j] == members[h][0] + j everywhere
+
+  int at(int h, int j) const {
+    return members[static_cast<size_t>(mod(h, groups))][static_cast<size_t>(mod(j, size))];
+  }
+};
+
+std::optional<TwoLevels> twoLevels(const CommShape& s) {
+  if (s.level0Groups.size() != static_cast<size_t>(s.nranks)) return std::nullopt;
+  TwoLevels t;
+  for (int r = 0; r < s.nranks; ++r) {
+    const int h = s.level0Groups[static_cast<size_t>(r)];
+    if (h < 0 || h >= s.nranks) return std::nullopt;
+    if (static_cast<size_t>(h) >= t.members.size()) t.members.resize(static_cast<size_t>(h) + 1);
+    t.members[static_cast<size_t>(h)].push_back(r);
+  }
+  t.groups = static_cast<int>(t.members.size());
+  t.size = t.members.empty() ? 0 : static_cast<int>(t.members[0].size());
+  if (t.groups < 2 || t.size < 2) return std::nullopt;
+  for (const auto& m : t.members) {
+    if (static_cast<int>(m.size()) != t.size) return std::nullopt;
+    for (size_t j = 0; j < m.size(); ++j)
+      t.consecutive = t.consecutive && m[j] == m[0] + static_cast<int>(j);
+  }
+  t.g = s.level0Groups[static_cast<size_t>(s.rank)];
+  const auto& mine = t.members[static_cast<size_t>(t.g)];
+  for (size_t j = 0; j < mine.size(); ++j)
+    if (mine[j] == s.rank) t.i = static_cast<int>(j);
+  return t;
+}
+
+class HierAllReduce final : public Algorithm {
+ public:
+  const char* name() const override { return "hier"; }
+  const char* description() const override {
+    return "level0 ReduceScatter, level1 AllReduce among same-index ranks of the groups, level0 "
+           "AllGather: the slow level carries 1/L of the data";
+  }
+  CollType coll() const override { return CollType::kAllReduce; }
+  bool supports(const CollArgs&, const CommShape& s) const override {
+    return twoLevels(s).has_value();
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const std::optional<TwoLevels> lv = twoLevels(s);
+    if (!lv) return makeError(strataInternalError, "hier: the topology has no two levels");
+    const TwoLevels& t = *lv;
+    const size_t es = dtypeSize(a.dtype);
+    auto blk = [&](int j) { return blockOf(a.count, t.size, mod(j, t.size)); };
+    auto out = [&](Block b) { return recvAt(b.offset * es); };
+    auto in = [&](Block b) { return sendAt(b.offset * es); };
+    auto len = [&](Block b) { return b.count * es; };
+    const Block own = blk(t.i);
+    auto sub = [&](int m) {
+      Block b = blockOf(own.count, t.groups, mod(m, t.groups));
+      b.offset += own.offset;
+      return b;
+    };
+    PlanBuilder pb = builderFor(p, a);
+    const int right0 = t.at(t.g, t.i + 1), left0 = t.at(t.g, t.i - 1);
+    const int right1 = t.at(t.g + 1, t.i), left1 = t.at(t.g - 1, t.i);
+    // Level 0 ReduceScatter: index i ends owning block i, reduced over its group.
+    for (int st = 0; st < t.size - 1; ++st) {
+      pb.nextPhase();
+      const Block sb = blk(t.i - st - 1);
+      pb.send(right0, st == 0 ? in(sb) : out(sb), len(sb));
+      const Block rb = blk(t.i - st - 2);
+      pb.recvReduce(left0, out(rb), in(rb), len(rb));
+    }
+    // Level 1 AllReduce of block i among the groups' index-i ranks (a ring).
+    for (int st = 0; st < t.groups - 1; ++st) {
+      pb.nextPhase();
+      pb.send(right1, out(sub(t.g - st - 1)), len(sub(t.g - st - 1)));
+      const Block rb = sub(t.g - st - 2);
+      pb.recvReduce(left1, out(rb), out(rb), len(rb));
+    }
+    for (int st = 0; st < t.groups - 1; ++st) {
+      pb.nextPhase();
+      pb.send(right1, out(sub(t.g - st)), len(sub(t.g - st)));
+      pb.recv(left1, out(sub(t.g - st - 1)), len(sub(t.g - st - 1)));
+    }
+    // Level 0 AllGather of the complete blocks.
+    for (int st = 0; st < t.size - 1; ++st) {
+      pb.nextPhase();
+      pb.send(right0, out(blk(t.i - st)), len(blk(t.i - st)));
+      pb.recv(left0, out(blk(t.i - st - 1)), len(blk(t.i - st - 1)));
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
+// Sends (or receives) group h's blocks of `bytes` each, at slot offsets k * bytes for each of
+// its ranks k (or at base + j * bytes when `packed`): one message when the group's ranks are
+// consecutive.
+template <typename Each>
+void groupBlocks(const TwoLevels& t, int h, Each&& each) {
+  if (t.consecutive) {
+    each(t.at(h, 0), 0, t.size);
+    return;
+  }
+  for (int j = 0; j < t.size; ++j) each(t.at(h, j), j, 1);
+}
+
+class HierAllGather final : public Algorithm {
+ public:
+  const char* name() const override { return "hier"; }
+  const char* description() const override {
+    return "level0 ring inside each group, then a level1 ring among same-index ranks moving "
+           "whole groups' blocks";
+  }
+  CollType coll() const override { return CollType::kAllGather; }
+  bool supports(const CollArgs&, const CommShape& s) const override {
+    return twoLevels(s).has_value();
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const std::optional<TwoLevels> lv = twoLevels(s);
+    if (!lv) return makeError(strataInternalError, "hier: the topology has no two levels");
+    const TwoLevels& t = *lv;
+    const size_t bytes = a.count * dtypeSize(a.dtype);
+    auto out = [&](int k) { return recvAt(static_cast<size_t>(k) * bytes); };
+    PlanBuilder pb = builderFor(p, a);
+    if (!a.inPlace) pb.copy(sendAt(0), out(s.rank), bytes);
+    const int right0 = t.at(t.g, t.i + 1), left0 = t.at(t.g, t.i - 1);
+    const int right1 = t.at(t.g + 1, t.i), left1 = t.at(t.g - 1, t.i);
+    for (int st = 0; st < t.size - 1; ++st) {
+      pb.nextPhase();
+      pb.send(right0, out(t.at(t.g, t.i - st)), bytes);
+      pb.recv(left0, out(t.at(t.g, t.i - st - 1)), bytes);
+    }
+    for (int st = 0; st < t.groups - 1; ++st) {
+      pb.nextPhase();
+      groupBlocks(t, t.g - st, [&](int k, int, int n) {
+        pb.send(right1, out(k), bytes * static_cast<size_t>(n));
+      });
+      groupBlocks(t, t.g - st - 1, [&](int k, int, int n) {
+        pb.recv(left1, out(k), bytes * static_cast<size_t>(n));
+      });
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
+class HierReduceScatter final : public Algorithm {
+ public:
+  const char* name() const override { return "hier"; }
+  const char* description() const override {
+    return "level1 ring among same-index ranks reducing whole groups' blocks, then a level0 "
+           "ring inside each group";
+  }
+  CollType coll() const override { return CollType::kReduceScatter; }
+  bool supports(const CollArgs&, const CommShape& s) const override {
+    return twoLevels(s).has_value();
+  }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const std::optional<TwoLevels> lv = twoLevels(s);
+    if (!lv) return makeError(strataInternalError, "hier: the topology has no two levels");
+    const TwoLevels& t = *lv;
+    const size_t bytes = a.count * dtypeSize(a.dtype);
+    const auto L = static_cast<size_t>(t.size);
+    auto in = [&](int k) { return sendAt(static_cast<size_t>(k) * bytes); };
+    // Scratch: two level-1 accumulators of a group's L blocks, then the level-1 result S.
+    auto acc = [&](int x, int j) {
+      return scratchAt((static_cast<size_t>(x) * L + static_cast<size_t>(j)) * bytes);
+    };
+    auto res = [&](int j) {
+      return scratchAt((2 * L + static_cast<size_t>(mod(j, t.size))) * bytes);
+    };
+    p.scratchBytes = 3 * L * bytes;
+    PlanBuilder pb = builderFor(p, a);
+    const int right0 = t.at(t.g, t.i + 1), left0 = t.at(t.g, t.i - 1);
+    const int right1 = t.at(t.g + 1, t.i), left1 = t.at(t.g - 1, t.i);
+    // Level 1: group h's blocks travel the ring of index-i ranks, reduced at every hop; after
+    // G-1 steps this rank holds its own group's blocks reduced over its index column.
+    for (int st = 0; st < t.groups - 1; ++st) {
+      pb.nextPhase();
+      const bool last = st == t.groups - 2;
+      groupBlocks(t, t.g - st - 1, [&](int k, int j, int n) {
+        pb.send(right1, st == 0 ? in(k) : acc((st - 1) % 2, j), bytes * static_cast<size_t>(n));
+      });
+      groupBlocks(t, t.g - st - 2, [&](int k, int j, int n) {
+        pb.recvReduce(left1, last ? res(j) : acc(st % 2, j), in(k), bytes * static_cast<size_t>(n));
+      });
+    }
+    // Level 0: a ring ReduceScatter of the group's L blocks; block i lands in recvbuff.
+    for (int st = 0; st < t.size - 1; ++st) {
+      pb.nextPhase();
+      pb.send(right0, st == 0 ? res(t.i - st - 1) : acc(0, (st - 1) % 2), bytes);
+      const int rj = t.i - st - 2;
+      pb.recvReduce(left0, st == t.size - 2 ? recvAt(0) : acc(0, st % 2), res(rj), bytes);
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+const Algorithm& hierAllReduce() {
+  static const HierAllReduce a;
+  return a;
+}
+const Algorithm& hierAllGather() {
+  static const HierAllGather a;
+  return a;
+}
+const Algorithm& hierReduceScatter() {
+  static const HierReduceScatter a;
+  return a;
+}
+
+}  // namespace strata

@@ -1,0 +1,127 @@
+// The hierarchical (TopoComm) algorithms beyond the registry matrix (tests/coll/coll_test.cc runs
+// them on 2x2, 2x3, 3x2 and hccs-2x8): exact statistics for a hand-checked case, the scheduler's
+// choice on two-level presets, data on hccs-4x8 and timing-only plans on cm384.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "coll/coll_harness.h"
+
+namespace strata::test {
+namespace {
+
+strataConfig_t simOn(const char* topo, const char* algo) {
+  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+  cfg.transport = "sim";
+  cfg.topoFile = topo;
+  cfg.algo = algo;
+  cfg.timeoutMs = 60000;
+  return cfg;
+}
+
+// hccs-2x8, 16384 float32 (64 KiB): 8 groups' ranks hold blocks of 2048 elements (8 KiB), the
+// level-1 pair halves its block (4 KiB each way). Per rank: 7 + 7 level-0 messages of 8 KiB,
+// 1 + 1 level-1 messages of 4 KiB, each one chunk (one synchronisation), one phase each.
+TEST(HierStats, AllReduceCountersAreExactOnHccs2x8) {
+  const strataConfig_t cfg = simOn("hccs-2x8", "allreduce:@hier");
+  runRanksWith(16, cfg, [](int rank, strataComm_t comm) {
+    std::vector<float> x(16384, static_cast<float>(rank));
+    ASSERT_EQ(
+        strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, comm, nullptr),
+        strataSuccess)
+        << strataGetLastError(comm);
+    for (float v : x) ASSERT_EQ(v, 120.0f);
+    strataStats_t s{};
+    ASSERT_EQ(strataCommGetStats(comm, &s), strataSuccess);
+    EXPECT_STREQ(s.lastAlgo, "hier");
+    EXPECT_EQ(s.numLevels, 2);
+    EXPECT_EQ(s.last.bytesSent[0], 14u * 8192u) << "rank " << rank;
+    EXPECT_EQ(s.last.bytesSent[1], 2u * 4096u) << "rank " << rank;
+    EXPECT_EQ(s.last.syncs, 16u) << "rank " << rank;
+    EXPECT_EQ(s.last.steps, 16u) << "rank " << rank;
+  });
+}
+
+// The flat ring on the same call: 30 messages of 4 KiB, 30 synchronisations.
+TEST(HierStats, FlatRingCountersForComparison) {
+  const strataConfig_t cfg = simOn("hccs-2x8", "allreduce:@ring");
+  runRanksWith(16, cfg, [](int rank, strataComm_t comm) {
+    std::vector<float> x(16384, 1.0f);
+    ASSERT_EQ(
+        strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, comm, nullptr),
+        strataSuccess);
+    strataStats_t s{};
+    ASSERT_EQ(strataCommGetStats(comm, &s), strataSuccess);
+    EXPECT_EQ(s.last.syncs, 30u) << "rank " << rank;
+    EXPECT_EQ(s.last.bytesSent[0] + s.last.bytesSent[1], 30u * 4096u) << "rank " << rank;
+  });
+}
+
+// On the two-level presets the cost model picks hier for a large AllReduce (it is the cheapest
+// plan there); a one-level topology never offers it.
+TEST(HierSelection, SchedulerPicksHierOnTwoLevelPresets) {
+  for (const char* topo : {"hccs-2x8", "hccs-4x8"}) {
+    strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+    cfg.topoFile = topo;
+    strataSimResult_t r{};
+    ASSERT_EQ(strataSimTimingOnly(&cfg, "allreduce", 4u << 20, strataFloat32, strataSum, 0, 1, &r),
+              strataSuccess)
+        << strataGetLastError(nullptr);
+    EXPECT_STREQ(r.algo, "hier") << topo;
+  }
+  strataConfig_t flat = STRATA_CONFIG_INITIALIZER;
+  flat.topoFile = "hccs-8";
+  flat.algo = "allreduce:@hier";
+  strataSimResult_t r{};
+  EXPECT_EQ(strataSimTimingOnly(&flat, "allreduce", 1024, strataFloat32, strataSum, 0, 1, &r),
+            strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("hier"), std::string::npos);
+}
+
+// cm384 (48 nodes of 8): every hierarchical plan evaluates, timing only.
+TEST(HierSelection, Cm384TimingOnly) {
+  for (const char* coll : {"allreduce", "allgather", "reducescatter"}) {
+    strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+    cfg.topoFile = "cm384";
+    const std::string tune = std::string(coll) + ":@hier";
+    cfg.algo = tune.c_str();
+    strataSimResult_t r{};
+    ASSERT_EQ(strataSimTimingOnly(&cfg, coll, 1 << 16, strataBfloat16, strataSum, 0, 0, &r),
+              strataSuccess)
+        << coll << ": " << strataGetLastError(nullptr);
+    EXPECT_STREQ(r.algo, "hier");
+    EXPECT_GT(r.simTimeUs, 0.0);
+  }
+}
+
+// hccs-4x8 (4 servers of 8): the three collectives, exact, through the sim with real payload.
+TEST(HierData, ThreeCollectivesOnHccs4x8) {
+  const strataConfig_t cfg =
+      simOn("hccs-4x8", "allreduce:@hier#allgather:@hier#reducescatter:@hier");
+  runRanksWith(32, cfg, [](int rank, strataComm_t comm) {
+    const size_t c = 257;
+    std::vector<int32_t> in(c * 32), out(c * 32);
+    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int32_t>(i % 13) + rank;
+    ASSERT_EQ(
+        strataAllReduce(in.data(), out.data(), in.size(), strataInt32, strataSum, comm, nullptr),
+        strataSuccess);
+    for (size_t i = 0; i < in.size(); ++i)
+      ASSERT_EQ(out[i], 32 * static_cast<int32_t>(i % 13) + 496) << i;
+    ASSERT_EQ(strataReduceScatter(in.data(), out.data(), c, strataInt32, strataSum, comm, nullptr),
+              strataSuccess);
+    for (size_t i = 0; i < c; ++i) {
+      const size_t g = static_cast<size_t>(rank) * c + i;
+      ASSERT_EQ(out[i], 32 * static_cast<int32_t>(g % 13) + 496) << i;
+    }
+    std::vector<int32_t> mine(c, rank);
+    ASSERT_EQ(strataAllGather(mine.data(), out.data(), c, strataInt32, comm, nullptr),
+              strataSuccess);
+    for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], static_cast<int32_t>(i / c)) << i;
+    strataStats_t s{};
+    ASSERT_EQ(strataCommGetStats(comm, &s), strataSuccess);
+    EXPECT_STREQ(s.lastAlgo, "hier");
+  });
+}
+
+}  // namespace
+}  // namespace strata::test
