@@ -45,12 +45,12 @@ strataResult_t initRank(const char* op, strataComm_t* out, int nranks, strataUni
   };
   if (!cfg.value().blocking) {
     comm->initializeAsync(std::move(connect));
-    *out = handle.release();
+    *out = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kComm);
     return strataInProgress;
   }
   s = comm->initializeWith(connect);
   if (!s.isOk()) return finish(s.context(format("%s (rank %d of %d)", op, rank, nranks)));
-  *out = handle.release();
+  *out = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kComm);
   return strataSuccess;
 }
 
@@ -130,7 +130,9 @@ strataResult_t strataCommInitAll(strataComm_t* comms, int nranks, const strataCo
         return finish(err.context(format("%s: rank %d", op, r)));
       }
     }
-    for (int r = 0; r < nranks; ++r) comms[r] = handles[static_cast<size_t>(r)].release();
+    for (int r = 0; r < nranks; ++r)
+      comms[r] = strata::api::publishHandle(std::move(handles[static_cast<size_t>(r)]),
+                                            strata::api::HandleKind::kComm);
     return strataSuccess;
   });
 }
@@ -155,7 +157,7 @@ strataResult_t strataCommSplit(strataComm_t comm, int color, int key, strataComm
     if (child.value()) {
       auto handle = std::make_unique<strataComm>();
       handle->comm = std::move(child).value();
-      *newcomm = handle.release();
+      *newcomm = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kComm);
     }
     return strataSuccess;
   });
@@ -176,8 +178,7 @@ strataResult_t strataCommDestroy(strataComm_t comm) {
     auto c = strata::api::checkComm(comm, "strataCommDestroy");
     if (!c.isOk()) return finish(c.status());
     c.value()->drain();
-    comm->magic = 0;
-    delete comm;
+    strata::api::retireHandle(comm, strata::api::HandleKind::kComm);
     return strataSuccess;
   });
 }
@@ -187,8 +188,7 @@ strataResult_t strataCommAbort(strataComm_t comm) {
     auto c = strata::api::checkComm(comm, "strataCommAbort");
     if (!c.isOk()) return finish(c.status());
     c.value()->abort();
-    comm->magic = 0;
-    delete comm;
+    strata::api::retireHandle(comm, strata::api::HandleKind::kComm);
     return strataSuccess;
   });
 }

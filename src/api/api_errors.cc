@@ -20,7 +20,8 @@ strataResult_t finish(const Status& s, Comm* comm) {
 
 Result<Comm*> checkComm(strataComm_t comm, const char* op, const char* what) {
   if (comm == nullptr) return makeError(strataInvalidArgument, "%s: %s is NULL", op, what);
-  if (comm->magic != strataComm::kMagic || !comm->comm) {
+  // The registry first: a destroyed handle's memory may already be freed.
+  if (!isLiveHandle(comm, HandleKind::kComm) || comm->magic != strataComm::kMagic || !comm->comm) {
     return makeError(strataInvalidArgument,
                      "%s: %s is not a valid communicator (never initialised or already destroyed)",
                      op, what);
@@ -30,7 +31,8 @@ Result<Comm*> checkComm(strataComm_t comm, const char* op, const char* what) {
 
 Result<Stream*> checkStream(strataStream_t stream, const char* op) {
   if (stream == nullptr) return static_cast<Stream*>(nullptr);
-  if (stream->magic != strataStream::kMagic || !stream->stream) {
+  if (!isLiveHandle(stream, HandleKind::kStream) || stream->magic != strataStream::kMagic ||
+      !stream->stream) {
     return makeError(strataInvalidArgument,
                      "%s: stream is not a valid stream (never created or already destroyed)", op);
   }
@@ -56,7 +58,8 @@ const char* strataGetErrorString(strataResult_t result) {
 }
 
 const char* strataGetLastError(strataComm_t comm) {
-  if (comm && comm->magic == strataComm::kMagic && comm->comm) {
+  if (strata::api::isLiveHandle(comm, strata::api::HandleKind::kComm) &&
+      comm->magic == strataComm::kMagic && comm->comm) {
     thread_local std::string copy;
     copy = comm->comm->lastError();
     return copy.c_str();

@@ -34,11 +34,19 @@ struct strataMoeBuffer {
 
 namespace {
 
-strata::Result<strataMoeBuffer*> checkBuffer(strataMoeBuffer_t b, const char* op) {
+// `commGone`: also accept a buffer whose communicator was destroyed (only to destroy it).
+strata::Result<strataMoeBuffer*> checkBuffer(strataMoeBuffer_t b, const char* op,
+                                             bool commGone = false) {
   if (b == nullptr) return makeError(strataInvalidArgument, "%s: buffer is NULL", op);
-  if (b->magic != strataMoeBuffer::kMagic || !b->buffer)
+  if (!strata::api::isLiveHandle(b, strata::api::HandleKind::kMoeBuffer) ||
+      b->magic != strataMoeBuffer::kMagic || !b->buffer)
     return makeError(strataInvalidArgument,
                      "%s: buffer is not a valid MoE buffer (never created or already destroyed)",
+                     op);
+  // The buffer refers to its communicator, whose memory is freed once it is destroyed.
+  if (!commGone && !strata::api::isLiveHandle(b->comm, strata::api::HandleKind::kComm))
+    return makeError(strataInvalidArgument,
+                     "%s: buffer's communicator was destroyed or aborted (destroy the buffer)",
                      op);
   return b;
 }
@@ -117,7 +125,7 @@ strataResult_t strataMoeBufferCreate(strataComm_t comm, const strataMoeConfig_t*
     h->comm = comm;
     h->buffer = std::move(b).value();
     h->id = reinterpret_cast<uintptr_t>(h.get()) ^ strataMoeBuffer::kMagic;
-    *buffer = h.release();
+    *buffer = strata::api::publishHandle(std::move(h), strata::api::HandleKind::kMoeBuffer);
     return strataSuccess;
   });
 }
@@ -125,10 +133,9 @@ strataResult_t strataMoeBufferCreate(strataComm_t comm, const strataMoeConfig_t*
 strataResult_t strataMoeBufferDestroy(strataMoeBuffer_t buffer) {
   const char* op = "strataMoeBufferDestroy";
   return guard(op, [&]() -> strataResult_t {
-    auto b = checkBuffer(buffer, op);
+    auto b = checkBuffer(buffer, op, /*commGone=*/true);
     if (!b.isOk()) return finish(b.status());
-    buffer->magic = 0;
-    delete buffer;
+    strata::api::retireHandle(buffer, strata::api::HandleKind::kMoeBuffer);
     return strataSuccess;
   });
 }

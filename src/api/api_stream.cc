@@ -13,7 +13,7 @@ strataResult_t strataStreamCreate(strataStream_t* stream) {
     if (!stream) return finish(makeError(strataInvalidArgument, "strataStreamCreate: stream is NULL"));
     auto handle = std::make_unique<strataStream>();
     handle->stream = std::make_unique<strata::Stream>();
-    *stream = handle.release();
+    *stream = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kStream);
     return strataSuccess;
   });
 }
@@ -23,8 +23,7 @@ strataResult_t strataStreamDestroy(strataStream_t stream) {
     if (!stream) return finish(makeError(strataInvalidArgument, "strataStreamDestroy: stream is NULL"));
     auto s = strata::api::checkStream(stream, "strataStreamDestroy");
     if (!s.isOk()) return finish(s.status());
-    stream->magic = 0;
-    delete stream;  // runs what is queued first
+    strata::api::retireHandle(stream, strata::api::HandleKind::kStream);  // runs what is queued first
     return strataSuccess;
   });
 }

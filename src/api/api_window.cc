@@ -45,7 +45,7 @@ strataResult_t strataCommWindowRegister(strataComm_t comm, void* buff, size_t si
     if (!w.isOk()) return finish(w.status(), cm);
     auto handle = std::make_unique<strataWindow>();
     handle->window = w.value();
-    *win = handle.release();
+    *win = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kWindow);
     return strataSuccess;
   });
 }
@@ -58,7 +58,8 @@ strataResult_t strataCommWindowDeregister(strataComm_t comm, strataWindow_t win)
     Comm* cm = c.value();
     strata::RankScope scope(cm->rank());
     if (!win) return finish(makeError(strataInvalidArgument, "%s: win is NULL", op), cm);
-    if (win->magic != strataWindow::kMagic || !cm->windows().owns(win->window))
+    if (!strata::api::isLiveHandle(win, strata::api::HandleKind::kWindow) ||
+        win->magic != strataWindow::kMagic || !cm->windows().owns(win->window))
       return finish(makeError(strataInvalidArgument,
                               "%s: win is not a window registered on this communicator (or was "
                               "already deregistered)",
@@ -69,8 +70,7 @@ strataResult_t strataCommWindowDeregister(strataComm_t comm, strataWindow_t win)
     strata::api::ActiveCall active(cm);
     Status s = cm->windows().remove(cm->bootstrap(), win->window);
     if (!s.isOk()) return finish(s, cm);
-    win->magic = 0;
-    delete win;
+    strata::api::retireHandle(win, strata::api::HandleKind::kWindow);
     return strataSuccess;
   });
 }

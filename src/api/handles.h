@@ -6,6 +6,7 @@
 #include <new>
 #include <string>
 
+#include "api/handle_registry.h"
 #include "runtime/comm.h"
 #include "base/logging.h"
 #include "base/status.h"
@@ -38,6 +39,21 @@ strataResult_t finish(const Status& s, Comm* comm = nullptr);
 // Checks a communicator handle; `what` names the argument.
 Result<Comm*> checkComm(strataComm_t comm, const char* op, const char* what = "comm");
 Result<Stream*> checkStream(strataStream_t stream, const char* op);
+
+// Registers a new handle as live and hands ownership to the caller.
+template <typename H>
+H* publishHandle(std::unique_ptr<H> h, HandleKind kind) {
+  registerHandle(h.get(), kind);
+  return h.release();
+}
+
+// Takes a live handle back and frees it.
+template <typename H>
+void retireHandle(H* h, HandleKind kind) {
+  unregisterHandle(h, kind);
+  h->magic = 0;
+  delete h;
+}
 
 // Runs body, converting any escaping C++ exception into a status: nothing crosses the C edge.
 template <typename F>
