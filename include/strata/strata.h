@@ -22,6 +22,16 @@ extern "C" {
 #define STRATA_API
 #endif
 
+/** The enums of this header are int-sized in C. In C++ they are given int as their underlying
+ *  type, so that any int a caller passes is a value of the enum: the library checks it as an
+ *  integer and rejects values outside the enumerators with strataInvalidArgument, instead of
+ *  loading an out-of-range enum (undefined behaviour in C++). */
+#ifdef __cplusplus
+#define STRATA_ENUM_INT : int
+#else
+#define STRATA_ENUM_INT
+#endif
+
 /** Library version as MAJOR*10000 + MINOR*100 + PATCH. */
 #define STRATA_MAJOR 0
 #define STRATA_MINOR 1
@@ -41,7 +51,7 @@ typedef struct strataComm* strataComm_t;
 typedef struct strataStream* strataStream_t;
 
 /** Status of every call. */
-typedef enum {
+typedef enum STRATA_ENUM_INT {
   strataSuccess = 0,         /**< The call succeeded. */
   strataSystemError = 2,     /**< A system call failed (socket, shared memory, thread). */
   strataInternalError = 3,   /**< A bug inside Strata. */
@@ -54,7 +64,7 @@ typedef enum {
 } strataResult_t;
 
 /** Element types. Float16, Bfloat16 and the Float8 types accumulate in float32 and round once. */
-typedef enum {
+typedef enum STRATA_ENUM_INT {
   strataInt8 = 0,
   strataChar = 0,
   strataUint8 = 1,
@@ -76,7 +86,7 @@ typedef enum {
 } strataDataType_t;
 
 /** Reduction operators. Avg sums then divides by the number of ranks once. */
-typedef enum {
+typedef enum STRATA_ENUM_INT {
   strataSum = 0,
   strataProd = 1,
   strataMax = 2,
@@ -359,7 +369,7 @@ STRATA_API strataResult_t strataTopoGetRankCount(const char* topology, int* nran
  * +-448 for +-Inf) dequantise to exactly those values. */
 
 /** Low-bit formats of the quantised AllGather. */
-typedef enum {
+typedef enum STRATA_ENUM_INT {
   strataQuantInt8 = 0,    /**< int8 with a float32 scale per block. */
   strataQuantInt4 = 1,    /**< int4, two a byte (low nibble first), a float32 scale per block. */
   strataQuantFp8e4m3 = 2, /**< fp8 E4M3FN with a float32 scale per block. */
@@ -455,7 +465,7 @@ STRATA_API strataResult_t strataAllReduceFused(const void* sendbuff, void* recvb
  * its payload without first exchanging sizes and allocates nothing. */
 
 /** Quantisation of one leg of dispatch or combine. */
-typedef enum {
+typedef enum STRATA_ENUM_INT {
   strataMoeQuantNone = 0, /**< The payload travels in the buffer's dtype. */
   strataMoeQuantInt8 = 1, /**< int8 with one float32 scale per token (max|x| / 127): per token
                                H + 4 bytes instead of 2H for bf16. */
