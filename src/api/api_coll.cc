@@ -4,6 +4,7 @@
 #include "api/handles.h"
 #include "runtime/launch.h"
 #include "base/dtype.h"
+#include "base/limits.h"
 
 using strata::CollArgs;
 using strata::CollType;
@@ -35,11 +36,54 @@ Status checkRank(const char* op, const char* what, int r, int n) {
   return Status::ok();
 }
 
-// count elements times `factor` must fit in memory.
+// count elements of t, times `factor` (ranks; 1 for one block), must be a buffer of at most
+// kMaxBufferBytes: larger is a wrong count, and the byte product must not wrap.
 Status checkCount(const char* op, const char* what, size_t count, size_t factor, strataDataType_t t) {
-  const size_t es = strata::dtypeSize(t);
-  if (factor != 0 && count > std::numeric_limits<size_t>::max() / es / factor)
-    return makeError(strataInvalidArgument, "%s: %s %zu is too large", op, what, count);
+  const uint64_t es = strata::dtypeSize(t);
+  uint64_t elems = 0, bytes = 0;
+  if (strata::boundedProduct(count, factor == 0 ? 1 : factor, UINT64_MAX, &elems) &&
+      strata::boundedProduct(elems, es, strata::kMaxBufferBytes, &bytes))
+    return Status::ok();
+  if (factor > 1)
+    return makeError(strataInvalidArgument,
+                     "%s: %s %zu is too large: %zu x %zu ranks x %llu-byte elements is more than "
+                     "the %llu bytes one buffer may span",
+                     op, what, count, count, factor, static_cast<unsigned long long>(es),
+                     static_cast<unsigned long long>(strata::kMaxBufferBytes));
+  return makeError(strataInvalidArgument,
+                   "%s: %s %zu is too large: %zu x %llu-byte elements is more than the %llu bytes "
+                   "one buffer may span",
+                   op, what, count, count, static_cast<unsigned long long>(es),
+                   static_cast<unsigned long long>(strata::kMaxBufferBytes));
+}
+
+// The per-rank counts and displacements of a v-collective: each count and displacement, their
+// sums per rank and the sum of the counts must stay within kMaxBufferBytes (so none of the sums
+// wraps). *extent gets max(displs[r] + counts[r]), the elements the buffer must hold.
+Status checkCountVector(const char* op, const char* countsName, const char* displsName,
+                        const size_t* counts, const size_t* displs, size_t n, strataDataType_t t,
+                        size_t* extent) {
+  const uint64_t es = strata::dtypeSize(t);
+  const uint64_t maxElems = strata::kMaxBufferBytes / es;
+  uint64_t total = 0, end = 0;
+  for (size_t r = 0; r < n; ++r) {
+    if (counts[r] > maxElems || displs[r] > maxElems || counts[r] + displs[r] > maxElems)
+      return makeError(strataInvalidArgument,
+                       "%s: %s[%zu] %zu + %s[%zu] %zu is more than the %llu %llu-byte elements one "
+                       "buffer may span",
+                       op, countsName, r, counts[r], displsName, r, displs[r],
+                       static_cast<unsigned long long>(maxElems),
+                       static_cast<unsigned long long>(es));
+    total += counts[r];  // each term <= maxElems < 2^40 and n <= kMaxRanks: cannot wrap
+    if (total > maxElems)
+      return makeError(strataInvalidArgument,
+                       "%s: the sum of %s[0..%zu] is more than the %llu %llu-byte elements one "
+                       "buffer may span",
+                       op, countsName, r, static_cast<unsigned long long>(maxElems),
+                       static_cast<unsigned long long>(es));
+    end = std::max<uint64_t>(end, counts[r] + displs[r]);
+  }
+  *extent = static_cast<size_t>(end);
   return Status::ok();
 }
 
@@ -188,10 +232,9 @@ strataResult_t strataAllGatherv(const void* sendbuff, size_t sendcount, void* re
       return makeError(strataInvalidArgument, "%s: recvcounts[%zu] is %zu but sendcount is %zu",
                        name, me, recvcounts[me], sendcount);
     size_t extent = 0;
-    for (size_t r = 0; r < n; ++r) {
-      STRATA_CHECK(checkCount(name, "recvcounts[r] + rdispls[r]", recvcounts[r] + rdispls[r], 1, datatype));
-      extent = std::max(extent, recvcounts[r] + rdispls[r]);
-    }
+    STRATA_CHECK(checkCount(name, "sendcount", sendcount, 1, datatype));
+    STRATA_CHECK(checkCountVector(name, "recvcounts", "rdispls", recvcounts, rdispls, n, datatype,
+                                  &extent));
     const size_t es = strata::dtypeSize(datatype);
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, sendcount * es));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, extent * es));
@@ -271,12 +314,10 @@ strataResult_t strataAllToAllv(const void* sendbuff, const size_t* sendcounts,
     a.recvcounts.assign(recvcounts, recvcounts + n);
     a.rdispls.assign(rdispls, rdispls + n);
     size_t sendExtent = 0, recvExtent = 0;
-    for (size_t r = 0; r < n; ++r) {
-      STRATA_CHECK(checkCount(name, "sendcounts[r] + sdispls[r]", sendcounts[r] + sdispls[r], 1, datatype));
-      STRATA_CHECK(checkCount(name, "recvcounts[r] + rdispls[r]", recvcounts[r] + rdispls[r], 1, datatype));
-      sendExtent = std::max(sendExtent, sendcounts[r] + sdispls[r]);
-      recvExtent = std::max(recvExtent, recvcounts[r] + rdispls[r]);
-    }
+    STRATA_CHECK(checkCountVector(name, "sendcounts", "sdispls", sendcounts, sdispls, n, datatype,
+                                  &sendExtent));
+    STRATA_CHECK(checkCountVector(name, "recvcounts", "rdispls", recvcounts, rdispls, n, datatype,
+                                  &recvExtent));
     const size_t es = strata::dtypeSize(datatype);
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, sendExtent * es));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, recvExtent * es));

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "api/handles.h"
+#include "base/limits.h"
 #include "bootstrap/inprocess_bootstrap.h"
 #include "bootstrap/launch_env.h"
 #include "bootstrap/tcp_bootstrap.h"
@@ -17,10 +18,20 @@ using strata::api::guard;
 
 namespace {
 
-Status checkRankArgs(const char* op, strataComm_t* comm, int nranks, int rank) {
-  if (!comm) return makeError(strataInvalidArgument, "%s: comm is NULL", op);
+// Before anything is sized by it: 1 <= nranks <= kMaxRanks.
+Status checkRankCount(const char* op, int nranks) {
   if (nranks < 1)
     return makeError(strataInvalidArgument, "%s: nranks is %d, must be >= 1", op, nranks);
+  if (nranks > strata::kMaxRanks)
+    return makeError(strataInvalidArgument,
+                     "%s: nranks is %d, more than the %d ranks a communicator may have", op,
+                     nranks, strata::kMaxRanks);
+  return Status::ok();
+}
+
+Status checkRankArgs(const char* op, strataComm_t* comm, int nranks, int rank) {
+  if (!comm) return makeError(strataInvalidArgument, "%s: comm is NULL", op);
+  STRATA_CHECK(checkRankCount(op, nranks));
   if (rank < 0 || rank >= nranks)
     return makeError(strataInvalidArgument, "%s: rank %d is outside [0, %d)", op, rank, nranks);
   return Status::ok();
@@ -102,8 +113,8 @@ strataResult_t strataCommInitAll(strataComm_t* comms, int nranks, const strataCo
   return guard("strataCommInitAll", [&] {
     const char* op = "strataCommInitAll";
     if (!comms) return finish(makeError(strataInvalidArgument, "%s: comms is NULL", op));
-    if (nranks < 1)
-      return finish(makeError(strataInvalidArgument, "%s: nranks is %d, must be >= 1", op, nranks));
+    Status count = checkRankCount(op, nranks);
+    if (!count.isOk()) return finish(count);
     for (int i = 0; i < nranks; ++i) comms[i] = nullptr;
     auto cfg = strata::resolveConfig(config, nullptr);
     if (!cfg.isOk()) return finish(cfg.status().context(op));

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "api/handles.h"
+#include "base/limits.h"
 #include "base/dtype.h"
 #include "base/quant_format.h"
 #include "runtime/launch.h"
@@ -52,12 +53,15 @@ Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
   return Status::ok();
 }
 
-// count x perElem x nranks bytes must fit in a size_t.
+// count x perElem x nranks bytes must be a buffer of at most kMaxBufferBytes.
 Status checkCount(const char* op, size_t count, size_t perElem, int nranks) {
-  const size_t n = static_cast<size_t>(nranks);
-  if (perElem != 0 && count > std::numeric_limits<size_t>::max() / perElem / n)
-    return makeError(strataInvalidArgument, "%s: sendcount %zu is too large for %d ranks", op,
-                     count, nranks);
+  uint64_t bytes = 0;
+  if (!strata::boundedProduct(count, static_cast<uint64_t>(perElem) * static_cast<uint64_t>(nranks),
+                              strata::kMaxBufferBytes, &bytes))
+    return makeError(strataInvalidArgument,
+                     "%s: sendcount %zu is too large for %d ranks: the gathered buffer would span "
+                     "more than the %llu bytes one buffer may span",
+                     op, count, nranks, static_cast<unsigned long long>(strata::kMaxBufferBytes));
   return Status::ok();
 }
 

@@ -22,6 +22,7 @@
 #include "bootstrap/cloexec_socket.h"
 #include "bootstrap/launcher_notice.h"
 #include "bootstrap/tcp_wire.h"
+#include "base/limits.h"
 #include "base/logging.h"
 
 namespace strata {
@@ -403,8 +404,9 @@ void Root::onHello(ConnPtr c) {
     return drop(c, format("protocol version %u (this root speaks %u)", h.version,
                           kWireProtocolVersion));
   if (!sameSecret(h.secret, opts_.secret)) return drop(c, "wrong secret");
-  if (h.nranks <= 0 || h.rank < 0 || h.rank >= h.nranks)
-    return refuse(c, format("rank %d of %d is out of range", h.rank, h.nranks));
+  if (h.nranks <= 0 || h.nranks > kMaxRanks || h.rank < 0 || h.rank >= h.nranks)
+    return refuse(c, format("rank %d of %d is out of range (at most %d ranks)", h.rank, h.nranks,
+                            kMaxRanks));
   if (nranks_ != 0 && h.nranks != nranks_)
     return refuse(c, format("rank %d says the job has %d ranks, but the ranks before it said %d",
                             h.rank, h.nranks, nranks_));

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/dtype.h"
+#include "base/limits.h"
 
 namespace strata {
 namespace {
@@ -94,11 +95,19 @@ Result<MoeShape> makeMoeShape(const strataMoeConfig_t& c, int nranks) {
                      "%s: config.hidden %zu or maxTokensPerRank %zu is too "
                      "large",
                      op, s.hidden, s.maxTokens);
+  // The worst-case receive space (every rank sends all its tokens here), in bytes, bounded
+  // like any buffer of a call.
   const size_t rec = std::max(s.dispatchRecordBytes(), s.combineRecordBytes());
-  if (s.maxTokens > std::numeric_limits<size_t>::max() / 4 / rec / static_cast<size_t>(nranks))
+  uint64_t rows = 0, bytes = 0;
+  if (!boundedProduct(s.maxTokens, static_cast<uint64_t>(nranks) *
+                                       static_cast<uint64_t>(std::min(s.topk, s.localExperts)),
+                      kMaxBufferBytes, &rows) ||
+      !boundedProduct(rows, rec, kMaxBufferBytes, &bytes))
     return makeError(strataInvalidArgument,
-                     "%s: maxTokensPerRank %zu x hidden %zu x %d ranks does not fit in memory", op,
-                     s.maxTokens, s.hidden, nranks);
+                     "%s: maxTokensPerRank %zu x hidden %zu x %d ranks needs more receive space "
+                     "than the %llu bytes a buffer may span",
+                     op, s.maxTokens, s.hidden, nranks,
+                     static_cast<unsigned long long>(kMaxBufferBytes));
   return s;
 }
 
