@@ -7,6 +7,7 @@
 #include "moe/moe_placement.h"
 #include "moe/moe_plans.h"
 #include "moe/moe_run.h"
+#include "plan/call_tag.h"
 #include "reduce/quantize.h"
 #include "reduce/reduce.h"
 
@@ -287,6 +288,7 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
                               const MoeDispatchOutputs& out) {
   dispatched_ = false;
   numTokens_ = ids.tokens;
+  const uint64_t call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeDispatch));
   runChunk_ = std::max<size_t>(1, std::min(chunkTokens_, shape_.maxTokens));
   packDispatch(x, ids, weights);
   const size_t n = static_cast<size_t>(shape_.nranks);
@@ -314,7 +316,7 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
     if (n > 1) {
       const PlanPtr plan = moeRoundPlan("moe-dispatch", rank_, shape_.nranks, sends_, recvs_);
       if (plan)
-        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeDispatch", dispatchSend_.data(),
+        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeDispatch", call, dispatchSend_.data(),
                                 dispatchRecv_.data(),
                                 c == 0 ? ids.tokens * shape_.hidden * shape_.elemBytes() : 0));
     }
@@ -443,6 +445,7 @@ Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined)
 // rank order, so a pipelined combine adds exactly what an unpipelined one does.
 Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelined) {
   if (!pipelined) board_.allReady();
+  const uint64_t call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeCombine));
   const size_t n = static_cast<size_t>(shape_.nranks);
   const size_t slotBytes = shape_.combineSlotBytes();
   const size_t rec = shape_.combineRecordBytes();
@@ -467,7 +470,7 @@ Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelin
     if (n > 1) {
       const PlanPtr plan = moeRoundPlan("moe-combine", rank_, shape_.nranks, sends_, recvs_);
       if (plan)
-        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeCombine", combineSend_.data(),
+        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeCombine", call, combineSend_.data(),
                                 combineRecv_.data(),
                                 c == 0 ? numTokens_ * shape_.hidden * shape_.elemBytes() : 0));
     }

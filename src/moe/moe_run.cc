@@ -4,7 +4,7 @@
 
 namespace strata {
 
-Status runMoePlan(Comm& comm, PlanRun& run, const PlanPtr& plan, const char* name,
+Status runMoePlan(Comm& comm, PlanRun& run, const PlanPtr& plan, const char* name, uint64_t call,
                   std::byte* sendStage, std::byte* recvSlots, size_t callBytes) {
   std::lock_guard<std::mutex> lock(comm.execMutex());
   STRATA_CHECK(comm.ready());
@@ -14,6 +14,7 @@ Status runMoePlan(Comm& comm, PlanRun& run, const PlanPtr& plan, const char* nam
   item.bases[kSendBuf] = sendStage;
   item.bases[kRecvBuf] = recvSlots;
   item.collName = name;
+  item.call = call;
   run.start();
   PlanRun* runs[] = {&run};
   Status s = runToCompletion(runs, 1);

@@ -11,7 +11,9 @@
 
 namespace strata {
 
-Status runMoePlan(Comm& comm, PlanRun& run, const PlanPtr& plan, const char* name,
+// `call`: the packed CallTag of the dispatch or combine the plan is a round of (every round of
+// one call carries the same tag).
+Status runMoePlan(Comm& comm, PlanRun& run, const PlanPtr& plan, const char* name, uint64_t call,
                   std::byte* sendStage, std::byte* recvSlots, size_t callBytes);
 
 }  // namespace strata

@@ -8,6 +8,7 @@
 #include "base/backoff.h"
 #include "base/logging.h"
 #include "base/status_signal.h"
+#include "plan/call_tag.h"
 #include "plan/phase_events.h"
 #include "reduce/quantize.h"
 #include "reduce/reduce.h"
@@ -201,7 +202,7 @@ size_t PlanRun::pushFrom(int peer, const std::byte* src, size_t bytes, size_t to
   Endpoint& ep = ctx_.transport->endpoint(peer);
   size_t sent = 0;
   while (sent < bytes) {
-    const size_t n = ep.push(src + sent, bytes - sent, total);
+    const size_t n = ep.push(src + sent, bytes - sent, total, items_[item_].call);
     if (n == 0) break;
     sent += n;
   }
@@ -219,8 +220,17 @@ void PlanRun::pushSome(int peer, const std::byte* src, size_t& sent, size_t limi
   if (n > 0) *progressed = true;
 }
 
-// A chunk must belong to a message of the size the op expects and fit in what is left of it.
+// A chunk must belong to this call, to a message of the size the op expects, and fit in what is
+// left of it.
 Status PlanRun::checkChunk(const Op& op, const RecvChunk& c, size_t got) const {
+  if (c.call != items_[item_].call) {
+    return makeError(strataInvalidUsage,
+                     "%s (%s): rank %d sent %s, this rank (rank %d) expects %s (the ranks called "
+                     "different collectives, or in a different order, or with different roots)",
+                     items_[item_].collName, items_[item_].plan->algo.c_str(), op.peer,
+                     describeCall(c.call).c_str(), ctx_.rank,
+                     describeCall(items_[item_].call).c_str());
+  }
   if (c.msgBytes == op.bytes && got + c.bytes <= op.bytes) return Status::ok();
   if (op.upTo && c.msgBytes <= op.bytes && got + c.bytes <= c.msgBytes) return Status::ok();
 
@@ -641,7 +651,14 @@ Status runToCompletion(PlanRun* const* runs, size_t count) {
       const RunContext& ctx = runs[i]->context();
       if (!settled && !(ctx.abort && ctx.abort->load(std::memory_order_relaxed))) continue;
       Status s = checkWait(*runs[i], last[i], settled);
-      if (!s.isOk()) return s;
+      if (!s.isOk()) {
+        // A peer that failed may have sent, before failing, what shows why (a message of
+        // another call): a last pass reports that rather than the peer's failure.
+        bool moved = false;
+        auto r = runs[i]->progress(&moved);
+        if (!r.isOk()) return r.status();
+        return s;
+      }
     }
   }
   return Status::ok();

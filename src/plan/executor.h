@@ -37,6 +37,9 @@ struct RunItem {
   // that address other ranks' buffers (calls whose buffers lie in registered windows).
   std::vector<std::byte*> peerSend, peerRecv;
   const char* collName = "";
+  // The call's CallTag, packed (plan/call_tag.h): pushed with every chunk of the item and
+  // required of every chunk it receives. 0 when the caller does not tag its calls.
+  uint64_t call = 0;
 
   std::byte* base(int slot) const {
     return slot < kFirstExtraBuf ? bases[slot] : extras[static_cast<size_t>(slot - kFirstExtraBuf)];

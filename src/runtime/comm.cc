@@ -1,8 +1,15 @@
 #include "runtime/comm.h"
 
 #include "base/logging.h"
+#include "plan/call_tag.h"
 
 namespace strata {
+
+uint64_t Comm::nextCallTag(uint8_t kind) {
+  const bool everyRank = kind != static_cast<uint8_t>(CallKind::kPointToPoint);
+  const uint32_t seq = everyRank ? callSeq_.fetch_add(1) + 1 : callSeq_.load();
+  return CallTag{seq, kind}.pack();
+}
 
 Comm::Comm(int rank, int nranks, CommConfig config)
     : rank_(rank), nranks_(nranks), config_(std::move(config)) {

@@ -91,6 +91,10 @@ class Comm {
 
   const std::string& label() const { return label_; }
 
+  // The tag of the next call of `kind` (plan/call_tag.h), packed: collectives and MoE calls take
+  // the next sequence number, Send/Recv the current one. Called in the order calls run.
+  uint64_t nextCallTag(uint8_t kind);
+
   // Registered windows, and what each rank announced at init (pid, host) for registering them.
   WindowTable& windows() { return windows_; }
   const std::vector<PeerInfo>& peers() const { return peers_; }
@@ -113,6 +117,7 @@ class Comm {
   BufferArena arena_;
   std::atomic<int> pending_{0};
   std::atomic<int> active_{0};
+  std::atomic<uint32_t> callSeq_{0};  // calls of every rank run so far (CallTag::seq)
   CommStatistics stats_;
   std::shared_ptr<const Topology> topology_;
   std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "base/logging.h"
+#include "plan/call_tag.h"
 #include "runtime/window_binding.h"
 
 namespace strata {
@@ -134,6 +135,18 @@ void rebind(PlanRun& run, const CollArgs* calls, size_t count) {
   run.restart();
 }
 
+// Gives the prepared items of these calls their call tags, in the order the items run: the fused
+// Send/Recv item first, then one item per collective.
+void tagItems(Comm& comm, PlanRun& run, const CollArgs* calls, size_t count) {
+  std::vector<RunItem>& items = run.items();
+  bool p2p = false;
+  for (size_t i = 0; i < count && !p2p; ++i) p2p = isPointToPoint(calls[i].coll);
+  size_t item = 0;
+  if (p2p) items[item++].call = comm.nextCallTag(static_cast<uint8_t>(CallKind::kPointToPoint));
+  for (size_t i = 0; i < count; ++i)
+    if (!isPointToPoint(calls[i].coll)) items[item++].call = comm.nextCallTag(callKindOf(calls[i].coll));
+}
+
 // Runs the works of several communicators together, to completion.
 Status execute(std::vector<CommWork>& works) {
   std::sort(works.begin(), works.end(),
@@ -149,6 +162,7 @@ Status execute(std::vector<CommWork>& works) {
       w.comm->recordError(s);
       return s;
     }
+    tagItems(*w.comm, w.comm->run(), w.calls.data(), w.calls.size());
     runs.push_back(&w.comm->run());
   }
   RankScope scope(works.size() == 1 ? works.front().comm->rank() : currentLogRank());
@@ -171,6 +185,7 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
     rebind(*run, calls, count);
   else
     STRATA_CHECK(prepare(comm, calls, count));
+  tagItems(comm, *run, calls, count);
   Status s = runToCompletion(&run, 1);
   comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run));
   if (!s.isOk()) comm.fail(s);

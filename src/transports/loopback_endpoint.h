@@ -21,9 +21,10 @@ class LoopbackEndpoint final : public Endpoint {
         data_(chunkBytes * static_cast<size_t>(slots)),
         sizes_(static_cast<size_t>(slots)),
         msgBytes_(static_cast<size_t>(slots)),
+        calls_(static_cast<size_t>(slots)),
         signals_(static_cast<size_t>(slots)) {}
 
-  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override {
+  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) override {
     size_t done = 0;
     while (done < bytes && head_ - tail_ < slots_) {
       size_t n = std::min(chunk_, bytes - done);
@@ -31,6 +32,7 @@ class LoopbackEndpoint final : public Endpoint {
       std::memcpy(data_.data() + i * chunk_, src + done, n);
       sizes_[i] = n;
       msgBytes_[i] = msgBytes;
+      calls_[i] = call;
       signals_[i] = -1;
       done += n;
       ++head_;
@@ -40,7 +42,7 @@ class LoopbackEndpoint final : public Endpoint {
   RecvChunk peek() override {
     if (tail_ == head_) return {};
     size_t i = static_cast<size_t>(tail_ % slots_);
-    return RecvChunk{data_.data() + i * chunk_, sizes_[i], msgBytes_[i], signals_[i]};
+    return RecvChunk{data_.data() + i * chunk_, sizes_[i], msgBytes_[i], signals_[i], calls_[i]};
   }
   void pop() override {
     if (tail_ != head_) ++tail_;
@@ -50,6 +52,7 @@ class LoopbackEndpoint final : public Endpoint {
     const size_t i = static_cast<size_t>(head_++ % slots_);
     sizes_[i] = 0;
     msgBytes_[i] = 0;
+    calls_[i] = 0;
     signals_[i] = channel;
     return true;
   }
@@ -60,6 +63,7 @@ class LoopbackEndpoint final : public Endpoint {
   std::vector<std::byte> data_;
   std::vector<size_t> sizes_;
   std::vector<uint64_t> msgBytes_;
+  std::vector<uint64_t> calls_;
   std::vector<int> signals_;  // -1: a data chunk
   uint64_t head_ = 0, tail_ = 0;
 };

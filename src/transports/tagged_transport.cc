@@ -34,6 +34,7 @@ struct ChunkHeader {
   uint64_t bytes;     // payload bytes of this chunk
   uint64_t msgBytes;  // total bytes of the message the chunk belongs to
   int64_t signal;     // -1: data; c >= 0: a signal on channel c, no payload
+  uint64_t call;      // identity of the call the message belongs to
 };
 static_assert(sizeof(ChunkHeader) <= kHeaderBytes);
 
@@ -58,7 +59,7 @@ int64_t nowNs() {
 // The endpoint of a peer this transport does not serve (another transport carries it).
 class UnconnectedEndpoint final : public Endpoint {
  public:
-  size_t push(const std::byte*, size_t, uint64_t) override { return 0; }
+  size_t push(const std::byte*, size_t, uint64_t, uint64_t) override { return 0; }
   RecvChunk peek() override { return {}; }
   void pop() override {}
   bool pushSignal(int) override { return false; }
@@ -73,7 +74,7 @@ class TaggedTransport;
 class NetEndpoint final : public Endpoint {
  public:
   NetEndpoint(TaggedTransport& t, int peer) : t_(t), peer_(peer) {}
-  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override;
+  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) override;
   RecvChunk peek() override;
   void pop() override;
   bool pushSignal(int channel) override;
@@ -201,7 +202,8 @@ class TaggedTransport final : public Transport, private FabricSink {
   }
 
   // Sends the bytes of a message as chunks, or (signal >= 0, no bytes) one signal chunk.
-  size_t push(int peer, const std::byte* src, size_t bytes, uint64_t msgBytes, int signal = -1) {
+  size_t push(int peer, const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call,
+              int signal = -1) {
     std::lock_guard<std::mutex> g(mutex_);
     touch();
     Link& l = links_[static_cast<size_t>(peer)];
@@ -219,7 +221,7 @@ class TaggedTransport final : public Transport, private FabricSink {
       }
       const size_t n = std::min(chunk_, bytes - done);
       std::byte* buf = l.sendBase + slot * stride_;
-      ChunkHeader h{kChunkMagic, l.sendSeq, n, msgBytes, signal};
+      ChunkHeader h{kChunkMagic, l.sendSeq, n, msgBytes, signal, call};
       std::memcpy(buf, &h, sizeof(h));
       if (n > 0) std::memcpy(buf + kHeaderBytes, src + done, n);
       prepare(op, FabricOp::Kind::kDataSend, peer, slot);
@@ -254,8 +256,11 @@ class TaggedTransport final : public Transport, private FabricSink {
     const std::byte* buf = l.recvBase + slot * stride_;
     ChunkHeader h;
     std::memcpy(&h, buf, sizeof(h));
-    return RecvChunk{buf + kHeaderBytes, static_cast<size_t>(h.bytes), h.msgBytes,
-                     static_cast<int>(h.signal)};
+    // Sizes from the network are clamped to the slot, so a corrupt or hostile header cannot
+    // send a reader past it; a signal channel out of range reads as a data chunk's -1.
+    const size_t bytes = static_cast<size_t>(std::min<uint64_t>(h.bytes, chunk_));
+    const int signal = h.signal >= 0 && h.signal < 65536 ? static_cast<int>(h.signal) : -1;
+    return RecvChunk{buf + kHeaderBytes, bytes, h.msgBytes, signal, h.call};
   }
 
   void pop(int peer) {
@@ -642,12 +647,14 @@ class TaggedTransport final : public Transport, private FabricSink {
   std::thread progressThread_;
 };
 
-size_t NetEndpoint::push(const std::byte* src, size_t bytes, uint64_t msgBytes) {
-  return t_.push(peer_, src, bytes, msgBytes);
+size_t NetEndpoint::push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) {
+  return t_.push(peer_, src, bytes, msgBytes, call);
 }
 RecvChunk NetEndpoint::peek() { return t_.peek(peer_); }
 void NetEndpoint::pop() { t_.pop(peer_); }
-bool NetEndpoint::pushSignal(int channel) { return t_.push(peer_, nullptr, 0, 0, channel) == 1; }
+bool NetEndpoint::pushSignal(int channel) {
+  return t_.push(peer_, nullptr, 0, 0, 0, channel) == 1;
+}
 
 }  // namespace
 

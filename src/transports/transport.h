@@ -3,7 +3,9 @@
 //
 // Each ordered pair of ranks has a FIFO of chunks. A sender pushes the bytes of a message; the
 // receiver peeks chunks in order, consumes them in place (copy or reduce) and pops them. Every
-// chunk carries the total size of its message so a receiver can detect a mismatched peer. A
+// chunk carries the total size of its message and an opaque 64-bit identity of the call the
+// message belongs to (the executor's CallTag; the transport only carries it), so a receiver can
+// detect a mismatched peer. A
 // signal is a chunk without payload that names a channel; it travels behind everything pushed
 // before it, so a rank that sees it knows those bytes have landed.
 #pragma once
@@ -40,6 +42,7 @@ struct RecvChunk {
   size_t bytes = 0;
   uint64_t msgBytes = 0;  // total size of the message this chunk belongs to
   int signal = -1;        // >= 0: a signal on this channel, with no payload
+  uint64_t call = 0;      // the identity of the call the message belongs to (data chunks)
   bool empty() const { return data == nullptr; }
 };
 
@@ -48,9 +51,9 @@ class Endpoint {
  public:
   virtual ~Endpoint() = default;
 
-  // Copies up to `bytes` from src as the next part of a message of msgBytes bytes. Returns the
-  // number of bytes accepted now; 0 when the FIFO is full. Never blocks.
-  virtual size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) = 0;
+  // Copies up to `bytes` from src as the next part of a message of msgBytes bytes belonging to
+  // call `call`. Returns the number of bytes accepted now; 0 when the FIFO is full. Never blocks.
+  virtual size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) = 0;
 
   // The oldest chunk from the peer not yet popped; empty when none has arrived. Never blocks.
   virtual RecvChunk peek() = 0;

@@ -122,7 +122,7 @@ void exchangeAll(TransportSet& set, const std::function<size_t(int, int)>& sizeF
         for (int p = 0; p < n; ++p) {
           const auto& msg = out[static_cast<size_t>(p)];
           size_t& s = sent[static_cast<size_t>(p)];
-          if (s < msg.size()) s += t.endpoint(p).push(msg.data() + s, msg.size() - s, msg.size());
+          if (s < msg.size()) s += t.endpoint(p).push(msg.data() + s, msg.size() - s, msg.size(), 0);
           done = done && s == msg.size();
           const size_t want = sizeFor(p, me);
           size_t& g = got[static_cast<size_t>(p)];

@@ -128,7 +128,7 @@ void exchangeAll(Transport& t, int nranks, const std::vector<std::vector<std::by
     for (int p = 0; p < nranks; ++p) {
       const auto& msg = out[p];
       if (sent[p] < msg.size()) {
-        sent[p] += t.endpoint(p).push(msg.data() + sent[p], msg.size() - sent[p], msg.size());
+        sent[p] += t.endpoint(p).push(msg.data() + sent[p], msg.size() - sent[p], msg.size(), 0);
         done = done && sent[p] == msg.size();
       }
       Received& r = in[p];
@@ -254,7 +254,7 @@ bool sendMessage(Transport& t, Endpoint& ep, const std::vector<std::byte>& msg) 
   size_t sent = 0;
   auto start = Clock::now();
   while (sent < msg.size() && t.checkPeers().isOk() && Clock::now() - start < kHangGuard) {
-    size_t n = ep.push(msg.data() + sent, msg.size() - sent, msg.size());
+    size_t n = ep.push(msg.data() + sent, msg.size() - sent, msg.size(), 0);
     if (n == 0) std::this_thread::yield();
     sent += n;
   }
@@ -471,8 +471,8 @@ TEST(ShmTransport, LoopbackToSelf) {
   EXPECT_TRUE(self.peek().empty());
 
   auto msg = makeMessage(0, 0, 100);
-  EXPECT_EQ(self.push(msg.data(), msg.size(), msg.size()), 100u);  // 64 + 36: both slots
-  EXPECT_EQ(self.push(msg.data(), msg.size(), msg.size()), 0u);    // full
+  EXPECT_EQ(self.push(msg.data(), msg.size(), msg.size(), 0), 100u);  // 64 + 36: both slots
+  EXPECT_EQ(self.push(msg.data(), msg.size(), msg.size(), 0), 0u);    // full
   RecvChunk a = self.peek();
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(a.bytes, 64u);
@@ -487,7 +487,7 @@ TEST(ShmTransport, LoopbackToSelf) {
   self.pop();
   EXPECT_TRUE(self.peek().empty());
   self.pop();  // nothing to pop: no effect
-  EXPECT_EQ(self.push(msg.data(), 10, 10), 10u);
+  EXPECT_EQ(self.push(msg.data(), 10, 10, 0), 10u);
   EXPECT_EQ(self.peek().bytes, 10u);
 }
 
@@ -497,11 +497,11 @@ TEST(ShmTransport, PushFillsOnlyFreeSlotsAndPopReleasesThem) {
   auto msg = makeMessage(0, 1, 5000);
   Endpoint& tx = set.transports[0]->endpoint(1);
   Endpoint& rx = set.transports[1]->endpoint(0);
-  EXPECT_EQ(tx.push(msg.data(), 5000, 5000), 3000u);
-  EXPECT_EQ(tx.push(msg.data() + 3000, 2000, 5000), 0u);
+  EXPECT_EQ(tx.push(msg.data(), 5000, 5000, 0), 3000u);
+  EXPECT_EQ(tx.push(msg.data() + 3000, 2000, 5000, 0), 0u);
   ASSERT_EQ(rx.peek().bytes, 1000u);
   rx.pop();
-  EXPECT_EQ(tx.push(msg.data() + 3000, 2000, 5000), 1000u);
+  EXPECT_EQ(tx.push(msg.data() + 3000, 2000, 5000, 0), 1000u);
   EXPECT_TRUE(set.transports[0]->endpoint(0).peek().empty());  // nothing crossed to the wrong FIFO
   EXPECT_TRUE(set.transports[1]->endpoint(1).peek().empty());
 }

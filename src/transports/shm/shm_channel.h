@@ -60,13 +60,14 @@ struct FifoCounters {
 };
 static_assert(sizeof(FifoCounters) == kCacheLine);
 
-constexpr size_t kInlineBytes = 40;
+constexpr size_t kInlineBytes = 32;
 
 struct SlotHeader {
   alignas(kCacheLine) uint64_t seq;  // chunk index + 1 once published; written last
   uint32_t chunkBytes;               // payload bytes in this slot (chunks are < 4 GiB)
   uint32_t signal;                   // 0: data; c + 1: a signal on channel c, no payload
   uint64_t msgBytes;                 // total bytes of the message the chunk belongs to
+  uint64_t call;                     // identity of the call the message belongs to
   std::byte inlineData[kInlineBytes];  // the payload itself when chunkBytes <= kInlineBytes
 };
 static_assert(sizeof(SlotHeader) == kCacheLine);
@@ -100,7 +101,7 @@ class ShmFifo {
         stride_(layout.slotStride()) {}
 
   // Sender: copies as much of src as the free slots hold and publishes it; never blocks.
-  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) noexcept {
+  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) noexcept {
     size_t done = 0;
     while (done < bytes) {
       if (head_ - tailSeen_ >= slots_) {
@@ -114,6 +115,7 @@ class ShmFifo {
       hdr->chunkBytes = static_cast<uint32_t>(n);
       hdr->signal = 0;
       hdr->msgBytes = msgBytes;
+      hdr->call = call;
       std::memcpy(n <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader), src + done, n);
       ++head_;
       std::atomic_ref<uint64_t>(hdr->seq).store(head_, std::memory_order_release);
@@ -130,7 +132,7 @@ class ShmFifo {
     // Clamped so a corrupt header cannot send a reader past the slot.
     const size_t bytes = std::min<size_t>(hdr->chunkBytes, chunkBytes_);
     const std::byte* data = bytes <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader);
-    return RecvChunk{data, bytes, hdr->msgBytes, static_cast<int>(hdr->signal) - 1};
+    return RecvChunk{data, bytes, hdr->msgBytes, static_cast<int>(hdr->signal) - 1, hdr->call};
   }
 
   // Sender: publishes a signal on `channel` behind every chunk pushed before it.
@@ -143,6 +145,7 @@ class ShmFifo {
     hdr->chunkBytes = 0;
     hdr->signal = static_cast<uint32_t>(channel) + 1;
     hdr->msgBytes = 0;
+    hdr->call = 0;
     ++head_;
     std::atomic_ref<uint64_t>(hdr->seq).store(head_, std::memory_order_release);
     return true;

@@ -42,8 +42,8 @@ class ShmEndpoint final : public Endpoint {
  public:
   ShmEndpoint(shm::ShmFifo toPeer, shm::ShmFifo fromPeer) : toPeer_(toPeer), fromPeer_(fromPeer) {}
 
-  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override {
-    return toPeer_.push(src, bytes, msgBytes);
+  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) override {
+    return toPeer_.push(src, bytes, msgBytes, call);
   }
   RecvChunk peek() override { return fromPeer_.peek(); }
   void pop() override { fromPeer_.pop(); }

@@ -19,6 +19,7 @@ struct SimChunk {
   size_t capacity = 0;
   size_t bytes = 0;
   uint64_t msgBytes = 0;
+  uint64_t call = 0;   // identity of the call the message belongs to
   bool first = false;  // first chunk of its message (or a signal): `stamp` is valid
   int signal = -1;     // >= 0: a signal on this channel, no payload
   MsgStamp stamp;
@@ -29,7 +30,7 @@ class SimFifo {
   static constexpr uint64_t kSlots = 8;
 
   // Copies a chunk in; false when every slot is full.
-  bool push(const std::byte* src, size_t bytes, uint64_t msgBytes, bool first,
+  bool push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call, bool first,
             const MsgStamp& stamp, int signal = -1) {
     const uint64_t t = tail_.load(std::memory_order_relaxed);
     if (t - head_.load(std::memory_order_acquire) >= kSlots) return false;
@@ -41,6 +42,7 @@ class SimFifo {
     if (bytes > 0) std::memcpy(c.data.get(), src, bytes);
     c.bytes = bytes;
     c.msgBytes = msgBytes;
+    c.call = call;
     c.first = first;
     c.stamp = stamp;
     c.signal = signal;

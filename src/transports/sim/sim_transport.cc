@@ -82,14 +82,14 @@ class SimEndpoint final : public Endpoint {
   SimEndpoint(SimFifo& toPeer, SimFifo& fromPeer, RankTimeline& timeline, int peer)
       : toPeer_(toPeer), fromPeer_(fromPeer), timeline_(timeline), peer_(peer) {}
 
-  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes) override {
+  size_t push(const std::byte* src, size_t bytes, uint64_t msgBytes, uint64_t call) override {
     const size_t n = std::min(bytes, kSimChunkBytes);
     const bool first = outRemaining_ == 0;
     // A message pushed without postSend (the transport used outside the executor) is stamped
     // when its first chunk is offered.
     if (first && outStamps_.empty()) outStamps_.push_back(timeline_.postSend(peer_, msgBytes));
     const MsgStamp stamp = first ? outStamps_.front() : MsgStamp{};
-    if (!toPeer_.push(src, n, msgBytes, first, stamp)) return 0;
+    if (!toPeer_.push(src, n, msgBytes, call, first, stamp)) return 0;
     if (first) {
       outStamps_.pop_front();
       outRemaining_ = msgBytes;
@@ -102,13 +102,13 @@ class SimEndpoint final : public Endpoint {
     static const std::byte kNoPayload{};
     const SimChunk* c = fromPeer_.front();
     if (!c) return {};
-    return {c->bytes > 0 ? c->data.get() : &kNoPayload, c->bytes, c->msgBytes, c->signal};
+    return {c->bytes > 0 ? c->data.get() : &kNoPayload, c->bytes, c->msgBytes, c->signal, c->call};
   }
 
   bool pushSignal(int channel) override {
     if (outRemaining_ != 0) return false;  // the message before it is not all pushed yet
     if (outStamps_.empty()) outStamps_.push_back(timeline_.postSignal(peer_));
-    if (!toPeer_.push(nullptr, 0, 0, true, outStamps_.front(), channel)) return false;
+    if (!toPeer_.push(nullptr, 0, 0, 0, true, outStamps_.front(), channel)) return false;
     outStamps_.pop_front();
     return true;
   }
