@@ -1,5 +1,6 @@
 #include "base/logging.h"
 
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -121,9 +122,14 @@ void loadLocked(LogConfig& c) {
   c.out = stderr;
   if (const char* f = getenv("STRATA_DEBUG_FILE")) {
     std::string path = expandPath(f, c.host);
-    if (FILE* fp = fopen(path.c_str(), "we")  /* close-on-exec */) {
+    // Close-on-exec and owner-only (0600), like every file Strata creates: logs name hosts,
+    // ports and peers.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (FILE* fp = fd >= 0 ? fdopen(fd, "w") : nullptr) {
       setvbuf(fp, nullptr, _IOLBF, 0);
       c.out = fp;
+    } else if (fd >= 0) {
+      ::close(fd);
     }
   }
   c.loaded = true;

@@ -167,6 +167,15 @@ Result<Window*> WindowTable::add(Bootstrap& bs, const std::vector<PeerInfo>& pee
     }
     const int r = got.value().rank;
     const Announcement& a = all[static_cast<size_t>(r)];
+    // The window a peer announces must lie inside the allocation it maps, or puts into it
+    // would write past the mapping.
+    if (a.offset > a.allocBytes || a.bytes > a.allocBytes - a.offset) {
+      mapped = makeError(strataRemoteError,
+                         "%s: rank %d announced a window of %zu bytes at offset %zu of a %zu-byte "
+                         "allocation",
+                         op, r, a.bytes, a.offset, a.allocBytes);
+      break;
+    }
     auto m = mapPeer(got.value().fd.get(), a.allocBytes, r);  // the descriptor closes here
     if (!m.isOk()) {
       mapped = m.status();

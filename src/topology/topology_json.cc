@@ -362,7 +362,8 @@ Result<Topology> loadTopologyFile(const std::string& path) {
 }
 
 Status dumpTopologyFile(const Topology& topo, const std::string& path) {
-  Status s = writeWholeFile(path, topologyToJson(topo));
+  // Owner-only, like every file Strata creates.
+  Status s = writeWholeFile(path, topologyToJson(topo), 0600);
   if (!s.isOk()) return makeError(s.code(), "topology dump file %s", s.message().c_str());
   return Status::ok();
 }
