@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/tsan_sync.h"
 #include "transports/transport.h"
 
 namespace strata::shm {
@@ -93,8 +94,11 @@ struct SegmentLayout {
 class ShmFifo {
  public:
   ShmFifo() = default;
-  ShmFifo(std::byte* fifoBase, const SegmentLayout& layout)
-      : counters_(reinterpret_cast<FifoCounters*>(fifoBase)),
+  // syncKey (tsanSyncKey, null outside ThreadSanitizer builds) names this FIFO's edges for TSan:
+  // syncKey[0] published chunks, syncKey[1] slots handed back.
+  ShmFifo(std::byte* fifoBase, const SegmentLayout& layout, const char* syncKey = nullptr)
+      : sync_(syncKey),
+        counters_(reinterpret_cast<FifoCounters*>(fifoBase)),
         slotsBase_(fifoBase + sizeof(FifoCounters)),
         slots_(layout.slots),
         chunkBytes_(layout.chunkBytes),
@@ -107,6 +111,7 @@ class ShmFifo {
       if (head_ - tailSeen_ >= slots_) {
         // Looks full: only now is the receiver's counter worth a cache miss.
         tailSeen_ = std::atomic_ref<uint64_t>(counters_->tail).load(std::memory_order_acquire);
+        tsanAcquire(handedBack());
         if (head_ - tailSeen_ >= slots_) break;
       }
       const size_t n = std::min(chunkBytes_, bytes - done);
@@ -118,6 +123,7 @@ class ShmFifo {
       hdr->call = call;
       std::memcpy(n <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader), src + done, n);
       ++head_;
+      tsanRelease(published());
       std::atomic_ref<uint64_t>(hdr->seq).store(head_, std::memory_order_release);
       done += n;
     }
@@ -129,6 +135,7 @@ class ShmFifo {
     const std::byte* slot = slotAt(tail_);
     auto* hdr = reinterpret_cast<SlotHeader*>(const_cast<std::byte*>(slot));
     if (std::atomic_ref<uint64_t>(hdr->seq).load(std::memory_order_acquire) != tail_ + 1) return {};
+    tsanAcquire(published());
     // Clamped so a corrupt header cannot send a reader past the slot.
     const size_t bytes = std::min<size_t>(hdr->chunkBytes, chunkBytes_);
     const std::byte* data = bytes <= kInlineBytes ? hdr->inlineData : slot + sizeof(SlotHeader);
@@ -139,6 +146,7 @@ class ShmFifo {
   bool pushSignal(int channel) noexcept {
     if (head_ - tailSeen_ >= slots_) {
       tailSeen_ = std::atomic_ref<uint64_t>(counters_->tail).load(std::memory_order_acquire);
+      tsanAcquire(handedBack());
       if (head_ - tailSeen_ >= slots_) return false;
     }
     auto* hdr = reinterpret_cast<SlotHeader*>(slotAt(head_));
@@ -147,6 +155,7 @@ class ShmFifo {
     hdr->msgBytes = 0;
     hdr->call = 0;
     ++head_;
+    tsanRelease(published());
     std::atomic_ref<uint64_t>(hdr->seq).store(head_, std::memory_order_release);
     return true;
   }
@@ -158,14 +167,18 @@ class ShmFifo {
         tail_ + 1)
       return;
     ++tail_;
+    tsanRelease(handedBack());
     std::atomic_ref<uint64_t>(counters_->tail).store(tail_, std::memory_order_release);
   }
 
  private:
+  const char* published() const { return sync_; }
+  const char* handedBack() const { return sync_ ? sync_ + 1 : nullptr; }
   std::byte* slotAt(uint64_t seq) const {
     return slotsBase_ + static_cast<size_t>(seq % slots_) * stride_;
   }
 
+  const char* sync_ = nullptr;
   FifoCounters* counters_ = nullptr;
   std::byte* slotsBase_ = nullptr;
   uint64_t slots_ = 0;

@@ -170,8 +170,10 @@ ShmTransport::ShmTransport(int rank, std::vector<int> pids, SegmentLayout layout
   std::byte* own = segments_[static_cast<size_t>(rank_)].data();
   for (int peer = 0; peer < layout_.nranks; ++peer) {
     std::byte* theirs = segments_[static_cast<size_t>(peer)].data();
-    shm::ShmFifo toPeer(theirs + layout_.fifoOffset(rank_), layout_);
-    shm::ShmFifo fromPeer(own + layout_.fifoOffset(peer), layout_);
+    const std::string& theirName = segments_[static_cast<size_t>(peer)].name();
+    const std::string& ownName = segments_[static_cast<size_t>(rank_)].name();
+    shm::ShmFifo toPeer(theirs + layout_.fifoOffset(rank_), layout_, tsanSyncKey(theirName, rank_));
+    shm::ShmFifo fromPeer(own + layout_.fifoOffset(peer), layout_, tsanSyncKey(ownName, peer));
     endpoints_.push_back(std::make_unique<ShmEndpoint>(toPeer, fromPeer));
   }
 }
