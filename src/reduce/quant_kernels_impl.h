@@ -219,8 +219,8 @@ float quantizeBlockScalar(const typename S::Storage* src, size_t e, size_t len, 
         if (inf) c = v > 0 ? kFp8E4m3Max : static_cast<uint8_t>(0x80 | kFp8E4m3Max);
         static_cast<uint8_t*>(values)[e + done + i] = c;
       } else {
-        int c = static_cast<int>(__builtin_rint(y));
-        if (nan) c = Q::kNanCode;
+        // NaN has no integer value: converting it would be undefined, so it never is.
+        int c = nan ? Q::kNanCode : static_cast<int>(__builtin_rint(y));
         if (inf) c = v > 0 ? Q::kInfCode : -Q::kInfCode;
         if constexpr (F == QFmt::kInt8)
           static_cast<int8_t*>(values)[e + done + i] = static_cast<int8_t>(c);
