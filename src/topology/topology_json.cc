@@ -231,8 +231,9 @@ class TopologyReader {
       const std::string cp = path + "/caches/" + std::to_string(i);
       STRATA_CHECK(expectObject(caches[i], cp, {"level", "type", "sizeBytes", "count"}));
       CacheInfo c;
-      if (caches[i].contains("level"))
-        STRATA_CHECK(integer(caches[i]["level"], cp + "/level", 1, 8, c.depth));
+      // Required: a cache without its level says nothing, and could not be written back.
+      if (!caches[i].contains("level")) return fail(cp + "/level", "missing (an integer, 1 to 8)");
+      STRATA_CHECK(integer(caches[i]["level"], cp + "/level", 1, 8, c.depth));
       STRATA_CHECK(optionalString(caches[i], cp, "type", c.type));
       if (caches[i].contains("sizeBytes"))
         STRATA_CHECK(unsignedInt(caches[i]["sizeBytes"], cp + "/sizeBytes", c.sizeBytes));

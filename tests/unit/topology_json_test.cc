@@ -232,8 +232,12 @@ TEST(TopologyJson, MalformedFilesNameThePathAndTheProblem) {
       {withLevels("[" + l + "]", R"("hosts": [{"id": "h", "ranks": [9]}], )"), "/hosts/0/ranks/0",
        "outside"},
       {withLevels("[" + l + "]",
-                  R"("hosts": [{"id": "h", "hardware": {"caches": [{"sizeBytes": -5}]}}], )"),
+                  R"("hosts": [{"id": "h", "hardware": {"caches": [{"level": 2, "sizeBytes": -5}]}}], )"),
        "/hosts/0/hardware/caches/0/sizeBytes", "non-negative integer"},
+      // Found by fuzz_topology_json: a cache without its level was read, then written as level 0.
+      {withLevels("[" + l + "]",
+                  R"("hosts": [{"id": "h", "hardware": {"caches": [{"sizeBytes": 5}]}}], )"),
+       "/hosts/0/hardware/caches/0/level", "missing"},
       {withLevels("[" + l + "]", R"("compute": {"reduceGbps": -1}, )"), "/compute/reduceGbps",
        "non-negative"},
       {withLevels("[" + l + ", " + l + ", " + l + ", " + l + ", " + l + "]"), "/levels",
