@@ -482,6 +482,23 @@ std::string PlanRun::describeWait() const {
                 it.plan->phases.size(), what.c_str());
 }
 
+namespace {
+
+// Ops that wait on their peer's progress (as opposed to sends and puts, which wait only for room).
+bool waitsOnPeer(OpKind kind) {
+  switch (kind) {
+    case OpKind::kRecv:
+    case OpKind::kRecvReduce:
+    case OpKind::kRecvDequantize:
+    case OpKind::kRecvReduceSend:
+    case OpKind::kRecvCopySend:
+    case OpKind::kWait: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 int PlanRun::firstWaitedPeer() const {
   if (item_ >= items_.size()) return -1;
   const Phase& ph = items_[item_].plan->phases[phase_];
@@ -489,16 +506,8 @@ int PlanRun::firstWaitedPeer() const {
   for (size_t i = 0; i < ph.ops.size(); ++i) {
     const Op& op = ph.ops[i];
     if (finished_[i] || op.peer < 0) continue;
-    switch (op.kind) {
-      case OpKind::kRecv:
-      case OpKind::kRecvReduce:
-      case OpKind::kRecvDequantize:
-      case OpKind::kRecvReduceSend:
-      case OpKind::kRecvCopySend:
-      case OpKind::kWait: return op.peer;
-      default:
-        if (other < 0) other = op.peer;
-    }
+    if (waitsOnPeer(op.kind)) return op.peer;
+    if (other < 0) other = op.peer;
   }
   return other;
 }
@@ -509,18 +518,8 @@ std::vector<int> PlanRun::waitedPeers() const {
   const Phase& ph = items_[item_].plan->phases[phase_];
   for (size_t i = 0; i < ph.ops.size(); ++i) {
     const Op& op = ph.ops[i];
-    if (finished_[i] || op.peer < 0) continue;
-    switch (op.kind) {
-      case OpKind::kRecv:
-      case OpKind::kRecvReduce:
-      case OpKind::kRecvDequantize:
-      case OpKind::kRecvReduceSend:
-      case OpKind::kRecvCopySend:
-      case OpKind::kWait:
-        if (std::find(peers.begin(), peers.end(), op.peer) == peers.end()) peers.push_back(op.peer);
-        break;
-      default: break;
-    }
+    if (finished_[i] || op.peer < 0 || !waitsOnPeer(op.kind)) continue;
+    if (std::find(peers.begin(), peers.end(), op.peer) == peers.end()) peers.push_back(op.peer);
   }
   return peers;
 }
@@ -651,13 +650,19 @@ Status runToCompletion(PlanRun* const* runs, size_t count) {
       const RunContext& ctx = runs[i]->context();
       if (!settled && !(ctx.abort && ctx.abort->load(std::memory_order_relaxed))) continue;
       Status s = checkWait(*runs[i], last[i], settled);
-      if (!s.isOk()) {
-        // A peer that failed may have sent, before failing, what shows why (a message of
-        // another call): a last pass reports that rather than the peer's failure.
-        bool moved = false;
-        auto r = runs[i]->progress(&moved);
-        if (!r.isOk()) return r.status();
-        return s;
+      if (s.isOk()) continue;
+      // A peer may have sent before it exited or failed: what it sent last (this call's data,
+      // or a message of another call that shows why) is consumed before its failure is
+      // reported. A peer that finished its part and exited is no failure of this call.
+      bool moved = false;
+      auto r = runs[i]->progress(&moved);
+      if (!r.isOk()) return r.status();
+      if (!moved && !r.value()) return s;
+      last[i] = Clock::now();
+      if (r.value()) {
+        finished[i] = 1;
+        runs[i]->noteCompleted();
+        --remaining;
       }
     }
   }

@@ -2,9 +2,12 @@
 // executor over a communicator's transport: shared memory between threads, and the simulated
 // mesh. Each test runs the same plans on both.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "api/handles.h"
@@ -19,8 +22,9 @@ namespace strata::test {
 namespace {
 
 // Runs rank's plan on comm with these buffers and callbacks, as the runtime runs a call.
+// transport: when set, the executor runs over it instead of the communicator's own.
 Status runPlan(strataComm_t handle, const Plan& plan, const void* send, void* recv,
-               std::vector<PlanCallback> callbacks = {}) {
+               std::vector<PlanCallback> callbacks = {}, Transport* transport = nullptr) {
   Comm& comm = *handle->comm;
   std::lock_guard<std::mutex> lock(comm.execMutex());
   const std::string invalid = plan.validate();
@@ -31,7 +35,9 @@ Status runPlan(strataComm_t handle, const Plan& plan, const void* send, void* re
   items[0].callbacks = std::move(callbacks);
   comm.arena().reserveFor(items);
   comm.arena().bind(items[0], send, recv, {});
-  PlanRun run(comm.runContext(), std::move(items));
+  RunContext ctx = comm.runContext();
+  if (transport != nullptr) ctx.transport = transport;
+  PlanRun run(ctx, std::move(items));
   PlanRun* runs[] = {&run};
   Status s = runToCompletion(runs, 1);
   comm.addCounters(run.counters(),
@@ -301,6 +307,66 @@ TEST_P(PlanOpsTest, PutLandsBeforeItsSignal) {
     if (rank == 1) {
       EXPECT_EQ(window, in);
     }
+  });
+}
+
+// Rank 0's view of a peer that sent its part of a call and then exited: the first time rank 0
+// asks about its peers, rank 1 is let go to send, and once its message has landed rank 0 is told
+// that rank 1 is gone. Everything else is the communicator's own transport.
+class PeerExitsAfterSending : public Transport {
+ public:
+  PeerExitsAfterSending(Transport& inner, std::atomic<bool>& letPeerSend)
+      : inner_(inner), letPeerSend_(letPeerSend) {}
+  Status checkPeers() override {
+    if (!letPeerSend_.exchange(true)) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (inner_.endpoint(1).peek().empty() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return makeError(strataRemoteError, "rank 1 exited");
+  }
+  const char* name() const override { return inner_.name(); }
+  Endpoint& endpoint(int peer) override { return inner_.endpoint(peer); }
+  void markAborted() override { inner_.markAborted(); }
+  size_t chunkBytes() const override { return inner_.chunkBytes(); }
+  bool modelsTime() const override { return inner_.modelsTime(); }
+  void phaseBegin() override { inner_.phaseBegin(); }
+  void postSend(int peer, size_t bytes) override { inner_.postSend(peer, bytes); }
+  void postRecv(int peer, size_t bytes, bool reduces) override {
+    inner_.postRecv(peer, bytes, reduces);
+  }
+  void phaseEnd() override { inner_.phaseEnd(); }
+
+ private:
+  Transport& inner_;
+  std::atomic<bool>& letPeerSend_;
+};
+
+// What a peer sent before it exited is this call's data: the receive completes with it, and the
+// peer's exit is no failure of the call.
+TEST_P(PlanOpsTest, DataSentBeforeAPeerExitedCompletesTheCall) {
+  const size_t n = 256;
+  std::atomic<bool> letPeerSend{false};
+  run(2, [&](int rank, strataComm_t comm) {
+    Plan p;
+    p.nranks = 2;
+    PlanBuilder pb(p, strataFloat32);
+    std::vector<float> in = iota(n, 3), out(n, 0);
+    if (rank == 1) {
+      pb.send(0, sendAt(0), n * 4);
+      pb.finish();
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!letPeerSend.load() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      ASSERT_TRUE(runPlan(comm, p, in.data(), nullptr).isOk());
+      return;
+    }
+    pb.recv(1, recvAt(0), n * 4);
+    pb.finish();
+    PeerExitsAfterSending view(handleTransport(comm), letPeerSend);
+    const Status s = runPlan(comm, p, nullptr, out.data(), {}, &view);
+    ASSERT_TRUE(s.isOk()) << s.message();
+    EXPECT_EQ(out, iota(n, 3));
   });
 }
 
