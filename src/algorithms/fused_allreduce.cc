@@ -131,30 +131,47 @@ void singleRank(PlanBuilder& pb, const CollArgs& a, const FusedLayout& l) {
   for (int c = 0; c < l.blocks(); ++c) epilogue(pb, a, l, 0, c, copied);
 }
 
+// This rank's place on the ring of n ranks.
+struct RingPlace {
+  int n, r, right, left;
+};
+
+// Both variants size the plan from the layout and handle one rank alone; each plans its ring.
+class FusedAlgorithm : public Algorithm {
+ public:
+  CollType coll() const override { return CollType::kAllReduceFused; }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const FusedLayout l(a, s.nranks);
+    sizePlan(l, p);
+    PlanBuilder pb = builderFor(p, a);
+    if (s.nranks == 1)
+      singleRank(pb, a, l);
+    else
+      planRing(pb, a, l, {s.nranks, s.rank, mod(s.rank + 1, s.nranks), mod(s.rank - 1, s.nranks)});
+    pb.finish();
+    return Status::ok();
+  }
+
+ protected:
+  virtual void planRing(PlanBuilder& pb, const CollArgs& a, const FusedLayout& l,
+                        const RingPlace& rp) const = 0;
+};
+
 // Every ring step as a phase, whole shards per message (the sim's phase model and transports
 // without forwarding ops); the epilogue runs in a phase of its own between the halves.
-class RingFusedAllReduce final : public Algorithm {
+class RingFusedAllReduce final : public FusedAlgorithm {
  public:
   const char* name() const override { return "ring"; }
   const char* description() const override {
     return "ring ReduceScatter, the epilogue on the owned shard, ring AllGather (int8 with "
            "per-row scales when asked), one step per phase";
   }
-  CollType coll() const override { return CollType::kAllReduceFused; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const FusedLayout l(a, s.nranks);
-    sizePlan(l, p);
-    PlanBuilder pb = builderFor(p, a);
-    const int n = s.nranks;
-    const int r = s.rank;
-    if (n == 1) {
-      singleRank(pb, a, l);
-      pb.finish();
-      return Status::ok();
-    }
-    const int right = mod(r + 1, n);
-    const int left = mod(r - 1, n);
+
+ protected:
+  void planRing(PlanBuilder& pb, const CollArgs& a, const FusedLayout& l,
+                const RingPlace& rp) const override {
+    const int n = rp.n, r = rp.r, right = rp.right, left = rp.left;
     for (int st = 0; st < n - 1; ++st) {
       pb.nextPhase();
       const Block sb = l.shard(r - st - 1);
@@ -183,37 +200,26 @@ class RingFusedAllReduce final : public Algorithm {
                       l.elems(b), {rs, rv});
       }
     }
-    pb.finish();
-    return Status::ok();
   }
 };
 
 // The same ring as one phase of forwarding ops, block by block: each block is reduced and sent
 // on as it lands, the owned shard's blocks reach the epilogue one by one while the rest of the
 // ReduceScatter streams in, and each block's gather starts when its epilogue returns.
-class PipelinedRingFusedAllReduce final : public Algorithm {
+class PipelinedRingFusedAllReduce final : public FusedAlgorithm {
  public:
   const char* name() const override { return "ringpipe"; }
   const char* description() const override {
     return "the fused ring as one phase of forwarding ops: the epilogue runs on each block of "
            "the owned shard as soon as it is reduced, overlapping the rest of the ReduceScatter";
   }
-  CollType coll() const override { return CollType::kAllReduceFused; }
   bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const FusedLayout l(a, s.nranks);
-    sizePlan(l, p);
-    PlanBuilder pb = builderFor(p, a);
-    const int n = s.nranks;
-    const int r = s.rank;
+
+ protected:
+  void planRing(PlanBuilder& pb, const CollArgs& a, const FusedLayout& l,
+                const RingPlace& rp) const override {
+    const int n = rp.n, r = rp.r, right = rp.right, left = rp.left;
     const int nb = l.blocks();
-    if (n == 1) {
-      singleRank(pb, a, l);
-      pb.finish();
-      return Status::ok();
-    }
-    const int right = mod(r + 1, n);
-    const int left = mod(r - 1, n);
     // ReduceScatter: our input of shard r-1 starts the ring; every other shard but our own is
     // reduced and passed on; our own lands last, block by block.
     for (int c = 0; c < nb; ++c) {
@@ -266,8 +272,6 @@ class PipelinedRingFusedAllReduce final : public Algorithm {
                       l.elems(b), {sc, va});
       }
     }
-    pb.finish();
-    return Status::ok();
   }
 };
 

@@ -35,6 +35,11 @@ struct TwoLevels {
   int at(int h, int j) const {
     return members[static_cast<size_t>(mod(h, groups))][static_cast<size_t>(mod(j, size))];
   }
+  // Ring neighbours inside the group (level 0) and among same-index ranks (level 1).
+  int right0() const { return at(g, i + 1); }
+  int left0() const { return at(g, i - 1); }
+  int right1() const { return at(g + 1, i); }
+  int left1() const { return at(g - 1, i); }
 };
 
 std::optional<TwoLevels> twoLevels(const CommShape& s) {
@@ -61,21 +66,36 @@ std::optional<TwoLevels> twoLevels(const CommShape& s) {
   return t;
 }
 
-class HierAllReduce final : public Algorithm {
+// The three share the name, the eligibility and the two-level view of the ranks; each plans
+// its own schedule over that view.
+class HierAlgorithm : public Algorithm {
  public:
   const char* name() const override { return "hier"; }
-  const char* description() const override {
-    return "level0 ReduceScatter, level1 AllReduce among same-index ranks of the groups, level0 "
-           "AllGather: the slow level carries 1/L of the data";
-  }
-  CollType coll() const override { return CollType::kAllReduce; }
   bool supports(const CollArgs&, const CommShape& s) const override {
     return twoLevels(s).has_value();
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const std::optional<TwoLevels> lv = twoLevels(s);
     if (!lv) return makeError(strataInternalError, "hier: the topology has no two levels");
-    const TwoLevels& t = *lv;
+    return planLevels(a, s, *lv, p);
+  }
+
+ protected:
+  virtual Status planLevels(const CollArgs& a, const CommShape& s, const TwoLevels& t,
+                            Plan& p) const = 0;
+};
+
+class HierAllReduce final : public HierAlgorithm {
+ public:
+  const char* description() const override {
+    return "level0 ReduceScatter, level1 AllReduce among same-index ranks of the groups, level0 "
+           "AllGather: the slow level carries 1/L of the data";
+  }
+  CollType coll() const override { return CollType::kAllReduce; }
+
+ protected:
+  Status planLevels(const CollArgs& a, const CommShape&, const TwoLevels& t,
+                    Plan& p) const override {
     const size_t es = dtypeSize(a.dtype);
     auto blk = [&](int j) { return blockOf(a.count, t.size, mod(j, t.size)); };
     auto out = [&](Block b) { return recvAt(b.offset * es); };
@@ -88,8 +108,7 @@ class HierAllReduce final : public Algorithm {
       return b;
     };
     PlanBuilder pb = builderFor(p, a);
-    const int right0 = t.at(t.g, t.i + 1), left0 = t.at(t.g, t.i - 1);
-    const int right1 = t.at(t.g + 1, t.i), left1 = t.at(t.g - 1, t.i);
+    const int right0 = t.right0(), left0 = t.left0(), right1 = t.right1(), left1 = t.left1();
     // Level 0 ReduceScatter: index i ends owning block i, reduced over its group.
     for (int st = 0; st < t.size - 1; ++st) {
       pb.nextPhase();
@@ -133,27 +152,22 @@ void groupBlocks(const TwoLevels& t, int h, Each&& each) {
   for (int j = 0; j < t.size; ++j) each(t.at(h, j), j, 1);
 }
 
-class HierAllGather final : public Algorithm {
+class HierAllGather final : public HierAlgorithm {
  public:
-  const char* name() const override { return "hier"; }
   const char* description() const override {
     return "level0 ring inside each group, then a level1 ring among same-index ranks moving "
            "whole groups' blocks";
   }
   CollType coll() const override { return CollType::kAllGather; }
-  bool supports(const CollArgs&, const CommShape& s) const override {
-    return twoLevels(s).has_value();
-  }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const std::optional<TwoLevels> lv = twoLevels(s);
-    if (!lv) return makeError(strataInternalError, "hier: the topology has no two levels");
-    const TwoLevels& t = *lv;
+
+ protected:
+  Status planLevels(const CollArgs& a, const CommShape& s, const TwoLevels& t,
+                    Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     auto out = [&](int k) { return recvAt(static_cast<size_t>(k) * bytes); };
     PlanBuilder pb = builderFor(p, a);
     if (!a.inPlace) pb.copy(sendAt(0), out(s.rank), bytes);
-    const int right0 = t.at(t.g, t.i + 1), left0 = t.at(t.g, t.i - 1);
-    const int right1 = t.at(t.g + 1, t.i), left1 = t.at(t.g - 1, t.i);
+    const int right0 = t.right0(), left0 = t.left0(), right1 = t.right1(), left1 = t.left1();
     for (int st = 0; st < t.size - 1; ++st) {
       pb.nextPhase();
       pb.send(right0, out(t.at(t.g, t.i - st)), bytes);
@@ -173,21 +187,17 @@ class HierAllGather final : public Algorithm {
   }
 };
 
-class HierReduceScatter final : public Algorithm {
+class HierReduceScatter final : public HierAlgorithm {
  public:
-  const char* name() const override { return "hier"; }
   const char* description() const override {
     return "level1 ring among same-index ranks reducing whole groups' blocks, then a level0 "
            "ring inside each group";
   }
   CollType coll() const override { return CollType::kReduceScatter; }
-  bool supports(const CollArgs&, const CommShape& s) const override {
-    return twoLevels(s).has_value();
-  }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const std::optional<TwoLevels> lv = twoLevels(s);
-    if (!lv) return makeError(strataInternalError, "hier: the topology has no two levels");
-    const TwoLevels& t = *lv;
+
+ protected:
+  Status planLevels(const CollArgs& a, const CommShape&, const TwoLevels& t,
+                    Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const auto L = static_cast<size_t>(t.size);
     auto in = [&](int k) { return sendAt(static_cast<size_t>(k) * bytes); };
@@ -200,8 +210,7 @@ class HierReduceScatter final : public Algorithm {
     };
     p.scratchBytes = 3 * L * bytes;
     PlanBuilder pb = builderFor(p, a);
-    const int right0 = t.at(t.g, t.i + 1), left0 = t.at(t.g, t.i - 1);
-    const int right1 = t.at(t.g + 1, t.i), left1 = t.at(t.g - 1, t.i);
+    const int right0 = t.right0(), left0 = t.left0(), right1 = t.right1(), left1 = t.left1();
     // Level 1: group h's blocks travel the ring of index-i ranks, reduced at every hop; after
     // G-1 steps this rank holds its own group's blocks reduced over its index column.
     for (int st = 0; st < t.groups - 1; ++st) {
