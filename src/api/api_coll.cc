@@ -1,121 +1,29 @@
 // Collectives, Send/Recv and Barrier: argument checks, then launch.
-#include <limits>
-
-#include "api/handles.h"
-#include "runtime/launch.h"
+#include "api/arg_checks.h"
 #include "base/dtype.h"
-#include "base/limits.h"
 
 using strata::CollArgs;
 using strata::CollType;
 using strata::Comm;
 using strata::makeError;
 using strata::Status;
-using strata::api::finish;
-using strata::api::guard;
+using strata::api::checkBuf;
+using strata::api::checkCount;
+using strata::api::checkCountVector;
+using strata::api::checkOp;
+using strata::api::checkRank;
+using strata::api::checkType;
+using strata::api::overlaps;
 
 namespace {
 
-Status checkType(const char* op, strataDataType_t t) {
-  if (static_cast<int>(t) < 0 || static_cast<int>(t) >= strataNumTypes)
-    return makeError(strataInvalidArgument, "%s: datatype %d is not a strataDataType_t", op,
-                     static_cast<int>(t));
-  return Status::ok();
-}
-
-Status checkOp(const char* op, strataRedOp_t r) {
-  if (static_cast<int>(r) < 0 || static_cast<int>(r) >= strataNumOps)
-    return makeError(strataInvalidArgument, "%s: op %d is not a strataRedOp_t", op,
-                     static_cast<int>(r));
-  return Status::ok();
-}
-
-Status checkRank(const char* op, const char* what, int r, int n) {
-  if (r < 0 || r >= n)
-    return makeError(strataInvalidArgument, "%s: %s %d is outside [0, %d)", op, what, r, n);
-  return Status::ok();
-}
-
-// count elements of t, times `factor` (ranks; 1 for one block), must be a buffer of at most
-// kMaxBufferBytes: larger is a wrong count, and the byte product must not wrap.
-Status checkCount(const char* op, const char* what, size_t count, size_t factor, strataDataType_t t) {
-  const uint64_t es = strata::dtypeSize(t);
-  uint64_t elems = 0, bytes = 0;
-  if (strata::boundedProduct(count, factor == 0 ? 1 : factor, UINT64_MAX, &elems) &&
-      strata::boundedProduct(elems, es, strata::kMaxBufferBytes, &bytes))
-    return Status::ok();
-  if (factor > 1)
-    return makeError(strataInvalidArgument,
-                     "%s: %s %zu is too large: %zu x %zu ranks x %llu-byte elements is more than "
-                     "the %llu bytes one buffer may span",
-                     op, what, count, count, factor, static_cast<unsigned long long>(es),
-                     static_cast<unsigned long long>(strata::kMaxBufferBytes));
-  return makeError(strataInvalidArgument,
-                   "%s: %s %zu is too large: %zu x %llu-byte elements is more than the %llu bytes "
-                   "one buffer may span",
-                   op, what, count, count, static_cast<unsigned long long>(es),
-                   static_cast<unsigned long long>(strata::kMaxBufferBytes));
-}
-
-// The per-rank counts and displacements of a v-collective: each count and displacement, their
-// sums per rank and the sum of the counts must stay within kMaxBufferBytes (so none of the sums
-// wraps). *extent gets max(displs[r] + counts[r]), the elements the buffer must hold.
-Status checkCountVector(const char* op, const char* countsName, const char* displsName,
-                        const size_t* counts, const size_t* displs, size_t n, strataDataType_t t,
-                        size_t* extent) {
-  const uint64_t es = strata::dtypeSize(t);
-  const uint64_t maxElems = strata::kMaxBufferBytes / es;
-  uint64_t total = 0, end = 0;
-  for (size_t r = 0; r < n; ++r) {
-    if (counts[r] > maxElems || displs[r] > maxElems || counts[r] + displs[r] > maxElems)
-      return makeError(strataInvalidArgument,
-                       "%s: %s[%zu] %zu + %s[%zu] %zu is more than the %llu %llu-byte elements one "
-                       "buffer may span",
-                       op, countsName, r, counts[r], displsName, r, displs[r],
-                       static_cast<unsigned long long>(maxElems),
-                       static_cast<unsigned long long>(es));
-    total += counts[r];  // each term <= maxElems < 2^40 and n <= kMaxRanks: cannot wrap
-    if (total > maxElems)
-      return makeError(strataInvalidArgument,
-                       "%s: the sum of %s[0..%zu] is more than the %llu %llu-byte elements one "
-                       "buffer may span",
-                       op, countsName, r, static_cast<unsigned long long>(maxElems),
-                       static_cast<unsigned long long>(es));
-    end = std::max<uint64_t>(end, counts[r] + displs[r]);
-  }
-  *extent = static_cast<size_t>(end);
-  return Status::ok();
-}
-
-Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
-  if (p == nullptr && bytes > 0)
-    return makeError(strataInvalidArgument, "%s: %s is NULL with %zu bytes to move", op, what, bytes);
-  return Status::ok();
-}
-
-bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
-  auto x = reinterpret_cast<uintptr_t>(a);
-  auto y = reinterpret_cast<uintptr_t>(b);
-  return na > 0 && nb > 0 && x < y + nb && y < x + na;
-}
-
-// The common tail of every call: validate the handles, run the call-specific checks, launch.
+// Every collective checks its datatype before its own checks.
 template <typename Check>
 strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
                       Check&& check) {
-  return guard(op, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(handle, op);
-    if (!c.isOk()) return finish(c.status());
-    Comm* comm = c.value();
-    strata::RankScope scope(comm->rank());
-    auto s = strata::api::checkStream(stream, op);
-    if (!s.isOk()) return finish(s.status(), comm);
-    Status st = checkType(op, args.dtype);
-    if (st.isOk()) st = check(*comm);
-    if (!st.isOk()) return finish(st, comm);
-    strata::api::ActiveCall active(comm);
-    st = strata::launch(*comm, args, s.value());
-    return finish(st, comm);
+  return strata::api::submit(op, handle, stream, args, [&](Comm& comm) {
+    STRATA_CHECK(checkType(op, args.dtype));
+    return check(comm);
   });
 }
 

@@ -1,13 +1,11 @@
 // The quantised AllGather: strataAllGatherQuantized, strataAllGatherQuantizedRaw and
 // strataAllGatherQuantizedRawPrequantized. Argument checks, then launch like any collective.
 #include <cstdint>
-#include <limits>
 
-#include "api/handles.h"
-#include "base/limits.h"
+#include "api/arg_checks.h"
 #include "base/dtype.h"
+#include "base/limits.h"
 #include "base/quant_format.h"
-#include "runtime/launch.h"
 
 using strata::CollArgs;
 using strata::CollType;
@@ -15,8 +13,9 @@ using strata::Comm;
 using strata::makeError;
 using strata::QuantMode;
 using strata::Status;
-using strata::api::finish;
-using strata::api::guard;
+using strata::api::checkBuf;
+using strata::api::overlaps;
+using strata::api::submit;
 
 namespace {
 
@@ -46,15 +45,8 @@ Status checkSource(const char* op, strataDataType_t t) {
                    strata::validType(t) ? strata::dtypeName(t) : "not a strataDataType_t");
 }
 
-Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
-  if (p == nullptr && bytes > 0)
-    return makeError(strataInvalidArgument, "%s: %s is NULL with %zu bytes to move", op, what,
-                     bytes);
-  return Status::ok();
-}
-
 // count x perElem x nranks bytes must be a buffer of at most kMaxBufferBytes.
-Status checkCount(const char* op, size_t count, size_t perElem, int nranks) {
+Status checkGatheredCount(const char* op, size_t count, size_t perElem, int nranks) {
   uint64_t bytes = 0;
   if (!strata::boundedProduct(count, static_cast<uint64_t>(perElem) * static_cast<uint64_t>(nranks),
                               strata::kMaxBufferBytes, &bytes))
@@ -65,31 +57,7 @@ Status checkCount(const char* op, size_t count, size_t perElem, int nranks) {
   return Status::ok();
 }
 
-bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
-  auto x = reinterpret_cast<uintptr_t>(a);
-  auto y = reinterpret_cast<uintptr_t>(b);
-  return na > 0 && nb > 0 && x < y + nb && y < x + na;
-}
-
 const char* at(const void* p, size_t off) { return static_cast<const char*>(p) + off; }
-
-// Checks the handles, then `check`, then launches.
-template <typename Check>
-strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
-                      Check&& check) {
-  return guard(op, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(handle, op);
-    if (!c.isOk()) return finish(c.status());
-    Comm* comm = c.value();
-    strata::RankScope scope(comm->rank());
-    auto s = strata::api::checkStream(stream, op);
-    if (!s.isOk()) return finish(s.status(), comm);
-    Status st = check(*comm);
-    if (!st.isOk()) return finish(st, comm);
-    strata::api::ActiveCall active(comm);
-    return finish(strata::launch(*comm, args, s.value()), comm);
-  });
-}
 
 CollArgs quantizedArgs(const void* sendbuff, void* recvbuff, size_t sendcount,
                        strataDataType_t type, strataQuant_t quant, size_t blockElems,
@@ -126,7 +94,7 @@ strataResult_t strataAllGatherQuantized(const void* sendbuff, void* recvbuff, si
     STRATA_CHECK(checkSource(name, srcType));
     STRATA_CHECK(checkFormat(name, quant, blockElems));
     const size_t es = strata::dtypeSize(srcType);
-    STRATA_CHECK(checkCount(name, sendcount, es, c.nranks()));
+    STRATA_CHECK(checkGatheredCount(name, sendcount, es, c.nranks()));
     const size_t bytes = sendcount * es;
     const size_t total = bytes * static_cast<size_t>(c.nranks());
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
@@ -154,7 +122,7 @@ strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValue
     STRATA_CHECK(checkSource(name, srcType));
     STRATA_CHECK(checkFormat(name, quant, blockElems));
     const size_t es = strata::dtypeSize(srcType);
-    STRATA_CHECK(checkCount(name, sendcount, es, c.nranks()));
+    STRATA_CHECK(checkGatheredCount(name, sendcount, es, c.nranks()));
     const size_t n = static_cast<size_t>(c.nranks());
     const size_t bytes = sendcount * es;
     const size_t values = strata::quantValueBytes(strata::quantStorageType(quant), sendcount) * n;
@@ -192,7 +160,7 @@ strataResult_t strataAllGatherQuantizedRawPrequantized(const void* sendValues,
   a.quant.recvScales = recvScales;
   return submit(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkFormat(name, quant, blockElems));
-    STRATA_CHECK(checkCount(name, sendcount, 1, c.nranks()));
+    STRATA_CHECK(checkGatheredCount(name, sendcount, 1, c.nranks()));
     const size_t n = static_cast<size_t>(c.nranks());
     const size_t r = static_cast<size_t>(c.rank());
     const size_t vb = strata::quantValueBytes(stored, sendcount);

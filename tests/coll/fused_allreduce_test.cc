@@ -317,6 +317,13 @@ TEST(FusedArgs, BadArgumentsAreClearErrors) {
                                    nullptr),
               strataInvalidArgument);
     EXPECT_NE(std::string(strataGetLastError(comm)).find("overlap"), std::string::npos);
+    // A count past what one buffer may span is refused before anything touches memory.
+    EXPECT_EQ(strataAllReduceFused(x.data(), x.data(), size_t{1} << 40, strataFloat32, strataSum,
+                                   &epi, comm, nullptr),
+              strataInvalidArgument);
+    EXPECT_NE(std::string(strataGetLastError(comm)).find("count 1099511627776 is too large"),
+              std::string::npos)
+        << strataGetLastError(comm);
     EXPECT_EQ(strataAllReduceFused(x.data(), x.data(), 64, static_cast<strataDataType_t>(7),
                                    static_cast<strataRedOp_t>(9), &epi, comm, nullptr),
               strataInvalidArgument);

@@ -1,0 +1,48 @@
+// The argument checks every collective call shares, and submit(): validate the handles, run the
+// call's own checks, launch. Each check returns strataInvalidArgument naming the call, the
+// argument and its value.
+#pragma once
+
+#include <cstddef>
+
+#include "api/handles.h"
+#include "runtime/launch.h"
+
+namespace strata::api {
+
+Status checkType(const char* op, strataDataType_t t);
+Status checkOp(const char* op, strataRedOp_t r);
+// r must be in [0, n); `what` names it ("root", "peer").
+Status checkRank(const char* op, const char* what, int r, int n);
+// count elements of t, times `factor` (ranks; 1 for one block), must be a buffer of at most
+// kMaxBufferBytes: larger is a wrong count, and the byte product must not wrap.
+Status checkCount(const char* op, const char* what, size_t count, size_t factor, strataDataType_t t);
+// The per-rank counts and displacements of a v-collective: each count and displacement, their
+// sums per rank and the sum of the counts must stay within kMaxBufferBytes (so none of the sums
+// wraps). *extent gets max(displs[r] + counts[r]), the elements the buffer must hold.
+Status checkCountVector(const char* op, const char* countsName, const char* displsName,
+                        const size_t* counts, const size_t* displs, size_t n, strataDataType_t t,
+                        size_t* extent);
+// A NULL buffer is an error when it has bytes to move.
+Status checkBuf(const char* op, const char* what, const void* p, size_t bytes);
+bool overlaps(const void* a, size_t na, const void* b, size_t nb);
+
+// The common tail of every call: validate the handles, run `check` on the communicator, launch.
+template <typename Check>
+strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
+                      Check&& check) {
+  return guard(op, [&]() -> strataResult_t {
+    auto c = checkComm(handle, op);
+    if (!c.isOk()) return finish(c.status());
+    Comm* comm = c.value();
+    RankScope scope(comm->rank());
+    auto s = checkStream(stream, op);
+    if (!s.isOk()) return finish(s.status(), comm);
+    const Status st = check(*comm);
+    if (!st.isOk()) return finish(st, comm);
+    ActiveCall active(comm);
+    return finish(launch(*comm, args, s.value()), comm);
+  });
+}
+
+}  // namespace strata::api
