@@ -1,40 +1,14 @@
 """MoE dispatch and combine from Python: strata.MoeBuffer with ranks as threads (Comm.init_all):
 layout, dispatch against a reference, identity experts through combine, bad inputs."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import strata
+from rank_threads import comms_fixture, run_threads
 
 
-def run_threads(comms, body):
-    results = [None] * len(comms)
-    errors = []
-
-    def run(i):
-        try:
-            results[i] = body(comms[i])
-        except BaseException as e:  # reported on the test's thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(comms))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
-
-
-@pytest.fixture(params=[1, 2, 4])
-def comms(request):
-    comms = strata.Comm.init_all(request.param)
-    yield comms
-    for c in comms:
-        c.destroy()
+comms = comms_fixture(1, 2, 4)
 
 
 EXPERTS, TOPK, HIDDEN, TOKENS = 16, 3, 24, 10

@@ -1,12 +1,11 @@
 """The strata package in one process: the API, argument checks and errors, dtypes, streams,
 groups and statistics. Multi-rank collectives run with ranks as threads (Comm.init_all)."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import strata
+from rank_threads import comms_fixture, run_threads
 
 NUMPY_TYPES = {
     "int8": np.int8,
@@ -27,34 +26,7 @@ def comm():
         yield c
 
 
-def run_threads(comms, body):
-    """Runs body(comm) on one thread per rank; returns the results by rank, re-raising the first
-    error."""
-    results = [None] * len(comms)
-    errors = []
-
-    def run(i):
-        try:
-            results[i] = body(comms[i])
-        except BaseException as e:  # reported on the test's thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(comms))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
-
-
-@pytest.fixture(params=[2, 3])
-def comms(request):
-    comms = strata.Comm.init_all(request.param)
-    yield comms
-    for c in comms:
-        c.destroy()
+comms = comms_fixture(2, 3)
 
 
 def test_version_and_unique_id():

@@ -1,42 +1,16 @@
 """The quantised AllGather from Python: Comm.all_gather_quantized, all_gather_quantized_raw and
 all_gather_quantized_raw_prequantized with ranks as threads (Comm.init_all)."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import strata
+from rank_threads import comms_fixture, run_threads
 
 QMAX = {"int8": 127.0, "int4": 7.0, "fp8": 448.0}
 
 
-def run_threads(comms, body):
-    results = [None] * len(comms)
-    errors = []
-
-    def run(i):
-        try:
-            results[i] = body(comms[i])
-        except BaseException as e:  # reported on the test's thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(comms))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
-
-
-@pytest.fixture(params=[2, 3])
-def comms(request):
-    comms = strata.Comm.init_all(request.param)
-    yield comms
-    for c in comms:
-        c.destroy()
+comms = comms_fixture(2, 3)
 
 
 def input_of(rank, count):
