@@ -295,6 +295,28 @@ INSTANTIATE_TEST_SUITE_P(Shm, KilledMidCollective,
                                            "sendrecv", "barrier"),
                          [](const auto& info) { return std::string(info.param); });
 
+// SIGSTOP of rank 1 of 3 in the middle of each collective kind: the survivors time out (or see
+// a survivor's abort) and name rank 1 as stopped.
+class StoppedMidCollective : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(StoppedMidCollective, SurvivorsFailWithinTheTimeoutNamingTheStoppedRank) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  ASSERT_TRUE(group.startAll({"loop", GetParam()})) << group.error();
+  expectSurvivorsFailAfterSignal(group, 1, SIGSTOP, kFaultTimeout + kFaultMargin);
+  for (int r : {0, 2}) {
+    const std::string line = errorLine(group.output(r));
+    EXPECT_NE(line.find("rank 1 (pid"), std::string::npos) << "rank " << r << ": " << line;
+    EXPECT_NE(line.find("stopped"), std::string::npos) << "rank " << r << ": " << line;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shm, StoppedMidCollective,
+                         ::testing::Values("broadcast", "reduce", "allgather", "allgatherv",
+                                           "reducescatter", "alltoall", "alltoallv", "sendrecv",
+                                           "barrier"),
+                         [](const auto& info) { return std::string(info.param); });
+
 // The network transports between two fake hosts of two ranks each on loopback (the recipe of
 // tests/netns): rank 2 SIGKILLed mid-AllReduce; every survivor, on its host or the other,
 // names it.
@@ -368,6 +390,20 @@ TEST(Finalize, RankKilledWhileOthersFinalizeIsNamed) {
   ASSERT_TRUE(group.startAll({"finalize-wait", "1"})) << group.error();
   expectSurvivorsFailAfterKill(group, 1, Clock::now() + kTestBudget, kFaultTimeout + kFaultMargin);
   expectSurvivorsName(group, 1);
+}
+
+// SIGKILL of rank 1 while ranks 0 and 2 are in strataCommDestroy, waiting for an AllReduce
+// queued on a stream that needs rank 1: Destroy returns once the queued call fails, and that
+// call's error names the lost rank.
+TEST(Destroy, RankKilledWhileOthersDestroyWithAQueuedCallIsNamed) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  ASSERT_TRUE(group.startAll({"destroy-queued", "1"})) << group.error();
+  expectSurvivorsFailAfterKill(group, 1, Clock::now() + kTestBudget, kFaultTimeout + kFaultMargin);
+  expectSurvivorsName(group, 1);
+  for (int r : {0, 2})
+    EXPECT_NE(group.output(r).find("CommDestroy returned strataSuccess"), std::string::npos)
+        << group.allOutput();
 }
 
 // strataCommAbort from another thread ends an AllReduce that would otherwise wait for its whole

@@ -7,6 +7,10 @@
 //                READY and repeats it until one fails; prints the result's name and the last
 //                error and exits with 10 + its code (after strataCommAbort)
 //   finalize-wait R  rank R idles after READY; the others call Finalize and report its result
+//   destroy-queued R rank R idles after READY; the others queue an AllReduce on a stream (which
+//                needs rank R), then call strataCommDestroy, which waits for it; they report
+//                Destroy's result and the queued call's (strataStreamSynchronize), and exit
+//                with 10 + the queued call's code (1 when Destroy failed)
 //   abort-thread rank 0 blocks in an AllReduce rank 1 never joins and another thread aborts;
 //                exits with 10 + what the AllReduce returned
 //   cycles       communicators split off, used, then destroyed or aborted, six times: no
@@ -88,16 +92,21 @@ void ready() {
   std::fflush(stdout);
 }
 
-// Prints what a failed call returned and exits with 10 + its code; exits 1 if it succeeded.
-[[noreturn]] void exitWithResult(strataResult_t r, const char* what) {
-  if (r == strataSuccess) fail("%s succeeded although a peer was lost", what);
-  // The steady clock is the machine's monotonic clock, which the harness reads too: it times the
-  // return itself, not the exit (a process hosting a bootstrap root lingers at exit while the
-  // root still serves a rank, a stopped one say).
+// "RETURNED_AT <steady ns>": when the call under test returned. The steady clock is the
+// machine's monotonic clock, which the harness reads too: it times the return itself, not the
+// exit (a process hosting a bootstrap root lingers at exit while the root still serves a rank, a
+// stopped one say).
+void printReturnTime() {
   std::printf("RETURNED_AT %lld\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now().time_since_epoch())
                                          .count()));
+}
+
+// Prints what a failed call returned and exits with 10 + its code; exits 1 if it succeeded.
+[[noreturn]] void exitWithResult(strataResult_t r, const char* what) {
+  if (r == strataSuccess) fail("%s succeeded although a peer was lost", what);
+  printReturnTime();
   std::printf("rank %d: %s returned %s: %s\n", g_rank, what, resultName(r),
               strataGetLastError(g_comm));
   std::fflush(stdout);
@@ -272,6 +281,31 @@ int runFinalizeWait(int idle) {
   exitWithResult(strataCommFinalize(g_comm), "CommFinalize");
 }
 
+// Rank `idle` waits; the others destroy the communicator while an AllReduce that needs it is
+// still queued on a stream: Destroy waits for the call, which ends once `idle` is lost.
+int runDestroyQueued(int idle) {
+  initComm();
+  allReduceOnce();
+  if (g_rank == idle) {
+    ready();
+    for (;;) pause();
+  }
+  strataStream_t stream = nullptr;
+  ok(strataStreamCreate(&stream), "StreamCreate");
+  std::vector<float> x(64 * 1024, 1.0f);
+  ok(strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, g_comm, stream),
+     "AllReduce (queued)");
+  ready();
+  const strataResult_t destroyed = strataCommDestroy(g_comm);
+  g_comm = nullptr;
+  const strataResult_t queued = strataStreamSynchronize(stream);
+  printReturnTime();
+  std::printf("rank %d: CommDestroy returned %s; the queued AllReduce returned %s: %s\n", g_rank,
+              resultName(destroyed), resultName(queued), strataGetLastError(nullptr));
+  std::fflush(stdout);
+  std::exit(destroyed == strataSuccess ? 10 + static_cast<int>(queued) : 1);
+}
+
 // Rank 0 blocks in an AllReduce that rank 1 never joins; another thread aborts the communicator.
 // The AllReduce must return (strataRemoteError), whatever the deadline.
 int runAbortThread() {
@@ -358,9 +392,10 @@ int main(int argc, char** argv) {
   if (mode == "init") return runInit();
   if (mode == "loop" && argc == 3) return runLoop(argv[2]);
   if (mode == "finalize-wait" && argc == 3) return runFinalizeWait(std::atoi(argv[2]));
+  if (mode == "destroy-queued" && argc == 3) return runDestroyQueued(std::atoi(argv[2]));
   if (mode == "abort-thread") return runAbortThread();
   if (mode == "cycles") return runCycles();
   if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
-  std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R | finalize-wait R | abort-thread | cycles\n", argv[0]);
+  std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R | finalize-wait R | destroy-queued R | abort-thread | cycles\n", argv[0]);
   return 2;
 }
