@@ -548,7 +548,7 @@ std::string PlanRun::describeStatus(long waitedMs) const {
 
 namespace {
 
-// Prints every unfinished run's status to stderr, each in one write so ranks' lines stay whole.
+// Reports every unfinished run's status (emitStatus), each in one write so ranks' lines stay whole.
 void reportStatus(PlanRun* const* runs, size_t count, const char* finished,
                   const std::chrono::steady_clock::time_point* last) {
   const auto now = std::chrono::steady_clock::now();
@@ -556,10 +556,8 @@ void reportStatus(PlanRun* const* runs, size_t count, const char* finished,
     if (finished[i]) continue;
     const long waited = static_cast<long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - last[i]).count());
-    const std::string s = runs[i]->describeStatus(waited);
-    std::fwrite(s.data(), 1, s.size(), stderr);
+    emitStatus(runs[i]->describeStatus(waited));
   }
-  std::fflush(stderr);
 }
 
 Status checkWait(PlanRun& run, std::chrono::steady_clock::time_point lastProgress,

@@ -2,6 +2,7 @@
 
 #include "base/logging.h"
 #include "plan/call_tag.h"
+#include "runtime/status_reporter.h"
 
 namespace strata {
 
@@ -20,6 +21,7 @@ Comm::Comm(int rank, int nranks, CommConfig config)
 
 Comm::~Comm() {
   if (initThread_.joinable()) initThread_.join();
+  unwatchForStatus(this);
 }
 
 RunContext Comm::runContext() const {

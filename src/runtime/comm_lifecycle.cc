@@ -11,6 +11,7 @@
 #include "base/logging.h"
 #include "base/status_signal.h"
 #include "runtime/comm.h"
+#include "runtime/status_reporter.h"
 #include "topology/topology_json.h"
 #include "transports/registry.h"
 
@@ -20,6 +21,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   RankScope scope(rank_);
   logVersionOnce();
   installStatusSignal();
+  watchForStatus(this);
   bootstrap_ = std::move(bootstrap);
   PeerInfo me;
   me.rank = rank_;

@@ -2,9 +2,12 @@
 // naming the rank that did not join; the job is then torn down by that rank's abort.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "kill_check.h"
@@ -25,7 +28,7 @@ std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
 // Three ranks; rank 2 skips the second AllReduce. SIGUSR1 to rank 0, repeated until it answers
 // (it may not be waiting yet), prints the pending AllReduce and names rank 2 as the one it waits
 // on, and once rank 1's bytes have landed, only rank 2; the application's own SIGUSR1 handler
-// still runs. Rank 2's abort then ends the job.
+// still runs. Rank 2, idle, answers with its last completed op. Rank 2's abort then ends the job.
 TEST(HungRank, Sigusr1NamesThePendingCallAndTheRankThatDidNotJoin) {
   WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
   group.setEnv("STRATA_TIMEOUT_MS", "60000");
@@ -59,6 +62,25 @@ TEST(HungRank, Sigusr1NamesThePendingCallAndTheRankThatDidNotJoin) {
   EXPECT_EQ(report.find("waiting on rank 1 "), std::string::npos)
       << "blames a rank that joined:\n"
       << group.allOutput();
+
+  // Rank 2 runs no call: its idle communicator answers too, with its last completed op.
+  const std::string idle = "strata status: rank 2 of 3: last completed op #1, none pending";
+  while (Clock::now() < deadline && group.output(2).find(idle) == std::string::npos) {
+    group.kill(2, SIGUSR1);
+    group.pumpFor(milliseconds(200));
+  }
+  EXPECT_NE(group.output(2).find(idle), std::string::npos) << group.allOutput();
+  // Every report is also appended to the process's status file (what strata-info status reads).
+  for (int r : {0, 2}) {
+    const std::string path = "/tmp/strata-status-" + std::to_string(group.pid(r));
+    std::ifstream in(path);
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(file.find(r == 0 ? last : idle), std::string::npos) << path << ":\n" << file;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << path;
+    std::remove(path.c_str());
+  }
 
   group.kill(2, SIGTERM);
   ASSERT_TRUE(group.waitAll(deadline)) << group.allOutput();
