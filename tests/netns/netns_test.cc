@@ -98,13 +98,13 @@ const Network kOfi{"ofi", "FI_PROVIDER", "tcp"};
 // Rank r on host r / kRanksPerHost, started through `netns-hosts exec`, which execs into the
 // worker (so the pid the group holds is the worker's own).
 void startRanks(WorkerGroup& group, const Network& net, const std::string& prefix,
-                const std::string& mode) {
+                const std::string& mode, const char* debugSubsys = "INIT") {
   group.setEnv("STRATA_NETNS_PREFIX", prefix);
   group.setEnv("STRATA_NETNS_SUBNET", kSubnet);
   group.setEnv("STRATA_TRANSPORT", net.name);
   group.setEnv(net.settingKey, net.settingValue);
   group.setEnv("STRATA_DEBUG", "INFO");
-  group.setEnv("STRATA_DEBUG_SUBSYS", "INIT");
+  group.setEnv("STRATA_DEBUG_SUBSYS", debugSubsys);
   for (int r = 0; r < kRanks; ++r) {
     ASSERT_TRUE(group.start(r, {"exec", std::to_string(r / kRanksPerHost), kWorker, mode}))
         << group.error();
@@ -139,6 +139,29 @@ TEST_P(NetnsCollectives, EveryCollectiveOnTwoHostsOfTwoRanks) {
       failures += "rank " + std::to_string(r) + " exited 0 without printing OK\n";
   }
   EXPECT_TRUE(failures.empty()) << failures << "output:\n" << group.allOutput();
+  expectRouted(group, net);
+}
+
+// The hierarchical (TopoComm) AllReduce, AllGather and ReduceScatter pinned: level 0 over shared
+// memory inside each host, level 1 over the network between the hosts; every result checked.
+TEST_P(NetnsCollectives, HierarchicalCollectivesOnTwoHostsOfTwoRanks) {
+  const Network& net = GetParam();
+  NetnsHosts hosts(std::string("stn-") + net.name + "-hier");
+  BRING_UP_OR_SKIP(hosts);
+  WorkerGroup group(kNetnsHosts, kRanks, kCommId, randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
+  group.setEnv("STRATA_ALGO", "allreduce:@hier#allgather:@hier#reducescatter:@hier");
+  startRanks(group, net, hosts.prefix(), "all", "INIT,TUNE");
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
+                                                         << group.allOutput();
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_TRUE(exitedWith(group.status(r), 0))
+        << "rank " << r << " " << describeWaitStatus(group.status(r)) << "\n"
+        << group.allOutput();
+    EXPECT_NE(group.output(r).find("hier by tune string"), std::string::npos)
+        << "rank " << r << " did not run hier:\n"
+        << group.allOutput();
+  }
   expectRouted(group, net);
 }
 
