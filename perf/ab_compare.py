@@ -4,16 +4,25 @@ build B back to back (alternating which goes first), under strata-run with -np r
 table gives the median out-of-place time per size of each and B/A.
 
   perf/ab_compare.py --a OLD/build/bin --b build/bin --rounds 5 -- all_reduce_perf -b 8 -e 64M -f 4
+
+One build under two settings: the same bin directory twice, with --a-env / --b-env:
+
+  perf/ab_compare.py --a build/bin --b build/bin --b-env STRATA_CHECK=1 -- all_reduce_perf -b 8 -e 8
 """
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 
 
-def run(bindir, np, tool_args):
+def run(bindir, np, tool_args, env_pairs):
     cmd = [bindir + '/strata-run', '-np', str(np), bindir + '/' + tool_args[0]] + tool_args[1:]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ)
+    for pair in env_pairs:
+        key, _, value = pair.partition('=')
+        env[key] = value
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     times = {}
     for line in out.splitlines():
         fields = line.split()
@@ -32,6 +41,10 @@ def main():
     ap.add_argument('--b', required=True, help='bin directory of build B')
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--np', type=int, default=2)
+    ap.add_argument('--a-env', action='append', default=[], metavar='KEY=VALUE',
+                    help='environment for the runs of A (repeatable)')
+    ap.add_argument('--b-env', action='append', default=[], metavar='KEY=VALUE',
+                    help='environment for the runs of B (repeatable)')
     ap.add_argument('tool', nargs=argparse.REMAINDER, help='-- tool and its arguments')
     args = ap.parse_args()
     tool = args.tool[1:] if args.tool and args.tool[0] == '--' else args.tool
@@ -41,7 +54,8 @@ def main():
     for r in range(args.rounds):
         order = ['a', 'b'] if r % 2 == 0 else ['b', 'a']
         for which in order:
-            for size, t in run(getattr(args, which), args.np, tool).items():
+            env_pairs = args.a_env if which == 'a' else args.b_env
+            for size, t in run(getattr(args, which), args.np, tool, env_pairs).items():
                 samples[which].setdefault(size, []).append(t)
     print('%12s %12s %12s %8s' % ('size (B)', 'A time (us)', 'B time (us)', 'B/A'))
     for size in sorted(samples['a']):

@@ -30,6 +30,13 @@ Result<bool> parsePrecision(const char* what, const std::string& v) {
   return makeError(strataInvalidArgument, "%s='%s' is not one of wire, float32", what, v.c_str());
 }
 
+Result<bool> envFlag(const char* name) {
+  const std::string v = envString(name, "");
+  if (v.empty() || v == "0") return false;
+  if (v == "1") return true;
+  return makeError(strataInvalidArgument, "%s='%s' is not 0 or 1", name, v.c_str());
+}
+
 // The size of version 1 of strataConfig_t, which ended with `algo`.
 constexpr size_t kConfigV1Size = offsetof(strataConfig_t, reducePrecision);
 
@@ -46,6 +53,7 @@ Result<CommConfig> resolveConfig(const strataConfig_t* user, const CommConfig* i
     c.algo = envString("STRATA_ALGO", "");
     STRATA_ASSIGN(c.reduceInFloat32, parsePrecision("STRATA_REDUCE_PRECISION",
                                                     envString("STRATA_REDUCE_PRECISION", "")));
+    STRATA_ASSIGN(c.checkCalls, envFlag("STRATA_CHECK"));
   }
   if (!user) return c;
   const bool v1 = user->version == 1 && user->size == kConfigV1Size && user->magic == STRATA_CONFIG_MAGIC;

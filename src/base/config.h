@@ -18,6 +18,10 @@ struct CommConfig {
   // Low-precision reductions staged in float32 (STRATA_REDUCE_PRECISION=float32) instead of
   // reduced at their own width.
   bool reduceInFloat32 = false;
+  // STRATA_CHECK=1: before each collective call, the ranks exchange the call's whole signature
+  // (sequence number, collective, count, type, operator, root) and refuse to run a call they
+  // disagree on (runtime/call_check.h).
+  bool checkCalls = false;
 };
 
 // `inherit` (the parent's options for a split) replaces the defaults and the environment.

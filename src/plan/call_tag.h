@@ -21,6 +21,7 @@ enum class CallKind : uint8_t {
   kPointToPoint = static_cast<uint8_t>(CollType::kSend),  // Send and Recv
   kMoeDispatch = kNumCollTypes,
   kMoeCombine,
+  kCallCheck,  // the signature exchange before a call under STRATA_CHECK=1 (runtime/call_check.h)
 };
 
 // The kind a collective call's messages carry.

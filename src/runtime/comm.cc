@@ -2,6 +2,7 @@
 
 #include "base/logging.h"
 #include "plan/call_tag.h"
+#include "runtime/call_check.h"
 #include "runtime/status_reporter.h"
 
 namespace strata {

@@ -26,6 +26,8 @@
 
 namespace strata {
 
+class CallChecker;
+
 class Comm {
  public:
   Comm(int rank, int nranks, CommConfig config);
@@ -94,6 +96,11 @@ class Comm {
   // The tag of the next call of `kind` (plan/call_tag.h), packed: collectives and MoE calls take
   // the next sequence number, Send/Recv the current one. Called in the order calls run.
   uint64_t nextCallTag(uint8_t kind);
+  // The sequence number of the last collective or MoE call run (the next takes this + 1).
+  uint32_t callsRun() const { return callSeq_.load(); }
+  // The signature exchange of STRATA_CHECK=1 (runtime/call_check.h); null when the check is off
+  // or the communicator has one rank. The exec mutex guards it.
+  CallChecker* callChecker() { return checker_.get(); }
 
   // Registered windows, and what each rank announced at init (pid, host) for registering them.
   WindowTable& windows() { return windows_; }
@@ -122,6 +129,7 @@ class Comm {
   std::shared_ptr<const Topology> topology_;
   std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level
   std::vector<PeerInfo> peers_;
+  std::unique_ptr<CallChecker> checker_;
   // Declared last: destroyed (peers' memory unmapped) before the transport and bootstrap.
   WindowTable windows_;
 };

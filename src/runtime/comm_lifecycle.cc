@@ -10,6 +10,7 @@
 #include "base/host_id.h"
 #include "base/logging.h"
 #include "base/status_signal.h"
+#include "runtime/call_check.h"
 #include "runtime/comm.h"
 #include "runtime/status_reporter.h"
 #include "topology/topology_json.h"
@@ -73,6 +74,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   planner_ =
       std::make_unique<Planner>(makeSelectionContext(shape, topology_, transport_->modelsTime()),
                                 std::move(tune), config_.reduceInFloat32);
+  if (config_.checkCalls && nranks_ > 1) checker_ = std::make_unique<CallChecker>(rank_, nranks_);
   usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),
               transport_->name(), config_.timeoutMs);

@@ -6,6 +6,7 @@
 
 #include "base/logging.h"
 #include "plan/call_tag.h"
+#include "runtime/call_check.h"
 #include "runtime/window_binding.h"
 
 namespace strata {
@@ -147,32 +148,87 @@ void tagItems(Comm& comm, PlanRun& run, const CollArgs* calls, size_t count) {
     if (!isPointToPoint(calls[i].coll)) items[item++].call = comm.nextCallTag(callKindOf(calls[i].coll));
 }
 
+// The checker of a communicator whose calls STRATA_CHECK=1 checks, readied for them; null when
+// there is nothing to check. The comm's exec mutex must be held.
+CallChecker* readyCheck(Comm& comm, const CollArgs* calls, size_t count) {
+  CallChecker* checker = comm.callChecker();
+  if (checker == nullptr || !CallChecker::applies(calls, count)) return nullptr;
+  checker->prepare(comm.runContext(), calls, count, comm.callsRun() + 1);
+  return checker;
+}
+
+// STRATA_CHECK=1: the ranks exchange the signatures of the works' calls before any data moves.
+// A failed exchange fails its communicators and is returned. Works whose ranks disagree are
+// marked in `refused` (every rank of them sees the disagreement and skips them, so their
+// communicators stay usable) and the first disagreement is returned in `disagreement`.
+Status checkWorks(std::vector<CommWork>& works, std::vector<char>& refused, Status& disagreement) {
+  refused.assign(works.size(), 0);
+  std::vector<CallChecker*> checkers;
+  std::vector<size_t> checked;
+  for (size_t i = 0; i < works.size(); ++i) {
+    CommWork& w = works[i];
+    if (CallChecker* c = readyCheck(*w.comm, w.calls.data(), w.calls.size())) {
+      checkers.push_back(c);
+      checked.push_back(i);
+    }
+  }
+  if (checkers.empty()) return Status::ok();
+  Status s = runCallChecks(checkers.data(), checkers.size());
+  if (!s.isOk()) {
+    for (size_t i : checked) works[i].comm->fail(s);
+    return s;
+  }
+  for (size_t k = 0; k < checked.size(); ++k) {
+    CommWork& w = works[checked[k]];
+    Status v = checkers[k]->verdict(w.comm->label());
+    if (v.isOk()) continue;
+    w.comm->recordError(v);
+    refused[checked[k]] = 1;
+    if (disagreement.isOk()) disagreement = v;
+  }
+  return Status::ok();
+}
+
 // Runs the works of several communicators together, to completion.
 Status execute(std::vector<CommWork>& works) {
   std::sort(works.begin(), works.end(),
             [](const CommWork& a, const CommWork& b) { return a.comm < b.comm; });
   std::vector<std::unique_lock<std::mutex>> locks;
-  std::vector<PlanRun*> runs;
   for (CommWork& w : works) {
     locks.emplace_back(w.comm->execMutex());
     RankScope scope(w.comm->rank());
     Status s = w.comm->ready();
-    if (s.isOk()) s = prepare(*w.comm, w.calls.data(), w.calls.size());
     if (!s.isOk()) {
       w.comm->recordError(s);
       return s;
     }
-    tagItems(*w.comm, w.comm->run(), w.calls.data(), w.calls.size());
-    runs.push_back(&w.comm->run());
   }
-  RankScope scope(works.size() == 1 ? works.front().comm->rank() : currentLogRank());
+  std::vector<char> refused;
+  Status disagreement;
+  STRATA_CHECK(checkWorks(works, refused, disagreement));
+  std::vector<CommWork*> accepted;
+  for (size_t i = 0; i < works.size(); ++i)
+    if (!refused[i]) accepted.push_back(&works[i]);
+  if (accepted.empty()) return disagreement;
+  std::vector<PlanRun*> runs;
+  for (CommWork* w : accepted) {
+    RankScope scope(w->comm->rank());
+    Status s = prepare(*w->comm, w->calls.data(), w->calls.size());
+    if (!s.isOk()) {
+      w->comm->recordError(s);
+      return s;
+    }
+    tagItems(*w->comm, w->comm->run(), w->calls.data(), w->calls.size());
+    runs.push_back(&w->comm->run());
+  }
+  RankScope scope(accepted.size() == 1 ? accepted.front()->comm->rank() : currentLogRank());
   Status s = runToCompletion(runs.data(), runs.size());
-  for (CommWork& w : works) {
-    w.comm->addCounters(countersOf(*w.comm, w.comm->run(), w.calls.data(), w.calls.size()),
-                        algoOf(w.comm->run()));
-    if (!s.isOk()) w.comm->fail(s);
+  for (CommWork* w : accepted) {
+    w->comm->addCounters(countersOf(*w->comm, w->comm->run(), w->calls.data(), w->calls.size()),
+                         algoOf(w->comm->run()));
+    if (!s.isOk()) w->comm->fail(s);
   }
-  return s;
+  return s.isOk() ? disagreement : s;
 }
 
 // The calls of one communicator run now: a single call, or a group on one communicator. The
@@ -180,6 +236,14 @@ Status execute(std::vector<CommWork>& works) {
 Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
   std::lock_guard<std::mutex> lock(comm.execMutex());
   STRATA_CHECK(comm.ready());
+  if (CallChecker* checker = readyCheck(comm, calls, count)) {
+    Status s = runCallChecks(&checker, 1);
+    if (!s.isOk()) {
+      comm.fail(s);
+      return s;
+    }
+    STRATA_CHECK(checker->verdict(comm.label()));
+  }
   PlanRun* run = &comm.run();
   if (run->preparedFor(calls, count))
     rebind(*run, calls, count);

@@ -357,6 +357,55 @@ INSTANTIATE_TEST_SUITE_P(Loopback, KilledOverNetwork, ::testing::ValuesIn(networ
                          [](const auto& info) { return std::string(info.param); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KilledOverNetwork);
 
+// STRATA_CHECK=1 with ranks as processes on shm and on every network transport: the last rank
+// calls an AllReduce of another count; every rank refuses it naming itself and a rank that
+// called otherwise, and the communicator goes on.
+class FullCheckMismatch : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(FullCheckMismatch, EveryRankRefusesNamingBothCalls) {
+  const std::string transport = GetParam();
+  WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "20000");
+  group.setEnv("STRATA_CHECK", "1");
+  if (transport != "shm") {
+    group.setEnv("STRATA_TRANSPORT", transport);
+    group.setEnv("UCX_TLS", "tcp");
+    group.setEnv("UCX_NET_DEVICES", "lo");
+    group.setEnv("FI_PROVIDER", "tcp");
+    group.setEnv("FI_TCP_IFACE", "lo");
+  }
+  for (int r = 0; r < 4; ++r) {
+    if (transport != "shm") group.setEnv("STRATA_HOSTID", "check-host-" + std::to_string(r / 2));
+    ASSERT_TRUE(group.start(r, {"mismatch"})) << group.error();
+  }
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+  expectAllSucceeded(group);
+  const std::string full = "AllReduce(count 1024, float, sum) #1";
+  const std::string half = "AllReduce(count 512, float, sum) #1";
+  for (int r = 0; r < 4; ++r) {
+    const std::string expected = r == 3 ? "rank 3 called " + half + " but rank 0 called " + full
+                                        : "rank " + std::to_string(r) + " called " + full +
+                                              " but rank 3 called " + half;
+    EXPECT_NE(group.output(r).find(expected), std::string::npos)
+        << "rank " << r << ":\n" << group.allOutput();
+  }
+}
+
+std::vector<const char*> everyTransport() {
+  std::vector<const char*> t = {"shm"};
+#ifdef STRATA_FAULT_HAVE_UCX
+  t.push_back("ucx");
+#endif
+#ifdef STRATA_FAULT_HAVE_OFI
+  t.push_back("ofi");
+#endif
+  return t;
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, FullCheckMismatch, ::testing::ValuesIn(everyTransport()),
+                         [](const auto& info) { return std::string(info.param); });
+
 // SIGKILL of rank 2 after it joined the bootstrap, while rank 0 waits in init for the others
 // (rank 1 never starts): rank 0 fails init naming rank 2, not with a timeout about rank 1.
 TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {

@@ -18,6 +18,9 @@
 //   fork-exec R  rank R starts a child that execs sleep(1) and waits to be killed; the others
 //                call strataCommFinalize, whose barrier goes through the bootstrap root that
 //                rank 0 hosts; they print the result's name and exit with 10 + its code
+//   mismatch     under STRATA_CHECK=1, an AllReduce whose count differs on the last rank: every
+//                rank must get strataInvalidUsage (printed as "REFUSED rank R: message"), then
+//                an AllReduce with agreeing counts must succeed; prints "OK rank R"
 // Each mode prints "READY rank R" once the harness may inject its fault. A failed check prints
 // "FAIL rank R: ..." and exits 1.
 #include <dirent.h>
@@ -382,6 +385,22 @@ int runCycles() {
   return 0;
 }
 
+int runMismatch() {
+  initComm();
+  std::vector<float> x(1024, 1.0f);
+  const size_t count = g_rank == g_nranks - 1 ? 512 : 1024;
+  const strataResult_t r =
+      strataAllReduce(x.data(), x.data(), count, strataFloat32, strataSum, g_comm, nullptr);
+  if (r != strataInvalidUsage)
+    fail("mismatched AllReduce returned %s: %s", resultName(r), strataGetLastError(g_comm));
+  std::printf("REFUSED rank %d: %s\n", g_rank, strataGetLastError(g_comm));
+  allReduceOnce();
+  ok(strataCommFinalize(g_comm), "CommFinalize");
+  ok(strataCommDestroy(g_comm), "CommDestroy");
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -395,6 +414,7 @@ int main(int argc, char** argv) {
   if (mode == "destroy-queued" && argc == 3) return runDestroyQueued(std::atoi(argv[2]));
   if (mode == "abort-thread") return runAbortThread();
   if (mode == "cycles") return runCycles();
+  if (mode == "mismatch") return runMismatch();
   if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
   std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R | finalize-wait R | destroy-queued R | abort-thread | cycles\n", argv[0]);
   return 2;
