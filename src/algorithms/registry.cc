@@ -30,6 +30,7 @@ const Algorithm& pipelinedRingFusedAllReduce();
 const Algorithm& hierAllReduce();
 const Algorithm& hierAllGather();
 const Algorithm& hierReduceScatter();
+const Algorithm& hierAllToAll();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -62,6 +63,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &hierAllReduce(),
       &hierAllGather(),
       &hierReduceScatter(),
+      &hierAllToAll(),
   };
   // clang-format on
   return all;

@@ -57,6 +57,38 @@ TEST(HierStats, FlatRingCountersForComparison) {
   });
 }
 
+// hccs-2x8 AllToAll, 256 float32 (1 KiB) per pair. hier: 7 level-0 steps of 2 blocks to the
+// group's peer (one per destination group), then 1 level-1 message of the 8 blocks bound for
+// the other server's same-index rank; pairwise: 15 steps of one block, 8 of them crossing level
+// 1 (and its local copy as a step of its own). The same bytes and messages, 1 slow-level message
+// instead of 8, 8 steps instead of 16.
+TEST(HierStats, AllToAllCountersAreExactOnHccs2x8) {
+  for (const char* algo : {"hier", "pairwise"}) {
+    const std::string tune = std::string("alltoall:@") + algo;
+    const strataConfig_t cfg = simOn("hccs-2x8", tune.c_str());
+    const bool hier = std::string(algo) == "hier";
+    runRanksWith(16, cfg, [&](int rank, strataComm_t comm) {
+      const size_t c = 256;
+      std::vector<float> in(16 * c), out(16 * c, -1.0f);
+      for (size_t k = 0; k < in.size(); ++k) in[k] = static_cast<float>(rank * 10000 + k);
+      ASSERT_EQ(strataAllToAll(in.data(), out.data(), c, strataFloat32, comm, nullptr),
+                strataSuccess)
+          << strataGetLastError(comm);
+      for (size_t src = 0; src < 16; ++src)
+        for (size_t e = 0; e < c; ++e)
+          ASSERT_EQ(out[src * c + e], static_cast<float>(src * 10000 + rank * c + e))
+              << algo << " rank " << rank << " from " << src;
+      strataStats_t s{};
+      ASSERT_EQ(strataCommGetStats(comm, &s), strataSuccess);
+      EXPECT_STREQ(s.lastAlgo, algo);
+      EXPECT_EQ(s.last.bytesSent[0], (hier ? 14u : 7u) * 1024u) << algo << " rank " << rank;
+      EXPECT_EQ(s.last.bytesSent[1], 8u * 1024u) << algo << " rank " << rank;
+      EXPECT_EQ(s.last.syncs, 15u) << algo << " rank " << rank;
+      EXPECT_EQ(s.last.steps, hier ? 8u : 16u) << algo << " rank " << rank;
+    });
+  }
+}
+
 // On the two-level presets the cost model picks hier for a large AllReduce (it is the cheapest
 // plan there); a one-level topology never offers it.
 TEST(HierSelection, SchedulerPicksHierOnTwoLevelPresets) {
@@ -80,7 +112,7 @@ TEST(HierSelection, SchedulerPicksHierOnTwoLevelPresets) {
 
 // cm384 (48 nodes of 8): every hierarchical plan evaluates, timing only.
 TEST(HierSelection, Cm384TimingOnly) {
-  for (const char* coll : {"allreduce", "allgather", "reducescatter"}) {
+  for (const char* coll : {"allreduce", "allgather", "reducescatter", "alltoall"}) {
     strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
     cfg.topoFile = "cm384";
     const std::string tune = std::string(coll) + ":@hier";
