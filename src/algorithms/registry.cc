@@ -31,6 +31,8 @@ const Algorithm& hierAllReduce();
 const Algorithm& hierAllGather();
 const Algorithm& hierReduceScatter();
 const Algorithm& hierAllToAll();
+const Algorithm& twoShotAllReduce();
+const Algorithm& meshReduceScatter();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -39,7 +41,9 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &ringAllReduce(),
       &pipelinedRingAllReduce(),
       &oneShotAllReduce(),
+      &twoShotAllReduce(),
       &ringReduceScatter(),
+      &meshReduceScatter(),
       &ringAllGather(),
       &pipelinedRingAllGather(),
       &meshAllGather(),
