@@ -33,6 +33,8 @@ const Algorithm& hierReduceScatter();
 const Algorithm& hierAllToAll();
 const Algorithm& twoShotAllReduce();
 const Algorithm& meshReduceScatter();
+const Algorithm& binomialBroadcast();
+const Algorithm& binomialReduce();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -49,7 +51,9 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &meshAllGather(),
       &ringAllGatherv(),
       &chainBroadcast(),
+      &binomialBroadcast(),
       &chainReduce(),
+      &binomialReduce(),
       &pairwiseAllToAll(),
       &pairwiseAllToAllv(),
       &disseminationBarrier(),
