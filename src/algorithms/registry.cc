@@ -35,6 +35,7 @@ const Algorithm& twoShotAllReduce();
 const Algorithm& meshReduceScatter();
 const Algorithm& binomialBroadcast();
 const Algorithm& binomialReduce();
+const Algorithm& bruckAllGather();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -49,6 +50,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &ringAllGather(),
       &pipelinedRingAllGather(),
       &meshAllGather(),
+      &bruckAllGather(),
       &ringAllGatherv(),
       &chainBroadcast(),
       &binomialBroadcast(),
