@@ -353,6 +353,19 @@ STRATA_API strataResult_t strataSimTimingOnly(const strataConfig_t* config, cons
  *  transport. */
 STRATA_API strataResult_t strataTopoGetRankCount(const char* topology, int* nranks);
 
+/** Charges microseconds of the caller's compute to stream's virtual clock on this rank (the sim
+ *  transport), so that a collective queued on another stream overlaps it as it would on the
+ *  device (docs/flashcomm.md, DuoStream). stream NULL is the caller's own thread: its clock moves
+ *  now. A stream's clock moves when the stream reaches the charge, after the work queued there
+ *  before it. A call queued on a stream starts no earlier than the caller's clock when it was
+ *  queued, its stream's clock and the end of the communicator's previous operation;
+ *  strataStreamSynchronize brings the caller's clock up to the stream's, and
+ *  strataCommGetStats' simClockUs is the latest of them. On a transport without a virtual clock
+ *  (shm, ucx, ofi) it does nothing and returns strataSuccess: the caller's real compute already
+ *  takes its time. microseconds must be finite and >= 0. */
+STRATA_API strataResult_t strataSimCompute(strataComm_t comm, strataStream_t stream,
+                                           double microseconds);
+
 /* ---- Quantised AllGather (docs/quantization.md) ---------------------------------------------
  * The sender quantises its sendcount elements of srcType (float32, float16 or bfloat16) once:
  * each block of blockElems elements gets one symmetric float32 scale (blockElems = the hidden

@@ -406,6 +406,12 @@ py::object Comm::barrier(const std::shared_ptr<StreamState>& stream) {
                 [](strataComm_t c, strataStream_t s) { return strataBarrier(c, s); });
 }
 
+void Comm::simCompute(double microseconds, const std::shared_ptr<StreamState>& stream) {
+  strataComm_t c = handle_->get("sim_compute");
+  strataStream_t s = stream ? stream->handle("sim_compute") : nullptr;
+  check(strataSimCompute(c, s, microseconds), "strataSimCompute", c);
+}
+
 py::object Comm::allGatherQuantized(py::handle sendbuf, py::handle recvbuf, py::handle quant,
                                     long long block, py::handle dtype,
                                     const std::shared_ptr<StreamState>& stream) {
@@ -649,6 +655,10 @@ tensors, used in place without copying. Without stream= a call returns once it h
            "Receives into buf from peer.")
       .def("barrier", &Comm::barrier, py::kw_only(), stream,
            "Returns once every rank has entered the barrier.")
+      .def("sim_compute", &Comm::simCompute, py::arg("microseconds"), py::kw_only(), stream,
+           "Charges microseconds of the caller's compute to stream's virtual clock (the caller's "
+           "own with stream None) on the sim transport, so a call queued on another stream "
+           "overlaps it (strataSimCompute); does nothing on other transports.")
       .def("all_gather_quantized", &Comm::allGatherQuantized, py::arg("sendbuf"),
            py::arg("recvbuf"), py::arg("quant") = "int8", py::arg("block") = 128, py::kw_only(),
            dtype, stream,

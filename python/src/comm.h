@@ -107,6 +107,7 @@ class Comm {
   pybind11::object recv(pybind11::handle buf, int peer, pybind11::handle dtype,
                         const std::shared_ptr<StreamState>& stream);
   pybind11::object barrier(const std::shared_ptr<StreamState>& stream);
+  void simCompute(double microseconds, const std::shared_ptr<StreamState>& stream);
   pybind11::object allGatherQuantized(pybind11::handle sendbuf, pybind11::handle recvbuf,
                                       pybind11::handle quant, long long block,
                                       pybind11::handle dtype,

@@ -1,5 +1,7 @@
 #include "runtime/comm.h"
 
+#include <algorithm>
+
 #include "base/logging.h"
 #include "plan/call_tag.h"
 #include "runtime/call_check.h"
@@ -46,8 +48,24 @@ void Comm::fail(const Status& s) {
   asyncError_ = s.code();
 }
 
-void Comm::addCounters(const ExecCounters& c, const char* algo) {
-  stats_.add(c, transport_ ? transport_->virtualTimePs() : 0, algo);
+void Comm::addCounters(const ExecCounters& c, const char* algo, int64_t startPs) {
+  stats_.add(c, startPs, transport_ ? transport_->virtualTimePs() : 0, algo);
+}
+
+CommStats Comm::stats() {
+  CommStats s = stats_.snapshot();
+  s.clockPs = std::max(s.clockPs, clocks_->latest());
+  return s;
+}
+
+int64_t Comm::beginVirtual(uint64_t stream, int64_t stampPs) {
+  if (!transport_ || !transport_->modelsTime()) return -1;
+  transport_->advanceClockTo(std::max(clocks_->now(stream), stampPs));
+  return transport_->virtualTimePs();
+}
+
+void Comm::endVirtual(uint64_t stream) {
+  if (transport_ && transport_->modelsTime()) clocks_->advance(stream, transport_->virtualTimePs());
 }
 
 }  // namespace strata

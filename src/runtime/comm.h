@@ -19,6 +19,7 @@
 #include "runtime/buffer_arena.h"
 #include "runtime/comm_stats.h"
 #include "runtime/error_state.h"
+#include "runtime/virtual_clocks.h"
 #include "runtime/window_table.h"
 #include "scheduler/planner.h"
 #include "topology/topology.h"
@@ -68,9 +69,20 @@ class Comm {
   std::string lastError() { return errors_.lastError(); }
 
   // Records one completed operation (a call or a fused group).
-  // algo: the algorithm of the operation's last plan (statistics' lastAlgo).
-  void addCounters(const ExecCounters& c, const char* algo);
-  CommStats stats() { return stats_.snapshot(); }
+  // algo: the algorithm of the operation's last plan (statistics' lastAlgo); startPs: where its
+  // virtual time began (beginVirtual), or -1 for where the previous operation ended.
+  void addCounters(const ExecCounters& c, const char* algo, int64_t startPs = -1);
+  CommStats stats();
+
+  // Per-stream virtual clocks (virtual_clocks.h); streams that ran work of this communicator
+  // hold them weakly to join them on synchronize.
+  const std::shared_ptr<VirtualClocks>& clocks() const { return clocks_; }
+  // An operation on the stream with clock key `stream`, issued when the caller's clock read
+  // stampPs, is about to run (exec mutex held): the transport's clock moves to its start, which
+  // is returned (-1 when the transport models no time).
+  int64_t beginVirtual(uint64_t stream, int64_t stampPs);
+  // ... and has run: the stream's clock moves to the transport's.
+  void endVirtual(uint64_t stream);
 
   // The topology of the communicator's ranks: the configured preset or file, or their hosts.
   const Topology& topology() const { return *topology_; }
@@ -126,6 +138,7 @@ class Comm {
   std::atomic<int> active_{0};
   std::atomic<uint32_t> callSeq_{0};  // calls of every rank run so far (CallTag::seq)
   CommStatistics stats_;
+  std::shared_ptr<VirtualClocks> clocks_ = std::make_shared<VirtualClocks>();
   std::shared_ptr<const Topology> topology_;
   std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level
   std::vector<PeerInfo> peers_;

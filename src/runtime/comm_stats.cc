@@ -1,5 +1,6 @@
 #include "runtime/comm_stats.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace strata {
@@ -9,7 +10,7 @@ void CommStatistics::setLevels(int n) {
   stats_.numLevels = n;
 }
 
-void CommStatistics::add(const ExecCounters& c, int64_t clockPs, const char* algo) {
+void CommStatistics::add(const ExecCounters& c, int64_t startPs, int64_t endPs, const char* algo) {
   std::lock_guard<std::mutex> g(mutex_);
   std::strncpy(stats_.lastAlgo, algo, sizeof(stats_.lastAlgo) - 1);
   ExecCounters& t = stats_.total;
@@ -20,9 +21,10 @@ void CommStatistics::add(const ExecCounters& c, int64_t clockPs, const char* alg
   t.callBytes += c.callBytes;
   stats_.last = c;
   ++stats_.ops;
-  stats_.lastSimPs = clockPs - stats_.clockPs;
+  stats_.lastSimPs = endPs - (startPs < 0 ? engineEndPs_ : startPs);
   stats_.totalSimPs += stats_.lastSimPs;
-  stats_.clockPs = clockPs;
+  engineEndPs_ = endPs;
+  stats_.clockPs = std::max(stats_.clockPs, endPs);
 }
 
 CommStats CommStatistics::snapshot() {

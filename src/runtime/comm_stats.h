@@ -12,7 +12,7 @@ namespace strata {
 
 struct CommStats {
   int numLevels = 1;
-  int64_t clockPs = 0;  // the transport's virtual clock after the last operation
+  int64_t clockPs = 0;  // the rank's virtual clock: the latest of the transport's and streams' 
   uint64_t ops = 0;
   ExecCounters last, total;
   int64_t lastSimPs = 0, totalSimPs = 0;
@@ -22,14 +22,15 @@ struct CommStats {
 class CommStatistics {
  public:
   void setLevels(int n);
-  // Records one completed operation (a call or a fused group); clockPs is the transport's
-  // virtual clock after it.
-  void add(const ExecCounters& c, int64_t clockPs, const char* algo);
+  // Records one completed operation (a call or a fused group) that ran on the transport's
+  // virtual clock from startPs (-1: where the previous operation ended) to endPs.
+  void add(const ExecCounters& c, int64_t startPs, int64_t endPs, const char* algo);
   CommStats snapshot();
 
  private:
   std::mutex mutex_;
   CommStats stats_;
+  int64_t engineEndPs_ = 0;  // the transport's clock after the last operation
 };
 
 }  // namespace strata

@@ -18,12 +18,27 @@ struct Call {
   Stream* stream;
 };
 
+// Where a launch's virtual time (virtual_clocks.h) comes from: the clock of the stream it runs
+// on, and the caller's clock when it was issued.
+struct VirtualStart {
+  uint64_t stream = VirtualClocks::kCaller;
+  int64_t stampPs = 0;
+};
+
+// A launch on `stream` issued now by the caller; synchronizing the stream joins its clock.
+VirtualStart issueOn(Comm& comm, Stream* stream) {
+  if (!stream) return {};
+  stream->joinOnSynchronize(comm.clocks());
+  return {stream->clockKey(), comm.clocks()->now(VirtualClocks::kCaller)};
+}
+
 // Everything one communicator runs for one launch: Send/Recv fused first, then collectives in
 // the order they were called.
 struct CommWork {
   Comm* comm = nullptr;
   Stream* stream = nullptr;
   std::vector<CollArgs> calls;
+  VirtualStart start;
 };
 
 struct GroupState {
@@ -211,8 +226,11 @@ Status execute(std::vector<CommWork>& works) {
     if (!refused[i]) accepted.push_back(&works[i]);
   if (accepted.empty()) return disagreement;
   std::vector<PlanRun*> runs;
+  std::vector<int64_t> starts;
   for (CommWork* w : accepted) {
     RankScope scope(w->comm->rank());
+    // Before the run starts: starting it opens its first phase at the transport's clock.
+    starts.push_back(w->comm->beginVirtual(w->start.stream, w->start.stampPs));
     Status s = prepare(*w->comm, w->calls.data(), w->calls.size());
     if (!s.isOk()) {
       w->comm->recordError(s);
@@ -223,9 +241,11 @@ Status execute(std::vector<CommWork>& works) {
   }
   RankScope scope(accepted.size() == 1 ? accepted.front()->comm->rank() : currentLogRank());
   Status s = runToCompletion(runs.data(), runs.size());
-  for (CommWork* w : accepted) {
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    CommWork* w = accepted[i];
     w->comm->addCounters(countersOf(*w->comm, w->comm->run(), w->calls.data(), w->calls.size()),
-                         algoOf(w->comm->run()));
+                         algoOf(w->comm->run()), starts[i]);
+    w->comm->endVirtual(w->start.stream);
     if (!s.isOk()) w->comm->fail(s);
   }
   return s.isOk() ? disagreement : s;
@@ -233,7 +253,7 @@ Status execute(std::vector<CommWork>& works) {
 
 // The calls of one communicator run now: a single call, or a group on one communicator. The
 // common case, kept free of allocation: calls that repeat the last ones reuse the prepared run.
-Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
+Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count, VirtualStart start = {}) {
   std::lock_guard<std::mutex> lock(comm.execMutex());
   STRATA_CHECK(comm.ready());
   if (CallChecker* checker = readyCheck(comm, calls, count)) {
@@ -244,6 +264,8 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
     }
     STRATA_CHECK(checker->verdict(comm.label()));
   }
+  // Before the run starts: starting it opens its first phase at the transport's clock.
+  const int64_t startPs = comm.beginVirtual(start.stream, start.stampPs);
   PlanRun* run = &comm.run();
   if (run->preparedFor(calls, count))
     rebind(*run, calls, count);
@@ -251,7 +273,8 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
     STRATA_CHECK(prepare(comm, calls, count));
   tagItems(comm, *run, calls, count);
   Status s = runToCompletion(&run, 1);
-  comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run));
+  comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run), startPs);
+  comm.endVirtual(start.stream);
   if (!s.isOk()) comm.fail(s);
   return s;
 }
@@ -260,9 +283,10 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count) {
 void enqueueOnOne(Stream& stream, Comm& comm, std::vector<CollArgs> calls) {
   comm.pending().fetch_add(1);
   for (const CollArgs& a : calls) holdWindows(comm, a, +1);
-  stream.enqueue([c = &comm, calls = std::move(calls)] {
+  const VirtualStart start = issueOn(comm, &stream);
+  stream.enqueue([c = &comm, calls = std::move(calls), start] {
     RankScope scope(c->rank());
-    Status s = executeOnOne(*c, calls.data(), calls.size());
+    Status s = executeOnOne(*c, calls.data(), calls.size(), start);
     for (const CollArgs& a : calls) holdWindows(*c, a, -1);
     if (!s.isOk()) c->recordError(s);
     c->pending().fetch_sub(1);
@@ -282,6 +306,7 @@ Status dispatch(std::vector<CommWork> works) {
       continue;
     }
     for (CommWork& w : list) {
+      w.start = issueOn(*w.comm, stream);
       w.comm->pending().fetch_add(1);
       for (const CollArgs& a : w.calls) holdWindows(*w.comm, a, +1);
     }
@@ -342,7 +367,7 @@ Status groupEnd() {
     auto it = std::find_if(works.begin(), works.end(),
                            [&](const CommWork& w) { return w.comm == c.comm; });
     if (it == works.end()) {
-      works.push_back(CommWork{c.comm, c.stream, {}});
+      works.push_back(CommWork{c.comm, c.stream, {}, {}});
       it = works.end() - 1;
     } else if (it->stream != c.stream) {
       Status s = makeError(strataInvalidUsage,

@@ -1,8 +1,18 @@
 #include "runtime/stream.h"
 
-namespace strata {
+#include <atomic>
 
-Stream::Stream() : thread_([this] { loop(); }) {}
+namespace strata {
+namespace {
+
+uint64_t nextClockKey() {
+  static std::atomic<uint64_t> next{VirtualClocks::kCaller + 1};
+  return next.fetch_add(1);
+}
+
+}  // namespace
+
+Stream::Stream() : clockKey_(nextClockKey()), thread_([this] { loop(); }) {}
 
 Stream::~Stream() {
   {
@@ -26,7 +36,23 @@ Status Stream::synchronize() {
   drained_.wait(lk, [&] { return queue_.empty() && !running_; });
   Status s = firstError_;
   firstError_ = Status::ok();
+  for (auto it = joins_.begin(); it != joins_.end();) {
+    std::shared_ptr<VirtualClocks> clocks = it->lock();
+    if (!clocks) {
+      it = joins_.erase(it);
+      continue;
+    }
+    clocks->join(clockKey_);
+    ++it;
+  }
   return s;
+}
+
+void Stream::joinOnSynchronize(const std::shared_ptr<VirtualClocks>& clocks) {
+  std::lock_guard<std::mutex> g(mutex_);
+  for (const auto& w : joins_)
+    if (w.lock() == clocks) return;
+  joins_.push_back(clocks);
 }
 
 bool Stream::idle() {

@@ -126,6 +126,9 @@ class Transport {
   virtual void phaseEnd() {}
   // This rank's virtual clock in picoseconds (0 without one).
   virtual int64_t virtualTimePs() const { return 0; }
+  // The rank was busy elsewhere (the caller's compute, another stream) until atPs: the next
+  // phase starts no earlier. Never moves the clock back.
+  virtual void advanceClockTo(int64_t /*atPs*/) {}
 };
 
 }  // namespace strata

@@ -88,6 +88,8 @@ class RankTimeline {
   }
 
   SimTime clockPs() const { return clock_; }
+  // The rank is idle until t: the next phase starts no earlier (never moves the clock back).
+  void advanceTo(SimTime t) { clock_ = std::max(clock_, t); }
   int rank() const { return rank_; }
 
  private:

@@ -189,6 +189,7 @@ class SimTransport final : public Transport {
         [this](int peer) { return endpoints_[static_cast<size_t>(peer)]->takeRecvStamp(); });
   }
   int64_t virtualTimePs() const override { return timeline_.clockPs(); }
+  void advanceClockTo(int64_t atPs) override { timeline_.advanceTo(atPs); }
 
   // Ranks are threads of one process: a put is a copy into the peer's registered memory.
   bool supportsPut() const override { return true; }
