@@ -182,7 +182,7 @@ Counters allReduceOnce(const strata::perf::SimTopology& topo, const std::string&
 std::string flatPick(const strata::perf::SimTopology& topo, size_t bytes) {
   std::string best;
   double bestUs = 0;
-  for (const char* algo : {"ring", "oneshot"}) {
+  for (const char* algo : {"ring", "oneshot", "twoshot", "rhd"}) {
     strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
     cfg.topoFile = topo.spec.c_str();
     const std::string tune = std::string("allreduce:@") + algo;

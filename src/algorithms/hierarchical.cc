@@ -2,7 +2,8 @@
 // 0 inside each group (a host's shared memory, a server's mesh), level 1 among the ranks that
 // hold the same index in their groups (one rank per group, so the slow level carries 1/L of the
 // data per rank instead of a flat ring crossing it at every step):
-//   AllReduce      level0 ReduceScatter -> level1 AllReduce of the owned block -> level0 AllGather
+//   AllReduce      level0 direct ReduceScatter over the group's mesh -> level1 ring AllReduce of
+//                  the owned block -> level0 direct AllGather
 //   AllGather      level0 ring, then level1 ring moving whole groups' blocks
 //   ReduceScatter  level1 ring on groups' blocks, then level0 ring
 // Each step is one phase with one message per peer (a group's blocks travel as one message when
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "algorithms/hierarchical.h"
+#include "algorithms/mesh_exchange.h"
 #include "algorithms/patterns/blocks.h"
 #include "base/dtype.h"
 
@@ -26,8 +28,9 @@ using patterns::mod;
 class HierAllReduce final : public HierAlgorithm {
  public:
   const char* description() const override {
-    return "level0 ReduceScatter, level1 AllReduce among same-index ranks of the groups, level0 "
-           "AllGather: the slow level carries 1/L of the data";
+    return "level0 direct ReduceScatter over the group's mesh, level1 ring AllReduce among "
+           "same-index ranks of the groups, level0 direct AllGather: the slow level carries 1/L "
+           "of the data";
   }
   CollType coll() const override { return CollType::kAllReduce; }
 
@@ -46,15 +49,14 @@ class HierAllReduce final : public HierAlgorithm {
       return b;
     };
     PlanBuilder pb = builderFor(p, a);
-    const int right0 = t.right0(), left0 = t.left0(), right1 = t.right1(), left1 = t.left1();
-    // Level 0 ReduceScatter: index i ends owning block i, reduced over its group.
-    for (int st = 0; st < t.size - 1; ++st) {
-      pb.nextPhase();
-      const Block sb = blk(t.i - st - 1);
-      pb.send(right0, st == 0 ? in(sb) : out(sb), len(sb));
-      const Block rb = blk(t.i - st - 2);
-      pb.recvReduce(left0, out(rb), in(rb), len(rb));
-    }
+    const int right1 = t.right1(), left1 = t.left1();
+    // Level 0 ReduceScatter over the group's mesh: index i ends owning block i, reduced over its
+    // group in index order.
+    const size_t slotBytes = len(blk(0));
+    p.scratchBytes = static_cast<size_t>(t.size) * slotBytes;
+    meshReduceScatter(
+        pb, t.i, t.size, [&](int j) { return t.at(t.g, j); }, [&](int j) { return in(blk(j)); },
+        [&](int j) { return len(blk(j)); }, slotBytes, 0, out(own));
     // Level 1 AllReduce of block i among the groups' index-i ranks (a ring).
     for (int st = 0; st < t.groups - 1; ++st) {
       pb.nextPhase();
@@ -67,11 +69,11 @@ class HierAllReduce final : public HierAlgorithm {
       pb.send(right1, out(sub(t.g - st)), len(sub(t.g - st)));
       pb.recv(left1, out(sub(t.g - st - 1)), len(sub(t.g - st - 1)));
     }
-    // Level 0 AllGather of the complete blocks.
-    for (int st = 0; st < t.size - 1; ++st) {
-      pb.nextPhase();
-      pb.send(right0, out(blk(t.i - st)), len(blk(t.i - st)));
-      pb.recv(left0, out(blk(t.i - st - 1)), len(blk(t.i - st - 1)));
+    // Level 0 AllGather of the complete blocks over the group's mesh.
+    pb.nextPhase();
+    for (int k = 1; k < t.size; ++k) {
+      pb.send(t.at(t.g, t.i + k), out(own), len(own));
+      pb.recv(t.at(t.g, t.i - k), out(blk(t.i - k)), len(blk(t.i - k)));
     }
     pb.finish();
     return Status::ok();

@@ -36,6 +36,8 @@ const Algorithm& meshReduceScatter();
 const Algorithm& binomialBroadcast();
 const Algorithm& binomialReduce();
 const Algorithm& bruckAllGather();
+const Algorithm& rhdAllReduce();
+const Algorithm& rhdReduceScatter();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -45,8 +47,10 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &pipelinedRingAllReduce(),
       &oneShotAllReduce(),
       &twoShotAllReduce(),
+      &rhdAllReduce(),
       &ringReduceScatter(),
       &meshReduceScatter(),
+      &rhdReduceScatter(),
       &ringAllGather(),
       &pipelinedRingAllGather(),
       &meshAllGather(),

@@ -39,7 +39,8 @@ class TwoShotAllReduce final : public Algorithm {
     const size_t slotBytes = len(0);
     p.scratchBytes = static_cast<size_t>(n) * slotBytes;
     const OpId reduced = meshReduceScatter(
-        pb, r, n, [&](int j) { return sendAt(blk(j).offset * es); }, len, slotBytes, 0, out(r));
+        pb, r, n, [](int j) { return j; }, [&](int j) { return sendAt(blk(j).offset * es); }, len,
+        slotBytes, 0, out(r));
     for (int k = 1; k < n; ++k) {
       const int to = patterns::mod(r + k, n), from = patterns::mod(r - k, n);
       pb.send(to, out(r), len(r), {reduced});

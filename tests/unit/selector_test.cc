@@ -71,7 +71,7 @@ TEST(Selector, SharedMemoryPricesForwardingAndCpuCopies) {
   s.nranks = 4;
   const SelectionContext ctx = hostSelectionContext(s);
   const std::vector<PricedCandidate> c = priceCandidates(allReduce(1 << 20), ctx);
-  ASSERT_EQ(c.size(), 4u) << "ring, ringpipe, oneshot and twoshot are eligible with forwarding";
+  ASSERT_EQ(c.size(), 5u) << "ring, ringpipe, oneshot, twoshot and rhd are eligible with forwarding";
   for (const PricedCandidate& p : c) EXPECT_GT(p.seconds, 0) << p.algo->name() << ": " << p.why;
   EXPECT_LT(priceOf(c, "ringpipe"), priceOf(c, "ring")) << "no phase boundary per step";
   EXPECT_LT(priceOf(c, "ring"), priceOf(c, "oneshot"))
@@ -89,7 +89,8 @@ TEST(Selector, DirectAlgorithmsOnlyForWindowedCallsAndPricedByTheModel) {
   CollArgs windowed = plain;
   windowed.windowed = true;
   const std::vector<PricedCandidate> c = priceCandidates(windowed, ctx);
-  ASSERT_EQ(c.size(), 6u) << "ring, ringpipe, oneshot, twoshot, direct_oneshot, direct_twoshot";
+  ASSERT_EQ(c.size(), 7u)
+      << "ring, ringpipe, oneshot, twoshot, rhd, direct_oneshot, direct_twoshot";
   for (const PricedCandidate& p : c) EXPECT_GT(p.seconds, 0) << p.algo->name() << ": " << p.why;
   EXPECT_LT(priceOf(c, "direct_twoshot"), priceOf(c, "direct_oneshot"))
       << "at 1 MiB the one-shot's n-fold reduction costs more than two-shot's extra sync";
@@ -114,14 +115,14 @@ TEST(Selector, TuneStringComesFirstAndIsChecked) {
   EXPECT_STREQ(sel.value().algo->name(), "ring");
   EXPECT_EQ(sel.value().source, SelectionSource::kTuneString);
   EXPECT_EQ(sel.value().chunkBytes, 64u << 10);
-  EXPECT_EQ(sel.value().candidates.size(), 3u);  // ring, oneshot, twoshot
+  EXPECT_EQ(sel.value().candidates.size(), 4u);  // ring, oneshot, twoshot, rhd
   EXPECT_EQ(selectAlgorithm(allReduce(2 << 20), ctx, {&tune, nullptr}).value().source,
             SelectionSource::kModel);
   // ringpipe needs forwarding, which the sim does not run.
   const TuneTable pipe = TuneTable::parse("allreduce:@ringpipe", "test").value();
   auto refused = selectAlgorithm(allReduce(64), ctx, {&pipe, nullptr});
   ASSERT_FALSE(refused.isOk());
-  EXPECT_NE(refused.status().message().find("eligible: ring, oneshot, twoshot"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("eligible: ring, oneshot, twoshot, rhd"), std::string::npos)
       << refused.status().message();
 }
 
