@@ -38,6 +38,7 @@ const Algorithm& binomialReduce();
 const Algorithm& bruckAllGather();
 const Algorithm& rhdAllReduce();
 const Algorithm& rhdReduceScatter();
+const Algorithm& bruckAllToAll();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -61,6 +62,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &chainReduce(),
       &binomialReduce(),
       &pairwiseAllToAll(),
+      &bruckAllToAll(),
       &pairwiseAllToAllv(),
       &disseminationBarrier(),
       &meshQuantizedAllGather(),
