@@ -11,10 +11,16 @@
 //
 // Ring direction: at ReduceScatter step s rank r sends shard r-s-1 and reduces shard r-s-2, so
 // after n-1 steps it holds shard r complete; the AllGather then passes shard r-s on at step s.
+//
+// On a full mesh the two-shot variant does the same in two steps over every link at once, like
+// the `twoshot` AllReduce: shard j of every input goes straight to rank j, which reduces the n
+// contributions in rank order, runs the epilogue on its shard and sends the result straight to
+// every rank.
 #include <algorithm>
 #include <vector>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/mesh_exchange.h"
 #include "algorithms/patterns/blocks.h"
 #include "algorithms/patterns/ring.h"
 #include "base/dtype.h"
@@ -275,7 +281,67 @@ class PipelinedRingFusedAllReduce final : public FusedAlgorithm {
   }
 };
 
+// Two steps over the mesh: a direct ReduceScatter into this rank's shard (mesh_exchange.h), the
+// epilogue on its blocks, then a direct AllGather of the shard (int8 values and per-row scales
+// when asked) that starts once every block's epilogue has returned.
+class TwoShotFusedAllReduce final : public Algorithm {
+ public:
+  const char* name() const override { return "twoshot"; }
+  const char* description() const override {
+    return "direct ReduceScatter over the mesh, the epilogue on the owned shard, direct "
+           "AllGather (int8 with per-row scales when asked): two steps";
+  }
+  CollType coll() const override { return CollType::kAllReduceFused; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const FusedLayout l(a, s.nranks);
+    sizePlan(l, p);
+    PlanBuilder pb = builderFor(p, a);
+    const int n = s.nranks, r = s.rank;
+    if (n == 1) {
+      singleRank(pb, a, l);
+      pb.finish();
+      return Status::ok();
+    }
+    // Shard 0 is the largest: one slot of its size per rank, after the quantised values.
+    const size_t slotBytes = l.bytes(l.shard(0));
+    p.scratchBytes = l.scratchBytes() + static_cast<size_t>(n) * slotBytes;
+    const Block own = l.shard(r);
+    const OpId reduced = meshReduceScatter(
+        pb, r, n, [](int j) { return j; }, [&](int j) { return l.in(l.shard(j)); },
+        [&](int j) { return l.bytes(l.shard(j)); }, slotBytes, l.scratchBytes(), l.out(own));
+    // The blocks' epilogues in a chain, so the gather waits for the last one.
+    OpId ready = reduced;
+    for (int c = 0; c < l.blocks(); ++c) ready = epilogue(pb, a, l, r, c, ready);
+    for (int k = 1; k < n; ++k) {
+      const int to = mod(r + k, n), from = mod(r - k, n);
+      const Block theirs = l.shard(from);
+      if (!l.quantized()) {
+        pb.send(to, l.out(own), l.bytes(own), {ready});
+        pb.recv(from, l.out(theirs), l.bytes(theirs));
+        continue;
+      }
+      pb.send(to, l.scales(own), l.scaleBytes(own), {ready});
+      pb.send(to, l.values(r, 0), l.shardValueBytes(r), {ready});
+      const OpId rs = pb.recv(from, l.scales(theirs), l.scaleBytes(theirs));
+      const OpId rv = pb.recv(from, l.values(from, 0), l.shardValueBytes(from));
+      for (int c = 0; c < l.blocks(); ++c) {
+        const Block b = l.block(from, c);
+        pb.dequantize(l.values(from, c), l.stored(), l.scales(b), l.row(), l.out(b), a.dtype,
+                      l.elems(b), {rs, rv});
+      }
+    }
+    pb.finish();
+    return Status::ok();
+  }
+};
+
 }  // namespace
+
+const Algorithm& twoShotFusedAllReduce() {
+  static const TwoShotFusedAllReduce a;
+  return a;
+}
 
 const Algorithm& ringFusedAllReduce() {
   static const RingFusedAllReduce a;

@@ -27,6 +27,7 @@ const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
 const Algorithm& ringFusedAllReduce();
 const Algorithm& pipelinedRingFusedAllReduce();
+const Algorithm& twoShotFusedAllReduce();
 const Algorithm& hierAllReduce();
 const Algorithm& hierAllGather();
 const Algorithm& hierReduceScatter();
@@ -76,6 +77,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directAllToAll(),
       &ringFusedAllReduce(),
       &pipelinedRingFusedAllReduce(),
+      &twoShotFusedAllReduce(),
       &hierAllReduce(),
       &hierAllGather(),
       &hierReduceScatter(),

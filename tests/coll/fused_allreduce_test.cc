@@ -149,7 +149,7 @@ TEST_P(FusedMatrix, MatchesAllReduceThenEpilogue) {
 
 INSTANTIATE_TEST_SUITE_P(Shm, FusedMatrix,
                          ::testing::Combine(::testing::Values(1, 2, 3, 5, 8),
-                                            ::testing::Values("ring", "ringpipe")),
+                                            ::testing::Values("ring", "ringpipe", "twoshot")),
                          [](const auto& info) {
                            return std::get<1>(info.param) + "_r" +
                                   std::to_string(std::get<0>(info.param));
@@ -167,7 +167,8 @@ TEST(FusedSim, MatchesAllReduceThenEpilogueOnHccs8) {
 // reduced; the same calls on both algorithms.
 TEST(FusedCalls, OneCallPerBlockOfRows) {
   const size_t row = 256, rows = 4000;  // 1 KiB rows: 256 rows a block, 2000 rows a shard
-  for (const char* algo : {"allreducefused:@ring", "allreducefused:@ringpipe"}) {
+  for (const char* algo :
+       {"allreducefused:@ring", "allreducefused:@ringpipe", "allreducefused:@twoshot"}) {
     runRanks(2, algo, [&](int rank, strataComm_t comm) {
       std::vector<float> x(rows * row), ref(rows * row);
       for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i + rank) % 5);
