@@ -40,6 +40,7 @@ const Algorithm& bruckAllGather();
 const Algorithm& rhdAllReduce();
 const Algorithm& rhdReduceScatter();
 const Algorithm& bruckAllToAll();
+const Algorithm& recDblAllGather();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -56,6 +57,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &ringAllGather(),
       &pipelinedRingAllGather(),
       &meshAllGather(),
+      &recDblAllGather(),
       &bruckAllGather(),
       &ringAllGatherv(),
       &chainBroadcast(),

@@ -12,46 +12,14 @@
 
 #include "algorithms/algorithm.h"
 #include "algorithms/patterns/blocks.h"
+#include "algorithms/patterns/folding.h"
+#include "algorithms/recursive_exchange.h"
 #include "base/dtype.h"
 
 namespace strata {
 namespace {
 
-// Who takes part after folding, and as which new rank.
-struct Folding {
-  int n = 1, p = 1, rem = 0;
-  explicit Folding(int nranks) : n(nranks) {
-    while (p * 2 <= n) p *= 2;
-    rem = n - p;
-  }
-  // -1 for a rank that sits out (an even rank below 2·rem).
-  int newRank(int r) const { return r < 2 * rem ? (r % 2 == 1 ? r / 2 : -1) : r - rem; }
-  int oldRank(int nr) const { return nr < rem ? 2 * nr + 1 : nr + rem; }
-};
-
-// The recursive halving of new rank nr over ranges of elements: edge(j) is where new rank j's
-// range starts (edge(p) is the end). Reduces into acc, starting from `held` (the input, or acc
-// once folded); returns once this rank holds [edge(nr), edge(nr+1)) reduced over everyone.
-template <typename Edge>
-void recursiveHalving(PlanBuilder& pb, const Folding& f, int nr, Edge&& edge, size_t es,
-                      BufRef held, BufRef acc) {
-  auto at = [&](BufRef b, int j) { return BufRef{b.slot, b.offset + edge(j) * es}; };
-  auto len = [&](int lo, int hi) { return (edge(hi) - edge(lo)) * es; };
-  int lo = 0, hi = f.p;
-  for (int m = f.p / 2; m >= 1; m /= 2) {
-    pb.nextPhase();
-    const int partner = f.oldRank(nr ^ m);
-    const int mid = lo + (hi - lo) / 2;
-    const bool upper = (nr & m) != 0;
-    const int keepLo = upper ? mid : lo, keepHi = upper ? hi : mid;
-    const int giveLo = upper ? lo : mid, giveHi = upper ? mid : hi;
-    pb.send(partner, at(held, giveLo), len(giveLo, giveHi));
-    pb.recvReduce(partner, at(acc, keepLo), at(held, keepLo), len(keepLo, keepHi));
-    held = acc;
-    lo = keepLo;
-    hi = keepHi;
-  }
-}
+using patterns::Folding;
 
 class RhdAllReduce final : public Algorithm {
  public:
@@ -88,13 +56,7 @@ class RhdAllReduce final : public Algorithm {
     }
     auto edge = [&](int j) { return j == f.p ? a.count : patterns::blockOf(a.count, f.p, j).offset; };
     recursiveHalving(pb, f, nr, edge, es, held, recvAt(0));
-    auto out = [&](int j) { return recvAt(edge(j) * es); };
-    for (int m = 1; m < f.p; m *= 2) {
-      pb.nextPhase();
-      const int mine = nr & ~(m - 1), theirs = (nr ^ m) & ~(m - 1);
-      pb.send(f.oldRank(nr ^ m), out(mine), (edge(mine + m) - edge(mine)) * es);
-      pb.recv(f.oldRank(nr ^ m), out(theirs), (edge(theirs + m) - edge(theirs)) * es);
-    }
+    recursiveDoubling(pb, f, nr, edge, es, recvAt(0));
     if (r < 2 * f.rem) {
       pb.nextPhase();
       pb.send(r - 1, recvAt(0), bytes);
@@ -141,10 +103,7 @@ class RhdReduceScatter final : public Algorithm {
       pb.recvReduce(r - 1, scratchAt(0), sendAt(0), n * block);
       held = scratchAt(0);
     }
-    auto edge = [&](int j) {
-      const int first = j == f.p ? s.nranks : (j < f.rem ? 2 * j : j + f.rem);
-      return static_cast<size_t>(first) * a.count;
-    };
+    auto edge = [&](int j) { return static_cast<size_t>(f.first(j)) * a.count; };
     recursiveHalving(pb, f, nr, edge, es, held, scratchAt(0));
     pb.nextPhase();
     if (r < 2 * f.rem) pb.send(r - 1, scratchAt(static_cast<size_t>(r - 1) * block), block);
