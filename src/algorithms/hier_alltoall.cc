@@ -45,7 +45,8 @@ class HierAllToAll final : public HierAlgorithm {
     // The block from index j of this group bound for index i of group h.
     auto byGroup = [&](int h, int j) {
       return scratchAt(byGroupAt + (static_cast<size_t>(mod(h, t.groups)) * L +
-                                    static_cast<size_t>(mod(j, t.size))) * bytes);
+                                    static_cast<size_t>(mod(j, t.size))) *
+                                       bytes);
     };
     auto landed = [&](int j) { return scratchAt(landedAt + static_cast<size_t>(j) * bytes); };
 

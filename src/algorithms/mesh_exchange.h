@@ -1,7 +1,8 @@
 // The direct ReduceScatter over a full mesh that `mesh` ReduceScatter, `twoshot` AllReduce and
-// the level 0 of `hier` AllReduce share: block j of this rank's input goes straight to rank j; the n contributions to this
-// rank's block land in scratch slots, one per rank, and are reduced in rank order (bit-identical
-// on every rank, low precision rounded once). One exchange step, then one local reduction.
+// the level 0 of `hier` AllReduce share: block j of this rank's input goes straight to rank j; the
+// n contributions to this rank's block land in scratch slots, one per rank, and are reduced in rank
+// order (bit-identical on every rank, low precision rounded once). One exchange step, then one
+// local reduction.
 #pragma once
 
 #include <cstddef>

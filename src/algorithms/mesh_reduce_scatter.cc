@@ -29,8 +29,8 @@ class MeshReduceScatter final : public Algorithm {
     p.scratchBytes = static_cast<size_t>(s.nranks) * bytes;
     meshReduceScatter(
         pb, s.rank, s.nranks, [](int j) { return j; },
-        [&](int j) { return sendAt(static_cast<size_t>(j) * bytes); },
-        [&](int) { return bytes; }, bytes, 0, recvAt(0));
+        [&](int j) { return sendAt(static_cast<size_t>(j) * bytes); }, [&](int) { return bytes; },
+        bytes, 0, recvAt(0));
     pb.finish();
     return Status::ok();
   }

@@ -38,8 +38,8 @@ void recursiveHalving(PlanBuilder& pb, const patterns::Folding& f, int nr, Edge&
 // Recursive doubling of new rank nr: in the step at distance m (1 up to p/2) it exchanges its
 // m ranges with new rank nr ^ m, so it ends holding every range of buf.
 template <typename Edge>
-void recursiveDoubling(PlanBuilder& pb, const patterns::Folding& f, int nr, Edge&& edge,
-                       size_t es, BufRef buf) {
+void recursiveDoubling(PlanBuilder& pb, const patterns::Folding& f, int nr, Edge&& edge, size_t es,
+                       BufRef buf) {
   auto at = [&](int j) { return BufRef{buf.slot, buf.offset + edge(j) * es}; };
   for (int m = 1; m < f.p; m *= 2) {
     pb.nextPhase();

@@ -41,6 +41,8 @@ const Algorithm& rhdAllReduce();
 const Algorithm& rhdReduceScatter();
 const Algorithm& bruckAllToAll();
 const Algorithm& recDblAllGather();
+const Algorithm& doubleTreeBroadcast();
+const Algorithm& doubleTreeReduce();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -62,8 +64,10 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &ringAllGatherv(),
       &chainBroadcast(),
       &binomialBroadcast(),
+      &doubleTreeBroadcast(),
       &chainReduce(),
       &binomialReduce(),
+      &doubleTreeReduce(),
       &pairwiseAllToAll(),
       &bruckAllToAll(),
       &pairwiseAllToAllv(),

@@ -54,7 +54,9 @@ class RhdAllReduce final : public Algorithm {
       pb.recvReduce(r - 1, recvAt(0), sendAt(0), bytes);
       held = recvAt(0);
     }
-    auto edge = [&](int j) { return j == f.p ? a.count : patterns::blockOf(a.count, f.p, j).offset; };
+    auto edge = [&](int j) {
+      return j == f.p ? a.count : patterns::blockOf(a.count, f.p, j).offset;
+    };
     recursiveHalving(pb, f, nr, edge, es, held, recvAt(0));
     recursiveDoubling(pb, f, nr, edge, es, recvAt(0));
     if (r < 2 * f.rem) {

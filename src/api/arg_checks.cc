@@ -29,7 +29,8 @@ Status checkRank(const char* op, const char* what, int r, int n) {
   return Status::ok();
 }
 
-Status checkCount(const char* op, const char* what, size_t count, size_t factor, strataDataType_t t) {
+Status checkCount(const char* op, const char* what, size_t count, size_t factor,
+                  strataDataType_t t) {
   const uint64_t es = dtypeSize(t);
   uint64_t elems = 0, bytes = 0;
   if (boundedProduct(count, factor == 0 ? 1 : factor, UINT64_MAX, &elems) &&
@@ -77,7 +78,8 @@ Status checkCountVector(const char* op, const char* countsName, const char* disp
 
 Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
   if (p == nullptr && bytes > 0)
-    return makeError(strataInvalidArgument, "%s: %s is NULL with %zu bytes to move", op, what, bytes);
+    return makeError(strataInvalidArgument, "%s: %s is NULL with %zu bytes to move", op, what,
+                     bytes);
   return Status::ok();
 }
 

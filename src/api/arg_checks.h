@@ -16,7 +16,8 @@ Status checkOp(const char* op, strataRedOp_t r);
 Status checkRank(const char* op, const char* what, int r, int n);
 // count elements of t, times `factor` (ranks; 1 for one block), must be a buffer of at most
 // kMaxBufferBytes: larger is a wrong count, and the byte product must not wrap.
-Status checkCount(const char* op, const char* what, size_t count, size_t factor, strataDataType_t t);
+Status checkCount(const char* op, const char* what, size_t count, size_t factor,
+                  strataDataType_t t);
 // The per-rank counts and displacements of a v-collective: each count and displacement, their
 // sums per rank and the sum of the counts must stay within kMaxBufferBytes (so none of the sums
 // wraps). *extent gets max(displs[r] + counts[r]), the elements the buffer must hold.

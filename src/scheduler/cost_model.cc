@@ -9,8 +9,21 @@ namespace {
 
 bool forwards(OpKind k) { return k == OpKind::kRecvReduceSend || k == OpKind::kRecvCopySend; }
 
+bool receives(OpKind k) {
+  return k == OpKind::kRecv || k == OpKind::kRecvReduce || k == OpKind::kRecvDequantize;
+}
+
+// A send that names a receive of its phase in `after` passes on what that receive brought in.
+bool sendsOnWhatLanded(const Phase& ph, const Op& op) {
+  if (op.kind != OpKind::kSend) return false;
+  for (uint16_t a : op.after)
+    if (a < ph.ops.size() && receives(ph.ops[a].kind)) return true;
+  return false;
+}
+
 // The plan as the phase walk can time it: every forwarding op becomes its receive, and its send
-// on opens the next step. `after` lists go: ops only move between phases, in order.
+// on opens the next step; so does a send that waits for a receive of its phase (store and
+// forward written as `after`). Other `after` lists go: ops only move between phases, in order.
 PlanPtr forPricing(const Plan& p) {
   auto out = std::make_shared<Plan>();
   out->algo = p.algo;
@@ -22,6 +35,10 @@ PlanPtr forPricing(const Plan& p) {
     for (const Op& op : ph.ops) {
       Op o = op;
       o.after.clear();
+      if (sendsOnWhatLanded(ph, op) && !cur.ops.empty()) {
+        out->phases.push_back(std::move(cur));
+        cur = Phase{};
+      }
       if (!forwards(op.kind)) {
         cur.ops.push_back(o);
         continue;
