@@ -69,30 +69,49 @@ Halves halvesOf(const CollArgs& a, const CommShape& s) {
   return h;
 }
 
-class DoubleTreeBroadcast final : public Algorithm {
+// Both trees' shape, the halves and their chunks, and one rank alone; each collective plans the
+// data flow.
+class DoubleTreeAlgorithm : public Algorithm {
  public:
   const char* name() const override { return "dbtree"; }
+  bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const DoubleTree tr{s.nranks, a.root, mod(s.rank - a.root, s.nranks)};
+    const Halves h = halvesOf(a, s);
+    PlanBuilder pb = builderFor(p, a);
+    if (s.nranks == 1) {
+      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * dtypeSize(a.dtype));
+    } else {
+      planTrees(pb, a, tr, h, std::max(h.chunks(0), h.chunks(1)), p);
+    }
+    pb.finish();
+    return Status::ok();
+  }
+
+ protected:
+  // k: chunks of the longer half.
+  virtual void planTrees(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
+                         size_t k, Plan& p) const = 0;
+};
+
+class DoubleTreeBroadcast final : public DoubleTreeAlgorithm {
+ public:
   const char* description() const override {
     return "two binary trees, each pipelining half the message from the root: depth log2(n), "
            "every link busy";
   }
   CollType coll() const override { return CollType::kBroadcast; }
-  bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
-    const DoubleTree tr{s.nranks, a.root, mod(s.rank - a.root, s.nranks)};
-    const Halves h = halvesOf(a, s);
-    const size_t k = std::max(h.chunks(0), h.chunks(1));
-    PlanBuilder pb = builderFor(p, a);
+
+ protected:
+  void planTrees(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
+                 size_t k, Plan&) const override {
     if (tr.v == 0) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
+      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * dtypeSize(a.dtype));
       // Chunk j of both halves, in the order the tops receive them when one rank tops both.
-      if (s.nranks > 1)
-        for (size_t j = 0; j < k; ++j)
-          for (int t = 0; t < 2; ++t)
-            pb.send(tr.rankOf(tr.relOf(t, 0)), sendAt(h.at(t, j)), h.len(t, j));
-      pb.finish();
-      return Status::ok();
+      for (size_t j = 0; j < k; ++j)
+        for (int t = 0; t < 2; ++t)
+          pb.send(tr.rankOf(tr.relOf(t, 0)), sendAt(h.at(t, j)), h.len(t, j));
+      return;
     }
     for (size_t j = 0; j < k; ++j) {
       OpId got[2];
@@ -102,43 +121,31 @@ class DoubleTreeBroadcast final : public Algorithm {
           if (const int to = tr.child(t, c); to >= 0)
             pb.send(to, recvAt(h.at(t, j)), h.len(t, j), {got[t]});
     }
-    pb.finish();
-    return Status::ok();
   }
 };
 
-class DoubleTreeReduce final : public Algorithm {
+class DoubleTreeReduce final : public DoubleTreeAlgorithm {
  public:
-  const char* name() const override { return "dbtree"; }
   const char* description() const override {
     return "two binary trees, each reducing half the message into the root, pipelined: depth "
            "log2(n), every link busy";
   }
   CollType coll() const override { return CollType::kReduce; }
-  bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
-    const DoubleTree tr{s.nranks, a.root, mod(s.rank - a.root, s.nranks)};
-    const Halves h = halvesOf(a, s);
-    const size_t k = std::max(h.chunks(0), h.chunks(1));
-    PlanBuilder pb = builderFor(p, a);
-    if (s.nranks == 1) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
-      pb.finish();
-      return Status::ok();
-    }
+
+ protected:
+  void planTrees(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
+                 size_t k, Plan& p) const override {
     if (tr.v == 0) {
       // The tops' partial sums, chunk by chunk in the order they send them, into the output.
       for (size_t j = 0; j < k; ++j)
         for (int t = 0; t < 2; ++t)
           pb.recvReduce(tr.rankOf(tr.relOf(t, 0)), recvAt(h.at(t, j)), sendAt(h.at(t, j)),
                         h.len(t, j));
-      pb.finish();
-      return Status::ok();
+      return;
     }
     // Partial sums in scratch (an inner rank's recvbuff is not ours): the input reduced with
     // each child's partial sum of the chunk in turn, then sent up.
-    p.scratchBytes = bytes;
+    p.scratchBytes = a.count * dtypeSize(a.dtype);
     for (size_t j = 0; j < k; ++j)
       for (int t = 0; t < 2; ++t) {
         BufRef held = sendAt(h.at(t, j));
@@ -151,8 +158,6 @@ class DoubleTreeReduce final : public Algorithm {
         }
         pb.send(tr.parent(t), held, h.len(t, j), {last});
       }
-    pb.finish();
-    return Status::ok();
   }
 };
 

@@ -2,32 +2,12 @@
 clock, and an all_gather queued on a stream overlaps it (ranks as threads, Comm.init_all)."""
 
 import math
-import threading
 
 import numpy as np
 import pytest
 
 import strata
-
-
-def run_threads(comms, body):
-    results = [None] * len(comms)
-    errors = []
-
-    def run(i):
-        try:
-            results[i] = body(comms[i])
-        except BaseException as e:  # reported on the test's thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(comms))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
+from rank_threads import run_threads
 
 
 def ps(us):
