@@ -318,6 +318,8 @@ strataResult_t strataMoeDispatch(strataMoeBuffer_t buffer, const void* x, strata
   });
 }
 
+}  // extern "C"
+
 namespace {
 
 Status checkHandle(const char* op, const strataMoeBuffer& b, const strataMoeHandle_t* handle) {
@@ -354,6 +356,8 @@ strataResult_t combineCall(const char* op, strataMoeBuffer_t buffer,
 }
 
 }  // namespace
+
+extern "C" {
 
 strataResult_t strataMoeCombine(strataMoeBuffer_t buffer, const strataMoeHandle_t* handle,
                                 const void* expertOut, strataDataType_t type, void* combinedX,
