@@ -103,6 +103,11 @@ typedef enum STRATA_ENUM_INT {
 #define STRATA_CONFIG_UNDEF_INT INT32_MIN
 /** Color passed to strataCommSplit by ranks that want no new communicator. */
 #define STRATA_SPLIT_NOCOLOR (-1)
+/** strataCommShrink flags (as NCCL's): the parent is healthy and every rank not excluded calls. */
+#define STRATA_SHRINK_DEFAULT 0
+/** strataCommShrink flags: the parent failed (a rank died); it is aborted first, which ends its
+ *  pending calls. The caller still destroys or aborts the parent afterwards. */
+#define STRATA_SHRINK_ABORT 1
 
 /**
  * Communicator options. Always start from STRATA_CONFIG_INITIALIZER; fields left at their
@@ -179,6 +184,15 @@ STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strata
  *  the ranks of comm. config may be NULL (the parent's options are inherited). */
 STRATA_API strataResult_t strataCommSplit(strataComm_t comm, int color, int key,
                                           strataComm_t* newcomm, strataConfig_t* config);
+
+/** Shrinks comm (NCCL's ncclCommShrink): the ranks of comm not listed in excludeRanks form a new
+ *  communicator, renumbered densely in their old order, over a fresh bootstrap among them that
+ *  needs nothing of the excluded ranks (which do not call). Every other rank calls with the same
+ *  list. shrinkFlags: STRATA_SHRINK_DEFAULT, or STRATA_SHRINK_ABORT after a rank was lost.
+ *  config may be NULL (the parent's options are inherited). */
+STRATA_API strataResult_t strataCommShrink(strataComm_t comm, const int* excludeRanks,
+                                           int excludeRanksCount, strataComm_t* newcomm,
+                                           strataConfig_t* config, int shrinkFlags);
 
 /** Completes the operations queued on comm and synchronises with its peers. */
 STRATA_API strataResult_t strataCommFinalize(strataComm_t comm);

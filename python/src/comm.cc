@@ -248,6 +248,20 @@ std::shared_ptr<Comm> Comm::split(py::handle color, py::handle key, py::handle c
   return out ? std::make_shared<Comm>(out) : nullptr;
 }
 
+std::shared_ptr<Comm> Comm::shrink(const std::vector<int>& exclude, bool abort,
+                                   py::handle config) {
+  strataComm_t c = handle_->get("shrink");
+  ConfigArg cfg(config);
+  const int flags = abort ? STRATA_SHRINK_ABORT : STRATA_SHRINK_DEFAULT;
+  strataComm_t out = nullptr;
+  check(withoutGil([&] {
+          return strataCommShrink(c, exclude.data(), static_cast<int>(exclude.size()), &out,
+                                  cfg.get(), flags);
+        }),
+        "strataCommShrink", c, strataInProgress);
+  return std::make_shared<Comm>(out);
+}
+
 void Comm::finalize() {
   strataComm_t c = handle_->get("finalize");
   check(withoutGil([&] { return strataCommFinalize(c); }), "strataCommFinalize", c);
@@ -609,6 +623,11 @@ tensors, used in place without copying. Without stream= a call returns once it h
            py::arg("config") = py::none(),
            "Ranks passing the same color form a new Comm, ordered by key (default: rank). "
            "color None joins none and returns None.")
+      .def("shrink", &Comm::shrink, py::arg("exclude"), py::arg("abort") = false,
+           py::arg("config") = py::none(),
+           "The ranks not in exclude form a new Comm, renumbered in old order, over a fresh "
+           "bootstrap among them (strataCommShrink). Excluded ranks do not call. abort=True "
+           "(STRATA_SHRINK_ABORT) after a rank was lost: this Comm is aborted first.")
       .def("finalize", &Comm::finalize, "Completes queued calls and synchronises with the peers.")
       .def("destroy", &Comm::destroy, "Frees the communicator.")
       .def("abort", &Comm::abort, "Aborts and frees the communicator; peers see RemoteError.")

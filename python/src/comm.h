@@ -76,6 +76,8 @@ class Comm {
   pybind11::dict stats() const;
   std::shared_ptr<Comm> split(pybind11::handle color, pybind11::handle key,
                               pybind11::handle config);
+  std::shared_ptr<Comm> shrink(const std::vector<int>& exclude, bool abort,
+                               pybind11::handle config);
   void finalize();
   void destroy();
   void abort();

@@ -1,5 +1,6 @@
 // Communicator life cycle: unique ids, init (blocking, nonblocking, all-in-process, from the
 // launch environment), split, finalize, destroy, abort and queries.
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -170,6 +171,57 @@ strataResult_t strataCommSplit(strataComm_t comm, int color, int key, strataComm
       handle->comm = std::move(child).value();
       *newcomm = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kComm);
     }
+    return strataSuccess;
+  });
+}
+
+strataResult_t strataCommShrink(strataComm_t comm, const int* excludeRanks, int excludeRanksCount,
+                                strataComm_t* newcomm, strataConfig_t* config, int shrinkFlags) {
+  return guard("strataCommShrink", [&] {
+    const char* op = "strataCommShrink";
+    auto c = strata::api::checkComm(comm, op);
+    if (!c.isOk()) return finish(c.status());
+    strata::Comm* parent = c.value();
+    auto bad = [&](const Status& s) { return finish(s, parent); };
+    if (!newcomm) return bad(makeError(strataInvalidArgument, "%s: newcomm is NULL", op));
+    *newcomm = nullptr;
+    if (shrinkFlags != STRATA_SHRINK_DEFAULT && shrinkFlags != STRATA_SHRINK_ABORT)
+      return bad(makeError(strataInvalidArgument,
+                           "%s: shrinkFlags %d is neither STRATA_SHRINK_DEFAULT (0) nor "
+                           "STRATA_SHRINK_ABORT (1)",
+                           op, shrinkFlags));
+    const int n = parent->nranks();
+    if (excludeRanksCount < 0 || excludeRanksCount >= n)
+      return bad(makeError(strataInvalidArgument,
+                           "%s: excludeRanksCount %d must be 0..%d (excluding all %d ranks leaves "
+                           "no communicator)",
+                           op, excludeRanksCount, n - 1, n));
+    if (excludeRanksCount > 0 && !excludeRanks)
+      return bad(makeError(strataInvalidArgument, "%s: excludeRanks is NULL with count %d", op,
+                           excludeRanksCount));
+    std::vector<int> excluded;
+    for (int i = 0; i < excludeRanksCount; ++i) {
+      const int r = excludeRanks[i];
+      if (r < 0 || r >= n)
+        return bad(makeError(strataInvalidArgument,
+                             "%s: excludeRanks[%d] = %d is outside 0..%d", op, i, r, n - 1));
+      if (std::find(excluded.begin(), excluded.end(), r) != excluded.end())
+        return bad(makeError(strataInvalidArgument, "%s: excludeRanks[%d] = %d is listed twice",
+                             op, i, r));
+      if (r == parent->rank())
+        return bad(makeError(strataInvalidArgument,
+                             "%s: excludeRanks[%d] = %d is the calling rank (excluded ranks do "
+                             "not call)",
+                             op, i, r));
+      excluded.push_back(r);
+    }
+    strata::RankScope scope(parent->rank());
+    // Not an active call: with STRATA_SHRINK_ABORT the parent waits for its calls to end.
+    auto child = parent->shrink(excluded, config, shrinkFlags == STRATA_SHRINK_ABORT);
+    if (!child.isOk()) return finish(child.status().context(op), parent);
+    auto handle = std::make_unique<strataComm>();
+    handle->comm = std::move(child).value();
+    *newcomm = strata::api::publishHandle(std::move(handle), strata::api::HandleKind::kComm);
     return strataSuccess;
   });
 }

@@ -1,5 +1,7 @@
 #include "bootstrap/bootstrap.h"
 
+#include "bootstrap/rescue.h"
+
 namespace strata {
 
 Status Bootstrap::barrier() {
@@ -12,5 +14,7 @@ Result<std::string> Bootstrap::bcast(const std::string& data, int root) {
   if (!all.isOk()) return all.status();
   return std::move(all.value()[static_cast<size_t>(root)]);
 }
+
+Result<std::unique_ptr<Rescue>> Bootstrap::openRescue() { return std::unique_ptr<Rescue>(); }
 
 }  // namespace strata

@@ -11,6 +11,8 @@
 
 namespace strata {
 
+class Rescue;
+
 // How long a bootstrap operation may wait, and the flag that cuts it short.
 struct BootstrapOptions {
   long timeoutMs = 300000;          // <= 0: no deadline
@@ -39,6 +41,10 @@ class Bootstrap {
   // Points later waits at a new abort flag (a child communicator's own, once it exists, so the
   // child never reads the flag of a parent destroyed before it).
   virtual void setAbortFlag(const AbortFlag* abort) = 0;
+
+  // What lets the survivors regroup without the lost ranks (bootstrap/rescue.h), prepared while
+  // every rank is there; null when this kind of bootstrap cannot.
+  virtual Result<std::unique_ptr<Rescue>> openRescue();
 
   // Returns once every rank has called it.
   Status barrier();

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "base/logging.h"
+#include "bootstrap/rescue.h"
 
 namespace strata {
 namespace {
@@ -166,6 +167,12 @@ ChildRegistry& childRegistry() {
   return *registry;
 }
 
+class InProcessBootstrap;
+
+// The member `rank` of child group `id` of nranks ranks, created by its first joiner with opts.
+Result<std::unique_ptr<Bootstrap>> joinGroup(const std::string& id, int rank, int nranks,
+                                             const BootstrapOptions& opts);
+
 class InProcessBootstrap final : public Bootstrap {
  public:
   InProcessBootstrap(std::shared_ptr<InProcessGroup> group, int rank)
@@ -200,29 +207,10 @@ class InProcessBootstrap final : public Bootstrap {
 
   Result<std::unique_ptr<Bootstrap>> joinChild(const std::string& id, int rank,
                                                int nranks) override {
-    if (nranks <= 0 || rank < 0 || rank >= nranks)
-      return makeError(strataInvalidArgument,
-                       "in-process bootstrap: joinChild(%s) with rank %d of %d ranks", id.c_str(),
-                       rank, nranks);
-    ChildRegistry& reg = childRegistry();
-    std::lock_guard<std::mutex> lock(reg.mu);
-    std::shared_ptr<InProcessGroup>& slot = reg.groups[id];
-    if (!slot) {
-      slot = std::make_shared<InProcessGroup>(nranks, group_->options());
-      STRATA_TRACE(Subsys::kBootstrap, "in-process child group %s created for %d ranks", id.c_str(),
-                   nranks);
-    } else if (slot->size() != nranks) {
-      return makeError(strataInvalidArgument,
-                       "in-process bootstrap: rank %d joins child group %s with %d ranks, but it "
-                       "was created with %d",
-                       rank, id.c_str(), nranks, slot->size());
-    }
-    std::shared_ptr<InProcessGroup> child = slot;
-    Result<bool> complete = child->join(rank);
-    if (!complete.isOk()) return complete.status();
-    if (complete.value()) reg.groups.erase(id);
-    return std::unique_ptr<Bootstrap>(std::make_unique<InProcessBootstrap>(child, rank));
+    return joinGroup(id, rank, nranks, group_->options());
   }
+
+  Result<std::unique_ptr<Rescue>> openRescue() override;
 
  private:
   Status checkPeer(const char* op, int peer) const {
@@ -238,6 +226,58 @@ class InProcessBootstrap final : public Bootstrap {
   const AbortFlag* abort_;
   uint64_t round_ = 0;
 };
+
+Result<std::unique_ptr<Bootstrap>> joinGroup(const std::string& id, int rank, int nranks,
+                                             const BootstrapOptions& opts) {
+  if (nranks <= 0 || rank < 0 || rank >= nranks)
+    return makeError(strataInvalidArgument,
+                     "in-process bootstrap: joinChild(%s) with rank %d of %d ranks", id.c_str(),
+                     rank, nranks);
+  ChildRegistry& reg = childRegistry();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  std::shared_ptr<InProcessGroup>& slot = reg.groups[id];
+  if (!slot) {
+    slot = std::make_shared<InProcessGroup>(nranks, opts);
+    STRATA_TRACE(Subsys::kBootstrap, "in-process child group %s created for %d ranks", id.c_str(),
+                 nranks);
+  } else if (slot->size() != nranks) {
+    return makeError(strataInvalidArgument,
+                     "in-process bootstrap: rank %d joins child group %s with %d ranks, but it "
+                     "was created with %d",
+                     rank, id.c_str(), nranks, slot->size());
+  }
+  std::shared_ptr<InProcessGroup> child = slot;
+  Result<bool> complete = child->join(rank);
+  if (!complete.isOk()) return complete.status();
+  if (complete.value()) reg.groups.erase(id);
+  auto bs = std::make_unique<InProcessBootstrap>(child, rank);
+  bs->setAbortFlag(opts.abort);
+  return std::unique_ptr<Bootstrap>(std::move(bs));
+}
+
+// Ranks as threads regroup under an id every survivor derives alike: the lowest survivor's
+// token (which only this communicator's members learned) and the survivor list.
+class InProcessRescue final : public Rescue {
+ public:
+  InProcessRescue() : token_(randomHex128()) {}
+  std::string blob() const override { return "inproc " + token_; }
+  Result<std::unique_ptr<Bootstrap>> regroup(const std::vector<std::string>& blobs,
+                                             const std::vector<int>& survivors, int me,
+                                             const BootstrapOptions& opts) override {
+    const int newRank = static_cast<int>(
+        std::find(survivors.begin(), survivors.end(), me) - survivors.begin());
+    const std::string id = "inproc-shrink-" + blobs[static_cast<size_t>(survivors.front())] +
+                           "-" + rankListString(survivors);
+    return joinGroup(id, newRank, static_cast<int>(survivors.size()), opts);
+  }
+
+ private:
+  std::string token_;
+};
+
+Result<std::unique_ptr<Rescue>> InProcessBootstrap::openRescue() {
+  return std::unique_ptr<Rescue>(std::make_unique<InProcessRescue>());
+}
 
 }  // namespace
 

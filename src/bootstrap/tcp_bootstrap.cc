@@ -13,6 +13,8 @@
 
 #include "bootstrap/cloexec_socket.h"
 #include "bootstrap/launcher_notice.h"
+#include "bootstrap/rescue.h"
+#include "bootstrap/tcp_rescue.h"
 #include "bootstrap/tcp_root.h"
 #include "bootstrap/tcp_wire.h"
 #include "base/logging.h"
@@ -60,6 +62,7 @@ class TcpBootstrap final : public Bootstrap {
   Status send(int peer, int tag, const std::string& data) override;
   Result<std::string> recv(int peer, int tag) override;
   Result<std::string> newChildId() override;
+  Result<std::unique_ptr<Rescue>> openRescue() override;
   Result<std::unique_ptr<Bootstrap>> joinChild(const std::string& id, int rank,
                                                int nranks) override;
   void setAbortFlag(const AbortFlag* abort) override { opts_.abort = abort; }
@@ -464,6 +467,18 @@ Result<std::string> TcpBootstrap::newChildId() {
   f.secret = ro.secret;
   strataUniqueId id = encodeUniqueId(f);
   return std::string(id.internal, sizeof(id.internal));
+}
+
+// The survivors' rendezvous listens where this rank reaches the root from.
+Result<std::unique_ptr<Rescue>> TcpBootstrap::openRescue() {
+  std::lock_guard<std::mutex> g(mu_);
+  STRATA_CHECK(checkUsable("openRescue"));
+  error_code ec;
+  tcp::endpoint local = sock_.local_endpoint(ec);
+  if (ec)
+    return makeError(strataSystemError, "bootstrap openRescue: no local address (%s): %s",
+                     who().c_str(), ec.message().c_str());
+  return openTcpRescue(sockAddrFromNative(local.data()));
 }
 
 Result<std::unique_ptr<Bootstrap>> TcpBootstrap::joinChild(const std::string& id, int rank,

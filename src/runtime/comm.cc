@@ -4,6 +4,7 @@
 
 #include "base/logging.h"
 #include "plan/call_tag.h"
+#include "bootstrap/rescue.h"
 #include "runtime/call_check.h"
 #include "runtime/status_reporter.h"
 

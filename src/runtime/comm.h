@@ -28,6 +28,7 @@
 namespace strata {
 
 class CallChecker;
+class Rescue;
 
 class Comm {
  public:
@@ -103,6 +104,14 @@ class Comm {
   // The new communicator of this rank's color, or nullptr for STRATA_SPLIT_NOCOLOR.
   Result<std::unique_ptr<Comm>> split(int color, int key, const strataConfig_t* config);
 
+  // strataCommShrink: the new communicator of the ranks not in `excluded` (checked by the
+  // caller: in range, distinct, not this rank), renumbered densely in old order, over a fresh
+  // bootstrap among them (bootstrap/rescue.h) that needs nothing of the excluded ranks. With
+  // abortFirst (STRATA_SHRINK_ABORT), this communicator is aborted first, which ends its
+  // pending calls; without it, it must be usable.
+  Result<std::unique_ptr<Comm>> shrink(const std::vector<int>& excluded,
+                                       const strataConfig_t* config, bool abortFirst);
+
   const std::string& label() const { return label_; }
 
   // The tag of the next call of `kind` (plan/call_tag.h), packed: collectives and MoE calls take
@@ -143,6 +152,8 @@ class Comm {
   std::vector<uint8_t> peerLevels_;  // topology level of each peer, for bytes per level
   std::vector<PeerInfo> peers_;
   std::unique_ptr<CallChecker> checker_;
+  std::unique_ptr<Rescue> rescue_;        // this rank's side of a later shrink
+  std::vector<std::string> rescueBlobs_;  // every rank's, from init
   // Declared last: destroyed (peers' memory unmapped) before the transport and bootstrap.
   WindowTable windows_;
 };

@@ -10,6 +10,7 @@
 #include "base/host_id.h"
 #include "base/logging.h"
 #include "base/status_signal.h"
+#include "bootstrap/rescue.h"
 #include "runtime/call_check.h"
 #include "runtime/comm.h"
 #include "runtime/status_reporter.h"
@@ -39,6 +40,11 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
     peers.push_back(std::move(p));
   }
   peers_ = peers;
+  // While every rank is here: what lets the survivors regroup later without the lost ones.
+  STRATA_ASSIGN(rescue_, bootstrap_->openRescue());
+  if (rescue_) {
+    STRATA_ASSIGN(rescueBlobs_, bootstrap_->allgather(rescue_->blob()));
+  }
   const bool derivedTopology = !topology_ && config_.topoFile.empty();
   if (!topology_) {
     std::vector<std::string> hostIds;
@@ -173,6 +179,43 @@ Result<std::unique_ptr<Comm>> Comm::split(int color, int key, const strataConfig
   STRATA_ASSIGN(std::unique_ptr<Bootstrap> bs, bootstrap_->joinChild(id, newRank, n));
   bs->setAbortFlag(&child->abortFlag());
   STRATA_CHECK(child->initialize(std::move(bs)));
+  return child;
+}
+
+Result<std::unique_ptr<Comm>> Comm::shrink(const std::vector<int>& excluded,
+                                           const strataConfig_t* config, bool abortFirst) {
+  if (abortFirst) {
+    abort();
+    fail(makeError(strataRemoteError, "%s was aborted by strataCommShrink (STRATA_SHRINK_ABORT)",
+                   label().c_str()));
+  } else {
+    STRATA_CHECK(ready());
+  }
+  if (asyncError_.load() == strataInProgress)
+    return makeError(strataInvalidUsage, "%s: shrink while the communicator is still initialising",
+                     label().c_str());
+  if (!rescue_ || rescueBlobs_.size() != static_cast<size_t>(nranks_))
+    return makeError(strataInvalidUsage,
+                     "%s: this communicator's bootstrap cannot regroup its survivors",
+                     label().c_str());
+  STRATA_ASSIGN(CommConfig cfg, resolveConfig(config, &config_));
+  std::vector<int> survivors;
+  for (int r = 0; r < nranks_; ++r)
+    if (std::find(excluded.begin(), excluded.end(), r) == excluded.end()) survivors.push_back(r);
+  const int n = static_cast<int>(survivors.size());
+  const int newRank =
+      static_cast<int>(std::find(survivors.begin(), survivors.end(), rank_) - survivors.begin());
+  auto child = std::make_unique<Comm>(newRank, n, cfg);
+  if (!cfg.topoFile.empty() && cfg.topoFile == config_.topoFile && topology_)
+    child->inheritTopology(std::make_shared<const Topology>(topology_->subset(survivors)));
+  BootstrapOptions opts;
+  opts.timeoutMs = cfg.timeoutMs;
+  opts.abort = &child->abortFlag();
+  STRATA_INFO(Subsys::kInit, "%s: shrinking to old ranks %s as rank %d of %d", label().c_str(),
+              rankListString(survivors).c_str(), newRank, n);
+  auto bs = rescue_->regroup(rescueBlobs_, survivors, rank_, opts);
+  if (!bs.isOk()) return Status(bs.status()).context(label() + ": shrink");
+  STRATA_CHECK(child->initialize(std::move(bs).value()));
   return child;
 }
 

@@ -406,6 +406,43 @@ std::vector<const char*> everyTransport() {
 INSTANTIATE_TEST_SUITE_P(Transports, FullCheckMismatch, ::testing::ValuesIn(everyTransport()),
                          [](const auto& info) { return std::string(info.param); });
 
+// strataCommShrink after a loss: one of 4 ranks is SIGKILLed mid-AllReduce; the survivors get
+// strataRemoteError, shrink with STRATA_SHRINK_ABORT to 3 ranks over a fresh bootstrap and run
+// correct AllReduces on it. Rank 0 hosts the old bootstrap root, so losing it shows the new
+// communicator needs nothing of the old one.
+class ShrinkAfterKill : public ::testing::TestWithParam<int> {};
+
+TEST_P(ShrinkAfterKill, SurvivorsShrinkAndGoOn) {
+  const int victim = GetParam();
+  WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "10000");
+  ASSERT_TRUE(group.startAll({"shrink", std::to_string(victim)})) << group.error();
+  for (int r = 0; r < 4; ++r)
+    ASSERT_TRUE(group.waitForOutput(r, "READY", Clock::now() + kTestBudget)) << group.allOutput();
+  group.pumpFor(milliseconds(200));
+  group.kill(victim, SIGKILL);
+  std::vector<int> survivors;
+  for (int r = 0; r < 4; ++r)
+    if (r != victim) survivors.push_back(r);
+  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget, survivors)) << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+  for (int r : survivors) {
+    EXPECT_TRUE(exitedWith(group.status(r), 0))
+        << "rank " << r << " " << describeWaitStatus(group.status(r)) << "\n"
+        << group.allOutput();
+    const int newRank = r < victim ? r : r - 1;
+    EXPECT_NE(group.output(r).find("SHRUNK rank " + std::to_string(r) + " -> " +
+                                   std::to_string(newRank) + " of 3"),
+              std::string::npos)
+        << group.allOutput();
+    EXPECT_NE(group.output(r).find("OK rank " + std::to_string(r)), std::string::npos)
+        << group.allOutput();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shm, ShrinkAfterKill, ::testing::Values(0, 2),
+                         [](const auto& info) { return "rank" + std::to_string(info.param); });
+
 // SIGKILL of rank 2 after it joined the bootstrap, while rank 0 waits in init for the others
 // (rank 1 never starts): rank 0 fails init naming rank 2, not with a timeout about rank 1.
 TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {

@@ -21,6 +21,10 @@
 //   mismatch     under STRATA_CHECK=1, an AllReduce whose count differs on the last rank: every
 //                rank must get strataInvalidUsage (printed as "REFUSED rank R: message"), then
 //                an AllReduce with agreeing counts must succeed; prints "OK rank R"
+//   shrink K     AllReduces until one fails (rank K is killed after READY); prints "LOST rank R:"
+//                and what it returned, shrinks with STRATA_SHRINK_ABORT excluding K, checks its
+//                new rank and size and an AllReduce on the new communicator; prints
+//                "SHRUNK rank R -> r of n" and "OK rank R", exits 0
 // Each mode prints "READY rank R" once the harness may inject its fault. A failed check prints
 // "FAIL rank R: ..." and exits 1.
 #include <dirent.h>
@@ -401,6 +405,42 @@ int runMismatch() {
   return 0;
 }
 
+int runShrink(int lost) {
+  initComm();
+  std::vector<float> x(64 * 1024, 1.0f);
+  ok(strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, g_comm, nullptr),
+     "AllReduce");
+  ready();
+  strataResult_t r = strataSuccess;
+  while (r == strataSuccess)
+    r = strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, g_comm, nullptr);
+  std::printf("LOST rank %d: AllReduce returned %s: %s\n", g_rank, resultName(r),
+              strataGetLastError(g_comm));
+  if (r != strataRemoteError && r != strataTimeout) fail("AllReduce returned %s", resultName(r));
+  strataComm_t shrunk = nullptr;
+  const int exclude[1] = {lost};
+  ok(strataCommShrink(g_comm, exclude, 1, &shrunk, nullptr, STRATA_SHRINK_ABORT), "CommShrink");
+  int rank = -1, n = 0;
+  ok(strataCommUserRank(shrunk, &rank), "CommUserRank (shrunk)");
+  ok(strataCommCount(shrunk, &n), "CommCount (shrunk)");
+  const int expected = g_rank < lost ? g_rank : g_rank - 1;
+  if (n != g_nranks - 1 || rank != expected)
+    fail("shrunk communicator: rank %d of %d, expected %d of %d", rank, n, expected, g_nranks - 1);
+  std::printf("SHRUNK rank %d -> %d of %d\n", g_rank, rank, n);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<float> y(4096, static_cast<float>(rank + 1));
+    ok(strataAllReduce(y.data(), y.data(), y.size(), strataFloat32, strataSum, shrunk, nullptr),
+       "AllReduce (shrunk)");
+    const float want = static_cast<float>(n * (n + 1) / 2);
+    if (y[0] != want || y[4095] != want) fail("shrunk AllReduce gave %g, expected %g", y[0], want);
+  }
+  ok(strataCommDestroy(shrunk), "CommDestroy (shrunk)");
+  ok(strataCommAbort(g_comm), "CommAbort (old)");
+  g_comm = nullptr;
+  std::printf("OK rank %d\n", g_rank);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -415,6 +455,7 @@ int main(int argc, char** argv) {
   if (mode == "abort-thread") return runAbortThread();
   if (mode == "cycles") return runCycles();
   if (mode == "mismatch") return runMismatch();
+  if (mode == "shrink" && argc == 3) return runShrink(std::atoi(argv[2]));
   if (mode == "fork-exec" && argc == 3) return runForkExec(std::atoi(argv[2]));
   std::fprintf(stderr, "usage: %s cloexec | init | loop KIND | fork-exec R | finalize-wait R | destroy-queued R | abort-thread | cycles\n", argv[0]);
   return 2;

@@ -313,6 +313,31 @@ def test_abort_makes_peers_fail():
     comms[0].abort()
 
 
+def test_shrink_excludes_ranks_and_renumbers():
+    comms = strata.Comm.init_all(4)
+
+    def body(c):
+        if c.rank == 2:
+            return None  # excluded ranks do not call
+        s = c.shrink([2])
+        x = np.full(16, s.rank + 1, np.float32)
+        s.all_reduce(x)
+        out = (s.rank, s.size, float(x[0]))
+        s.destroy()
+        return out
+
+    try:
+        results = run_threads(comms, body)
+        assert results == [(0, 3, 6.0), (1, 3, 6.0), None, (2, 3, 6.0)]
+        with pytest.raises(strata.InvalidArgumentError, match=r"excludeRanks\[0\] = 9 is outside 0..3"):
+            comms[0].shrink([9])
+        with pytest.raises(strata.InvalidArgumentError, match="is the calling rank"):
+            comms[0].shrink([0])
+    finally:
+        for c in comms:
+            c.destroy()
+
+
 def test_timing_only_simulation():
     assert strata.topology_rank_count("hccs-8") == 8
     r = strata.sim_timing_only("allreduce", 1 << 20, "float32", config={"topo_file": "hccs-8"})
