@@ -79,6 +79,17 @@ size_t directCopyBytes(const Plan& p) {
   return n;
 }
 
+// Bytes one plan copies between its own buffers (staging into scratch, rotations), which the
+// phase walk does not time.
+size_t localCopyBytes(const Plan& p) {
+  size_t n = 0;
+  for (const Phase& ph : p.phases)
+    for (const Op& op : ph.ops)
+      if (op.kind == OpKind::kCopy && op.src.rank == kThisRank && op.dst.rank == kThisRank)
+        n += op.bytes;
+  return n;
+}
+
 }  // namespace
 
 CostModel costModelFor(const Topology& topo, bool modelsTime, size_t chunkBytes) {
@@ -88,6 +99,7 @@ CostModel costModelFor(const Topology& topo, bool modelsTime, size_t chunkBytes)
   if (!m.links.levels.empty()) m.directBytesPerSecond = m.links.levels.front().link.gbps * 1e9;
   if (modelsTime) return m;
   m.syncSeconds = kCpuSyncSeconds;
+  m.localCopyBytesPerSecond = m.directBytesPerSecond;
   for (LevelSpec& l : m.links.levels) {
     if (l.port >= 0) continue;
     l.port = static_cast<int>(m.links.ports.size());
@@ -117,14 +129,18 @@ Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& pl
   walked.reserve(plans.size());
   size_t syncs = 0;
   size_t direct = 0;
+  size_t local = 0;
   for (const PlanPtr& p : plans) {
     walked.push_back(forPricing(*p));
     syncs = std::max(syncs, syncPoints(*p));
     direct = std::max(direct, directCopyBytes(*p));
+    local = std::max(local, localCopyBytes(*p));
   }
   STRATA_ASSIGN(SimResult r, evaluatePlans(model.links, walked, model.chunkBytes));
-  const double copies =
+  double copies =
       direct && model.directBytesPerSecond > 0 ? direct / model.directBytesPerSecond : 0;
+  if (local && model.localCopyBytesPerSecond > 0)
+    copies += static_cast<double>(local) / model.localCopyBytesPerSecond;
   return static_cast<double>(r.maxEndPs) * 1e-12 + static_cast<double>(syncs) * model.syncSeconds +
          copies;
 }

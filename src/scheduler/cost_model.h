@@ -31,6 +31,10 @@ struct CostModel {
   // Bytes per second one CPU copies to or from a peer's window (direct plans' copies, which the
   // phase walk does not time): the innermost level's bandwidth.
   double directBytesPerSecond = 0;
+  // Bytes per second one CPU copies between its own buffers (staging, rotations; not timed by
+  // the phase walk either): the same, on CPU-driven transports; 0 on the sim, which does not
+  // charge them.
+  double localCopyBytesPerSecond = 0;
 };
 
 // The model of a communicator on `topo`. modelsTime: the transport is the sim, whose link model
@@ -44,7 +48,8 @@ Result<std::vector<PlanPtr>> plansForEveryRank(const Algorithm& algo, const Coll
 
 // The price in seconds of every rank r running plans[r]: the link model's latest finish plus the
 // sync cost times the most phases and waits any rank has, plus the most bytes any rank copies to
-// or from peers' windows at directBytesPerSecond. Forwarding ops (which the phase walk
+// or from peers' windows at directBytesPerSecond and between its own buffers at
+// localCopyBytesPerSecond. Forwarding ops (which the phase walk
 // does not time) are priced as a receive, then the send on in the next step, without the phase
 // boundary between them.
 Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& plans);
