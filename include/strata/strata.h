@@ -245,6 +245,20 @@ STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, siz
                                        strataDataType_t datatype, strataRedOp_t op, int root,
                                        strataComm_t comm, strataStream_t stream);
 
+/** Gathers count elements from every rank into root's recvbuff (nranks*count elements), ordered
+ *  by rank; recvbuff is used on the root only. In place when sendbuff == recvbuff + root*count
+ *  on the root. */
+STRATA_API strataResult_t strataGather(const void* sendbuff, void* recvbuff, size_t count,
+                                       strataDataType_t datatype, int root, strataComm_t comm,
+                                       strataStream_t stream);
+
+/** Sends block r (count elements) of root's sendbuff (nranks*count elements) to rank r's
+ *  recvbuff; sendbuff is read on the root only. In place when recvbuff == sendbuff + root*count
+ *  on the root. */
+STRATA_API strataResult_t strataScatter(const void* sendbuff, void* recvbuff, size_t count,
+                                        strataDataType_t datatype, int root, strataComm_t comm,
+                                        strataStream_t stream);
+
 /** Gathers sendcount elements from every rank into recvbuff (nranks*sendcount elements), ordered
  *  by rank. In place when sendbuff == recvbuff + rank*sendcount. */
 STRATA_API strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
@@ -355,8 +369,9 @@ typedef struct {
  *  call from a cold start. config (may be NULL) supplies topoFile (a preset such as "hccs-8" or
  *  "cm384", or a topology JSON file; default STRATA_TOPO_FILE) and algo; other fields are
  *  ignored. collective is named as in tune strings: "allreduce", "broadcast", "reduce",
- *  "allgather", "reducescatter", "alltoall" or "barrier"; count, datatype, op and root mean
- *  what they mean in the matching call; inPlace (0 or 1) selects the in-place variant. */
+ *  "gather", "scatter", "allgather", "reducescatter", "alltoall" or "barrier"; count, datatype,
+ *  op and root mean what they mean in the matching call; inPlace (0 or 1) selects the in-place
+ *  variant. */
 STRATA_API strataResult_t strataSimTimingOnly(const strataConfig_t* config, const char* collective,
                                               size_t count, strataDataType_t datatype,
                                               strataRedOp_t op, int root, int inPlace,

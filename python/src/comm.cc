@@ -331,6 +331,40 @@ py::object Comm::reduce(py::handle sendbuf, py::handle recvbuf, py::handle op, i
   });
 }
 
+py::object Comm::gather(py::handle sendbuf, py::handle recvbuf, int root, py::handle dtype,
+                        const std::shared_ptr<StreamState>& stream) {
+  const char* name = "gather";
+  if (rank() != root) {  // recvbuf is the root's only
+    BufferArg send = BufferArg::view(sendbuf, name, "sendbuf", Access::kRead, dtypeOverride(dtype));
+    return launch("strataGather", {send}, stream, [&](strataComm_t c, strataStream_t s) {
+      return strataGather(send.data(), nullptr, send.count(), send.dtype(), root, c, s);
+    });
+  }
+  if (recvbuf.is_none()) invalidArgument(std::string(name) + ": recvbuf is required on the root");
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
+  expectCount(name, recv, size() * send.count(), rankCount(size(), "sendbuf", send.count()));
+  return launch("strataGather", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataGather(send.data(), recv.data(), send.count(), send.dtype(), root, c, s);
+  });
+}
+
+py::object Comm::scatter(py::handle sendbuf, py::handle recvbuf, int root, py::handle dtype,
+                         const std::shared_ptr<StreamState>& stream) {
+  const char* name = "scatter";
+  if (rank() != root) {  // sendbuf is the root's only
+    BufferArg recv = BufferArg::view(recvbuf, name, "recvbuf", Access::kWrite, dtypeOverride(dtype));
+    return launch("strataScatter", {recv}, stream, [&](strataComm_t c, strataStream_t s) {
+      return strataScatter(nullptr, recv.data(), recv.count(), recv.dtype(), root, c, s);
+    });
+  }
+  if (sendbuf.is_none()) invalidArgument(std::string(name) + ": sendbuf is required on the root");
+  auto [send, recv] = viewPair(name, sendbuf, recvbuf, dtype);
+  expectCount(name, send, size() * recv.count(), rankCount(size(), "recvbuf", recv.count()));
+  return launch("strataScatter", {send, recv}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataScatter(send.data(), recv.data(), recv.count(), recv.dtype(), root, c, s);
+  });
+}
+
 py::object Comm::allGather(py::handle sendbuf, py::handle recvbuf, py::handle dtype,
                            const std::shared_ptr<StreamState>& stream) {
   const char* name = "all_gather";
@@ -653,6 +687,14 @@ tensors, used in place without copying. Without stream= a call returns once it h
       .def("reduce", &Comm::reduce, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
            py::arg("op") = "sum", py::arg("root") = 0, py::kw_only(), dtype, stream,
            "Reduces sendbuf across ranks into root's recvbuf (in place when recvbuf is None).")
+      .def("gather", &Comm::gather, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
+           py::arg("root") = 0, py::kw_only(), dtype, stream,
+           "Gathers every rank's sendbuf into root's recvbuf (nranks times as large, ordered by "
+           "rank); recvbuf is used on the root only.")
+      .def("scatter", &Comm::scatter, py::arg("sendbuf"), py::arg("recvbuf"), py::arg("root") = 0,
+           py::kw_only(), dtype, stream,
+           "Sends block r of root's sendbuf (nranks blocks) to rank r's recvbuf; sendbuf is used "
+           "on the root only (None elsewhere).")
       .def("all_gather", &Comm::allGather, py::arg("sendbuf"), py::arg("recvbuf"), py::kw_only(),
            dtype, stream, "Gathers every rank's sendbuf into recvbuf (nranks times as large).")
       .def("all_gather_v", &Comm::allGatherV, py::arg("sendbuf"), py::arg("recvbuf"),

@@ -90,6 +90,10 @@ class Comm {
   pybind11::object reduce(pybind11::handle sendbuf, pybind11::handle recvbuf, pybind11::handle op,
                           int root, pybind11::handle dtype,
                           const std::shared_ptr<StreamState>& stream);
+  pybind11::object gather(pybind11::handle sendbuf, pybind11::handle recvbuf, int root,
+                          pybind11::handle dtype, const std::shared_ptr<StreamState>& stream);
+  pybind11::object scatter(pybind11::handle sendbuf, pybind11::handle recvbuf, int root,
+                           pybind11::handle dtype, const std::shared_ptr<StreamState>& stream);
   pybind11::object allGather(pybind11::handle sendbuf, pybind11::handle recvbuf,
                              pybind11::handle dtype, const std::shared_ptr<StreamState>& stream);
   pybind11::object allGatherV(pybind11::handle sendbuf, pybind11::handle recvbuf,

@@ -43,6 +43,10 @@ const Algorithm& bruckAllToAll();
 const Algorithm& recDblAllGather();
 const Algorithm& doubleTreeBroadcast();
 const Algorithm& doubleTreeReduce();
+const Algorithm& directGather();
+const Algorithm& binomialGather();
+const Algorithm& directScatter();
+const Algorithm& binomialScatter();
 
 const std::vector<const Algorithm*>& algorithmRegistry() {
   // One line per algorithm, so concurrent additions merge cleanly.
@@ -68,6 +72,10 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &chainReduce(),
       &binomialReduce(),
       &doubleTreeReduce(),
+      &directGather(),
+      &binomialGather(),
+      &directScatter(),
+      &binomialScatter(),
       &pairwiseAllToAll(),
       &bruckAllToAll(),
       &pairwiseAllToAllv(),

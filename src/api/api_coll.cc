@@ -97,6 +97,66 @@ strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
   });
 }
 
+strataResult_t strataGather(const void* sendbuff, void* recvbuff, size_t count,
+                            strataDataType_t datatype, int root, strataComm_t comm,
+                            strataStream_t stream) {
+  const char* name = "strataGather";
+  CollArgs a;
+  a.coll = CollType::kGather;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.root = root;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
+    if (c.rank() != root) return Status::ok();  // recvbuff is the root's only
+    const size_t total = bytes * static_cast<size_t>(c.nranks());
+    STRATA_CHECK(checkBuf(name, "recvbuff (on the root)", recvbuff, total));
+    const char* own = static_cast<const char*>(recvbuff) + bytes * static_cast<size_t>(root);
+    a.inPlace = bytes > 0 && static_cast<const char*>(sendbuff) == own;
+    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, total))
+      return makeError(strataInvalidArgument,
+                       "%s: sendbuff overlaps recvbuff on the root (in place is sendbuff == "
+                       "recvbuff + root*count)",
+                       name);
+    return Status::ok();
+  });
+}
+
+strataResult_t strataScatter(const void* sendbuff, void* recvbuff, size_t count,
+                             strataDataType_t datatype, int root, strataComm_t comm,
+                             strataStream_t stream) {
+  const char* name = "strataScatter";
+  CollArgs a;
+  a.coll = CollType::kScatter;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.root = root;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes));
+    if (c.rank() != root) return Status::ok();  // sendbuff is the root's only
+    const size_t total = bytes * static_cast<size_t>(c.nranks());
+    STRATA_CHECK(checkBuf(name, "sendbuff (on the root)", sendbuff, total));
+    const char* own = static_cast<const char*>(sendbuff) + bytes * static_cast<size_t>(root);
+    a.inPlace = bytes > 0 && static_cast<const char*>(recvbuff) == own;
+    if (!a.inPlace && overlaps(sendbuff, total, recvbuff, bytes))
+      return makeError(strataInvalidArgument,
+                       "%s: recvbuff overlaps sendbuff on the root (in place is recvbuff == "
+                       "sendbuff + root*count)",
+                       name);
+    return Status::ok();
+  });
+}
+
 strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                strataDataType_t datatype, strataComm_t comm,
                                strataStream_t stream) {

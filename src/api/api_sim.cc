@@ -23,9 +23,9 @@ namespace {
 
 // Collectives timing-only evaluation takes by name: every one whose arguments are the same on
 // every rank.
-const CollType kByName[] = {CollType::kAllReduce, CollType::kBroadcast,     CollType::kReduce,
-                            CollType::kAllGather, CollType::kReduceScatter, CollType::kAllToAll,
-                            CollType::kBarrier};
+const CollType kByName[] = {CollType::kAllReduce,     CollType::kBroadcast, CollType::kReduce,
+                            CollType::kGather,        CollType::kScatter,   CollType::kAllGather,
+                            CollType::kReduceScatter, CollType::kAllToAll,  CollType::kBarrier};
 
 strata::Result<strata::Topology> topologyOf(const char* op, const std::string& spec) {
   if (spec.empty())
@@ -76,7 +76,7 @@ strataResult_t strataSimTimingOnly(const strataConfig_t* config, const char* col
     if (!known)
       return finish(makeError(strataInvalidArgument,
                               "%s: collective '%s' is not one of allreduce, broadcast, reduce, "
-                              "allgather, reducescatter, alltoall, barrier",
+                              "gather, scatter, allgather, reducescatter, alltoall, barrier",
                               name, collective));
     if (static_cast<int>(datatype) < 0 || static_cast<int>(datatype) >= strataNumTypes)
       return finish(makeError(strataInvalidArgument, "%s: datatype %d is not a strataDataType_t",

@@ -20,6 +20,8 @@ const char* collName(CollType c) {
     case CollType::kBarrier: return "Barrier";
     case CollType::kAllGatherQuantized: return "AllGatherQuantized";
     case CollType::kAllReduceFused: return "AllReduceFused";
+    case CollType::kGather: return "Gather";
+    case CollType::kScatter: return "Scatter";
   }
   return "?";
 }
@@ -39,6 +41,8 @@ const char* collKey(CollType c) {
     case CollType::kBarrier: return "barrier";
     case CollType::kAllGatherQuantized: return "allgatherquantized";
     case CollType::kAllReduceFused: return "allreducefused";
+    case CollType::kGather: return "gather";
+    case CollType::kScatter: return "scatter";
   }
   return "?";
 }
@@ -48,6 +52,8 @@ size_t CollArgs::messageBytes(int nranks) const {
   switch (coll) {
     case CollType::kAllGather:
     case CollType::kReduceScatter:
+    case CollType::kGather:
+    case CollType::kScatter:
     case CollType::kAllToAll: return count * es * static_cast<size_t>(nranks);
     case CollType::kAllGatherv: {
       size_t total = 0;

@@ -24,8 +24,10 @@ enum class CollType {
   kBarrier,
   kAllGatherQuantized,  // strataAllGatherQuantized and its raw variants (QuantArgs)
   kAllReduceFused,      // strataAllReduceFused: ReduceScatter -> epilogue -> AllGather (FusedArgs)
+  kGather,
+  kScatter,
 };
-constexpr int kNumCollTypes = static_cast<int>(CollType::kAllReduceFused) + 1;
+constexpr int kNumCollTypes = static_cast<int>(CollType::kScatter) + 1;
 
 // What a quantised AllGather does with the values it gathers.
 enum class QuantMode : unsigned char {
@@ -66,11 +68,12 @@ struct CollArgs {
   const void* sendbuff = nullptr;
   void* recvbuff = nullptr;
   // AllReduce/Broadcast/Reduce: elements; AllGather: per-rank send count; ReduceScatter: per-rank
-  // receive count; AllToAll: elements per peer; Send/Recv: elements; AllGatherv: own send count.
+  // receive count; AllToAll: elements per peer; Send/Recv: elements; AllGatherv: own send count;
+  // Gather/Scatter: elements per rank (the root's buffer holds nranks x count).
   size_t count = 0;
   strataDataType_t dtype = strataFloat32;
   strataRedOp_t op = strataSum;
-  int root = 0;  // Broadcast, Reduce
+  int root = 0;  // Broadcast, Reduce, Gather, Scatter
   int peer = -1;  // Send, Recv
   // The call follows the collective's in-place rule (NCCL's: e.g. AllGather in place when
   // sendbuff == recvbuff + rank * sendcount). Part of the plan's shape.
@@ -91,8 +94,8 @@ struct CollArgs {
 
   // The size of the call's data in bytes, as nccl-tests' `size` column reports it: the whole
   // buffer that is reduced, gathered, scattered or exchanged. AllReduce, Broadcast, Reduce,
-  // Send, Recv: count elements; AllGather and ReduceScatter: count x nranks (the gathered
-  // output, the scattered input); AllToAll: count x nranks; AllGatherv: the sum of recvcounts;
+  // Send, Recv: count elements; AllGather, ReduceScatter, Gather and Scatter: count x nranks
+  // (the gathered output, the scattered input); AllToAll: count x nranks; AllGatherv: the sum of recvcounts;
   // AllToAllv: the sum of this rank's sendcounts; Barrier: 0; the quantised AllGather: the
   // gathered output in the source type (what a plain AllGather of that type moves), or for a
   // prequantised input the gathered values. The one size everything uses:

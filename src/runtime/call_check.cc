@@ -18,7 +18,10 @@ bool reduces(CollType c) {
          c == CollType::kAllReduceFused;
 }
 
-bool rooted(CollType c) { return c == CollType::kBroadcast || c == CollType::kReduce; }
+bool rooted(CollType c) {
+  return c == CollType::kBroadcast || c == CollType::kReduce || c == CollType::kGather ||
+         c == CollType::kScatter;
+}
 
 bool isPointToPoint(CollType c) { return c == CollType::kSend || c == CollType::kRecv; }
 

@@ -36,6 +36,8 @@ void spans(const CollArgs& a, int n, size_t& sendBytes, size_t& recvBytes) {
     case CollType::kBarrier:
     case CollType::kAllGatherQuantized:
     case CollType::kAllReduceFused:
+    case CollType::kGather:
+    case CollType::kScatter:
       break;
   }
 }

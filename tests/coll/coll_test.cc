@@ -160,6 +160,57 @@ TEST_P(CollTest, MatchesReference) {
         res = strataBroadcast(rank == root ? in.data() : nullptr, out.data(), cnt, t, root, comm, nullptr);
       }
       checkCount = cnt;
+    } else if (coll == "gather" || coll == "scatter") {
+      // Root n-1, and at the small counts root 0 as well, in turn over the same buffers.
+      const size_t total = un * cnt * es;
+      std::vector<char> all(total + 1);
+      for (int q = 0; q < n; ++q) {
+        std::vector<char> block(cnt * es + 1);
+        fill(block, cnt, q, 0);
+        std::memcpy(all.data() + static_cast<size_t>(q) * cnt * es, block.data(), cnt * es);
+      }
+      std::vector<int> roots = {n - 1};
+      if (cnt < kLarge && n > 1) roots.push_back(0);
+      for (int root : roots) {
+        const bool isRoot = rank == root;
+        const size_t mine = (coll == "gather" ? ur : static_cast<size_t>(root)) * cnt * es;
+        if (coll == "gather") {
+          in.assign(all.begin() + static_cast<long>(ur * cnt * es),
+                    all.begin() + static_cast<long>((ur + 1) * cnt * es));
+          in.push_back(0);
+          out.assign(total + 1, 0);
+          if (inPlace && isRoot) {
+            std::memcpy(out.data() + mine, in.data(), cnt * es);
+            res = strataGather(out.data() + mine, out.data(), cnt, t, root, comm, nullptr);
+          } else {
+            // recvbuff is the root's only: NULL elsewhere, as NCCL allows.
+            res = strataGather(in.data(), isRoot ? out.data() : nullptr, cnt, t, root, comm,
+                               nullptr);
+          }
+          expect = all;
+          checkCount = isRoot ? un * cnt : 0;
+        } else {
+          expect.assign(all.begin() + static_cast<long>(ur * cnt * es),
+                        all.begin() + static_cast<long>((ur + 1) * cnt * es));
+          expect.push_back(0);
+          if (inPlace && isRoot) {
+            in = all;
+            res = strataScatter(in.data(), in.data() + mine, cnt, t, root, comm, nullptr);
+            out.assign(in.begin() + static_cast<long>(mine), in.end());
+          } else {
+            out.assign(cnt * es + 1, 0);
+            // sendbuff is the root's only: NULL elsewhere, as NCCL allows.
+            res = strataScatter(isRoot ? all.data() : nullptr, out.data(), cnt, t, root, comm,
+                                nullptr);
+          }
+          checkCount = cnt;
+        }
+        if (roots.size() == 1 || root == roots.back()) break;
+        ASSERT_EQ(res, strataSuccess) << describe(t, op, inPlace, rank) << " root " << root
+                                      << ": " << strataGetLastError(comm);
+        ASSERT_EQ(firstMismatch(out.data(), expect.data(), checkCount, t), -1)
+            << describe(t, op, inPlace, rank) << " root " << root << " first wrong element";
+      }
     } else if (coll == "alltoall") {
       in.resize(un * cnt * es + 1);
       fill(in, un * cnt, rank, 0);

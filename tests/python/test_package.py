@@ -277,6 +277,60 @@ def test_all_collectives_as_threads(comms):
         assert out["split"] == (r // 2, (n - r % 2 + 1) // 2)
 
 
+def test_gather_and_scatter(comms):
+    n = len(comms)
+    root = n - 1
+
+    def body(c):
+        r = c.rank
+        g = np.zeros(3 * n, np.float32) if r == root else None
+        c.gather(np.full(3, r, np.float32), g, root=root)
+        sent = np.arange(2 * n, dtype=np.int64) if r == root else None
+        s = np.zeros(2, np.int64)
+        c.scatter(sent, s, root=root)
+        # In place on the root: its own block of the gathered buffer, its block of the scattered.
+        gi = np.zeros(n, np.int32)
+        gi[0] = 7
+        c.gather(gi[0:1] if r == 0 else np.full(1, r, np.int32), gi if r == 0 else None, root=0)
+        return g, s, gi
+
+    for r, (g, s, gi) in enumerate(run_threads(comms, body)):
+        if r == root:
+            np.testing.assert_array_equal(g, np.repeat(np.arange(n), 3))
+        np.testing.assert_array_equal(s, [2 * r, 2 * r + 1])
+        if r == 0:
+            np.testing.assert_array_equal(gi, [7] + list(range(1, n)))
+
+
+def test_gather_and_scatter_check_sizes_and_roots():
+    comms = strata.Comm.init_all(2)
+    try:
+
+        def body(c):
+            errors = []
+            for call in (
+                lambda: c.gather(np.zeros(2, np.float32), np.zeros(3, np.float32), root=c.rank),
+                lambda: c.scatter(np.zeros(3, np.float32), np.zeros(2, np.float32), root=c.rank),
+                lambda: c.gather(np.zeros(2, np.float32), root=c.rank),
+                lambda: c.scatter(None, np.zeros(2, np.float32), root=c.rank),
+                lambda: c.gather(np.zeros(2, np.float32), np.zeros(4, np.float32), root=5),
+            ):
+                with pytest.raises(strata.InvalidArgumentError) as e:
+                    call()
+                errors.append(str(e.value))
+            return errors
+
+        for errors in run_threads(comms, body):
+            assert "it must hold 4" in errors[0]
+            assert "it must hold 4" in errors[1]
+            assert "recvbuf is required on the root" in errors[2]
+            assert "sendbuf is required on the root" in errors[3]
+            assert "root 5" in errors[4]
+    finally:
+        for c in comms:
+            c.destroy()
+
+
 def test_stats_name_the_algorithm_a_tune_string_pins():
     comms = strata.Comm.init_all(
         2, config=strata.Config(algo="allreduce:0-1k:@oneshot#allreduce:1k-inf:@ring")

@@ -112,6 +112,23 @@ TEST_F(ApiArgsTest, Collectives) {
   expectError(strataBroadcast(buf_, nullptr, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "recvbuff");
   expectError(strataReduce(buf_, buf_, 1, strataFloat32, strataSum, -1, comm_, nullptr), strataInvalidArgument, "root -1");
   expectError(strataReduce(buf_, buf_, 1, strataFloat32, badOp, 0, comm_, nullptr), strataInvalidArgument, "op");
+  expectError(strataGather(buf_, buf_ + 8, 1, strataFloat32, 1, comm_, nullptr), strataInvalidArgument, "root 1");
+  expectError(strataGather(buf_, buf_ + 8, 1, strataFloat32, -1, comm_, nullptr), strataInvalidArgument, "root -1");
+  expectError(strataGather(nullptr, buf_ + 8, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "sendbuff");
+  expectError(strataGather(buf_, nullptr, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "recvbuff (on the root)");
+  expectError(strataGather(buf_, buf_, SIZE_MAX / 2, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "too large");
+  expectError(strataGather(buf_, buf_, 1, badType, 0, comm_, nullptr), strataInvalidArgument, "datatype");
+  expectError(strataGather(buf_ + 1, buf_, 2, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "overlaps");
+  expectError(strataScatter(buf_, buf_ + 8, 1, strataFloat32, 1, comm_, nullptr), strataInvalidArgument, "root 1");
+  expectError(strataScatter(buf_, nullptr, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "recvbuff");
+  expectError(strataScatter(nullptr, buf_ + 8, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "sendbuff (on the root)");
+  expectError(strataScatter(buf_, buf_, SIZE_MAX / 2, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "too large");
+  expectError(strataScatter(buf_, buf_ + 1, 2, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "overlaps");
+  // In place on the root (its own block) and count 0 with NULL buffers are valid.
+  EXPECT_EQ(strataGather(buf_, buf_, 1, strataFloat32, 0, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataScatter(buf_, buf_, 1, strataFloat32, 0, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataGather(nullptr, nullptr, 0, strataFloat32, 0, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataScatter(nullptr, nullptr, 0, strataFloat32, 0, comm_, nullptr), strataSuccess);
   expectError(strataAllGather(nullptr, buf_, 1, strataFloat32, comm_, nullptr), strataInvalidArgument, "sendbuff");
   expectError(strataReduceScatter(buf_, nullptr, 1, strataFloat32, strataSum, comm_, nullptr), strataInvalidArgument, "recvbuff");
   expectError(strataAllToAll(buf_, buf_ + 1, 4, strataFloat32, comm_, nullptr), strataInvalidArgument, "overlap");
