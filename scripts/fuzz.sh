@@ -3,13 +3,13 @@
 # build-asan and runs each from its seed corpus in tests/fuzz/corpus/ for FUZZ_SECONDS (default
 # 60) or FUZZ_RUNS executions. New inputs go to build-asan/corpus/, never into the repository.
 #   ./scripts/fuzz.sh                      # every target, 60 s each
-#   FUZZ_RUNS=10000000 ./scripts/fuzz.sh fuzz_tune_string
+#   FUZZ_RUNS=10000000 ./scripts/fuzz.sh fuzz_tune
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(fuzz_bootstrap_wire fuzz_topology_json fuzz_tune_string fuzz_moe_layout)
+  targets=(fuzz_bootstrap_wire fuzz_topology_json fuzz_tune fuzz_moe_layout)
 fi
 CC=clang CXX=clang++ cmake -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSTRATA_SANITIZE=address,undefined -DSTRATA_BUILD_FUZZERS=ON >/dev/null

@@ -341,6 +341,9 @@ typedef struct {
   strataOpStats_t total; /**< Every operation since init. */
   char lastAlgo[32];     /**< The algorithm the last operation ran ("ring", "oneshot", ...;
                               "p2p" for Send/Recv; docs/tuning.md), "" before the first. */
+  char lastAlgoSource[16]; /**< What chose lastAlgo: "tune string" (STRATA_ALGO), "tune file"
+                                (STRATA_TUNE_FILE), "model" or "fallback"; "" for Send/Recv and
+                                before the first operation. */
 } strataStats_t;
 
 /** Stores comm's statistics in *stats. With the sim transport ("sim"), last.simTimeUs is the
@@ -360,6 +363,8 @@ typedef struct {
   uint64_t steps;                        /**< Summed over ranks. */
   char algo[32];                         /**< Algorithm the scheduler chose (or the tune string
                                               pinned). */
+  char algoSource[16];                   /**< What chose it: "tune string", "tune file",
+                                              "model" or "fallback". */
 } strataSimResult_t;
 
 /** Timing-only simulation of one collective: builds every rank's plan exactly as a communicator

@@ -233,6 +233,7 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
   strataStats_t stats{};
   expect(strataCommGetStats(comm_, &stats), "strataCommGetStats");
   const std::string algo = stats.lastAlgo;
+  const std::string algoSource = stats.lastAlgoSource;
   expect(strataBarrier(comm_, nullptr), "strataBarrier");
 
   const bool sim = !opts_.sim.empty();
@@ -256,6 +257,7 @@ CellResult RankSweep::bench(const CallShape& shape, const TestCase& tc, bool inP
 
   CellResult cell;
   cell.algo = algo;
+  cell.algoSource = algoSource;
   const double t = sim ? simulatedSeconds(clockBeforeUs, calls) : combineTime(seconds);
   cell.timeUs = t * 1e6;
   cell.algBw = t > 0 ? static_cast<double>(shape.bytes) / t / 1e9 : 0.0;

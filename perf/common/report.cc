@@ -29,6 +29,7 @@ nlohmann::ordered_json cellJson(const CellResult& c) {
   j["wrong"] = c.checked ? nlohmann::ordered_json(c.wrong) : nlohmann::ordered_json(nullptr);
   if (c.maxAbsError >= 0) j["max_abs_error"] = c.maxAbsError;
   if (!c.algo.empty()) j["algo"] = c.algo;
+  if (!c.algoSource.empty()) j["algo_source"] = c.algoSource;
   return j;
 }
 
@@ -221,6 +222,7 @@ bool Report::finish() {
     row["root"] = r.root;
     row["cycle"] = r.cycle;
     row["algo"] = r.outOfPlace.algo;
+    row["algo_source"] = r.outOfPlace.algoSource;
     row["out_of_place"] = cellJson(r.outOfPlace);
     row["in_place"] = cellJson(r.inPlace);
     rows.push_back(row);

@@ -29,6 +29,7 @@ struct CellResult {
   int64_t wrong = 0;        // elements, summed over ranks
   double maxAbsError = -1;  // Collective::reportsError(): the largest over ranks; -1 unmeasured
   std::string algo;  // the algorithm rank 0 ran (strataStats_t.lastAlgo / strataSimResult_t.algo)
+  std::string algoSource;  // what chose it: "tune string", "tune file", "model", "fallback"
 };
 
 struct RowResult {

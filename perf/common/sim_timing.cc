@@ -24,6 +24,7 @@ CellResult evaluate(const Collective& coll, const SimTopology& topo, const CallS
   CellResult cell;
   cell.timeUs = r.simTimeUs;
   cell.algo = r.algo;
+  cell.algoSource = r.algoSource;
   cell.algBw = r.simTimeUs > 0 ? static_cast<double>(shape.bytes) / r.simTimeUs / 1e3 : 0.0;
   cell.busBw = cell.algBw * coll.busBwFactor(topo.nranks);
   return cell;

@@ -234,6 +234,7 @@ py::dict Comm::stats() const {
   d["last"] = opStatsDict(s.last, s.numLevels);
   d["total"] = opStatsDict(s.total, s.numLevels);
   d["last_algo"] = std::string(s.lastAlgo);
+  d["last_algo_source"] = std::string(s.lastAlgoSource);
   return d;
 }
 

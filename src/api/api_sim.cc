@@ -105,7 +105,10 @@ strataResult_t strataSimTimingOnly(const strataConfig_t* config, const char* col
     a.op = op;
     a.root = root;
     a.inPlace = inPlace == 1;
-    auto r = strata::evaluateTimingOnly(topo.value(), a, tune.value());
+    auto tuneFile = strata::tuneFileFor(cfg.value().tuneFile, topo.value());
+    if (!tuneFile.isOk()) return finish(tuneFile.status().context(name));
+    if (!tuneFile.value().refusal.empty()) strata::warnTuneFileRefused(tuneFile.value().refusal);
+    auto r = strata::evaluateTimingOnly(topo.value(), a, tune.value(), tuneFile.value());
     if (!r.isOk()) return finish(r.status().context(name));
     const strata::SimResult& s = r.value();
     std::memset(result, 0, sizeof(*result));
@@ -117,6 +120,7 @@ strataResult_t strataSimTimingOnly(const strataConfig_t* config, const char* col
     result->syncs = s.total.syncs;
     result->steps = s.total.steps;
     std::strncpy(result->algo, s.algo.c_str(), sizeof(result->algo) - 1);
+    std::strncpy(result->algoSource, s.algoSource, sizeof(result->algoSource) - 1);
     return strataSuccess;
   });
 }

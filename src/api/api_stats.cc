@@ -34,6 +34,7 @@ strataResult_t strataCommGetStats(strataComm_t comm, strataStats_t* stats) {
     toOpStats(s.last, s.lastSimPs, s.ops > 0 ? 1 : 0, &stats->last);
     toOpStats(s.total, s.totalSimPs, s.ops, &stats->total);
     std::memcpy(stats->lastAlgo, s.lastAlgo, sizeof(stats->lastAlgo));
+    std::memcpy(stats->lastAlgoSource, s.lastAlgoSource, sizeof(stats->lastAlgoSource));
     return strataSuccess;
   });
 }

@@ -51,6 +51,7 @@ Result<CommConfig> resolveConfig(const strataConfig_t* user, const CommConfig* i
     c.transport = envString("STRATA_TRANSPORT", "");
     c.topoFile = envString("STRATA_TOPO_FILE", "");
     c.algo = envString("STRATA_ALGO", "");
+    c.tuneFile = envString("STRATA_TUNE_FILE", "");
     STRATA_ASSIGN(c.reduceInFloat32, parsePrecision("STRATA_REDUCE_PRECISION",
                                                     envString("STRATA_REDUCE_PRECISION", "")));
     STRATA_ASSIGN(c.checkCalls, envFlag("STRATA_CHECK"));

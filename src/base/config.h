@@ -15,6 +15,7 @@ struct CommConfig {
   std::string transport;
   std::string topoFile;
   std::string algo;
+  std::string tuneFile;  // STRATA_TUNE_FILE: read at init (scheduler/tune_file.h)
   // Low-precision reductions staged in float32 (STRATA_REDUCE_PRECISION=float32) instead of
   // reduced at their own width.
   bool reduceInFloat32 = false;

@@ -20,7 +20,7 @@ Status runMoePlan(Comm& comm, PlanRun& run, const PlanPtr& plan, const char* nam
   Status s = runToCompletion(runs, 1);
   ExecCounters c = run.counters();
   c.callBytes = callBytes;
-  comm.addCounters(c, plan->algo.c_str());
+  comm.addCounters(c, plan->algo.c_str(), plan->algoSource);
   if (!s.isOk()) comm.fail(s);
   return s;
 }

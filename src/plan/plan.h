@@ -128,6 +128,8 @@ struct Phase {
 
 struct Plan {
   std::string algo;  // algorithm that emitted it, for logs and errors
+  // What chose the algorithm ("tune string", "tune file", "model", "fallback"; static strings).
+  const char* algoSource = "";
   int nranks = 1;
   std::vector<Phase> phases;
   size_t scratchBytes = 0;

@@ -63,6 +63,7 @@ class Evaluator {
     }
     SimResult out;
     out.algo = plans_.empty() ? "" : plans_[0]->algo;
+    out.algoSource = plans_.empty() ? "" : plans_[0]->algoSource;
     for (int r = 0; r < n_; ++r) {
       const RankState& st = ranks_[static_cast<size_t>(r)];
       const Plan& plan = *plans_[static_cast<size_t>(r)];

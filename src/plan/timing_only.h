@@ -16,6 +16,7 @@ namespace strata {
 
 struct SimResult {
   std::string algo;                // the algorithm of rank 0's plan
+  const char* algoSource = "";     // what chose it (Plan::algoSource)
   std::vector<SimTime> rankEndPs;  // each rank's clock when its plan completed (all start at 0)
   SimTime maxEndPs = 0;
   SimTime minEndPs = 0;

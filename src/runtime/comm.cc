@@ -49,8 +49,9 @@ void Comm::fail(const Status& s) {
   asyncError_ = s.code();
 }
 
-void Comm::addCounters(const ExecCounters& c, const char* algo, int64_t startPs) {
-  stats_.add(c, startPs, transport_ ? transport_->virtualTimePs() : 0, algo);
+void Comm::addCounters(const ExecCounters& c, const char* algo, const char* source,
+                       int64_t startPs) {
+  stats_.add(c, startPs, transport_ ? transport_->virtualTimePs() : 0, algo, source);
 }
 
 CommStats Comm::stats() {

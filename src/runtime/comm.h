@@ -70,9 +70,11 @@ class Comm {
   std::string lastError() { return errors_.lastError(); }
 
   // Records one completed operation (a call or a fused group).
-  // algo: the algorithm of the operation's last plan (statistics' lastAlgo); startPs: where its
-  // virtual time began (beginVirtual), or -1 for where the previous operation ended.
-  void addCounters(const ExecCounters& c, const char* algo, int64_t startPs = -1);
+  // algo: the algorithm of the operation's last plan (statistics' lastAlgo); source: what chose
+  // it (lastAlgoSource); startPs: where its virtual time began (beginVirtual), or -1 for where
+  // the previous operation ended.
+  void addCounters(const ExecCounters& c, const char* algo, const char* source,
+                   int64_t startPs = -1);
   CommStats stats();
 
   // Per-stream virtual clocks (virtual_clocks.h); streams that ran work of this communicator

@@ -14,6 +14,7 @@
 #include "runtime/call_check.h"
 #include "runtime/comm.h"
 #include "runtime/status_reporter.h"
+#include "scheduler/tune_file.h"
 #include "topology/topology_json.h"
 #include "transports/registry.h"
 
@@ -77,9 +78,12 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   shape.forwarding = !transport_->modelsTime();
   shape.windows = std::string(transport_->name()) == "shm";
   shape.put = transport_->supportsPut();
-  planner_ =
-      std::make_unique<Planner>(makeSelectionContext(shape, topology_, transport_->modelsTime()),
-                                std::move(tune), config_.reduceInFloat32);
+  STRATA_ASSIGN(TuneFileUse tuneFile, tuneFileFor(config_.tuneFile, *topology_));
+  if (!tuneFile.refusal.empty()) warnTuneFileRefused(tuneFile.refusal);
+  SelectionContext ctx = makeSelectionContext(shape, topology_, transport_->modelsTime());
+  applyFittedLevels(ctx, tuneFile.levels);
+  planner_ = std::make_unique<Planner>(std::move(ctx), std::move(tune), config_.reduceInFloat32,
+                                       std::move(tuneFile.table));
   if (config_.checkCalls && nranks_ > 1) checker_ = std::make_unique<CallChecker>(rank_, nranks_);
   usable_.store(true, std::memory_order_release);
   STRATA_INFO(Subsys::kInit, "%s ready: transport %s, timeout %ld ms", label().c_str(),

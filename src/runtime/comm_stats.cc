@@ -10,9 +10,11 @@ void CommStatistics::setLevels(int n) {
   stats_.numLevels = n;
 }
 
-void CommStatistics::add(const ExecCounters& c, int64_t startPs, int64_t endPs, const char* algo) {
+void CommStatistics::add(const ExecCounters& c, int64_t startPs, int64_t endPs, const char* algo,
+                         const char* source) {
   std::lock_guard<std::mutex> g(mutex_);
   std::strncpy(stats_.lastAlgo, algo, sizeof(stats_.lastAlgo) - 1);
+  std::strncpy(stats_.lastAlgoSource, source, sizeof(stats_.lastAlgoSource) - 1);
   ExecCounters& t = stats_.total;
   t.bytesSent += c.bytesSent;
   for (int l = 0; l < STRATA_MAX_LEVELS; ++l) t.bytesPerLevel[l] += c.bytesPerLevel[l];

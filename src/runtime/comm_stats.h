@@ -17,14 +17,17 @@ struct CommStats {
   ExecCounters last, total;
   int64_t lastSimPs = 0, totalSimPs = 0;
   char lastAlgo[32] = {};  // the algorithm of the last operation's last plan
+  char lastAlgoSource[16] = {};  // what chose it: "tune string", "tune file", "model", ...
 };
 
 class CommStatistics {
  public:
   void setLevels(int n);
   // Records one completed operation (a call or a fused group) that ran on the transport's
-  // virtual clock from startPs (-1: where the previous operation ended) to endPs.
-  void add(const ExecCounters& c, int64_t startPs, int64_t endPs, const char* algo);
+  // virtual clock from startPs (-1: where the previous operation ended) to endPs; algo and
+  // source: its last plan's algorithm and what chose it.
+  void add(const ExecCounters& c, int64_t startPs, int64_t endPs, const char* algo,
+           const char* source);
   CommStats snapshot();
 
  private:

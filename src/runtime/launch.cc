@@ -76,6 +76,9 @@ ExecCounters countersOf(const Comm& comm, const PlanRun& run, const CollArgs* ca
 const char* algoOf(PlanRun& run) {
   return run.items().empty() ? "" : run.items().back().plan->algo.c_str();
 }
+const char* algoSourceOf(PlanRun& run) {
+  return run.items().empty() ? "" : run.items().back().plan->algoSource;
+}
 
 // Fills the communicator's reusable run with these calls; the comm's exec mutex must be held.
 Status prepare(Comm& comm, const CollArgs* calls, size_t count) {
@@ -244,7 +247,7 @@ Status execute(std::vector<CommWork>& works) {
   for (size_t i = 0; i < accepted.size(); ++i) {
     CommWork* w = accepted[i];
     w->comm->addCounters(countersOf(*w->comm, w->comm->run(), w->calls.data(), w->calls.size()),
-                         algoOf(w->comm->run()), starts[i]);
+                         algoOf(w->comm->run()), algoSourceOf(w->comm->run()), starts[i]);
     w->comm->endVirtual(w->start.stream);
     if (!s.isOk()) w->comm->fail(s);
   }
@@ -273,7 +276,8 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count, VirtualStar
     STRATA_CHECK(prepare(comm, calls, count));
   tagItems(comm, *run, calls, count);
   Status s = runToCompletion(&run, 1);
-  comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run), startPs);
+  comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run), algoSourceOf(*run),
+                   startPs);
   comm.endVirtual(start.stream);
   if (!s.isOk()) comm.fail(s);
   return s;

@@ -65,6 +65,7 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
   if (sel.chunkBytes) shape.chunkBytes = sel.chunkBytes;
   auto plan = std::make_shared<Plan>();
   plan->algo = algo->name();
+  plan->algoSource = sourceName(sel.source);
   plan->nranks = n;
   STRATA_CHECK(algo->plan(a, shape, *plan));
 

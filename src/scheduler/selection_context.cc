@@ -19,6 +19,20 @@ SelectionContext makeSelectionContext(const CommShape& shape, std::shared_ptr<co
   return c;
 }
 
+void applyFittedLevels(SelectionContext& ctx, const std::vector<FittedLevel>& levels) {
+  if (levels.empty()) return;
+  Topology fitted = *ctx.topology;
+  std::string tag = "fit";
+  for (const FittedLevel& l : levels) {
+    if (l.level < 0 || l.level >= static_cast<int>(fitted.levels.size())) continue;
+    fitted.levels[static_cast<size_t>(l.level)].link = {l.alphaUs, l.gbps};
+    tag += format(":%d=%.17g/%.17g", l.level, l.alphaUs, l.gbps);
+  }
+  ctx.model = std::make_shared<const CostModel>(
+      costModelFor(fitted, ctx.modelsTime, ctx.shape.chunkBytes));
+  ctx.modelTag = tag;
+}
+
 SelectionContext forRank(const SelectionContext& ctx, int rank) {
   SelectionContext c = ctx;
   c.shape.rank = rank;

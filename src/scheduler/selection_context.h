@@ -10,6 +10,7 @@
 
 #include "algorithms/algorithm.h"
 #include "scheduler/cost_model.h"
+#include "scheduler/tune_file.h"
 #include "topology/topology.h"
 
 namespace strata {
@@ -21,11 +22,15 @@ struct SelectionContext {
   bool modelsTime = false;                   // the transport is the sim (the model is its clock)
   std::string fingerprint;                   // topologyFingerprint(*topology)
   std::shared_ptr<const CostModel> model;
+  std::string modelTag;  // set when a tune file's fitted levels replace the topology's figures
 };
 
 // The context of rank shape.rank on `topo` (whose rank count must be shape.nranks).
 SelectionContext makeSelectionContext(const CommShape& shape, std::shared_ptr<const Topology> topo,
                                       bool modelsTime);
+
+// The model priced with a tune file's fitted α and bandwidth for the levels it gives.
+void applyFittedLevels(SelectionContext& ctx, const std::vector<FittedLevel>& levels);
 
 // The same context seen from another rank.
 SelectionContext forRank(const SelectionContext& ctx, int rank);

@@ -40,7 +40,8 @@ PriceMemo& memo() {
 std::string memoKey(const CollArgs& a, const SelectionContext& ctx) {
   const std::optional<CallKey> k = callKey(a);
   if (!k) return {};
-  return format("%s|%d|%zu|%d|%d|%d|%d|%zu|%d|%d|%d|%d|%d|%d|%zu|%d|%zu|%d", ctx.fingerprint.c_str(),
+  return format("%s%s|%d|%zu|%d|%d|%d|%d|%zu|%d|%d|%d|%d|%d|%d|%zu|%d|%zu|%d", ctx.fingerprint.c_str(),
+                ctx.modelTag.c_str(),
                 ctx.modelsTime ? 1 : 0, ctx.shape.chunkBytes, ctx.shape.forwarding ? 1 : 0,
                 ctx.shape.put ? 1 : 0, ctx.shape.windows ? 1 : 0, static_cast<int>(k->coll),
                 k->count, static_cast<int>(k->dtype), static_cast<int>(k->op), k->root,
@@ -67,7 +68,7 @@ std::vector<const Algorithm*> eligible(const CollArgs& args, const CommShape& sh
 Result<const TuneRule*> pinned(const TuneTable* table, const char* source, const CollArgs& args,
                                const CommShape& shape, size_t bytes) {
   if (!table) return static_cast<const TuneRule*>(nullptr);
-  const TuneRule* rule = table->lookup(args.coll, bytes, shape.nranks);
+  const TuneRule* rule = table->lookup(args.coll, bytes, shape.nranks, dtypeClassOf(args.dtype));
   if (!rule) return rule;
   const Algorithm* a = findAlgorithm(args.coll, rule->algo);
   if (!a || !isEligible(*a, args, shape)) {

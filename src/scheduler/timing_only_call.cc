@@ -6,7 +6,7 @@
 namespace strata {
 
 Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<CollArgs>& perRank,
-                                     const TuneTable& tune) {
+                                     const TuneTable& tune, const TuneFileUse& tuneFile) {
   if (perRank.size() != static_cast<size_t>(topo.nranks))
     return makeError(strataInvalidArgument, "timing-only: %zu argument sets for %d ranks",
                      perRank.size(), topo.nranks);
@@ -17,13 +17,14 @@ Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<Col
   shape.chunkBytes = kSimChunkBytes;
   shape.forwarding = false;  // the sim models time per phase: no forwarding ops
   shape.put = true;          // the sim models one-sided puts
-  const SelectionContext ctx =
+  SelectionContext ctx =
       makeSelectionContext(shape, std::make_shared<const Topology>(topo), /*modelsTime=*/true);
+  applyFittedLevels(ctx, tuneFile.levels);
   for (int r = 0; r < topo.nranks; ++r) {
     const CollArgs& a = perRank[static_cast<size_t>(r)];
     if (a.coll == CollType::kSend || a.coll == CollType::kRecv)
       return makeError(strataInvalidArgument, "timing-only: Send/Recv are not collectives");
-    Planner planner(forRank(ctx, r), tune);
+    Planner planner(forRank(ctx, r), tune, /*stageFloat32=*/false, tuneFile.table);
     planner.setQuiet(r != 0);
     Result<PlanPtr> plan = planner.planFor(a);
     if (!plan.isOk()) return plan.status().context(format("timing-only: rank %d", r));
@@ -33,9 +34,9 @@ Result<SimResult> evaluateTimingOnly(const Topology& topo, const std::vector<Col
 }
 
 Result<SimResult> evaluateTimingOnly(const Topology& topo, const CollArgs& args,
-                                     const TuneTable& tune) {
+                                     const TuneTable& tune, const TuneFileUse& tuneFile) {
   return evaluateTimingOnly(topo, std::vector<CollArgs>(static_cast<size_t>(topo.nranks), args),
-                            tune);
+                            tune, tuneFile);
 }
 
 }  // namespace strata

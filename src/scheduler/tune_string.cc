@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "algorithms/algorithm.h"
+#include "base/dtype.h"
 
 namespace strata {
 namespace {
@@ -166,10 +167,59 @@ Result<TuneTable> TuneTable::parse(const std::string& spec, const char* source) 
   return t;
 }
 
-const TuneRule* TuneTable::lookup(CollType coll, size_t bytes, int nranks) const {
+TuneTable TuneTable::fromRules(std::vector<TuneRule> rules) {
+  TuneTable t;
+  t.rules_ = std::move(rules);
+  return t;
+}
+
+const TuneRule* TuneTable::lookup(CollType coll, size_t bytes, int nranks,
+                                  DtypeClass dtype) const {
   for (const TuneRule& r : rules_)
-    if (r.matches(coll, bytes, nranks)) return &r;
+    if (r.matches(coll, bytes, nranks, dtype)) return &r;
   return nullptr;
+}
+
+const char* dtypeClassName(DtypeClass c) {
+  switch (c) {
+    case DtypeClass::kAny:
+      return "any";
+    case DtypeClass::k8Bit:
+      return "8bit";
+    case DtypeClass::k16Bit:
+      return "16bit";
+    case DtypeClass::k32Bit:
+      return "32bit";
+    case DtypeClass::k64Bit:
+      return "64bit";
+  }
+  return "?";
+}
+
+bool parseDtypeClass(const std::string& s, DtypeClass* out) {
+  for (DtypeClass c : {DtypeClass::kAny, DtypeClass::k8Bit, DtypeClass::k16Bit,
+                       DtypeClass::k32Bit, DtypeClass::k64Bit}) {
+    if (s == dtypeClassName(c)) {
+      *out = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+DtypeClass dtypeClassOf(strataDataType_t t) {
+  switch (dtypeSize(t)) {
+    case 1:
+      return DtypeClass::k8Bit;
+    case 2:
+      return DtypeClass::k16Bit;
+    case 4:
+      return DtypeClass::k32Bit;
+    case 8:
+      return DtypeClass::k64Bit;
+    default:
+      return DtypeClass::kAny;
+  }
 }
 
 }  // namespace strata

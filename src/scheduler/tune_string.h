@@ -14,8 +14,16 @@
 
 #include "base/status.h"
 #include "plan/coll_args.h"
+#include "strata/strata.h"
 
 namespace strata {
+
+// The element widths tune-file entries are scoped by (the wire moves and reduces bytes of one
+// width alike, whatever the type): "any", "8bit", "16bit", "32bit", "64bit".
+enum class DtypeClass { kAny, k8Bit, k16Bit, k32Bit, k64Bit };
+const char* dtypeClassName(DtypeClass c);
+bool parseDtypeClass(const std::string& s, DtypeClass* out);
+DtypeClass dtypeClassOf(strataDataType_t t);
 
 struct TuneRule {
   CollType coll = CollType::kAllReduce;
@@ -25,9 +33,12 @@ struct TuneRule {
   int nhi = INT_MAX;
   std::string algo;
   size_t chunkBytes = 0;  // 0: the transport's chunk
+  DtypeClass dtype = DtypeClass::kAny;  // tune-file entries only; tune strings cover every type
+  double measuredSeconds = -1;          // tune-file entries: the time the tuner measured; < 0: none
 
-  bool matches(CollType c, size_t bytes, int nranks) const {
-    return c == coll && bytes >= lo && bytes <= hi && nranks >= nlo && nranks <= nhi;
+  bool matches(CollType c, size_t bytes, int nranks, DtypeClass d) const {
+    return c == coll && bytes >= lo && bytes <= hi && nranks >= nlo && nranks <= nhi &&
+           (dtype == DtypeClass::kAny || d == DtypeClass::kAny || dtype == d);
   }
 };
 
@@ -37,8 +48,12 @@ class TuneTable {
   // valid ones) is an InvalidArgument naming `source`, the character offset and the problem.
   static Result<TuneTable> parse(const std::string& spec, const char* source);
 
-  // The first rule for this collective, size and rank count, or null.
-  const TuneRule* lookup(CollType coll, size_t bytes, int nranks) const;
+  // A table of rules already checked (a tune file's entries).
+  static TuneTable fromRules(std::vector<TuneRule> rules);
+
+  // The first rule for this collective, size, rank count and element width, or null.
+  const TuneRule* lookup(CollType coll, size_t bytes, int nranks,
+                         DtypeClass dtype = DtypeClass::kAny) const;
   const std::vector<TuneRule>& rules() const { return rules_; }
   bool empty() const { return rules_.empty(); }
 

@@ -41,7 +41,8 @@ Status runPlan(strataComm_t handle, const Plan& plan, const void* send, void* re
   PlanRun* runs[] = {&run};
   Status s = runToCompletion(runs, 1);
   comm.addCounters(run.counters(),
-                   run.items().empty() ? "" : run.items().back().plan->algo.c_str());
+                   run.items().empty() ? "" : run.items().back().plan->algo.c_str(),
+                   run.items().empty() ? "" : run.items().back().plan->algoSource);
   return s;
 }
 

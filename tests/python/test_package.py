@@ -187,8 +187,9 @@ def test_stream_request_and_stats(comm):
         s.synchronize()
         assert s.query()
     stats = comm.stats()
-    assert set(stats) == {"num_levels", "sim_clock_us", "last", "total", "last_algo"}
+    assert set(stats) == {"num_levels", "sim_clock_us", "last", "total", "last_algo", "last_algo_source"}
     assert stats["last_algo"]  # one rank: whichever algorithm the model picked
+    assert stats["last_algo_source"] == "model"
     assert stats["total"]["ops"] >= 5
     assert set(stats["last"]) == {"sim_time_us", "bytes_sent", "syncs", "steps", "ops", "call_bytes"}
     assert stats["last"]["call_bytes"] == 4000
@@ -341,9 +342,9 @@ def test_stats_name_the_algorithm_a_tune_string_pins():
             c.all_reduce(np.ones(8, np.float32))
             small = c.stats()["last_algo"]
             c.all_reduce(np.ones(4096, np.float32))
-            return small, c.stats()["last_algo"]
+            return small, c.stats()["last_algo"], c.stats()["last_algo_source"]
 
-        assert run_threads(comms, body) == [("oneshot", "ring")] * 2
+        assert run_threads(comms, body) == [("oneshot", "ring", "tune string")] * 2
     finally:
         for c in comms:
             c.destroy()
