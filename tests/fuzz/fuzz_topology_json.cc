@@ -1,4 +1,4 @@
-// Feeds arbitrary text to the topology file parser (STRATA_TOPO_FILE, strata-topo). A malformed
+// Feeds arbitrary text to the topology file parser (STRATA_TOPO_FILE, strata-info show). A malformed
 // file must give a status naming the problem; an accepted one must survive a write and re-read.
 #include <cstddef>
 #include <cstdint>
