@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include "kill_check.h"
 #include "strata/strata.h"
@@ -21,9 +24,21 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr const char* kWorker = STRATA_HUNG_WORKER;
+constexpr const char* kStrataInfo = STRATA_INFO_BIN;
 constexpr seconds kTestBudget{60};
 
 std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+// What a shell command printed.
+std::string runCommand(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    ::pclose(p);
+  }
+  return out;
+}
 
 // Three ranks; rank 2 skips the second AllReduce. SIGUSR1 to rank 0, repeated until it answers
 // (it may not be waiting yet), prints the pending AllReduce and names rank 2 as the one it waits
@@ -94,6 +109,51 @@ TEST(HungRank, Sigusr1NamesThePendingCallAndTheRankThatDidNotJoin) {
       << "the application's SIGUSR1 handler was not chained:\n"
       << group.allOutput();
   std::printf("%s", group.allOutput().c_str());
+}
+
+// strata-info status PID prints what every communicator of the process is doing: the idle rank
+// of a job whose rank 0 skipped a call names its last completed op; a process that does not
+// catch SIGUSR1 is refused, not signalled (SIGUSR1 would end it).
+TEST(HungRank, StrataInfoStatusPrintsTheReportAndSparesOtherProcesses) {
+  WorkerGroup group(kWorker, 2, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "60000");
+  ASSERT_TRUE(group.startAll({"skip", "0"})) << group.error();
+  const auto deadline = Clock::now() + kTestBudget;
+  for (int r = 0; r < 2; ++r)
+    ASSERT_TRUE(group.waitForOutput(r, "READY", deadline)) << group.allOutput();
+  const std::string info = std::string(kStrataInfo) + " status ";
+  std::string out = runCommand(info + std::to_string(group.pid(0)) + " 2>&1");
+  EXPECT_NE(out.find("strata status: rank 0 of 2: last completed op #1, none pending"),
+            std::string::npos)
+      << out;
+  // Rank 1 waits in the AllReduce rank 0 skipped, and names rank 0.
+  std::string waiting;
+  while (Clock::now() < deadline) {
+    waiting = runCommand(info + std::to_string(group.pid(1)) + " 2>&1");
+    if (waiting.find("waiting on rank 0 for") != std::string::npos) break;
+  }
+  EXPECT_NE(waiting.find("strata status: rank 1 of 2: op #2 AllReduce waiting on rank 0 for"),
+            std::string::npos)
+      << waiting;
+  // Not a Strata process: refused with a reason, and left running.
+  const pid_t sleeper = ::fork();
+  ASSERT_GE(sleeper, 0);
+  if (sleeper == 0) {
+    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(milliseconds(100));
+  const std::string refused = runCommand(info + std::to_string(sleeper) + " 2>&1; echo rc=$?");
+  EXPECT_NE(refused.find("does not catch SIGUSR1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("rc=1"), std::string::npos) << refused;
+  EXPECT_EQ(::kill(sleeper, 0), 0) << "strata-info signalled a process that does not catch SIGUSR1";
+  ::kill(sleeper, SIGKILL);
+  ::waitpid(sleeper, nullptr, 0);
+  const std::string none = runCommand(info + "999999999 2>&1; echo rc=$?");
+  EXPECT_NE(none.find("no such process"), std::string::npos) << none;
+
+  group.kill(0, SIGTERM);
+  ASSERT_TRUE(group.waitAll(deadline)) << group.allOutput();
 }
 
 // STRATA_SIGUSR1=0 leaves the application's SIGUSR1 handler in place; by default Strata's

@@ -13,5 +13,6 @@ void addExplainCommand(CLI::App& app, int* rc);     // explain.cc
 void addPresetsCommand(CLI::App& app, int* rc);     // presets.cc
 void addShowCommand(CLI::App& app, int* rc);        // show.cc
 void addSimCommand(CLI::App& app, int* rc);         // sim.cc
+void addStatusCommand(CLI::App& app, int* rc);      // status.cc
 
 }  // namespace strata::info

@@ -3,6 +3,7 @@
 //   strata-info select --topo hccs-2x8 --coll allreduce      the selection map, 8 B to 1 GiB
 //   strata-info explain --topo hccs-8 --coll allreduce --bytes 16K
 //   strata-info presets | show [TOPO] | sim TOPO COLL --count N   topologies and timing-only runs
+//   strata-info status PID                                   what a running process is doing
 // Each subcommand is one file of this folder (commands.h).
 #include <CLI/CLI.hpp>
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   strata::info::addPresetsCommand(app, &rc);
   strata::info::addShowCommand(app, &rc);
   strata::info::addSimCommand(app, &rc);
+  strata::info::addStatusCommand(app, &rc);
   CLI11_PARSE(app, argc, argv);
   return rc;
 }
