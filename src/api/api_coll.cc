@@ -1,4 +1,6 @@
 // Collectives, Send/Recv and Barrier: argument checks, then launch.
+#include <string>
+
 #include "api/arg_checks.h"
 #include "base/dtype.h"
 
@@ -24,6 +26,43 @@ strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream
   return strata::api::submit(op, handle, stream, args, [&](Comm& comm) {
     STRATA_CHECK(checkType(op, args.dtype));
     return check(comm);
+  });
+}
+
+// Gather and Scatter: every rank's block of count elements (Gather's sendbuff, Scatter's
+// recvbuff) and the root's whole nranks x count buffer (Gather's recvbuff, Scatter's sendbuff),
+// read or written on the root only. In place: the block is the root's own part of the whole.
+strataResult_t rootedCall(const char* name, CollType coll, const void* sendbuff, void* recvbuff,
+                          size_t count, strataDataType_t datatype, int root, strataComm_t comm,
+                          strataStream_t stream) {
+  const bool gather = coll == CollType::kGather;
+  const void* block = gather ? sendbuff : recvbuff;
+  const void* whole = gather ? recvbuff : sendbuff;
+  const char* blockName = gather ? "sendbuff" : "recvbuff";
+  const char* wholeName = gather ? "recvbuff" : "sendbuff";
+  CollArgs a;
+  a.coll = coll;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = datatype;
+  a.root = root;
+  return submit(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
+    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
+    const size_t bytes = count * strata::dtypeSize(datatype);
+    STRATA_CHECK(checkBuf(name, blockName, block, bytes));
+    if (c.rank() != root) return Status::ok();  // the whole buffer is the root's only
+    const size_t total = bytes * static_cast<size_t>(c.nranks());
+    const std::string onRoot = std::string(wholeName) + " (on the root)";
+    STRATA_CHECK(checkBuf(name, onRoot.c_str(), whole, total));
+    const char* own = static_cast<const char*>(whole) + bytes * static_cast<size_t>(root);
+    a.inPlace = bytes > 0 && static_cast<const char*>(block) == own;
+    if (!a.inPlace && overlaps(block, bytes, whole, total))
+      return makeError(strataInvalidArgument,
+                       "%s: %s overlaps %s on the root (in place is %s == %s + root*count)", name,
+                       blockName, wholeName, blockName, wholeName);
+    return Status::ok();
   });
 }
 
@@ -100,61 +139,15 @@ strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
 strataResult_t strataGather(const void* sendbuff, void* recvbuff, size_t count,
                             strataDataType_t datatype, int root, strataComm_t comm,
                             strataStream_t stream) {
-  const char* name = "strataGather";
-  CollArgs a;
-  a.coll = CollType::kGather;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
-  a.root = root;
-  return submit(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
-    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
-    const size_t bytes = count * strata::dtypeSize(datatype);
-    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
-    if (c.rank() != root) return Status::ok();  // recvbuff is the root's only
-    const size_t total = bytes * static_cast<size_t>(c.nranks());
-    STRATA_CHECK(checkBuf(name, "recvbuff (on the root)", recvbuff, total));
-    const char* own = static_cast<const char*>(recvbuff) + bytes * static_cast<size_t>(root);
-    a.inPlace = bytes > 0 && static_cast<const char*>(sendbuff) == own;
-    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, total))
-      return makeError(strataInvalidArgument,
-                       "%s: sendbuff overlaps recvbuff on the root (in place is sendbuff == "
-                       "recvbuff + root*count)",
-                       name);
-    return Status::ok();
-  });
+  return rootedCall("strataGather", CollType::kGather, sendbuff, recvbuff, count, datatype, root,
+                    comm, stream);
 }
 
 strataResult_t strataScatter(const void* sendbuff, void* recvbuff, size_t count,
                              strataDataType_t datatype, int root, strataComm_t comm,
                              strataStream_t stream) {
-  const char* name = "strataScatter";
-  CollArgs a;
-  a.coll = CollType::kScatter;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
-  a.root = root;
-  return submit(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
-    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
-    const size_t bytes = count * strata::dtypeSize(datatype);
-    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes));
-    if (c.rank() != root) return Status::ok();  // sendbuff is the root's only
-    const size_t total = bytes * static_cast<size_t>(c.nranks());
-    STRATA_CHECK(checkBuf(name, "sendbuff (on the root)", sendbuff, total));
-    const char* own = static_cast<const char*>(sendbuff) + bytes * static_cast<size_t>(root);
-    a.inPlace = bytes > 0 && static_cast<const char*>(recvbuff) == own;
-    if (!a.inPlace && overlaps(sendbuff, total, recvbuff, bytes))
-      return makeError(strataInvalidArgument,
-                       "%s: recvbuff overlaps sendbuff on the root (in place is recvbuff == "
-                       "sendbuff + root*count)",
-                       name);
-    return Status::ok();
-  });
+  return rootedCall("strataScatter", CollType::kScatter, sendbuff, recvbuff, count, datatype,
+                    root, comm, stream);
 }
 
 strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
