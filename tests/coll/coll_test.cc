@@ -393,16 +393,22 @@ std::string paramName(const ::testing::TestParamInfo<Param>& info) {
          std::to_string(std::get<1>(info.param)) + "_c" + std::to_string(std::get<2>(info.param));
 }
 
-INSTANTIATE_TEST_SUITE_P(Variable, VCollTest,
-                         ::testing::Combine(::testing::ValuesIn(registryCases(true)),
-                                            ::testing::Values(1, 2, 3, 4, 7, 8),
-                                            ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
+// Every case at 1, 2, 3, 4, 7 and 8 ranks and counts 0, 1, 7, 1000 and kLarge, except kLarge at
+// 8 ranks: the largest calls at 7 ranks already cover many chunks on a rank count that is not a
+// power of two, and the 8-rank ones were the slowest sixth of the suite.
+std::vector<Param> matrix(const std::vector<Case>& cases) {
+  std::vector<Param> out;
+  for (const Case& c : cases)
+    for (int n : {1, 2, 3, 4, 7, 8})
+      for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}, kLarge})
+        if (!(n == 8 && count == kLarge)) out.emplace_back(c, n, count);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Variable, VCollTest, ::testing::ValuesIn(matrix(registryCases(true))),
                          paramName);
 
-INSTANTIATE_TEST_SUITE_P(Registry, CollTest,
-                         ::testing::Combine(::testing::ValuesIn(registryCases(false)),
-                                            ::testing::Values(1, 2, 3, 4, 7, 8),
-                                            ::testing::Values<size_t>(0, 1, 7, 1000, kLarge)),
+INSTANTIATE_TEST_SUITE_P(Registry, CollTest, ::testing::ValuesIn(matrix(registryCases(false))),
                          paramName);
 
 INSTANTIATE_TEST_SUITE_P(TwoLevel4, CollTest,
