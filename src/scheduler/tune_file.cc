@@ -14,41 +14,17 @@
 #include "base/logging.h"
 #include "base/whole_file.h"
 #include "scheduler/topology_fingerprint.h"
+#include "topology/json_fields.h"
 
 namespace strata {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using json::describe;
+using json::expectObject;
+using json::fail;
+using json::Json;
 
 constexpr int kMaxRanks = 1 << 20;
-
-__attribute__((format(printf, 2, 3))) Status fail(const std::string& path, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::string msg = vformat(fmt, ap);
-  va_end(ap);
-  return Status(strataInvalidArgument, (path.empty() ? "/" : path) + ": " + msg);
-}
-
-std::string describe(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
-}
-
-Status expectObject(const Json& v, const std::string& path,
-                    std::initializer_list<const char*> keys) {
-  if (!v.is_object()) return fail(path, "expected an object, got %s", describe(v).c_str());
-  for (const auto& item : v.items()) {
-    bool known = false;
-    for (const char* k : keys) known = known || item.key() == k;
-    if (known) continue;
-    std::string list;
-    for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
-    return fail(path + "/" + item.key(), "unknown key (expected one of: %s)", list.c_str());
-  }
-  return Status::ok();
-}
 
 Status text(const Json& v, const std::string& path, std::string& out) {
   if (!v.is_string()) return fail(path, "expected a string, got %s", describe(v).c_str());
