@@ -2,8 +2,9 @@
 // 0 inside each group (a host's shared memory, a server's mesh), level 1 among the ranks that
 // hold the same index in their groups (one rank per group, so the slow level carries 1/L of the
 // data per rank instead of a flat ring crossing it at every step):
-//   AllReduce      level0 direct ReduceScatter over the group's mesh -> level1 ring AllReduce of
-//                  the owned block -> level0 direct AllGather
+//   AllReduce      level0 direct ReduceScatter over the group's mesh -> level1 AllReduce of the
+//                  owned block (a ring; with two groups one merged exchange) -> level0 direct
+//                  AllGather
 //   AllGather      level0 ring, then level1 ring moving whole groups' blocks
 //   ReduceScatter  level1 ring on groups' blocks, then level0 ring
 // Each step is one phase with one message per peer (a group's blocks travel as one message when
@@ -28,9 +29,9 @@ using patterns::mod;
 class HierAllReduce final : public HierAlgorithm {
  public:
   const char* description() const override {
-    return "level0 direct ReduceScatter over the group's mesh, level1 ring AllReduce among "
-           "same-index ranks of the groups, level0 direct AllGather: the slow level carries 1/L "
-           "of the data";
+    return "level0 direct ReduceScatter over the group's mesh, level1 AllReduce among same-index "
+           "ranks of the groups (ring; one exchange for two groups), level0 direct AllGather: "
+           "the slow level carries 1/L of the data";
   }
   CollType coll() const override { return CollType::kAllReduce; }
 
@@ -51,20 +52,33 @@ class HierAllReduce final : public HierAlgorithm {
     PlanBuilder pb = builderFor(p, a);
     const int right1 = t.right1(), left1 = t.left1();
     // Level 0 ReduceScatter over the group's mesh: index i ends owning block i, reduced over its
-    // group in index order.
+    // group in index order (into scratch when level 1 merges its steps, below).
+    const bool merged = t.groups == 2;
     const size_t slotBytes = len(blk(0));
-    p.scratchBytes = static_cast<size_t>(t.size) * slotBytes;
+    const size_t partialAt = static_cast<size_t>(t.size) * slotBytes;
+    p.scratchBytes = partialAt + (merged ? len(own) : 0);
+    const BufRef partial = merged ? scratchAt(partialAt) : out(own);
     meshReduceScatter(
         pb, t.i, t.size, [&](int j) { return t.at(t.g, j); }, [&](int j) { return in(blk(j)); },
-        [&](int j) { return len(blk(j)); }, slotBytes, 0, out(own));
-    // Level 1 AllReduce of block i among the groups' index-i ranks (a ring).
-    for (int st = 0; st < t.groups - 1; ++st) {
+        [&](int j) { return len(blk(j)); }, slotBytes, 0, partial);
+    // Level 1 AllReduce of block i among the groups' index-i ranks. Two groups: the ring's
+    // ReduceScatter step and AllGather step would touch the same peer one after the other, so
+    // they are merged into one exchange of the whole block (the same bytes, one synchronisation
+    // instead of two) that reduces the two groups' sums into recvbuff in group order, so both
+    // ranks hold bit-identical results. More groups: a ring.
+    if (merged) {
+      pb.nextPhase();
+      const int other = t.at(t.g + 1, t.i);
+      pb.send(other, partial, len(own));
+      pb.recvReduce(other, out(own), partial, len(own), /*incomingFirst=*/t.g == 1);
+    }
+    for (int st = 0; !merged && st < t.groups - 1; ++st) {
       pb.nextPhase();
       pb.send(right1, out(sub(t.g - st - 1)), len(sub(t.g - st - 1)));
       const Block rb = sub(t.g - st - 2);
       pb.recvReduce(left1, out(rb), out(rb), len(rb));
     }
-    for (int st = 0; st < t.groups - 1; ++st) {
+    for (int st = 0; !merged && st < t.groups - 1; ++st) {
       pb.nextPhase();
       pb.send(right1, out(sub(t.g - st)), len(sub(t.g - st)));
       pb.recv(left1, out(sub(t.g - st - 1)), len(sub(t.g - st - 1)));
