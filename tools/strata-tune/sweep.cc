@@ -1,0 +1,291 @@
+#include "sweep.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+
+#include "algorithms/algorithm.h"
+#include "base/dtype.h"
+#include "base/status.h"
+#include "scheduler/selector.h"
+
+namespace strata::tune {
+namespace {
+
+bool reduces(CollType c) {
+  return c == CollType::kAllReduce || c == CollType::kReduceScatter || c == CollType::kReduce;
+}
+
+// AllGather, ReduceScatter, AllToAll, Gather and Scatter count per rank (or per peer).
+bool perRank(CollType c) {
+  return c == CollType::kAllGather || c == CollType::kReduceScatter ||
+         c == CollType::kAllToAll || c == CollType::kGather || c == CollType::kScatter;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int indexOf(const std::vector<std::string>& v, const std::string& s) {
+  auto it = std::find(v.begin(), v.end(), s);
+  return it == v.end() ? -1 : static_cast<int>(it - v.begin());
+}
+
+// The call of about `bytes` (nccl-tests' size) of the series on n ranks: at least one element.
+CollArgs callOf(const Series& s, size_t bytes, int n) {
+  CollArgs a;
+  a.coll = s.coll;
+  a.dtype = s.type;
+  a.op = strataSum;
+  a.root = 0;
+  const size_t per = perRank(s.coll) ? bytes / static_cast<size_t>(n) : bytes;
+  a.count = std::max<size_t>(1, per / dtypeSize(s.type));
+  return a;
+}
+
+strataResult_t issue(const CollArgs& a, const void* send, void* recv, strataComm_t comm,
+                     strataStream_t stream) {
+  switch (a.coll) {
+    case CollType::kAllReduce:
+      return strataAllReduce(send, recv, a.count, a.dtype, a.op, comm, stream);
+    case CollType::kAllGather:
+      return strataAllGather(send, recv, a.count, a.dtype, comm, stream);
+    case CollType::kReduceScatter:
+      return strataReduceScatter(send, recv, a.count, a.dtype, a.op, comm, stream);
+    case CollType::kBroadcast:
+      return strataBroadcast(send, recv, a.count, a.dtype, a.root, comm, stream);
+    case CollType::kReduce:
+      return strataReduce(send, recv, a.count, a.dtype, a.op, a.root, comm, stream);
+    case CollType::kAllToAll:
+      return strataAllToAll(send, recv, a.count, a.dtype, comm, stream);
+    case CollType::kGather:
+      return strataGather(send, recv, a.count, a.dtype, a.root, comm, stream);
+    case CollType::kScatter:
+      return strataScatter(send, recv, a.count, a.dtype, a.root, comm, stream);
+    default:
+      return strataInvalidArgument;
+  }
+}
+
+// Communicator k pins the k-th algorithm (registry order) of every collective swept.
+class PinnedComms {
+ public:
+  PinnedComms(const RankEnv& env, const std::vector<Series>& series) : env_(env) {
+    size_t most = 0;
+    for (const Series& s : series) most = std::max(most, s.algos.size());
+    for (size_t k = 0; k < most; ++k) {
+      std::string tune;
+      std::vector<CollType> done;
+      for (const Series& s : series) {
+        if (k >= s.algos.size() || std::find(done.begin(), done.end(), s.coll) != done.end())
+          continue;
+        done.push_back(s.coll);
+        tune += (tune.empty() ? "" : "#") + std::string(collKey(s.coll)) + ":@" + s.algos[k];
+      }
+      strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+      cfg.algo = tune.c_str();
+      cfg.commName = "strata-tune pinned";
+      strataComm_t child = nullptr;
+      env.check(strataCommSplit(env.comm(), 0, env.rank(), &child, &cfg),
+                "strataCommSplit (pinning '" + tune + "')");
+      comms_.push_back(child);
+    }
+  }
+  ~PinnedComms() {
+    for (strataComm_t c : comms_) {
+      strataCommFinalize(c);
+      strataCommDestroy(c);
+    }
+  }
+  strataComm_t operator[](int k) const { return comms_[static_cast<size_t>(k)]; }
+
+ private:
+  const RankEnv& env_;
+  std::vector<strataComm_t> comms_;
+};
+
+// Bytes of the send and receive buffers a call needs (the larger of the two).
+size_t bufferBytes(const CollArgs& a, int n) {
+  const size_t one = a.count * dtypeSize(a.dtype);
+  return perRank(a.coll) ? one * static_cast<size_t>(n) : one;
+}
+
+// The best candidate, and the choice: the best unless it beats the model's by less than the
+// margin (a measured difference that small is within the noise; the model's choice then stays).
+void finishPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<int>& cands) {
+  for (int k : cands)
+    if (p.best < 0 || p.us[static_cast<size_t>(k)] < p.us[static_cast<size_t>(p.best)]) p.best = k;
+  p.chosen = p.best;
+  if (p.model >= 0 && p.us[static_cast<size_t>(p.model)] >= 0 &&
+      p.us[static_cast<size_t>(p.best)] >
+          p.us[static_cast<size_t>(p.model)] * (1.0 - opts.marginPct / 100.0))
+    p.chosen = p.model;
+}
+
+std::string describePoint(const std::string& label, const Series& s, const SweepPoint& p,
+                          const std::vector<int>& cands) {
+  std::string line = label + ":";
+  for (int k : cands)
+    line += format(" %s%s %.3g us", s.algos[static_cast<size_t>(k)].c_str(),
+                   k == p.chosen ? "*" : "", p.us[static_cast<size_t>(k)]);
+  return line;
+}
+
+// On the sim, time is the link model's and exact: each candidate is evaluated once, pinned, by
+// strataSimTimingOnly (every rank's plan from a common start, as the sim transport would run the
+// call) on rank 0, and the times are shared with the other ranks.
+void timeOnSim(const RankEnv& env, const Series& s, const CollArgs& a,
+               const std::vector<int>& cands, SweepPoint& p) {
+  std::vector<double> times(cands.size(), 0.0);
+  if (env.rank() == 0) {
+    for (size_t i = 0; i < cands.size(); ++i) {
+      const std::string pin =
+          std::string(collKey(s.coll)) + ":@" + s.algos[static_cast<size_t>(cands[i])];
+      strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+      cfg.topoFile = env.simSpec().c_str();
+      cfg.algo = pin.c_str();
+      strataSimResult_t r{};
+      const strataResult_t rc =
+          strataSimTimingOnly(&cfg, collKey(s.coll), a.count, a.dtype, a.op, a.root, 0, &r);
+      if (rc != strataSuccess)
+        throw std::runtime_error("strataSimTimingOnly (" + pin + ", count " +
+                                 std::to_string(a.count) + ") failed: " +
+                                 strataGetLastError(nullptr));
+      times[i] = r.simTimeUs;
+    }
+  }
+  env.maxOverRanks(times);
+  for (size_t i = 0; i < cands.size(); ++i) p.us[static_cast<size_t>(cands[i])] = times[i];
+}
+
+}  // namespace
+
+std::vector<Series> planSeries(const TuneOptions& opts) {
+  std::vector<Series> out;
+  for (CollType c : opts.colls) {
+    std::vector<std::string> algos;
+    for (const Algorithm* a : algorithmRegistry())
+      if (a->coll() == c) algos.push_back(a->name());
+    for (strataDataType_t t : opts.types) {
+      Series s;
+      s.coll = c;
+      s.type = t;
+      s.anyWidth = !reduces(c);
+      s.algos = algos;
+      out.push_back(s);
+      if (s.anyWidth) break;  // a copy moves bytes, whatever their type
+    }
+  }
+  return out;
+}
+
+double sizeWeight(size_t bytes) { return 1.0 + static_cast<double>(bytes) / (256.0 * 1024); }
+
+double busBandwidth(CollType coll, size_t bytes, double us, int n) {
+  if (!(us > 0)) return 0;
+  const double algbw = static_cast<double>(bytes) / us / 1e3;  // GB/s
+  double factor = 1.0;
+  if (coll == CollType::kAllReduce) factor = 2.0 * (n - 1) / n;
+  if (perRank(coll)) factor = static_cast<double>(n - 1) / n;
+  return algbw * factor;
+}
+
+void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& series,
+              Progress* progress) {
+  const int n = env.nranks();
+  const SelectionContext& ctx = env.context();
+  size_t cap = 64;
+  for (const Series& s : series)
+    for (size_t b : opts.sizes) cap = std::max(cap, bufferBytes(callOf(s, b, n), n));
+  std::vector<char> send(cap), recv(cap);
+  PinnedComms pinned(env, series);
+  const int rounds = env.sim() ? 1 : opts.rounds;
+
+  for (Series& s : series) {
+    size_t lastBytes = 0;
+    for (size_t target : opts.sizes) {
+      const CollArgs a = callOf(s, target, n);
+      const size_t bytes = a.messageBytes(n);
+      const std::string label = format("%s %s %zu B", collKey(s.coll),
+                                       s.anyWidth ? "any" : dtypeName(s.type), bytes);
+      if (bytes == lastBytes) {  // a size below one element per rank: already measured
+        if (progress) progress->advance(sizeWeight(target), label + " (same call as before)");
+        continue;
+      }
+      lastBytes = bytes;
+      SweepPoint p;
+      p.bytes = bytes;
+      p.us.assign(s.algos.size(), -1.0);
+      std::vector<int> cands;
+      for (const PricedCandidate& c : priceCandidates(a, ctx)) {
+        const int k = indexOf(s.algos, c.algo->name());
+        if (k >= 0) cands.push_back(k);
+      }
+      Result<Selection> model = selectAlgorithm(a, ctx, TuneSources{});
+      if (model.isOk()) p.model = indexOf(s.algos, model.value().algo->name());
+      if (cands.empty()) {
+        s.points.push_back(p);
+        continue;
+      }
+      if (env.sim()) {
+        timeOnSim(env, s, a, cands, p);
+        finishPoint(opts, p, cands);
+        if (progress) progress->advance(sizeWeight(target), describePoint(label, s, p, cands));
+        s.points.push_back(p);
+        continue;
+      }
+      auto once = [&](int k) {
+        env.check(issue(a, send.data(), recv.data(), pinned[k], env.stream()),
+                  format("%s of %zu bytes with %s", collName(s.coll), bytes,
+                         s.algos[static_cast<size_t>(k)].c_str()));
+      };
+      // Calibration: one warm-up call per candidate, then one timed, max over ranks.
+      std::vector<double> calib;
+      for (int k : cands) {
+        once(k);
+        env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
+        env.barrier();
+        const double t0 = env.nowUs(pinned[k]);
+        once(k);
+        env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
+        calib.push_back(env.sim() ? env.simLastUs(pinned[k]) : env.nowUs(pinned[k]) - t0);
+      }
+      env.maxOverRanks(calib);
+      std::vector<int> iters;
+      for (double t : calib)
+        iters.push_back(env.sim() ? 1
+                                  : static_cast<int>(std::clamp(
+                                        std::ceil(opts.targetMs * 1e3 / std::max(t, 0.01)), 1.0,
+                                        static_cast<double>(opts.maxIters))));
+      // Rounds: every candidate once per round, the order rotated from round to round.
+      const size_t e = cands.size();
+      std::vector<double> times(static_cast<size_t>(rounds) * e, 0.0);
+      for (int r = 0; r < rounds; ++r) {
+        for (size_t j = 0; j < e; ++j) {
+          const size_t i = (j + static_cast<size_t>(r)) % e;
+          const int k = cands[i];
+          env.barrier();
+          const double t0 = env.nowUs(pinned[k]);
+          for (int it = 0; it < iters[i]; ++it) once(k);
+          env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
+          times[static_cast<size_t>(r) * e + i] =
+              env.sim() ? env.simLastUs(pinned[k]) : (env.nowUs(pinned[k]) - t0) / iters[i];
+        }
+      }
+      env.maxOverRanks(times);
+      for (size_t i = 0; i < e; ++i) {
+        std::vector<double> v;
+        for (int r = 0; r < rounds; ++r) v.push_back(times[static_cast<size_t>(r) * e + i]);
+        p.us[static_cast<size_t>(cands[i])] = median(v);
+      }
+      finishPoint(opts, p, cands);
+      if (progress) progress->advance(sizeWeight(target), describePoint(label, s, p, cands));
+      s.points.push_back(p);
+    }
+  }
+}
+
+}  // namespace strata::tune
