@@ -8,10 +8,10 @@
 namespace strata::tune {
 
 struct AlphaBetaFit {
-  bool ok = false;       // at least two distinct sizes and a positive bandwidth
-  double alphaUs = 0;    // intercept, clamped at 0
-  double gbps = 0;       // 1e9 bytes/s
-  double r2 = 0;         // weighted coefficient of determination (1: exact)
+  bool ok = false;     // at least two distinct sizes and a positive bandwidth
+  double alphaUs = 0;  // intercept, clamped at 0
+  double gbps = 0;     // 1e9 bytes/s
+  double r2 = 0;       // weighted coefficient of determination (1: exact)
 };
 
 // bytes[i] took us[i] microseconds one way.

@@ -11,15 +11,9 @@
 namespace strata::tune {
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Round trips per measurement: enough to fill about the target time with small messages.
 int roundTrips(const TuneOptions& opts, bool sim, size_t bytes) {
-  if (sim) return 1;  // the sim's clock is exact
+  if (sim) return 1;                                              // the sim's clock is exact
   const double guessUs = 2.0 + static_cast<double>(bytes) / 2e3;  // 2 us, 2 GB/s
   const double n = opts.targetMs * 1e3 / (2 * guessUs);
   return static_cast<int>(std::clamp(n, 1.0, static_cast<double>(opts.maxIters)));
@@ -33,7 +27,8 @@ std::vector<size_t> probeSizes(size_t maxBytes) {
   return s;
 }
 
-std::vector<LevelProbe> probeLevels(const RankEnv& env, const TuneOptions& opts, Progress* progress) {
+std::vector<LevelProbe> probeLevels(const RankEnv& env, const TuneOptions& opts,
+                                    Progress* progress) {
   const Topology& topo = *env.context().topology;
   const std::vector<uint8_t> from0 = topo.levelsFrom(0);
   std::vector<LevelProbe> probes;
@@ -81,7 +76,9 @@ std::vector<LevelProbe> probeLevels(const RankEnv& env, const TuneOptions& opts,
           env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
           perRound.push_back((env.nowUs() - t0) / (2.0 * trips));
         }
-        oneWay[i] = median(perRound);
+        // The least: a link's latency and bandwidth are what it does unhindered; a loaded
+        // host only ever adds to a time.
+        oneWay[i] = *std::min_element(perRound.begin(), perRound.end());
       }
     }
     // Rank 0's times for everyone (the others hold zeros).
@@ -93,13 +90,15 @@ std::vector<LevelProbe> probeLevels(const RankEnv& env, const TuneOptions& opts,
     probe.fit = fitAlphaBeta(probe.bytes, probe.us);
     if (progress) {
       progress->advance(1.0, "ping-pong level " + std::to_string(probe.level));
-      progress->note(probe.fit.ok
-                         ? format("level %d (%s, ranks 0 and %d): alpha %.3g us, %.4g GB/s, R2 %.4f",
-                                  probe.level, probe.name.c_str(), probe.peer, probe.fit.alphaUs,
-                                  probe.fit.gbps, probe.fit.r2)
-                         : format("level %d (%s, ranks 0 and %d): the fit failed (times do not "
-                                  "grow with size); the level keeps the topology's figures",
-                                  probe.level, probe.name.c_str(), probe.peer));
+      progress->note(
+          probe.fit.ok
+              ? format("level %d (%s, ranks 0 and %d): alpha %.3g us, %.4g GB/s, R2 %.4f%s",
+                       probe.level, probe.name.c_str(), probe.peer, probe.fit.alphaUs,
+                       probe.fit.gbps, probe.fit.r2,
+                       probe.fit.r2 < kMinR2 ? " (below 0.9: not written)" : "")
+              : format("level %d (%s, ranks 0 and %d): the fit failed (times do not "
+                       "grow with size); the level keeps the topology's figures",
+                       probe.level, probe.name.c_str(), probe.peer));
     }
   }
   return probes;

@@ -53,15 +53,17 @@ std::string utcNow() {
 void printSummary(const std::vector<LevelProbe>& probes, const std::vector<Series>& series) {
   for (const LevelProbe& l : probes) {
     if (l.fit.ok)
-      std::printf("# level %d (%s, ranks 0 and %d): alpha %.3f us, %.3f GB/s, R2 %.4f\n", l.level,
-                  l.name.c_str(), l.peer, l.fit.alphaUs, l.fit.gbps, l.fit.r2);
+      std::printf("# level %d (%s, ranks 0 and %d): alpha %.3f us, %.3f GB/s, R2 %.4f%s\n", l.level,
+                  l.name.c_str(), l.peer, l.fit.alphaUs, l.fit.gbps, l.fit.r2,
+                  l.fit.r2 < kMinR2 ? " (not written: R2 below 0.9)" : "");
     else
       std::printf("# level %d (%s, ranks 0 and %d): no fit\n", l.level, l.name.c_str(), l.peer);
   }
   for (const Series& s : series) {
-    std::printf("# %s %s: size, chosen, its time, the model's choice, candidates (median us, "
-                "* chosen)\n",
-                collKey(s.coll), s.anyWidth ? "any" : dtypeName(s.type));
+    std::printf(
+        "# %s %s: size, chosen, its time, the model's choice, candidates (median us, "
+        "* chosen)\n",
+        collKey(s.coll), s.anyWidth ? "any" : dtypeName(s.type));
     for (const SweepPoint& p : s.points) {
       if (p.chosen < 0) continue;
       std::string cands;
@@ -69,11 +71,10 @@ void printSummary(const std::vector<LevelProbe>& probes, const std::vector<Serie
         if (p.us[k] >= 0)
           cands += format(" %s%s %.2f", s.algos[k].c_str(),
                           static_cast<int>(k) == p.chosen ? "*" : "", p.us[k]);
-      std::printf("%12zu  %-9s %10.2f  %-9s%s\n", p.bytes,
-                  s.algos[static_cast<size_t>(p.chosen)].c_str(),
-                  p.us[static_cast<size_t>(p.chosen)],
-                  p.model >= 0 ? s.algos[static_cast<size_t>(p.model)].c_str() : "-",
-                  cands.c_str());
+      std::printf(
+          "%12zu  %-9s %10.2f  %-9s%s\n", p.bytes, s.algos[static_cast<size_t>(p.chosen)].c_str(),
+          p.us[static_cast<size_t>(p.chosen)],
+          p.model >= 0 ? s.algos[static_cast<size_t>(p.model)].c_str() : "-", cands.c_str());
     }
   }
 }
@@ -86,7 +87,7 @@ void tuneRank(strataComm_t comm, const TuneOptions& opts, const RunInfo& info) {
   std::vector<Series> series = planSeries(opts);
   double total = static_cast<double>(ctx.topology->levels.size());
   for (size_t i = 0; i < series.size(); ++i)
-    for (size_t b : opts.sizes) total += sizeWeight(b);
+    for (size_t b : opts.sizes) total += sizeWeight(b, env.sim());
   std::optional<Progress> progress;
   if (lead) {
     progress.emplace(total, opts.quiet);
@@ -99,17 +100,16 @@ void tuneRank(strataComm_t comm, const TuneOptions& opts, const RunInfo& info) {
   runSweep(env, opts, series, pr);
   if (!lead) return;
   progress->finish();
-  const std::string description =
-      format("strata-tune on %d ranks (%s%s%s), %s, load average %s", env.nranks(),
-             info.launcher.c_str(), info.sim.empty() ? "" : " ", info.sim.c_str(),
-             utcNow().c_str(), loadAverage().c_str());
+  const std::string description = format(
+      "strata-tune on %d ranks (%s%s%s), %s, load average %s", env.nranks(), info.launcher.c_str(),
+      info.sim.empty() ? "" : " ", info.sim.c_str(), utcNow().c_str(), loadAverage().c_str());
   const std::string text = tuneFileText(ctx, probes, series, description);
   Status s = writeTuneFile(opts.output, text);
   if (!s.isOk()) throw std::runtime_error(s.message());
   if (!opts.plot.empty()) {
-    const std::string svg = svgPlot(series, env.nranks(),
-                                    format("strata-tune: busbw on '%s', %d ranks",
-                                           ctx.topology->name.c_str(), env.nranks()));
+    const std::string svg = svgPlot(
+        series, env.nranks(),
+        format("strata-tune: busbw on '%s', %d ranks", ctx.topology->name.c_str(), env.nranks()));
     std::FILE* f = std::fopen(opts.plot.c_str(), "w");
     if (!f || std::fwrite(svg.data(), 1, svg.size(), f) != svg.size() || std::fclose(f) != 0)
       throw std::runtime_error("cannot write the plot '" + opts.plot + "'");
@@ -183,8 +183,9 @@ int main(int argc, char** argv) {
   if (auto rc = parseOptions(argc, argv, opts)) return *rc;
   if (opts.np > 0) {
     if (underLauncher()) {
-      std::fprintf(stderr, "strata-tune: -np under a launcher: the launcher already started the "
-                           "ranks; leave -np out\n");
+      std::fprintf(stderr,
+                   "strata-tune: -np under a launcher: the launcher already started the "
+                   "ranks; leave -np out\n");
       return kUsageExit;
     }
     return launchSelf(opts.np, argc, argv);

@@ -15,17 +15,19 @@ namespace strata::tune {
 namespace {
 
 // The collectives a size alone describes and strata-tune sweeps.
-constexpr CollType kSweepable[] = {CollType::kAllReduce, CollType::kAllGather,
-                                   CollType::kReduceScatter, CollType::kBroadcast,
-                                   CollType::kReduce,    CollType::kAllToAll,
-                                   CollType::kGather,    CollType::kScatter};
+constexpr CollType kSweepable[] = {
+    CollType::kAllReduce, CollType::kAllGather, CollType::kReduceScatter, CollType::kBroadcast,
+    CollType::kReduce,    CollType::kAllToAll,  CollType::kGather,        CollType::kScatter};
 
 bool parseDtype(const std::string& text, strataDataType_t* out) {
   static const struct {
     const char* alias;
     strataDataType_t type;
-  } kAliases[] = {{"bf16", strataBfloat16}, {"fp16", strataFloat16}, {"fp32", strataFloat32},
-                  {"fp64", strataFloat64},  {"int8", strataInt8}};
+  } kAliases[] = {{"bf16", strataBfloat16},
+                  {"fp16", strataFloat16},
+                  {"fp32", strataFloat32},
+                  {"fp64", strataFloat64},
+                  {"int8", strataInt8}};
   for (const auto& a : kAliases)
     if (strcasecmp(text.c_str(), a.alias) == 0) return *out = a.type, true;
   for (int i = 0; i < strataNumTypes; ++i)
@@ -38,7 +40,9 @@ bool parseDtype(const std::string& text, strataDataType_t* out) {
 // if it exists, is a writable regular file.
 bool writable(const std::string& path, std::string* why) {
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   if (access(dir.c_str(), W_OK | X_OK) != 0) {
     *why = "folder '" + dir + "': " + std::strerror(errno);
     return false;
@@ -67,7 +71,8 @@ std::optional<int> resolveOptions(TuneOptions& o) {
   }
   size_t lo = 0, hi = 0;
   if (!parseByteSize(o.minBytes, &lo) || lo == 0 || lo > (size_t{1} << 40))
-    return usage("--min-bytes '" + o.minBytes + "' is not a size from 1 byte to 1T (e.g. 8, 16K, 1M)");
+    return usage("--min-bytes '" + o.minBytes +
+                 "' is not a size from 1 byte to 1T (e.g. 8, 16K, 1M)");
   if (!parseByteSize(o.maxBytes, &hi) || hi == 0 || hi > (size_t{1} << 40))
     return usage("--max-bytes '" + o.maxBytes + "' is not a size from 1 byte to 1T (e.g. 64M)");
   if (lo > hi)
@@ -92,7 +97,8 @@ std::optional<int> resolveOptions(TuneOptions& o) {
     o.types.push_back(t);
   }
   std::string why;
-  if (!writable(o.output, &why)) return usage("--output '" + o.output + "' cannot be written: " + why);
+  if (!writable(o.output, &why))
+    return usage("--output '" + o.output + "' cannot be written: " + why);
   if (!o.plot.empty() && !writable(o.plot, &why))
     return usage("--plot '" + o.plot + "' cannot be written: " + why);
   if (o.np == 1) return usage("-np 1: tuning needs at least 2 ranks");
@@ -117,14 +123,17 @@ bool parseCollective(const std::string& text, CollType* out, std::string* error)
 std::optional<int> parseOptions(int argc, char** argv, TuneOptions& o) {
   // "-np N" as mpirun and strata-run spell it; CLI11 reads single-dash names as one letter.
   std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) args.emplace_back(std::strcmp(argv[i], "-np") == 0 ? "--np" : argv[i]);
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(std::strcmp(argv[i], "-np") == 0 ? "--np" : argv[i]);
   std::reverse(args.begin(), args.end());
 
   CLI::App app{
       "strata-tune: measures this machine's levels (alpha, bandwidth) and every algorithm of "
       "each collective over a range of sizes, and writes a tune file (STRATA_TUNE_FILE) with "
       "the fastest per size. Run it with -np N, under strata-run or mpirun, or with --sim."};
-  app.add_option("-n,--np", o.np, "Start N processes of this tool on this host (through strata-run)")
+  app.name("strata-tune");
+  app.add_option("-n,--np", o.np,
+                 "Start N processes of this tool on this host (through strata-run)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--sim", o.sim, "Run on the simulated topology PRESET|FILE (ranks as threads)");
   app.add_option("-o,--output", o.output, "The tune file to write")->capture_default_str();

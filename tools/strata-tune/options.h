@@ -16,23 +16,23 @@ namespace strata::tune {
 inline constexpr int kUsageExit = 2;
 
 struct TuneOptions {
-  int np = 0;                  // -np N: start N processes of this tool through strata-run
-  std::string sim;             // --sim PRESET|FILE
+  int np = 0;       // -np N: start N processes of this tool through strata-run
+  std::string sim;  // --sim PRESET|FILE
   std::string output = "strata-tune.json";
-  std::string plot;            // --plot FILE.svg
+  std::string plot;  // --plot FILE.svg
   std::vector<std::string> collectives{"allreduce", "allgather", "reducescatter",
                                        "broadcast", "reduce",    "alltoall"};
   std::string minBytes = "8";
   std::string maxBytes = "64M";
-  int step = 4;                // sizes: powers of `step` from minBytes, then maxBytes
+  int step = 4;  // sizes: powers of `step` from minBytes, then maxBytes
   std::vector<std::string> dtypes{"float"};
-  int rounds = 5;              // interleaved rounds of every candidate; the median is kept
-  double targetMs = 2.0;       // time one measurement aims at (iterations are chosen to fill it)
-  int maxIters = 200;          // iterations of one measurement at most
+  int rounds = 5;         // interleaved rounds of every candidate; the median is kept
+  double targetMs = 2.0;  // time one measurement aims at (iterations are chosen to fill it)
+  int maxIters = 200;     // iterations of one measurement at most
   std::string pingMaxBytes = "4M";  // the ping-pong's largest message
-  double marginPct = 3.0;      // a candidate replaces the model's choice only if this much faster
-  int timeoutSec = 0;          // 0: the library's default
-  bool quiet = false;          // no progress output
+  double marginPct = 3.0;  // a candidate replaces the model's choice only if this much faster
+  int timeoutSec = 0;      // 0: the library's default
+  bool quiet = false;      // no progress output
 
   // Resolved by resolveOptions().
   std::vector<CollType> colls;

@@ -28,12 +28,6 @@ double RankEnv::nowUs(strataComm_t c) const {
       .count();
 }
 
-double RankEnv::simLastUs(strataComm_t c) const {
-  strataStats_t stats{};
-  check(strataCommGetStats(c, &stats), "strataCommGetStats");
-  return stats.last.simTimeUs;
-}
-
 void RankEnv::check(strataResult_t r, const std::string& what) const {
   if (r == strataSuccess) return;
   throw std::runtime_error(what + " failed: " + strataGetErrorString(r) + ": " +

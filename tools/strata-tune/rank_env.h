@@ -33,9 +33,6 @@ class RankEnv {
   // Microseconds: this rank's virtual clock of `c` (default: comm()) on the sim, a monotonic
   // clock elsewhere.
   double nowUs(strataComm_t c = nullptr) const;
-  // The sim's duration of the last operation of `c` on this rank (the collective's time is the
-  // largest over ranks).
-  double simLastUs(strataComm_t c) const;
 
   // Throws std::runtime_error "what failed: <code>: <comm's last error>" unless r is success.
   void check(strataResult_t r, const std::string& what) const;

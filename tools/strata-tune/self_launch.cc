@@ -24,7 +24,8 @@ int launchSelf(int np, int argc, char** argv) {
   char self[PATH_MAX];
   const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
   if (len <= 0) {
-    std::fprintf(stderr, "strata-tune: -np: cannot find this executable: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "strata-tune: -np: cannot find this executable: %s\n",
+                 std::strerror(errno));
     return 1;
   }
   self[len] = '\0';

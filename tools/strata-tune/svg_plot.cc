@@ -18,11 +18,16 @@ constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "
 std::string escape(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '&') o += "&amp;";
-    else if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
+    if (c == '&')
+      o += "&amp;";
+    else if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '"')
+      o += "&quot;";
+    else
+      o += c;
   }
   return o;
 }
@@ -50,10 +55,11 @@ std::string panel(const Series& s, int nranks, double y0) {
   const std::string name =
       std::string(collKey(s.coll)) + " " + (s.anyWidth ? "any" : dtypeName(s.type));
   out += format("<g class=\"panel\" data-series=\"%s\">\n", escape(name).c_str());
-  out += format("<text x=\"%g\" y=\"%g\" font-size=\"15\" font-weight=\"bold\">%s on %d ranks"
-                "%s</text>\n",
-                kLeft, y0 + 24, escape(collName(s.coll)).c_str(), nranks,
-                s.anyWidth ? "" : format(" (%s)", dtypeName(s.type)).c_str());
+  out += format(
+      "<text x=\"%g\" y=\"%g\" font-size=\"15\" font-weight=\"bold\">%s on %d ranks"
+      "%s</text>\n",
+      kLeft, y0 + 24, escape(collName(s.coll)).c_str(), nranks,
+      s.anyWidth ? "" : format(" (%s)", dtypeName(s.type)).c_str());
   if (s.points.empty()) return out + "</g>\n";
   const double lx0 = std::log2(static_cast<double>(s.points.front().bytes));
   const double lx1 = std::max(lx0 + 1, std::log2(static_cast<double>(s.points.back().bytes)));
@@ -68,12 +74,14 @@ std::string panel(const Series& s, int nranks, double y0) {
   };
   auto Y = [&](double bw) { return bottom - bw / ytop * plotH; };
   // Grid and ticks.
-  out += format("<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"white\" "
-                "stroke=\"#333\"/>\n", kLeft, top, plotW, plotH);
+  out += format(
+      "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"white\" "
+      "stroke=\"#333\"/>\n",
+      kLeft, top, plotW, plotH);
   for (double v = 0; v <= ytop + step / 2; v += step) {
     const double y = Y(v);
-    out += format("<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", kLeft,
-                  y, kLeft + plotW, y);
+    out += format("<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", kLeft, y,
+                  kLeft + plotW, y);
     out += format("<text x=\"%g\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%g</text>\n",
                   kLeft - 6, y + 4, v);
   }
@@ -88,10 +96,14 @@ std::string panel(const Series& s, int nranks, double y0) {
     out += format("<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n",
                   x, bottom + 16, sizeLabel(s.points[i].bytes).c_str());
   }
-  out += format("<text x=\"%g\" y=\"%g\" font-size=\"12\" text-anchor=\"middle\">size (bytes, "
-                "log scale)</text>\n", kLeft + plotW / 2, bottom + 36);
-  out += format("<text transform=\"translate(%g %g) rotate(-90)\" font-size=\"12\" "
-                "text-anchor=\"middle\">busbw (GB/s)</text>\n", kLeft - 48, top + plotH / 2);
+  out += format(
+      "<text x=\"%g\" y=\"%g\" font-size=\"12\" text-anchor=\"middle\">size (bytes, "
+      "log scale)</text>\n",
+      kLeft + plotW / 2, bottom + 36);
+  out += format(
+      "<text transform=\"translate(%g %g) rotate(-90)\" font-size=\"12\" "
+      "text-anchor=\"middle\">busbw (GB/s)</text>\n",
+      kLeft - 48, top + plotH / 2);
   // The envelope beneath, then one line per candidate that ran at any size.
   std::string env;
   for (const SweepPoint& p : s.points) {
@@ -100,9 +112,11 @@ std::string panel(const Series& s, int nranks, double y0) {
     env += format("%s%.1f %.1f ", env.empty() ? "M" : "L", X(p.bytes), Y(bw));
   }
   if (!env.empty())
-    out += format("<path class=\"envelope\" d=\"%s\" fill=\"none\" stroke=\"#ffd54f\" "
-                  "stroke-width=\"9\" stroke-linejoin=\"round\" stroke-linecap=\"round\" "
-                  "opacity=\"0.8\"/>\n", env.c_str());
+    out += format(
+        "<path class=\"envelope\" d=\"%s\" fill=\"none\" stroke=\"#ffd54f\" "
+        "stroke-width=\"9\" stroke-linejoin=\"round\" stroke-linecap=\"round\" "
+        "opacity=\"0.8\"/>\n",
+        env.c_str());
   int legend = 0;
   for (size_t k = 0; k < s.algos.size(); ++k) {
     std::string d;
@@ -118,18 +132,23 @@ std::string panel(const Series& s, int nranks, double y0) {
     }
     if (d.empty()) continue;
     const char* color = kColors[k % (sizeof kColors / sizeof *kColors)];
-    out += format("<path class=\"candidate\" data-algo=\"%s\" d=\"%s\" fill=\"none\" "
-                  "stroke=\"%s\" stroke-width=\"1.8\"/>\n",
-                  escape(s.algos[k]).c_str(), d.c_str(), color);
+    out += format(
+        "<path class=\"candidate\" data-algo=\"%s\" d=\"%s\" fill=\"none\" "
+        "stroke=\"%s\" stroke-width=\"1.8\"/>\n",
+        escape(s.algos[k]).c_str(), d.c_str(), color);
     const double ly = top + 14 + 20 * legend++;
-    out += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
-                  "stroke-width=\"2\"/>\n", kLeft + plotW + 14, ly, kLeft + plotW + 40, ly, color);
+    out += format(
+        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
+        "stroke-width=\"2\"/>\n",
+        kLeft + plotW + 14, ly, kLeft + plotW + 40, ly, color);
     out += format("<text x=\"%g\" y=\"%g\" font-size=\"12\">%s</text>\n", kLeft + plotW + 46,
                   ly + 4, escape(s.algos[k]).c_str());
   }
   const double ly = top + 14 + 20 * legend;
-  out += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ffd54f\" "
-                "stroke-width=\"9\" opacity=\"0.8\"/>\n", kLeft + plotW + 14, ly, kLeft + plotW + 40, ly);
+  out += format(
+      "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ffd54f\" "
+      "stroke-width=\"9\" opacity=\"0.8\"/>\n",
+      kLeft + plotW + 14, ly, kLeft + plotW + 40, ly);
   out += format("<text x=\"%g\" y=\"%g\" font-size=\"12\">chosen</text>\n", kLeft + plotW + 46,
                 ly + 4);
   return out + "</g>\n";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "algorithms/algorithm.h"
@@ -19,8 +20,8 @@ bool reduces(CollType c) {
 
 // AllGather, ReduceScatter, AllToAll, Gather and Scatter count per rank (or per peer).
 bool perRank(CollType c) {
-  return c == CollType::kAllGather || c == CollType::kReduceScatter ||
-         c == CollType::kAllToAll || c == CollType::kGather || c == CollType::kScatter;
+  return c == CollType::kAllGather || c == CollType::kReduceScatter || c == CollType::kAllToAll ||
+         c == CollType::kGather || c == CollType::kScatter;
 }
 
 double median(std::vector<double> v) {
@@ -73,7 +74,7 @@ strataResult_t issue(const CollArgs& a, const void* send, void* recv, strataComm
 // Communicator k pins the k-th algorithm (registry order) of every collective swept.
 class PinnedComms {
  public:
-  PinnedComms(const RankEnv& env, const std::vector<Series>& series) : env_(env) {
+  PinnedComms(const RankEnv& env, const std::vector<Series>& series) {
     size_t most = 0;
     for (const Series& s : series) most = std::max(most, s.algos.size());
     for (size_t k = 0; k < most; ++k) {
@@ -103,7 +104,6 @@ class PinnedComms {
   strataComm_t operator[](int k) const { return comms_[static_cast<size_t>(k)]; }
 
  private:
-  const RankEnv& env_;
   std::vector<strataComm_t> comms_;
 };
 
@@ -113,16 +113,29 @@ size_t bufferBytes(const CollArgs& a, int n) {
   return perRank(a.coll) ? one * static_cast<size_t>(n) : one;
 }
 
-// The best candidate, and the choice: the best unless it beats the model's by less than the
-// margin (a measured difference that small is within the noise; the model's choice then stays).
-void finishPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<int>& cands) {
-  for (int k : cands)
-    if (p.best < 0 || p.us[static_cast<size_t>(k)] < p.us[static_cast<size_t>(p.best)]) p.best = k;
+// The best candidate (by median), and the choice. The best replaces the model's choice only when
+// its median is faster by more than the margin and it was faster in at least two thirds of the
+// rounds, compared round by round (a loaded host slows whole rounds; a paired comparison is
+// immune to that, a difference of medians is not). `times` holds rounds x cands.size() times,
+// round-major; on the sim one exact round.
+void finishPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<int>& cands,
+                 const std::vector<double>& times) {
+  size_t bestAt = 0;
+  for (size_t i = 0; i < cands.size(); ++i)
+    if (p.best < 0 || p.us[static_cast<size_t>(cands[i])] < p.us[static_cast<size_t>(p.best)]) {
+      p.best = cands[i];
+      bestAt = i;
+    }
   p.chosen = p.best;
-  if (p.model >= 0 && p.us[static_cast<size_t>(p.model)] >= 0 &&
-      p.us[static_cast<size_t>(p.best)] >
-          p.us[static_cast<size_t>(p.model)] * (1.0 - opts.marginPct / 100.0))
-    p.chosen = p.model;
+  const auto modelAt = std::find(cands.begin(), cands.end(), p.model);
+  if (p.model < 0 || modelAt == cands.end() || p.best == p.model) return;
+  const size_t m = static_cast<size_t>(modelAt - cands.begin());
+  const size_t e = cands.size(), rounds = times.size() / e;
+  size_t wins = 0;
+  for (size_t r = 0; r < rounds; ++r) wins += times[r * e + bestAt] < times[r * e + m];
+  const bool clearly = p.us[static_cast<size_t>(p.best)] <
+                       p.us[static_cast<size_t>(p.model)] * (1.0 - opts.marginPct / 100.0);
+  if (!clearly || 3 * wins < 2 * rounds) p.chosen = p.model;
 }
 
 std::string describePoint(const std::string& label, const Series& s, const SweepPoint& p,
@@ -137,8 +150,8 @@ std::string describePoint(const std::string& label, const Series& s, const Sweep
 // On the sim, time is the link model's and exact: each candidate is evaluated once, pinned, by
 // strataSimTimingOnly (every rank's plan from a common start, as the sim transport would run the
 // call) on rank 0, and the times are shared with the other ranks.
-void timeOnSim(const RankEnv& env, const Series& s, const CollArgs& a,
-               const std::vector<int>& cands, SweepPoint& p) {
+std::vector<double> timeOnSim(const RankEnv& env, const Series& s, const CollArgs& a,
+                              const std::vector<int>& cands, SweepPoint& p) {
   std::vector<double> times(cands.size(), 0.0);
   if (env.rank() == 0) {
     for (size_t i = 0; i < cands.size(); ++i) {
@@ -152,13 +165,14 @@ void timeOnSim(const RankEnv& env, const Series& s, const CollArgs& a,
           strataSimTimingOnly(&cfg, collKey(s.coll), a.count, a.dtype, a.op, a.root, 0, &r);
       if (rc != strataSuccess)
         throw std::runtime_error("strataSimTimingOnly (" + pin + ", count " +
-                                 std::to_string(a.count) + ") failed: " +
-                                 strataGetLastError(nullptr));
+                                 std::to_string(a.count) +
+                                 ") failed: " + strataGetLastError(nullptr));
       times[i] = r.simTimeUs;
     }
   }
   env.maxOverRanks(times);
   for (size_t i = 0; i < cands.size(); ++i) p.us[static_cast<size_t>(cands[i])] = times[i];
+  return times;
 }
 
 }  // namespace
@@ -182,7 +196,9 @@ std::vector<Series> planSeries(const TuneOptions& opts) {
   return out;
 }
 
-double sizeWeight(size_t bytes) { return 1.0 + static_cast<double>(bytes) / (256.0 * 1024); }
+double sizeWeight(size_t bytes, bool sim) {
+  return sim ? 1.0 : 1.0 + static_cast<double>(bytes) / (256.0 * 1024);
+}
 
 double busBandwidth(CollType coll, size_t bytes, double us, int n) {
   if (!(us > 0)) return 0;
@@ -197,22 +213,26 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
               Progress* progress) {
   const int n = env.nranks();
   const SelectionContext& ctx = env.context();
+  // On the sim the candidates are timed without communicators or payload (timeOnSim).
   size_t cap = 64;
   for (const Series& s : series)
     for (size_t b : opts.sizes) cap = std::max(cap, bufferBytes(callOf(s, b, n), n));
-  std::vector<char> send(cap), recv(cap);
-  PinnedComms pinned(env, series);
-  const int rounds = env.sim() ? 1 : opts.rounds;
+  std::vector<char> send(env.sim() ? 0 : cap), recv(env.sim() ? 0 : cap);
+  std::optional<PinnedComms> pinnedComms;
+  if (!env.sim()) pinnedComms.emplace(env, series);
+  auto pinned = [&](int k) { return (*pinnedComms)[k]; };
+  const int rounds = opts.rounds;
 
   for (Series& s : series) {
     size_t lastBytes = 0;
     for (size_t target : opts.sizes) {
       const CollArgs a = callOf(s, target, n);
       const size_t bytes = a.messageBytes(n);
-      const std::string label = format("%s %s %zu B", collKey(s.coll),
-                                       s.anyWidth ? "any" : dtypeName(s.type), bytes);
+      const std::string label =
+          format("%s %s %zu B", collKey(s.coll), s.anyWidth ? "any" : dtypeName(s.type), bytes);
       if (bytes == lastBytes) {  // a size below one element per rank: already measured
-        if (progress) progress->advance(sizeWeight(target), label + " (same call as before)");
+        if (progress)
+          progress->advance(sizeWeight(target, env.sim()), label + " (same call as before)");
         continue;
       }
       lastBytes = bytes;
@@ -231,14 +251,14 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
         continue;
       }
       if (env.sim()) {
-        timeOnSim(env, s, a, cands, p);
-        finishPoint(opts, p, cands);
-        if (progress) progress->advance(sizeWeight(target), describePoint(label, s, p, cands));
+        finishPoint(opts, p, cands, timeOnSim(env, s, a, cands, p));
+        if (progress)
+          progress->advance(sizeWeight(target, env.sim()), describePoint(label, s, p, cands));
         s.points.push_back(p);
         continue;
       }
       auto once = [&](int k) {
-        env.check(issue(a, send.data(), recv.data(), pinned[k], env.stream()),
+        env.check(issue(a, send.data(), recv.data(), pinned(k), env.stream()),
                   format("%s of %zu bytes with %s", collName(s.coll), bytes,
                          s.algos[static_cast<size_t>(k)].c_str()));
       };
@@ -248,17 +268,16 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
         once(k);
         env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
         env.barrier();
-        const double t0 = env.nowUs(pinned[k]);
+        const double t0 = env.nowUs();
         once(k);
         env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
-        calib.push_back(env.sim() ? env.simLastUs(pinned[k]) : env.nowUs(pinned[k]) - t0);
+        calib.push_back(env.nowUs() - t0);
       }
       env.maxOverRanks(calib);
       std::vector<int> iters;
       for (double t : calib)
-        iters.push_back(env.sim() ? 1
-                                  : static_cast<int>(std::clamp(
-                                        std::ceil(opts.targetMs * 1e3 / std::max(t, 0.01)), 1.0,
+        iters.push_back(
+            static_cast<int>(std::clamp(std::ceil(opts.targetMs * 1e3 / std::max(t, 0.01)), 1.0,
                                         static_cast<double>(opts.maxIters))));
       // Rounds: every candidate once per round, the order rotated from round to round.
       const size_t e = cands.size();
@@ -268,11 +287,10 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
           const size_t i = (j + static_cast<size_t>(r)) % e;
           const int k = cands[i];
           env.barrier();
-          const double t0 = env.nowUs(pinned[k]);
+          const double t0 = env.nowUs();
           for (int it = 0; it < iters[i]; ++it) once(k);
           env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
-          times[static_cast<size_t>(r) * e + i] =
-              env.sim() ? env.simLastUs(pinned[k]) : (env.nowUs(pinned[k]) - t0) / iters[i];
+          times[static_cast<size_t>(r) * e + i] = (env.nowUs() - t0) / iters[i];
         }
       }
       env.maxOverRanks(times);
@@ -281,8 +299,9 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
         for (int r = 0; r < rounds; ++r) v.push_back(times[static_cast<size_t>(r) * e + i]);
         p.us[static_cast<size_t>(cands[i])] = median(v);
       }
-      finishPoint(opts, p, cands);
-      if (progress) progress->advance(sizeWeight(target), describePoint(label, s, p, cands));
+      finishPoint(opts, p, cands, times);
+      if (progress)
+        progress->advance(sizeWeight(target, env.sim()), describePoint(label, s, p, cands));
       s.points.push_back(p);
     }
   }

@@ -1,7 +1,9 @@
 // The sweep: for each collective, element width and size, every algorithm eligible for the call
 // is timed on a communicator that pins it (a split of the tuned one whose tune string names it),
 // the candidates interleaved within each round, over several rounds. A time is the slowest
-// rank's (the max over ranks), the result per candidate the median over rounds.
+// rank's (the max over ranks), the result per candidate the median over rounds. On the sim the
+// link model's time is exact and deterministic: each candidate is evaluated once, pinned, by
+// strataSimTimingOnly (every rank's plan from a common start), with no payload.
 #pragma once
 
 #include <string>
@@ -16,28 +18,29 @@ namespace strata::tune {
 
 // One size of a series: the median time of each candidate (< 0: not eligible at this size).
 struct SweepPoint {
-  size_t bytes = 0;          // the call's size as nccl-tests and tune files count it
-  std::vector<double> us;    // indexed as Series::algos
-  int best = -1;             // the fastest measured
-  int model = -1;            // what the cost model picks (-1: none of the candidates)
-  int chosen = -1;           // what the tune file records: best, unless it beats model by less
-                             // than the margin
+  size_t bytes = 0;        // the call's size as nccl-tests and tune files count it
+  std::vector<double> us;  // indexed as Series::algos
+  int best = -1;           // the fastest measured
+  int model = -1;          // what the cost model picks (-1: none of the candidates)
+  int chosen = -1;         // what the tune file records: best, unless it beats model by less
+                           // than the margin
 };
 
 // One collective in one element type.
 struct Series {
   CollType coll = CollType::kAllReduce;
   strataDataType_t type = strataFloat32;
-  bool anyWidth = false;            // a copy: the choice holds for every element width
-  std::vector<std::string> algos;   // the collective's algorithms in registry order
-  std::vector<SweepPoint> points;   // ascending size
+  bool anyWidth = false;           // a copy: the choice holds for every element width
+  std::vector<std::string> algos;  // the collective's algorithms in registry order
+  std::vector<SweepPoint> points;  // ascending size
 };
 
 // The series strata-tune measures for these options: reductions once per type, copies once.
 std::vector<Series> planSeries(const TuneOptions& opts);
 
-// The weight of one size in progress units (larger sizes take longer).
-double sizeWeight(size_t bytes);
+// The weight of one size in progress units: larger sizes take longer on a real transport; on the
+// sim (timing only) every size costs about the same.
+double sizeWeight(size_t bytes, bool sim);
 
 // Collective over the ranks of env. Fills every series' points; every rank returns the same.
 void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& series,

@@ -19,7 +19,7 @@ std::string tuneFileText(const SelectionContext& ctx, const std::vector<LevelPro
   j["description"] = description;
   j["levels"] = Json::array();
   for (const LevelProbe& l : levels) {
-    if (!l.fit.ok) continue;
+    if (!l.fit.ok || l.fit.r2 < kMinR2) continue;
     j["levels"].push_back({{"level", l.level},
                            {"alphaUs", l.fit.alphaUs},
                            {"gbps", l.fit.gbps},
