@@ -5,12 +5,17 @@
 // of one tree are inner ranks of the other and every rank's links carry about one half of the
 // data each way. Depth log2 n instead of the chain's n-1, with the chain's pipelining.
 //
-// Everything is one phase: each send names the receive (or reductions) of the same chunk in
-// `after`, so the two trees never wait for each other (a rank can be its peer's parent in one
-// tree and its child in the other; in phases per chunk the two would deadlock). Transports that
-// time a phase as one step (the sim) cannot time that store-and-forward, so, like the other
-// forwarding algorithms, it runs where forwarding runs as it behaves (shared memory, networks);
-// the cost model prices each send on as a step of its own.
+// Two schedules of the same trees and chunks:
+// - where forwarding runs (shared memory, networks), everything is one phase: each send names the
+//   receive (or reductions) of the same chunk in `after`, so each chunk moves on as soon as it has
+//   landed; the cost model prices each send on as a step of its own.
+// - elsewhere (the sim, which times a phase as one step), global steps: in step s a rank at depth
+//   d of a tree receives chunk s-d of that tree's half from its parent and sends chunk s-d-1 on to
+//   its children (Reduce: the mirror, counted from the deepest level). A receive of step s needs
+//   only its sender's step s to have begun, which needs only that sender's earlier steps, so the
+//   two trees never wait on each other in a cycle, though a rank can be its peer's parent in one
+//   tree and its child in the other (phases per chunk, numbered from each rank's own depth, would
+//   deadlock there). The root streams every chunk to (or from) the two tops in one phase.
 #include <algorithm>
 
 #include "algorithms/algorithm.h"
@@ -43,6 +48,18 @@ struct DoubleTree {
     const int q = 2 * posOf(t) + 1 + c;
     return q < m() ? rankOf(relOf(t, q)) : -1;
   }
+  bool inner(int t) const { return child(t, 0) >= 0; }
+  // Depth of heap position p (the tops are at 0), this rank's in tree t, and the deepest.
+  static int depthOf(int p) {
+    int d = 0;
+    while (p > 0) {
+      p = (p - 1) / 2;
+      ++d;
+    }
+    return d;
+  }
+  int depth(int t) const { return depthOf(posOf(t)); }
+  int maxDepth() const { return depthOf(m() - 1); }
 };
 
 // Half t of the message, cut into chunks of about `chunk` bytes: [offset, offset + len).
@@ -74,15 +91,17 @@ Halves halvesOf(const CollArgs& a, const CommShape& s) {
 class DoubleTreeAlgorithm : public Algorithm {
  public:
   const char* name() const override { return "dbtree"; }
-  bool supports(const CollArgs&, const CommShape& s) const override { return s.forwarding; }
+  bool supports(const CollArgs&, const CommShape&) const override { return true; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const DoubleTree tr{s.nranks, a.root, mod(s.rank - a.root, s.nranks)};
     const Halves h = halvesOf(a, s);
     PlanBuilder pb = builderFor(p, a);
     if (s.nranks == 1) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * dtypeSize(a.dtype));
-    } else {
+    } else if (s.forwarding) {
       planTrees(pb, a, tr, h, std::max(h.chunks(0), h.chunks(1)), p);
+    } else {
+      planSteps(pb, a, tr, h, std::max(h.chunks(0), h.chunks(1)), p);
     }
     pb.finish();
     return Status::ok();
@@ -92,7 +111,16 @@ class DoubleTreeAlgorithm : public Algorithm {
   // k: chunks of the longer half.
   virtual void planTrees(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
                          size_t k, Plan& p) const = 0;
+  // The same data flow in global steps, without forwarding (see the top of the file).
+  virtual void planSteps(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
+                         size_t k, Plan& p) const = 0;
 };
+
+// Chunk j of a tree, if it exists (0 <= j < k) and holds bytes: the stepped schedules skip the
+// empty chunks of a short half on both ends of every link alike.
+bool hasChunk(const Halves& h, int t, long long j, size_t k) {
+  return j >= 0 && static_cast<size_t>(j) < k && h.len(t, static_cast<size_t>(j)) > 0;
+}
 
 class DoubleTreeBroadcast final : public DoubleTreeAlgorithm {
  public:
@@ -120,6 +148,36 @@ class DoubleTreeBroadcast final : public DoubleTreeAlgorithm {
         for (int c = 0; c < 2; ++c)
           if (const int to = tr.child(t, c); to >= 0)
             pb.send(to, recvAt(h.at(t, j)), h.len(t, j), {got[t]});
+    }
+  }
+
+  void planSteps(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
+                 size_t k, Plan&) const override {
+    if (tr.v == 0) {
+      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * dtypeSize(a.dtype));
+      for (size_t j = 0; j < k; ++j)
+        for (int t = 0; t < 2; ++t)
+          if (hasChunk(h, t, static_cast<long long>(j), k))
+            pb.send(tr.rankOf(tr.relOf(t, 0)), sendAt(h.at(t, j)), h.len(t, j));
+      return;
+    }
+    // Step s: chunk s-d from the parent, chunk s-d-1 on to the children, in each tree.
+    const long long last = static_cast<long long>(k) + tr.maxDepth();
+    for (long long s = 0; s <= last; ++s) {
+      pb.nextPhase();
+      for (int t = 0; t < 2; ++t) {
+        const long long j = s - tr.depth(t);
+        if (hasChunk(h, t, j, k))
+          pb.recv(tr.parent(t), recvAt(h.at(t, static_cast<size_t>(j))),
+                  h.len(t, static_cast<size_t>(j)));
+      }
+      for (int t = 0; t < 2; ++t) {
+        const long long j = s - tr.depth(t) - 1;
+        if (!hasChunk(h, t, j, k)) continue;
+        for (int c = 0; c < 2; ++c)
+          if (const int to = tr.child(t, c); to >= 0)
+            pb.send(to, recvAt(h.at(t, static_cast<size_t>(j))), h.len(t, static_cast<size_t>(j)));
+      }
     }
   }
 };
@@ -158,6 +216,46 @@ class DoubleTreeReduce final : public DoubleTreeAlgorithm {
         }
         pb.send(tr.parent(t), held, h.len(t, j), {last});
       }
+  }
+
+  void planSteps(PlanBuilder& pb, const CollArgs& a, const DoubleTree& tr, const Halves& h,
+                 size_t k, Plan& p) const override {
+    if (tr.v == 0) {
+      for (size_t j = 0; j < k; ++j)
+        for (int t = 0; t < 2; ++t)
+          if (hasChunk(h, t, static_cast<long long>(j), k))
+            pb.recvReduce(tr.rankOf(tr.relOf(t, 0)), recvAt(h.at(t, j)), sendAt(h.at(t, j)),
+                          h.len(t, j));
+      return;
+    }
+    // Counted from the deepest level e = D - d steps up: step s sends chunk s-e to the parent and
+    // reduces chunk s-e+1 of the children (which send it in their step s).
+    p.scratchBytes = a.count * dtypeSize(a.dtype);
+    const int deepest = tr.maxDepth();
+    const long long last = static_cast<long long>(k) + deepest;
+    for (long long s = 0; s <= last; ++s) {
+      pb.nextPhase();
+      for (int t = 0; t < 2; ++t) {
+        const long long e = deepest - tr.depth(t);
+        const long long up = s - e;
+        if (hasChunk(h, t, up, k)) {
+          const size_t j = static_cast<size_t>(up);
+          pb.send(tr.parent(t), tr.inner(t) ? scratchAt(h.at(t, j)) : sendAt(h.at(t, j)),
+                  h.len(t, j));
+        }
+        const long long in = s - e + 1;
+        if (!tr.inner(t) || !hasChunk(h, t, in, k)) continue;
+        const size_t j = static_cast<size_t>(in);
+        BufRef held = sendAt(h.at(t, j));
+        OpId prev = PlanBuilder::kNoOp;
+        for (int c = 0; c < 2; ++c) {
+          const int from = tr.child(t, c);
+          if (from < 0) continue;
+          prev = pb.recvReduce(from, scratchAt(h.at(t, j)), held, h.len(t, j), false, {prev});
+          held = scratchAt(h.at(t, j));
+        }
+      }
+    }
   }
 };
 

@@ -56,9 +56,11 @@ constexpr size_t K = 1024, M = 1024 * 1024;
 const Golden kGolden[] = {
     // hccs-8 (full mesh, one level): oneshot's single step to 16 KiB, twoshot from 1 MiB (6.7 us
     // against oneshot 38 us and ring 49 us; 302 us against ring 2.26 ms at 64 MiB); the mesh
-    // AllGather and ReduceScatter use every link at once at every size; binomial Broadcast (3 steps)
-    // to 16 KiB, the pipelined chain from 1 MiB; bruck AllToAll (3 steps) to 16 KiB, pairwise
-    // from 1 MiB.
+    // AllGather and ReduceScatter use every link at once at every size; the double binary tree
+    // Broadcast at every size (depth 2 with half the message per tree: 3.44 us against binomial
+    // 3.88 us at 16 KiB, 20.0 us against chain 39.8 us at 1 MiB, 862 us against chain 1.22 ms at
+    // 64 MiB; at 8 B its 4-byte halves beat binomial's 8 bytes by picoseconds); bruck AllToAll
+    // (3 steps) to 16 KiB, pairwise from 1 MiB.
     {"hccs-8", CollType::kAllReduce, 8, "oneshot"},
     {"hccs-8", CollType::kAllReduce, 16 * K, "oneshot"},
     {"hccs-8", CollType::kAllReduce, 1 * M, "twoshot"},
@@ -71,10 +73,10 @@ const Golden kGolden[] = {
     {"hccs-8", CollType::kReduceScatter, 16 * K, "mesh"},
     {"hccs-8", CollType::kReduceScatter, 1 * M, "mesh"},
     {"hccs-8", CollType::kReduceScatter, 64 * M, "mesh"},
-    {"hccs-8", CollType::kBroadcast, 8, "binomial"},
-    {"hccs-8", CollType::kBroadcast, 16 * K, "binomial"},
-    {"hccs-8", CollType::kBroadcast, 1 * M, "chain"},
-    {"hccs-8", CollType::kBroadcast, 64 * M, "chain"},
+    {"hccs-8", CollType::kBroadcast, 8, "dbtree"},
+    {"hccs-8", CollType::kBroadcast, 16 * K, "dbtree"},
+    {"hccs-8", CollType::kBroadcast, 1 * M, "dbtree"},
+    {"hccs-8", CollType::kBroadcast, 64 * M, "dbtree"},
     {"hccs-8", CollType::kAllToAll, 8, "bruck"},
     {"hccs-8", CollType::kAllToAll, 16 * K, "bruck"},
     {"hccs-8", CollType::kAllToAll, 1 * M, "pairwise"},
@@ -84,7 +86,10 @@ const Golden kGolden[] = {
     // 2.69 ms at 64 MiB). Mesh AllGather and
     // ReduceScatter send the same level-1 bytes as hier in one phase instead of two, so they stay
     // cheapest at 64 MiB (1.34 ms against hier 1.88 ms). AllToAll: bruck to 16 KiB (6 us against
-    // hier 9 us), then hier (one level-1 message per group); Broadcast as on hccs-8.
+    // hier 9 us), then hier (one level-1 message per group). Broadcast: binomial to 16 KiB (6.53 us
+    // against dbtree 7.28 us), dbtree at 1 MiB (63.9 us against chain 90.7 us), the chain at
+    // 64 MiB (2.73 ms against dbtree 3.21 ms: the chain crosses the RoCE level once, the
+    // heap-ordered trees on many of their edges).
     {"hccs-2x8", CollType::kAllReduce, 8, "oneshot"},
     {"hccs-2x8", CollType::kAllReduce, 16 * K, "hier"},
     {"hccs-2x8", CollType::kAllReduce, 1 * M, "hier"},
@@ -99,14 +104,16 @@ const Golden kGolden[] = {
     {"hccs-2x8", CollType::kReduceScatter, 64 * M, "mesh"},
     {"hccs-2x8", CollType::kBroadcast, 8, "binomial"},
     {"hccs-2x8", CollType::kBroadcast, 16 * K, "binomial"},
-    {"hccs-2x8", CollType::kBroadcast, 1 * M, "chain"},
+    {"hccs-2x8", CollType::kBroadcast, 1 * M, "dbtree"},
     {"hccs-2x8", CollType::kBroadcast, 64 * M, "chain"},
     {"hccs-2x8", CollType::kAllToAll, 8, "bruck"},
     {"hccs-2x8", CollType::kAllToAll, 16 * K, "bruck"},
     {"hccs-2x8", CollType::kAllToAll, 1 * M, "hier"},
     {"hccs-2x8", CollType::kAllToAll, 64 * M, "hier"},
     // cm384: oneshot at 8 B, twoshot from 16 KiB (ring and hier pay 383 or 2x47 steps); mesh
-    // AllGather and ReduceScatter; binomial Broadcast to 1 MiB (27.7 us against chain 226 us);
+    // AllGather and ReduceScatter; binomial Broadcast to 16 KiB (3.98 us against dbtree 4.98 us:
+    // more of the trees' hops cross nodes), dbtree from 1 MiB (14.1 us against binomial 27.7 us; 334 us against chain 394 us at
+    // 64 MiB);
     // bruck AllToAll to 1 MiB (4.8 us against hier 30 us and pairwise 228 us at 8 B), hier at
     // 64 MiB. The 8 B AllGather, ReduceScatter and AllToAll carry one byte per rank (384 B).
     // The single-phase algorithms' small sizes (mesh AllGather 0.60 us for 383 messages per rank)
@@ -126,8 +133,8 @@ const Golden kGolden[] = {
     {"cm384", CollType::kReduceScatter, 64 * M, "mesh"},
     {"cm384", CollType::kBroadcast, 8, "binomial"},
     {"cm384", CollType::kBroadcast, 16 * K, "binomial"},
-    {"cm384", CollType::kBroadcast, 1 * M, "binomial"},
-    {"cm384", CollType::kBroadcast, 64 * M, "chain"},
+    {"cm384", CollType::kBroadcast, 1 * M, "dbtree"},
+    {"cm384", CollType::kBroadcast, 64 * M, "dbtree"},
     {"cm384", CollType::kAllToAll, 8, "bruck"},
     {"cm384", CollType::kAllToAll, 16 * K, "bruck"},
     {"cm384", CollType::kAllToAll, 1 * M, "bruck"},
