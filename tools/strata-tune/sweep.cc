@@ -14,6 +14,8 @@
 namespace strata::tune {
 namespace {
 
+constexpr double kSignTestP = 0.05;
+
 bool reduces(CollType c) {
   return c == CollType::kAllReduce || c == CollType::kReduceScatter || c == CollType::kReduce;
 }
@@ -113,13 +115,24 @@ size_t bufferBytes(const CollArgs& a, int n) {
   return perRank(a.coll) ? one * static_cast<size_t>(n) : one;
 }
 
+// The probability of at least `wins` wins in `rounds` fair coin tosses: the one-sided sign test.
+double signTestP(size_t wins, size_t rounds) {
+  double p = 0, c = 1;  // c = C(rounds, k)
+  for (size_t k = 0; k <= rounds; ++k) {
+    if (k >= wins) p += c;
+    c = c * static_cast<double>(rounds - k) / static_cast<double>(k + 1);
+  }
+  return p / std::pow(2.0, static_cast<double>(rounds));
+}
+
 // The best candidate (by median), and the choice. The best replaces the model's choice only when
-// its median is faster by more than the margin and it was faster in at least two thirds of the
-// rounds, compared round by round (a loaded host slows whole rounds; a paired comparison is
-// immune to that, a difference of medians is not). `times` holds rounds x cands.size() times,
-// round-major; on the sim one exact round.
+// its median is faster by more than the margin and, compared round by round with the model's
+// choice, it was faster often enough that chance is unlikely (sign test, one-sided, p <= 0.05:
+// all of 5 rounds, 6 of 7, 7 of 9). A loaded host slows whole rounds; the paired comparison is
+// immune to that, a difference of medians is not. `times` holds rounds x cands.size() times,
+// round-major; on the sim one exact round, where being faster is enough.
 void finishPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<int>& cands,
-                 const std::vector<double>& times) {
+                 const std::vector<double>& times, bool exact) {
   size_t bestAt = 0;
   for (size_t i = 0; i < cands.size(); ++i)
     if (p.best < 0 || p.us[static_cast<size_t>(cands[i])] < p.us[static_cast<size_t>(p.best)]) {
@@ -135,7 +148,8 @@ void finishPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<int>&
   for (size_t r = 0; r < rounds; ++r) wins += times[r * e + bestAt] < times[r * e + m];
   const bool clearly = p.us[static_cast<size_t>(p.best)] <
                        p.us[static_cast<size_t>(p.model)] * (1.0 - opts.marginPct / 100.0);
-  if (!clearly || 3 * wins < 2 * rounds) p.chosen = p.model;
+  const bool notChance = exact ? wins == rounds : signTestP(wins, rounds) <= kSignTestP;
+  if (!clearly || !notChance) p.chosen = p.model;
 }
 
 std::string describePoint(const std::string& label, const Series& s, const SweepPoint& p,
@@ -251,7 +265,7 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
         continue;
       }
       if (env.sim()) {
-        finishPoint(opts, p, cands, timeOnSim(env, s, a, cands, p));
+        finishPoint(opts, p, cands, timeOnSim(env, s, a, cands, p), true);
         if (progress)
           progress->advance(sizeWeight(target, env.sim()), describePoint(label, s, p, cands));
         s.points.push_back(p);
@@ -299,7 +313,7 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
         for (int r = 0; r < rounds; ++r) v.push_back(times[static_cast<size_t>(r) * e + i]);
         p.us[static_cast<size_t>(cands[i])] = median(v);
       }
-      finishPoint(opts, p, cands, times);
+      finishPoint(opts, p, cands, times, false);
       if (progress)
         progress->advance(sizeWeight(target, env.sim()), describePoint(label, s, p, cands));
       s.points.push_back(p);
