@@ -126,6 +126,36 @@ TEST(Selector, TuneStringComesFirstAndIsChecked) {
       << refused.status().message();
 }
 
+TEST(Selector, TuneStringRankScopeFollowsTheCommunicatorsRankCount) {
+  const TuneTable tune =
+      TuneTable::parse("allreduce:n=2-8:@ring#allreduce:n=9-inf:@rhd", "test").value();
+  const TuneTable small = TuneTable::parse("allreduce:n=2-4:@ring", "test").value();
+  const SelectionContext eight = simContext("hccs-8");
+  const SelectionContext sixteen = simContext("hccs-2x8");
+  auto a = selectAlgorithm(allReduce(64), eight, {&tune, nullptr});
+  ASSERT_TRUE(a.isOk()) << a.status().message();
+  EXPECT_STREQ(a.value().algo->name(), "ring");
+  EXPECT_EQ(a.value().source, SelectionSource::kTuneString);
+  auto b = selectAlgorithm(allReduce(64), sixteen, {&tune, nullptr});
+  ASSERT_TRUE(b.isOk()) << b.status().message();
+  EXPECT_STREQ(b.value().algo->name(), "rhd");
+  EXPECT_EQ(b.value().source, SelectionSource::kTuneString);
+  // Out of scope: the model decides (oneshot at 64 B on the mesh, not the pinned ring).
+  auto c = selectAlgorithm(allReduce(64), eight, {&small, nullptr});
+  ASSERT_TRUE(c.isOk()) << c.status().message();
+  EXPECT_STREQ(c.value().algo->name(), "oneshot");
+  EXPECT_EQ(c.value().source, SelectionSource::kModel);
+  // The same through a timing-only run of the whole communicator.
+  auto sim = evaluateTimingOnly(*eight.topology, allReduce(64), tune);
+  ASSERT_TRUE(sim.isOk()) << sim.status().message();
+  EXPECT_EQ(sim.value().algo, "ring");
+  EXPECT_STREQ(sim.value().algoSource, "tune string");
+  auto simOut = evaluateTimingOnly(*eight.topology, allReduce(64), small);
+  ASSERT_TRUE(simOut.isOk()) << simOut.status().message();
+  EXPECT_EQ(simOut.value().algo, "oneshot");
+  EXPECT_STREQ(simOut.value().algoSource, "model");
+}
+
 TEST(Selector, TuneLogNamesCandidatesWinnerAndSourceOncePerShape) {
   const std::string path = ::testing::TempDir() + "strata-tune-log.txt";
   std::remove(path.c_str());
