@@ -20,7 +20,12 @@ import re
 import subprocess
 import sys
 
-import strata
+# The default must be the library's own choice: no tune string or tune file from the caller's
+# environment (pinned runs pass theirs through the config).
+os.environ.pop("STRATA_ALGO", None)
+os.environ.pop("STRATA_TUNE_FILE", None)
+
+import strata  # noqa: E402
 
 PRESETS = ["hccs-8", "hccs-2x8", "cm384"]
 COLLS = ["allreduce", "allgather", "reducescatter", "broadcast", "alltoall"]
