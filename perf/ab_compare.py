@@ -16,8 +16,11 @@ import subprocess
 import sys
 
 
-def run(bindir, np, tool_args, env_pairs):
-    cmd = [bindir + '/strata-run', '-np', str(np), bindir + '/' + tool_args[0]] + tool_args[1:]
+def run(bindir, np, tool_args, env_pairs, bind_to=None):
+    cmd = [bindir + '/strata-run', '-np', str(np)]
+    if bind_to:
+        cmd += ['--bind-to', bind_to]
+    cmd += [bindir + '/' + tool_args[0]] + tool_args[1:]
     env = dict(os.environ)
     for pair in env_pairs:
         key, _, value = pair.partition('=')
@@ -41,6 +44,10 @@ def main():
     ap.add_argument('--b', required=True, help='bin directory of build B')
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--np', type=int, default=2)
+    ap.add_argument('--bind-to', choices=['core', 'none'],
+                    help="strata-run's --bind-to for both builds (core: one core per rank; on a "
+                         'loaded host unbound ranks that share a core make small calls cost a '
+                         'scheduler tick)')
     ap.add_argument('--a-env', action='append', default=[], metavar='KEY=VALUE',
                     help='environment for the runs of A (repeatable)')
     ap.add_argument('--b-env', action='append', default=[], metavar='KEY=VALUE',
@@ -55,7 +62,8 @@ def main():
         order = ['a', 'b'] if r % 2 == 0 else ['b', 'a']
         for which in order:
             env_pairs = args.a_env if which == 'a' else args.b_env
-            for size, t in run(getattr(args, which), args.np, tool, env_pairs).items():
+            for size, t in run(getattr(args, which), args.np, tool, env_pairs,
+                               args.bind_to).items():
                 samples[which].setdefault(size, []).append(t)
     print('%12s %12s %12s %8s' % ('size (B)', 'A time (us)', 'B time (us)', 'B/A'))
     for size in sorted(samples['a']):

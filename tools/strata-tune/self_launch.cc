@@ -34,7 +34,11 @@ int launchSelf(int np, int argc, char** argv) {
   std::string runner = dir + "/strata-run";
   if (access(runner.c_str(), X_OK) != 0) runner = "strata-run";  // execvp searches PATH
 
-  std::vector<std::string> args{runner, "-np", std::to_string(np), "--no-prefix", "--", self};
+  // One core per rank (round robin when there are more ranks than cores): unpinned, two ranks
+  // that share a core take turns through their waits' sleeps, and a small call then costs a
+  // scheduler tick instead of a microsecond, whichever algorithm runs.
+  std::vector<std::string> args{
+      runner, "-np", std::to_string(np), "--bind-to", "core", "--no-prefix", "--", self};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-np" || a == "--np" || a == "-n") {

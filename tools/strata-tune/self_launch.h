@@ -1,5 +1,6 @@
 // -np N: strata-tune starts N processes of itself on this host through strata-run (found beside
-// this executable, else on PATH), with the same arguments less -np, and exits with its status.
+// this executable, else on PATH), each bound to a core (--bind-to core), with the same arguments
+// less -np, and exits with its status.
 #pragma once
 
 namespace strata::tune {
