@@ -43,6 +43,10 @@ class Algorithm {
   // Reads and writes other ranks' buffers directly (BufRef::rank): its supports() holds only for
   // windowed calls on a communicator with windows; the cost model then prices it like any other.
   virtual bool direct() const { return false; }
+  // Plans from the send counts of every rank of this rank's level-0 group
+  // (CollArgs::groupSendCounts), which the runtime exchanges before planning; a count-array
+  // collective with such a candidate picks it wherever it is eligible (scheduler/selector.h).
+  virtual bool needsGroupCounts() const { return false; }
   // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision
   // call) and its scratch size.
   virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;

@@ -32,6 +32,7 @@ const Algorithm& hierAllReduce();
 const Algorithm& hierAllGather();
 const Algorithm& hierReduceScatter();
 const Algorithm& hierAllToAll();
+const Algorithm& hierAllToAllv();
 const Algorithm& twoShotAllReduce();
 const Algorithm& meshReduceScatter();
 const Algorithm& binomialBroadcast();
@@ -96,6 +97,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &hierAllGather(),
       &hierReduceScatter(),
       &hierAllToAll(),
+      &hierAllToAllv(),
   };
   // clang-format on
   return all;

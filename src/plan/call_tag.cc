@@ -17,6 +17,7 @@ const char* kindName(uint8_t kind) {
   if (kind == static_cast<uint8_t>(CallKind::kMoeDispatch)) return "MoeDispatch";
   if (kind == static_cast<uint8_t>(CallKind::kMoeCombine)) return "MoeCombine";
   if (kind == static_cast<uint8_t>(CallKind::kCallCheck)) return "call signature (STRATA_CHECK)";
+  if (kind == static_cast<uint8_t>(CallKind::kGroupCounts)) return "AllToAllv group count exchange";
   if (kind < kNumCollTypes) return collName(static_cast<CollType>(kind));
   return nullptr;
 }

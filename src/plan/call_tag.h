@@ -22,6 +22,7 @@ enum class CallKind : uint8_t {
   kMoeDispatch = kNumCollTypes,
   kMoeCombine,
   kCallCheck,  // the signature exchange before a call under STRATA_CHECK=1 (runtime/call_check.h)
+  kGroupCounts,  // an AllToAllv's level-0 count exchange before it is planned (runtime/group_counts.h)
 };
 
 // The kind a collective call's messages carry.

@@ -80,6 +80,10 @@ struct CollArgs {
   bool inPlace = false;
   // AllToAllv (send*/recv*) and AllGatherv (recv*), copied from the caller's arrays.
   std::vector<size_t> sendcounts, sdispls, recvcounts, rdispls;
+  // AllToAllv under an algorithm that needs them (Algorithm::needsGroupCounts): the sendcounts
+  // of every rank of this rank's level-0 group, in ascending rank order, nranks each. Filled by
+  // the planner from the runtime's exchange; empty when pricing.
+  std::vector<size_t> groupSendCounts;
   QuantArgs quant;  // kAllGatherQuantized
   FusedArgs fused;  // kAllReduceFused
   // Set by the runtime when every buffer of the call lies in a registered window (Broadcast: the

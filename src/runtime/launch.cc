@@ -7,6 +7,7 @@
 #include "base/logging.h"
 #include "plan/call_tag.h"
 #include "runtime/call_check.h"
+#include "runtime/group_counts.h"
 #include "runtime/window_binding.h"
 
 namespace strata {
@@ -230,10 +231,22 @@ Status execute(std::vector<CommWork>& works) {
   if (accepted.empty()) return disagreement;
   std::vector<PlanRun*> runs;
   std::vector<int64_t> starts;
+  // Before the runs start: starting one opens its first phase at the transport's clock.
+  for (CommWork* w : accepted) starts.push_back(w->comm->beginVirtual(w->start.stream, w->start.stampPs));
+  std::vector<GroupCountExchange> exchanges(accepted.size());
+  std::vector<GroupCountExchange*> readied;
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    if (exchanges[i].prepare(*accepted[i]->comm, accepted[i]->calls)) readied.push_back(&exchanges[i]);
+  }
+  if (!readied.empty()) {
+    Status s = runGroupCountExchanges(readied.data(), readied.size());
+    if (!s.isOk()) {
+      for (CommWork* w : accepted) w->comm->fail(s);
+      return s;
+    }
+  }
   for (CommWork* w : accepted) {
     RankScope scope(w->comm->rank());
-    // Before the run starts: starting it opens its first phase at the transport's clock.
-    starts.push_back(w->comm->beginVirtual(w->start.stream, w->start.stampPs));
     Status s = prepare(*w->comm, w->calls.data(), w->calls.size());
     if (!s.isOk()) {
       w->comm->recordError(s);
@@ -270,10 +283,26 @@ Status executeOnOne(Comm& comm, const CollArgs* calls, size_t count, VirtualStar
   // Before the run starts: starting it opens its first phase at the transport's clock.
   const int64_t startPs = comm.beginVirtual(start.stream, start.stampPs);
   PlanRun* run = &comm.run();
-  if (run->preparedFor(calls, count))
+  std::vector<CollArgs> counted;  // the calls with their group's counts, when one needs them
+  if (run->preparedFor(calls, count)) {
     rebind(*run, calls, count);
-  else
+  } else {
+    if (std::any_of(calls, calls + count,
+                    [](const CollArgs& a) { return a.coll == CollType::kAllToAllv; })) {
+      counted.assign(calls, calls + count);
+      GroupCountExchange ex;
+      if (ex.prepare(comm, counted)) {
+        GroupCountExchange* readied = &ex;
+        Status s = runGroupCountExchanges(&readied, 1);
+        if (!s.isOk()) {
+          comm.fail(s);
+          return s;
+        }
+        calls = counted.data();
+      }
+    }
     STRATA_CHECK(prepare(comm, calls, count));
+  }
   tagItems(comm, *run, calls, count);
   Status s = runToCompletion(&run, 1);
   comm.addCounters(countersOf(comm, *run, calls, count), algoOf(*run), algoSourceOf(*run),

@@ -41,6 +41,12 @@ Result<PlanPtr> Planner::planFor(const CollArgs& args) {
   return plan;
 }
 
+bool Planner::needsGroupCounts(const CollArgs& args) const {
+  if (args.coll != CollType::kAllToAllv) return false;
+  Result<Selection> sel = selectAlgorithm(args, ctx_, tuneSources());
+  return sel.isOk() && sel.value().algo->needsGroupCounts();
+}
+
 Result<PlanPtr> Planner::build(const CollArgs& args) const {
   const bool reduction = isReduction(args.coll);
   // Low-precision reductions travel at their own width and round once per op, unless the

@@ -42,6 +42,10 @@ class Planner {
 
   const CommShape& shape() const { return ctx_.shape; }
   const SelectionContext& context() const { return ctx_; }
+  // Whether the algorithm this call would run plans from its level-0 group's send counts
+  // (Algorithm::needsGroupCounts), which the caller then exchanges into args.groupSendCounts
+  // before planFor; without them such an algorithm plans from a stand-in.
+  bool needsGroupCounts(const CollArgs& args) const;
   // Leaves the TUNE log to another planner of the same call (timing-only evaluation logs rank 0).
   void setQuiet(bool quiet) { quiet_ = quiet; }
   TuneSources tuneSources() const { return {&tune_, tuneFile_.get()}; }

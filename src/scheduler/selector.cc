@@ -1,5 +1,6 @@
 #include "scheduler/selector.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -151,6 +152,20 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
   if (rule) {
     sel.algo = findAlgorithm(args.coll, rule->algo);
     sel.chunkBytes = rule->chunkBytes;
+    if (priceAll) sel.candidates = priceCandidates(args, ctx);
+    return sel;
+  }
+  // A count-array collective's price comes from this rank's counts, which differ between ranks,
+  // so it could split the choice: an algorithm that plans from its group's exchanged counts is
+  // taken wherever it is eligible (the topology decides that, the same on every rank) and no
+  // direct one is; its price is only for the log.
+  const std::vector<const Algorithm*> all = eligible(args, ctx.shape);
+  const bool anyDirect =
+      std::any_of(all.begin(), all.end(), [](const Algorithm* a) { return a->direct(); });
+  for (const Algorithm* a : all) {
+    if (anyDirect || !a->needsGroupCounts()) continue;
+    sel.algo = a;
+    sel.source = SelectionSource::kModel;
     if (priceAll) sel.candidates = priceCandidates(args, ctx);
     return sel;
   }

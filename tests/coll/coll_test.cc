@@ -336,9 +336,14 @@ bool twoLevelOnly(const Algorithm& a) {
   return !a.supports(args, flat) && a.supports(args, two);
 }
 
+bool variableCounts(CollType c) {
+  return c == CollType::kAllGatherv || c == CollType::kAllToAllv;
+}
+
 // The two-level algorithms on nranks ranks: shared memory with level-0 groups of 2x2 (ranks
-// interleaved across the groups), 2x3 and 3x2, and the sim's hccs-2x8.
-std::vector<Case> twoLevelCases(int nranks) {
+// interleaved across the groups), 2x3 and 3x2, and the sim's hccs-2x8; variable-count
+// collectives or the others.
+std::vector<Case> twoLevelCases(int nranks, bool variable = false) {
   std::vector<std::string> topos;
   bool sim = false;
   if (nranks == 4) topos = {twoLevelFile("2x2", {{0, 2}, {1, 3}})};
@@ -350,13 +355,9 @@ std::vector<Case> twoLevelCases(int nranks) {
   }
   std::vector<Case> out;
   for (const Algorithm* a : algorithmRegistry())
-    if (twoLevelOnly(*a))
+    if (twoLevelOnly(*a) && variableCounts(a->coll()) == variable)
       for (const std::string& t : topos) out.push_back({collKey(a->coll()), a->name(), sim, t});
   return out;
-}
-
-bool variableCounts(CollType c) {
-  return c == CollType::kAllGatherv || c == CollType::kAllToAllv;
 }
 
 // Every registered algorithm on shared memory, and on the sim where it supports the sim's shape
@@ -423,6 +424,22 @@ INSTANTIATE_TEST_SUITE_P(TwoLevel6, CollTest,
                          paramName);
 INSTANTIATE_TEST_SUITE_P(TwoLevelSim, CollTest,
                          ::testing::Combine(::testing::ValuesIn(twoLevelCases(16)),
+                                            ::testing::Values(16),
+                                            ::testing::Values<size_t>(7, 1000)),
+                         paramName);
+// The same topologies for the variable-count ones (AllToAllv: counts differ per pair).
+INSTANTIATE_TEST_SUITE_P(TwoLevel4, VCollTest,
+                         ::testing::Combine(::testing::ValuesIn(twoLevelCases(4, true)),
+                                            ::testing::Values(4),
+                                            ::testing::Values<size_t>(0, 1, 1000, 65539)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(TwoLevel6, VCollTest,
+                         ::testing::Combine(::testing::ValuesIn(twoLevelCases(6, true)),
+                                            ::testing::Values(6),
+                                            ::testing::Values<size_t>(0, 7, 1000)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(TwoLevelSim, VCollTest,
+                         ::testing::Combine(::testing::ValuesIn(twoLevelCases(16, true)),
                                             ::testing::Values(16),
                                             ::testing::Values<size_t>(7, 1000)),
                          paramName);

@@ -92,6 +92,69 @@ TEST(HierStats, AllToAllCountersAreExactOnHccs2x8) {
   }
 }
 
+// hccs-2x8 AllToAllv with uneven counts per pair (some empty) and receive blocks packed in rank
+// order: unpinned, the scheduler takes hier (its price comes from each rank's own counts, so
+// the choice does not use it); the level-0 count exchange lets the packing rank size what its
+// group sends on, and level 1 carries exactly what this group sends to the other server's
+// same-index rank.
+TEST(HierAllToAllv, UnevenCountsOnHccs2x8) {
+  const strataConfig_t cfg = simOn("hccs-2x8", "");
+  auto count = [](int from, int to) { return static_cast<size_t>((from + 2 * to) % 5) * 33; };
+  runRanksWith(16, cfg, [&](int rank, strataComm_t comm) {
+    std::vector<size_t> sc(16), sd(16), rc(16), rd(16);
+    size_t sTotal = 0, rTotal = 0;
+    for (int q = 0; q < 16; ++q) {
+      const auto uq = static_cast<size_t>(q);
+      sc[uq] = count(rank, q);
+      rc[uq] = count(q, rank);
+      sd[uq] = sTotal;
+      rd[uq] = rTotal;
+      sTotal += sc[uq];
+      rTotal += rc[uq];
+    }
+    std::vector<float> in(sTotal), out(rTotal, -1.0f);
+    for (size_t q = 0; q < 16; ++q)
+      for (size_t e = 0; e < sc[q]; ++e) in[sd[q] + e] = static_cast<float>(rank * 100000 + q * 1000 + e);
+    ASSERT_EQ(strataAllToAllv(in.data(), sc.data(), sd.data(), out.data(), rc.data(), rd.data(),
+                              strataFloat32, comm, nullptr),
+              strataSuccess)
+        << strataGetLastError(comm);
+    for (size_t q = 0; q < 16; ++q)
+      for (size_t e = 0; e < rc[q]; ++e)
+        ASSERT_EQ(out[rd[q] + e], static_cast<float>(q * 100000 + static_cast<size_t>(rank) * 1000 + e))
+            << "rank " << rank << " from " << q;
+    strataStats_t s{};
+    ASSERT_EQ(strataCommGetStats(comm, &s), strataSuccess);
+    EXPECT_STREQ(s.lastAlgo, "hier");
+    EXPECT_STREQ(s.lastAlgoSource, "model");
+    // Rank (g, i) = 8g + i sends on at level 1 what its group sends to rank (1-g, i).
+    const int g = rank / 8, i = rank % 8, peer = (1 - g) * 8 + i;
+    size_t level1 = 0;
+    for (int j = 0; j < 8; ++j) level1 += count(g * 8 + j, peer) * sizeof(float);
+    EXPECT_EQ(s.last.bytesSent[1], level1) << "rank " << rank;
+  });
+}
+
+// Counts that disagree between a sender and its receiver (rank 0 sends 40 elements to rank 9,
+// which expects 30) fail the call instead of writing past the receiver's block.
+TEST(HierAllToAllv, DisagreeingCountsFail) {
+  strataConfig_t cfg = simOn("hccs-2x8", "alltoallv:@hier");
+  cfg.timeoutMs = 3000;
+  runRanksWith(16, cfg, [&](int rank, strataComm_t comm) {
+    std::vector<size_t> sc(16, 30), sd(16), rc(16, 30), rd(16);
+    if (rank == 0) sc[9] = 40;
+    for (size_t q = 0; q < 16; ++q) sd[q] = rd[q] = q * 40;
+    std::vector<float> in(16 * 40, 1.0f), out(16 * 40, 0.0f);
+    const strataResult_t r = strataAllToAllv(in.data(), sc.data(), sd.data(), out.data(),
+                                             rc.data(), rd.data(), strataFloat32, comm, nullptr);
+    if (rank == 9) {
+      EXPECT_NE(r, strataSuccess);
+      for (size_t q = 0; q < 16; ++q)  // nothing past the 30 elements of any block
+        for (size_t e = 30; e < 40; ++e) ASSERT_EQ(out[q * 40 + e], 0.0f) << "from " << q;
+    }
+  });
+}
+
 // On the two-level presets the cost model picks hier for a large AllReduce (it is the cheapest
 // plan there); a one-level topology never offers it.
 TEST(HierSelection, SchedulerPicksHierOnTwoLevelPresets) {
