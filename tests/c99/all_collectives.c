@@ -208,6 +208,62 @@ static int testAllGather(size_t count) {
   return bad;
 }
 
+/* Gather to root, out of place and in place (the root's block already at its offset). The whole
+ * buffer is the root's only, so the other ranks pass NULL for it. */
+static int testGather(size_t count, int root) {
+  size_t total = count * (size_t)g_nranks, i;
+  int isRoot = g_rank == root, pass, r, bad = 0;
+  float* send = (float*)xmalloc(count * sizeof(float));
+  float* recv = isRoot ? (float*)xmalloc(total * sizeof(float)) : NULL;
+  float* own = isRoot ? recv + (size_t)root * count : NULL;
+
+  for (pass = 0; !bad && pass < 2; ++pass) {
+    const char* what = pass ? "Gather in-place" : "Gather";
+    for (i = 0; i < count; ++i) send[i] = (float)valueOf(g_rank, i);
+    for (i = 0; isRoot && i < total; ++i) recv[i] = -1.0f;
+    if (pass && isRoot)
+      for (i = 0; i < count; ++i) own[i] = (float)valueOf(root, i);
+    bad = call(strataGather(pass && isRoot ? own : send, recv, count, strataFloat32, root, g_comm,
+                            NULL),
+               what);
+    for (r = 0; !bad && isRoot && r < g_nranks; ++r)
+      for (i = 0; !bad && i < count; ++i)
+        if (recv[(size_t)r * count + i] != (float)valueOf(r, i))
+          bad = fail("%s root %d count %lu: block %d element %lu is %g, expected %d", what, root,
+                     (unsigned long)count, r, (unsigned long)i,
+                     (double)recv[(size_t)r * count + i], valueOf(r, i));
+  }
+  free(send);
+  free(recv);
+  return bad;
+}
+
+/* Scatter from root, out of place and in place (the root's block stays where it is in
+ * sendbuff). Only the root passes the whole buffer. */
+static int testScatter(size_t count, int root) {
+  size_t total = count * (size_t)g_nranks, i;
+  int isRoot = g_rank == root, pass, bad = 0;
+  float* send = isRoot ? (float*)xmalloc(total * sizeof(float)) : NULL;
+  float* recv = (float*)xmalloc(count * sizeof(float));
+  float* own = isRoot ? send + (size_t)root * count : NULL;
+  float* got;
+
+  for (pass = 0; !bad && pass < 2; ++pass) {
+    const char* what = pass ? "Scatter in-place" : "Scatter";
+    for (i = 0; isRoot && i < total; ++i) send[i] = (float)valueOf((int)(i / count), i % count);
+    for (i = 0; i < count; ++i) recv[i] = -1.0f;
+    got = pass && isRoot ? own : recv;
+    bad = call(strataScatter(send, got, count, strataFloat32, root, g_comm, NULL), what);
+    for (i = 0; !bad && i < count; ++i)
+      if (got[i] != (float)valueOf(g_rank, i))
+        bad = fail("%s root %d count %lu: element %lu is %g, expected %d", what, root,
+                   (unsigned long)count, (unsigned long)i, (double)got[i], valueOf(g_rank, i));
+  }
+  free(send);
+  free(recv);
+  return bad;
+}
+
 /* Rank r contributes r + base elements; blocks land with a one-element gap between them. */
 static int testAllGatherv(size_t base) {
   size_t* counts = (size_t*)xmalloc((size_t)g_nranks * sizeof(size_t));
@@ -412,6 +468,8 @@ static int runAll(void) {
     for (root = 0; root < g_nranks; ++root)
       if (testReduce(count, root)) return 1;
     if (testAllGather(count)) return 1;
+    if (testGather(count, 0) || testGather(count, g_nranks - 1)) return 1;
+    if (testScatter(count, 0) || testScatter(count, g_nranks - 1)) return 1;
     if (testReduceScatter(count)) return 1;
     if (testAllToAll(count)) return 1;
     if (testSendRecvRing(count)) return 1;
