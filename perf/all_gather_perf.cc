@@ -12,6 +12,7 @@
 #include "common/options.h"
 #include "common/perf_main.h"
 #include "common/quant_error.h"
+#include "common/rank_blocks.h"
 
 namespace strata::perf {
 namespace {
@@ -62,23 +63,13 @@ class AllGather final : public Collective {
   }
 
   CallShape shape(size_t bytes, strataDataType_t type, int, int nranks) const override {
-    const auto n = static_cast<size_t>(nranks);
-    CallShape s;
-    s.count = bytes / typeSize(type) / n;
-    s.sendElems = s.count;
-    s.recvElems = s.count * n;
-    s.sendInPlaceOffset = s.count;  // in place: rank r's block of recvbuff is its input
-    s.bytes = s.recvElems * typeSize(type);
-    return s;
+    return gatheredShape(bytes, type, nranks);
   }
 
   // The unquantised gather: every rank's input, in rank order.
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,
                     bool) const override {
-    auto* out = static_cast<char*>(expected);
-    const size_t blockBytes = s.count * typeSize(tc.type);
-    for (int j = 0; j < tc.nranks; ++j)
-      perf::fillInput(out + static_cast<size_t>(j) * blockBytes, v, j, 0, s.count);
+    fillRankBlocks(expected, s.count, tc, v, 0);
   }
 
   size_t countWrong(const void* got, const void* expected, const CallShape& s, const TestCase& tc,

@@ -2,6 +2,7 @@
 // to each of the ranks.
 #include "common/datatypes.h"
 #include "common/perf_main.h"
+#include "common/rank_blocks.h"
 
 namespace strata::perf {
 namespace {
@@ -24,11 +25,7 @@ class AllToAll final : public Collective {
   // Block j comes from rank j: its block addressed to this rank.
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,
                     bool) const override {
-    auto* out = static_cast<char*>(expected);
-    const size_t blockBytes = s.count * typeSize(tc.type);
-    for (int j = 0; j < tc.nranks; ++j)
-      perf::fillInput(out + static_cast<size_t>(j) * blockBytes, v, j,
-                      static_cast<size_t>(tc.rank) * s.count, s.count);
+    fillRankBlocks(expected, s.count, tc, v, static_cast<size_t>(tc.rank) * s.count);
   }
 
   strataResult_t run(const void* send, void* recv, const CallShape& s, const TestCase& tc,

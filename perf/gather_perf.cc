@@ -5,6 +5,7 @@
 
 #include "common/datatypes.h"
 #include "common/perf_main.h"
+#include "common/rank_blocks.h"
 
 namespace strata::perf {
 namespace {
@@ -17,28 +18,20 @@ class Gather final : public Collective {
   double busBwFactor(int n) const override { return static_cast<double>(n - 1) / n; }
 
   CallShape shape(size_t bytes, strataDataType_t type, int, int nranks) const override {
-    const auto n = static_cast<size_t>(nranks);
-    CallShape s;
-    s.count = bytes / typeSize(type) / n;
-    s.sendElems = s.count;
-    s.recvElems = s.count * n;
-    s.sendInPlaceOffset = s.count;  // in place: rank r's block of recvbuff is its input
-    s.bytes = s.recvElems * typeSize(type);
-    return s;
+    return gatheredShape(bytes, type, nranks);
   }
 
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,
                     bool inPlace) const override {
-    auto* out = static_cast<char*>(expected);
-    const size_t blockBytes = s.count * typeSize(tc.type);
     if (tc.rank == tc.root) {
-      for (int j = 0; j < tc.nranks; ++j)
-        perf::fillInput(out + static_cast<size_t>(j) * blockBytes, v, j, 0, s.count);
+      fillRankBlocks(expected, s.count, tc, v, 0);
       return;
     }
+    auto* out = static_cast<char*>(expected);
     std::memset(out, 0, s.recvElems * typeSize(tc.type));  // zeroed, unchanged
     if (inPlace)  // its input, unchanged, in its own block
-      perf::fillInput(out + static_cast<size_t>(tc.rank) * blockBytes, v, tc.rank, 0, s.count);
+      perf::fillInput(out + static_cast<size_t>(tc.rank) * s.count * typeSize(tc.type), v, tc.rank,
+                      0, s.count);
   }
 
   strataResult_t run(const void* send, void* recv, const CallShape& s, const TestCase& tc,

@@ -1,7 +1,7 @@
 // reduce_scatter_perf: strataReduceScatter. As in nccl-tests, the size column is the reduced
 // total: count elements per rank times the number of ranks.
-#include "common/datatypes.h"
 #include "common/perf_main.h"
+#include "common/rank_blocks.h"
 
 namespace strata::perf {
 namespace {
@@ -14,14 +14,7 @@ class ReduceScatter final : public Collective {
   double busBwFactor(int n) const override { return static_cast<double>(n - 1) / n; }
 
   CallShape shape(size_t bytes, strataDataType_t type, int, int nranks) const override {
-    const auto n = static_cast<size_t>(nranks);
-    CallShape s;
-    s.count = bytes / typeSize(type) / n;
-    s.sendElems = s.count * n;
-    s.recvElems = s.count;
-    s.recvInPlaceOffset = s.count;  // in place: rank r's result lands on its block of sendbuff
-    s.bytes = s.sendElems * typeSize(type);
-    return s;
+    return scatteredShape(bytes, type, nranks);
   }
 
   void fillExpected(void* expected, const CallShape& s, const TestCase& tc, const ValueSpec& v,

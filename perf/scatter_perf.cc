@@ -1,8 +1,8 @@
 // scatter_perf: strataScatter from the root given by -r (-1: every rank in turn). As in
 // nccl-tests, the size column is the scattered total (count elements per rank times the number
 // of ranks) and busbw = algbw * (n-1)/n.
-#include "common/datatypes.h"
 #include "common/perf_main.h"
+#include "common/rank_blocks.h"
 
 namespace strata::perf {
 namespace {
@@ -15,14 +15,7 @@ class Scatter final : public Collective {
   double busBwFactor(int n) const override { return static_cast<double>(n - 1) / n; }
 
   CallShape shape(size_t bytes, strataDataType_t type, int, int nranks) const override {
-    const auto n = static_cast<size_t>(nranks);
-    CallShape s;
-    s.count = bytes / typeSize(type) / n;
-    s.sendElems = s.count * n;
-    s.recvElems = s.count;
-    s.recvInPlaceOffset = s.count;  // in place: rank r's block lands on its block of sendbuff
-    s.bytes = s.sendElems * typeSize(type);
-    return s;
+    return scatteredShape(bytes, type, nranks);
   }
 
   // Only the root has an input: block r of it is rank r's output.
