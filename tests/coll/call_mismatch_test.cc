@@ -2,26 +2,16 @@
 // consuming each other's data: every chunk carries its call's sequence number and kind.
 #include <string>
 
-#include "coll/coll_harness.h"
+#include "coll/mismatch_harness.h"
 
 namespace strata::test {
 namespace {
-
-strataConfig_t shortTimeout() {
-  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
-  cfg.timeoutMs = 20000;
-  return cfg;
-}
-
-bool mentions(const std::string& msg, const std::string& what) {
-  return msg.find(what) != std::string::npos;
-}
 
 // Each rank names itself the root: both Broadcasts only send, so neither can tell yet. The
 // stale message is then refused by the next call, which used to consume it (an AllReduce of ones
 // returned 101 and 102 instead of 2).
 TEST(CallMismatchTest, BroadcastsWithDifferentRootsAreRefusedNotConsumed) {
-  runRanksWith(2, shortTimeout(), [](int rank, strataComm_t comm) {
+  runRanksWith(2, mismatchConfig(), [](int rank, strataComm_t comm) {
     float b[4] = {100.f + static_cast<float>(rank), 0, 0, 0};
     (void)strataBroadcast(b, b, 4, strataFloat32, /*root=*/rank, comm, nullptr);
     float x[4] = {1, 1, 1, 1};
@@ -43,7 +33,7 @@ TEST(CallMismatchTest, BroadcastsWithDifferentRootsAreRefusedNotConsumed) {
 // Rank 0 in AllReduce, rank 1 in Broadcast from rank 1: rank 0 refuses the Broadcast's message;
 // rank 1's Broadcast only sends, and its next call fails.
 TEST(CallMismatchTest, AllReduceAgainstBroadcastFailsOnBothRanks) {
-  runRanksWith(2, shortTimeout(), [](int rank, strataComm_t comm) {
+  runRanksWith(2, mismatchConfig(), [](int rank, strataComm_t comm) {
     float x[4] = {1, 1, 1, 1};
     if (rank == 0) {
       const strataResult_t r = strataAllReduce(x, x, 4, strataFloat32, strataSum, comm, nullptr);
@@ -66,7 +56,7 @@ TEST(CallMismatchTest, AllReduceAgainstBroadcastFailsOnBothRanks) {
 // AllReduce; rank 1 refuses it, and rank 0, which waits for rank 1's AllReduce data, learns of
 // the failure.
 TEST(CallMismatchTest, BroadcastReceiverRefusesAnAllReduceMessage) {
-  runRanksWith(2, shortTimeout(), [](int rank, strataComm_t comm) {
+  runRanksWith(2, mismatchConfig(), [](int rank, strataComm_t comm) {
     float x[4] = {1, 1, 1, 1};
     const strataResult_t r =
         rank == 0 ? strataAllReduce(x, x, 4, strataFloat32, strataSum, comm, nullptr)
@@ -86,20 +76,8 @@ TEST(CallMismatchTest, BroadcastReceiverRefusesAnAllReduceMessage) {
 // Matching calls still agree after Send/Recv, which only some ranks make: they do not advance
 // the sequence number.
 TEST(CallMismatchTest, SendRecvBetweenTwoRanksKeepsEveryRankInStep) {
-  runRanksWith(3, shortTimeout(), [](int rank, strataComm_t comm) {
-    float v = static_cast<float>(rank + 1);
-    if (rank == 0) {
-      ASSERT_EQ(strataSend(&v, 1, strataFloat32, 1, comm, nullptr), strataSuccess);
-    }
-    if (rank == 1) {
-      float got = 0;
-      ASSERT_EQ(strataRecv(&got, 1, strataFloat32, 0, comm, nullptr), strataSuccess)
-          << strataGetLastError(comm);
-      EXPECT_EQ(got, 1.f);
-    }
-    ASSERT_EQ(strataAllReduce(&v, &v, 1, strataFloat32, strataSum, comm, nullptr), strataSuccess)
-        << strataGetLastError(comm);
-    EXPECT_EQ(v, 6.f);
+  runRanksWith(3, mismatchConfig(), [](int rank, strataComm_t comm) {
+    sendRecvThenAllReduce(rank, comm, 1);
   });
 }
 

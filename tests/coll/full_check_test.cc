@@ -3,23 +3,16 @@
 // the communicator stays usable.
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "coll/coll_harness.h"
+#include "coll/mismatch_harness.h"
 
 namespace strata::test {
 namespace {
 
-bool mentions(const std::string& msg, const std::string& what) {
-  return msg.find(what) != std::string::npos;
-}
-
 // Communicators made with STRATA_CHECK=1 (read at init), on `transport` ("" for the default).
 std::vector<strataComm_t> checkedComms(int nranks, const char* transport) {
-  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
-  cfg.timeoutMs = 20000;
-  cfg.transport = transport[0] ? transport : nullptr;
+  const strataConfig_t cfg = mismatchConfig(transport[0] ? transport : nullptr);
   std::vector<strataComm_t> comms(static_cast<size_t>(nranks));
   ::setenv("STRATA_CHECK", "1", 1);
   const strataResult_t r = strataCommInitAll(comms.data(), nranks, &cfg);
@@ -32,13 +25,9 @@ std::vector<strataComm_t> checkedComms(int nranks, const char* transport) {
 // Runs body on one thread per rank of checked communicators, then destroys them.
 void runChecked(int nranks, const char* transport,
                 const std::function<void(int rank, strataComm_t comm)>& body) {
-  std::vector<strataComm_t> comms = checkedComms(nranks, transport);
-  ASSERT_FALSE(comms.empty());
-  std::vector<std::thread> threads;
-  for (int r = 0; r < nranks; ++r)
-    threads.emplace_back([&, r] { body(r, comms[static_cast<size_t>(r)]); });
-  for (auto& t : threads) t.join();
-  for (auto c : comms) EXPECT_EQ(strataCommDestroy(c), strataSuccess);
+  ::setenv("STRATA_CHECK", "1", 1);
+  runRanksWith(nranks, mismatchConfig(transport[0] ? transport : nullptr), body);
+  ::unsetenv("STRATA_CHECK");
 }
 
 // After a refused call, the ranks agree again: an AllReduce of ones gives nranks.
@@ -171,23 +160,7 @@ TEST_P(FullCheck, MismatchInsideAGroupNamesTheCall) {
 // Matching calls pass the check and compute what they would without it, Send/Recv included.
 TEST_P(FullCheck, MatchingCallsRunAsUsual) {
   runChecked(3, GetParam(), [](int rank, strataComm_t comm) {
-    float v = static_cast<float>(rank + 1);
-    if (rank == 0) {
-      ASSERT_EQ(strataSend(&v, 1, strataFloat32, 1, comm, nullptr), strataSuccess);
-    }
-    if (rank == 1) {
-      float got = 0;
-      ASSERT_EQ(strataRecv(&got, 1, strataFloat32, 0, comm, nullptr), strataSuccess)
-          << strataGetLastError(comm);
-      EXPECT_EQ(got, 1.f);
-    }
-    for (int i = 0; i < 3; ++i) {
-      float w = v;
-      ASSERT_EQ(strataAllReduce(&w, &w, 1, strataFloat32, strataSum, comm, nullptr),
-                strataSuccess)
-          << strataGetLastError(comm);
-      EXPECT_EQ(w, 6.f);
-    }
+    sendRecvThenAllReduce(rank, comm, 3);
   });
 }
 
