@@ -308,29 +308,37 @@ class ProcessGroupStrata(dist.ProcessGroup):
     def gather(self, output_tensors, input_tensors, opts):
         t = _one_tensor(input_tensors, "gather")
         root = opts.rootRank
-        outputs = _one_tensor_list(output_tensors, self.size(), "gather") if self.rank() == root else []
-
+        if self.rank() != root:
+            return self._issue(lambda s: self._comm.gather(t, None, root, stream=s), output_tensors)
+        outputs = _one_tensor_list(output_tensors, self.size(), "gather")
+        _same_blocks(outputs, t, "gather", "outputs", "input")
+        whole = _spanning_tensor(outputs)
+        if whole is not None:  # consecutive blocks of one tensor: gathered in place
+            return self._issue(lambda s: self._comm.gather(t, whole, root, stream=s), output_tensors)
+        # Separate outputs: gathered into one buffer, then copied out. The stream cannot run the
+        # copies after the call, so the root's call completes here, after those queued before it.
         def call(s):
-            with _group():
-                request = self._comm.send(t, root, stream=s)
-                for peer, out in enumerate(outputs):
-                    request = self._comm.recv(out, peer, stream=s)
-            return request
+            staging = torch.empty(self.size() * t.numel(), dtype=t.dtype)
+            self._quiesce()
+            self._comm.gather(t, staging, root)
+            for out, block in zip(outputs, staging.chunk(self.size())):
+                out.copy_(block.view(out.shape))
+            return _COMPLETED
 
         return self._issue(call, output_tensors)
 
     def scatter(self, output_tensors, input_tensors, opts):
         out = _one_tensor(output_tensors, "scatter")
         root = opts.rootRank
-        inputs = _one_tensor_list(input_tensors, self.size(), "scatter") if self.rank() == root else []
-
-        def call(s):
-            with _group():
-                for peer, t in enumerate(inputs):
-                    self._comm.send(t, peer, stream=s)
-                return self._comm.recv(out, root, stream=s)
-
-        return self._issue(call, output_tensors)
+        if self.rank() != root:
+            return self._issue(lambda s: self._comm.scatter(None, out, root, stream=s), output_tensors)
+        inputs = _one_tensor_list(input_tensors, self.size(), "scatter")
+        _same_blocks(inputs, out, "scatter", "inputs", "output")
+        whole = _spanning_tensor(inputs)
+        if whole is None:
+            self._quiesce()
+            whole = torch.cat([x.reshape(-1) for x in inputs])
+        return self._issue(lambda s: self._comm.scatter(whole, out, root, stream=s), output_tensors)
 
     def barrier(self, opts=None):
         return self._issue(lambda s: self._comm.barrier(stream=s), [])
@@ -388,6 +396,31 @@ def _one_tensor_list(tensor_lists, n, op):
     for t in tensors:
         _cpu_tensor(t, op)
     return tensors
+
+
+def _same_blocks(tensors, like, op, what, other):
+    """Gather's and Scatter's root: one block per rank, each of like's type and size."""
+    for t in tensors:
+        if t.dtype != like.dtype or t.numel() != like.numel():
+            raise _unsupported(
+                op, f"the {what} must each have the {other}'s type and size ({like.dtype}, "
+                f"{like.numel()} elements), got {t.dtype}, {t.numel()} elements")
+
+
+def _spanning_tensor(blocks):
+    """A flat tensor over blocks when they are consecutive contiguous blocks of one storage (as
+    torch.chunk makes them), else None."""
+    first = blocks[0]
+    step = first.numel() * first.element_size()
+    if step == 0:
+        return None
+    storage = first.storage()
+    for i, b in enumerate(blocks):
+        if (not b.is_contiguous() or b.storage().data_ptr() != storage.data_ptr()
+                or b.data_ptr() != first.data_ptr() + i * step):
+            return None
+    flat = torch.empty(0, dtype=first.dtype)
+    return flat.set_(storage, first.storage_offset(), (len(blocks) * first.numel(),))
 
 
 def _split_counts(t, split_sizes, n):

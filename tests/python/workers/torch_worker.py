@@ -124,6 +124,45 @@ def check_rooted(c, dtype):
 
     c.compare(f"scatter {dtype}", *same(scatter), values(5, c.rank, dtype))
 
+    # The root's tensors as consecutive blocks of one tensor: Strata gathers into them and
+    # scatters from them without a copy.
+    def gather_into_one(group, x):
+        whole = torch.zeros(c.n * x.numel(), dtype=x.dtype)
+        dist.gather(x, list(whole.chunk(c.n)) if c.rank == 0 else None, dst=0, group=group)
+        return [whole] if c.rank == 0 else []
+
+    c.compare(f"gather into one tensor {dtype}", *same(gather_into_one), values(5, c.rank, dtype))
+
+    def scatter_from_one(group, x):
+        out = torch.empty(2, dtype=x.dtype)
+        whole = torch.cat([x[:2] + i for i in range(c.n)]) if c.rank == c.n - 1 else None
+        dist.scatter(out, list(whole.chunk(c.n)) if whole is not None else None, src=c.n - 1,
+                     group=group)
+        return [out]
+
+    c.compare(f"scatter from one tensor {dtype}", *same(scatter_from_one), values(5, c.rank, dtype))
+
+
+def check_rooted_calls(c):
+    """gather and scatter run as Strata's Gather and Scatter, not as Send/Recv, whatever the
+    root's tensors are."""
+    comm = dist.distributed_c10d._get_default_group().comm
+    for one_tensor in (False, True):
+        x = torch.full((4,), float(c.rank))
+        whole = torch.zeros(4 * c.n)
+        outs = (list(whole.chunk(c.n)) if one_tensor else [torch.zeros(4) for _ in range(c.n)])
+        dist.gather(x, outs if c.rank == 0 else None, dst=0)
+        algo = comm.stats()["last_algo"]
+        assert algo in ("direct", "binomial"), f"rank {c.rank}: gather ran {algo}"
+        if c.rank == 0:
+            assert [float(o[0]) for o in outs] == [float(r) for r in range(c.n)], outs
+        out = torch.zeros(4)
+        dist.scatter(out, outs if c.rank == 0 else None, src=0)
+        algo = comm.stats()["last_algo"]
+        assert algo in ("direct", "binomial"), f"rank {c.rank}: scatter ran {algo}"
+        assert float(out[3]) == float(c.rank), out
+        c.count += 1
+
 
 def check_gathers(c, dtype):
     def all_gather(group, x):
@@ -249,6 +288,11 @@ def check_unsupported(c):
            "strata backend: allreduce: reduce op BAND")
     expect("non-contiguous", lambda: dist.all_reduce(torch.ones(4, 4).t()), "not contiguous")
     expect("int16", lambda: dist.all_reduce(torch.ones(4, dtype=torch.int16)), "int16")
+    # Each rank its own root, so no rank waits for another's refused call.
+    expect("gather sizes", lambda: dist.gather(torch.ones(4), [torch.empty(3)] * c.n, dst=c.rank),
+           "strata backend: gather: the outputs must each have the input's type and size")
+    expect("scatter sizes", lambda: dist.scatter(torch.ones(4), [torch.ones(3)] * c.n, src=c.rank),
+           "strata backend: scatter: the inputs must each have the output's type and size")
 
 
 def check_subgroup(c):
@@ -322,6 +366,7 @@ def main():
         check_gathers(c, dtype)
         check_all_to_all(c, dtype)
         check_point_to_point(c, dtype)
+    check_rooted_calls(c)
     check_async_and_futures(c)
     check_unsupported(c)
     check_subgroup(c)
