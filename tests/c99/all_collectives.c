@@ -223,15 +223,15 @@ static int testGather(size_t count, int root) {
     for (i = 0; isRoot && i < total; ++i) recv[i] = -1.0f;
     if (pass && isRoot)
       for (i = 0; i < count; ++i) own[i] = (float)valueOf(root, i);
-    bad = call(strataGather(pass && isRoot ? own : send, recv, count, strataFloat32, root, g_comm,
-                            NULL),
-               what);
+    bad = call(
+        strataGather(pass && isRoot ? own : send, recv, count, strataFloat32, root, g_comm, NULL),
+        what);
     for (r = 0; !bad && isRoot && r < g_nranks; ++r)
       for (i = 0; !bad && i < count; ++i)
         if (recv[(size_t)r * count + i] != (float)valueOf(r, i))
           bad = fail("%s root %d count %lu: block %d element %lu is %g, expected %d", what, root,
-                     (unsigned long)count, r, (unsigned long)i,
-                     (double)recv[(size_t)r * count + i], valueOf(r, i));
+                     (unsigned long)count, r, (unsigned long)i, (double)recv[(size_t)r * count + i],
+                     valueOf(r, i));
   }
   free(send);
   free(recv);
