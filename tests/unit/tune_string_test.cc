@@ -76,8 +76,8 @@ TEST(TuneString, RankScopeIsInclusiveAndGoesBeforeOrAfterTheSizeRange) {
   EXPECT_EQ(t.lookup(CollType::kAllReduce, 1 << 20, 17), nullptr);
   EXPECT_EQ(t.lookup(CollType::kAllReduce, 1500, 16), nullptr) << "between the size ranges";
   // With a size range and parameters as well, and the scope alone.
-  const TuneRule* r = parsed("broadcast:n=2-inf:1m-inf:@chain:chunk=64k")
-                          .lookup(CollType::kBroadcast, 4 << 20, 1000);
+  const TuneTable withParams = parsed("broadcast:n=2-inf:1m-inf:@chain:chunk=64k");
+  const TuneRule* r = withParams.lookup(CollType::kBroadcast, 4 << 20, 1000);
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->algo, "chain");
   EXPECT_EQ(r->chunkBytes, 64u << 10);
