@@ -24,6 +24,9 @@ struct CommShape {
   bool windows = false;
   // The transport has one-sided puts into registered windows (Transport::supportsPut).
   bool put = false;
+  // Data bytes per flag slot (Transport::flagBytes): flag plans carry up to this much of each
+  // rank's data; 0 when the transport has no flags.
+  size_t flagBytes = 0;
   // The group of every rank at the topology's level 0 (one host, one server's mesh) when the
   // topology has more than one level; empty otherwise. Hierarchical algorithms plan from it.
   std::vector<int> level0Groups;
@@ -47,6 +50,11 @@ class Algorithm {
   // (CollArgs::groupSendCounts), which the runtime exchanges before planning; a count-array
   // collective with such a candidate picks it wherever it is eligible (scheduler/selector.h).
   virtual bool needsGroupCounts() const { return false; }
+  // Moves the call's data through the transport's flag slots (small calls on shared memory).
+  virtual bool flagPath() const { return false; }
+  // The scheduler runs it for this call whenever nothing pins another algorithm (a measured
+  // crossover the cost model does not price).
+  virtual bool preferredFor(const CollArgs&, const CommShape&) const { return false; }
   // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision
   // call) and its scratch size.
   virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;

@@ -25,6 +25,10 @@ const Algorithm& directPushAllGather();
 const Algorithm& directReduceScatter();
 const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
+const Algorithm& flagAllReduce();
+const Algorithm& flagAllGather();
+const Algorithm& flagReduceScatter();
+const Algorithm& flagBroadcast();
 const Algorithm& ringFusedAllReduce();
 const Algorithm& pipelinedRingFusedAllReduce();
 const Algorithm& twoShotFusedAllReduce();
@@ -90,6 +94,10 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directReduceScatter(),
       &directBroadcast(),
       &directAllToAll(),
+      &flagAllReduce(),
+      &flagAllGather(),
+      &flagReduceScatter(),
+      &flagBroadcast(),
       &ringFusedAllReduce(),
       &pipelinedRingFusedAllReduce(),
       &twoShotFusedAllReduce(),

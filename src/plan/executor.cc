@@ -72,8 +72,14 @@ void PlanRun::restart() {
   startPhase();
 }
 
+std::byte* PlanRun::rankBase(int slot, int rank) const {
+  if (slot == kFlagBuf) return ctx_.transport->flagData(rank, flagSeq_);
+  return items_[item_].peerBase(slot, rank);
+}
+
 std::byte* PlanRun::at(const BufRef& r) const {
   const RunItem& it = items_[item_];
+  if (r.slot == kFlagBuf) return rankBase(kFlagBuf, r.rank == kThisRank ? ctx_.rank : r.rank) + r.offset;
   if (r.rank == kThisRank) return it.base(r.slot) + r.offset;
   return it.peerBase(r.slot, r.rank) + r.offset;
 }
@@ -84,6 +90,9 @@ void PlanRun::startPhase() {
     phase_ = 0;
   }
   if (item_ >= items_.size()) return;
+  // A plan that uses flags takes the next flag sequence number (the same on every rank: the
+  // ranks run the same calls in the same order).
+  if (phase_ == 0 && items_[item_].plan->flags) ++flagSeq_;
   const Phase& ph = items_[item_].plan->phases[phase_];
   const size_t ops = ph.ops.size();
   if (done_.size() < ops) {
@@ -115,12 +124,12 @@ Status PlanRun::runLocal(const Op& op) {
     case OpKind::kReduceLocal: {
       const size_t n = op.bytes / dtypeSize(op.dtype);
       if (op.src.rank == kEveryRank) {
-        if (item.peerSend.empty() || item.peerRecv.empty())
+        if (op.src.slot != kFlagBuf && (item.peerSend.empty() || item.peerRecv.empty()))
           return makeError(strataInternalError, "%s (%s): other ranks' buffers were not bound",
                            item.collName, item.plan->algo.c_str());
         operands_.resize(static_cast<size_t>(op.nsrc));
         for (int k = 0; k < op.nsrc; ++k)
-          operands_[static_cast<size_t>(k)] = item.peerBase(op.src.slot, k) + op.src.offset;
+          operands_[static_cast<size_t>(k)] = rankBase(op.src.slot, k) + op.src.offset;
         reduceOperandList(op.dtype, op.redop, at(op.dst), operands_.data(), op.nsrc, n);
       } else if (op.nsrc == 2) {
         ReduceFn fn = reduceKernel(op.dtype, op.redop);
@@ -168,6 +177,8 @@ Status PlanRun::runLocal(const Op& op) {
     case OpKind::kSignal:
     case OpKind::kWait:
     case OpKind::kPut:
+    case OpKind::kFlagPost:
+    case OpKind::kFlagWait:
       break;
   }
   return makeError(strataInternalError, "op kind %s is not local", opKindName(op.kind));
@@ -218,6 +229,41 @@ void PlanRun::pushSome(int peer, const std::byte* src, size_t& sent, size_t limi
   const size_t n = pushFrom(peer, src + sent, limit - sent, total);
   sent += n;
   if (n > 0) *progressed = true;
+}
+
+FlagTag PlanRun::flagTagOf(const Op& op) const {
+  return FlagTag{items_[item_].call, op.elems, op.index};
+}
+
+bool PlanRun::messageWaiting(int peer) {
+  const RecvChunk c = ctx_.transport->endpoint(peer).peek();
+  return !c.empty() && c.signal < 0;
+}
+
+// A data chunk from a peer whose flag this rank waits for: the peer runs a call through the FIFO
+// where this rank runs a flag plan (the ranks' counts or calls differ).
+Status PlanRun::flagAgainstMessage(const Op& op) {
+  const RecvChunk c = ctx_.transport->endpoint(op.peer).peek();
+  return makeError(strataInvalidUsage,
+                   "%s (%s): rank %d sent %s, a message of %llu bytes, where this rank (rank %d) "
+                   "expects %s of %zu bytes through the flags (mismatched calls or counts "
+                   "between the ranks)",
+                   items_[item_].collName, items_[item_].plan->algo.c_str(), op.peer,
+                   describeCall(c.call).c_str(), static_cast<unsigned long long>(c.msgBytes),
+                   ctx_.rank, describeCall(items_[item_].call).c_str(), op.elems);
+}
+
+Status PlanRun::flagMismatch(const Op& op, const FlagTag& theirs) const {
+  auto describe = [](const FlagTag& t) {
+    return describeCall(t.call) + format(" of %llu bytes", static_cast<unsigned long long>(t.bytes)) +
+           (t.root >= 0 ? format(" from root %lld", static_cast<long long>(t.root)) : "");
+  };
+  return makeError(strataInvalidUsage,
+                   "%s (%s): rank %d posted %s, this rank (rank %d) expects %s (the ranks called "
+                   "different collectives, or in a different order, or with different counts or "
+                   "roots)",
+                   items_[item_].collName, items_[item_].plan->algo.c_str(), op.peer,
+                   describe(theirs).c_str(), ctx_.rank, describe(flagTagOf(op)).c_str());
 }
 
 // A chunk must belong to this call, to a message of the size the op expects, and fit in what is
@@ -390,6 +436,23 @@ Result<bool> PlanRun::progressOp(const Op& op, size_t i, bool* progressed) {
       *progressed = true;
       return true;
     }
+    case OpKind::kFlagPost:
+      ctx_.transport->postFlag(flagSeq_, flagTagOf(op), op.bytes ? at(op.src) : nullptr, op.bytes);
+      *progressed = true;
+      return true;
+    case OpKind::kFlagWait: {
+      FlagTag theirs;
+      if (!ctx_.transport->flagReached(op.peer, flagSeq_, &theirs)) {
+        // A peer posts its flag before it can move on to its next call, so a message seen
+        // here (acquire) with the flag still down afterwards belongs to this call.
+        if (!messageWaiting(op.peer)) return false;
+        if (!ctx_.transport->flagReached(op.peer, flagSeq_, &theirs)) return flagAgainstMessage(op);
+      }
+      if (!(theirs == flagTagOf(op))) return flagMismatch(op, theirs);
+      ++counters_.syncs;
+      *progressed = true;
+      return true;
+    }
     case OpKind::kPut: {
       if (sendBusy_[peer] == pass_) return false;
       STRATA_CHECK(ctx_.transport->put(op.peer, op.index, op.dstOffset, at(op.src), op.bytes));
@@ -470,6 +533,14 @@ std::string PlanRun::describeWait() const {
                          op.kind == OpKind::kWait ? "from" : "to", op.peer, op.index);
         }
         break;
+      case OpKind::kFlagWait:
+        if (!finished_[i]) {
+          if (!what.empty()) what += ", ";
+          what += format("flag of rank %d to reach %llu", op.peer,
+                         static_cast<unsigned long long>(flagSeq_));
+        }
+        break;
+      case OpKind::kFlagPost:
       case OpKind::kCopy:
       case OpKind::kReduceLocal:
       case OpKind::kTransform:
@@ -492,7 +563,8 @@ bool waitsOnPeer(OpKind kind) {
     case OpKind::kRecvDequantize:
     case OpKind::kRecvReduceSend:
     case OpKind::kRecvCopySend:
-    case OpKind::kWait: return true;
+    case OpKind::kWait:
+    case OpKind::kFlagWait: return true;
     default: return false;
   }
 }

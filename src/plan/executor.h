@@ -125,10 +125,17 @@ class PlanRun {
   void pushSome(int peer, const std::byte* src, size_t& sent, size_t limit, size_t total,
                 bool* progressed);
   Status checkChunk(const Op& op, const RecvChunk& c, size_t got) const;
+  FlagTag flagTagOf(const Op& op) const;
+  // Whether a data chunk (not a signal) from peer waits in its FIFO.
+  bool messageWaiting(int peer);
+  Status flagAgainstMessage(const Op& op);
+  Status flagMismatch(const Op& op, const FlagTag& theirs) const;
   Result<bool> forwardStreaming(const Op& op, size_t i, bool* progressed);
   Status receiveSome(const Op& op, std::byte* dst, const std::byte* local, size_t& got,
                      bool* progressed);
   std::byte* at(const BufRef& r) const;
+  // Where rank's copy of a buffer slot is mapped here (peers' buffers, every rank's flag slot).
+  std::byte* rankBase(int slot, int rank) const;
   void startPhase();
 
   RunContext ctx_;
@@ -152,6 +159,9 @@ class PlanRun {
   std::vector<CallKey> prepared_;      // empty: nothing to reuse
   uint64_t seq_ = 0;                   // the operation started last
   uint64_t completed_ = 0;             // the operation completed last
+  // The flag sequence number of the current (or last) flag plan; flag plans number from 1.
+  // Outlives runs like signals_: it counts every flag plan this communicator ran.
+  uint64_t flagSeq_ = 0;
 };
 
 // Drives every run to completion. On the first failure, stops all of them and returns it.

@@ -29,6 +29,9 @@ void announcePhase(const Phase& ph, Sink& sink) {
       case OpKind::kTransform:
       case OpKind::kDivide:
       case OpKind::kCallback:
+      // Flags live in a shared-memory segment: no time-modelling transport has them.
+      case OpKind::kFlagPost:
+      case OpKind::kFlagWait:
         break;
     }
   }

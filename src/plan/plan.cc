@@ -22,6 +22,8 @@ bool sendsOnChannel(OpKind k) {
     case OpKind::kDivide:
     case OpKind::kCallback:
     case OpKind::kWait:
+    case OpKind::kFlagPost:
+    case OpKind::kFlagWait:
       return false;
   }
   return false;
@@ -44,6 +46,8 @@ bool receivesOnChannel(OpKind k) {
     case OpKind::kSignal:
     case OpKind::kWait:
     case OpKind::kPut:
+    case OpKind::kFlagPost:
+    case OpKind::kFlagWait:
       return false;
   }
   return false;
@@ -65,6 +69,8 @@ const char* opKindName(OpKind k) {
     case OpKind::kWait: return "wait";
     case OpKind::kPut: return "put";
     case OpKind::kRecvDequantize: return "recvDequantize";
+    case OpKind::kFlagPost: return "flagPost";
+    case OpKind::kFlagWait: return "flagWait";
   }
   return "?";
 }
@@ -86,7 +92,7 @@ std::string Plan::validate() const {
                       opKindName(op.kind), what);
       };
       const bool peered = sendsOnChannel(op.kind) || receivesOnChannel(op.kind) ||
-                          op.kind == OpKind::kWait;
+                          op.kind == OpKind::kWait || op.kind == OpKind::kFlagWait;
       if (peered && (op.peer < 0 || op.peer >= nranks)) return bad("peer out of range");
       const bool forwards = op.kind == OpKind::kRecvReduceSend || op.kind == OpKind::kRecvCopySend;
       if (forwards && (op.peer2 < 0 || op.peer2 >= nranks)) return bad("peer2 out of range");
@@ -94,8 +100,8 @@ std::string Plan::validate() const {
         if (r->slot < 0 || r->slot >= slots) return bad("buffer slot out of range");
         if (r->rank == kThisRank) continue;
         if (r->rank < kEveryRank || r->rank >= nranks) return bad("buffer rank out of range");
-        if (r->slot != kSendBuf && r->slot != kRecvBuf)
-          return bad("only send and receive buffers of other ranks are addressable");
+        if (r->slot != kSendBuf && r->slot != kRecvBuf && r->slot != kFlagBuf)
+          return bad("only send, receive and flag buffers of other ranks are addressable");
         const bool local = op.kind == OpKind::kCopy || op.kind == OpKind::kReduceLocal;
         if (!local) return bad("only copies and local reductions address other ranks' buffers");
         if (r->rank == kEveryRank &&
@@ -105,6 +111,8 @@ std::string Plan::validate() const {
       if ((op.kind == OpKind::kSignal || op.kind == OpKind::kWait) &&
           (op.index < 0 || op.index >= kSignalChannels))
         return bad("signal channel out of range");
+      const bool flagOp = op.kind == OpKind::kFlagPost || op.kind == OpKind::kFlagWait;
+      if (flagOp && !flags) return bad("a flag op in a plan not marked as using flags");
       if (op.kind == OpKind::kCallback && (op.index < 0 || op.index >= callbackSlots))
         return bad("callback slot out of range");
       if (op.kind == OpKind::kReduceLocal && op.nsrc < 2) return bad("fewer than 2 operands");
@@ -319,6 +327,25 @@ OpId PlanBuilder::wait(int peer, int channel, size_t bytes, After after) {
   op.peer = peer;
   op.index = channel;
   op.bytes = bytes;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::flagPost(BufRef src, size_t bytes, size_t callBytes, int root, After after) {
+  plan_.flags = true;
+  Op op = make(OpKind::kFlagPost);
+  op.src = src;
+  op.bytes = bytes;
+  op.elems = callBytes;
+  op.index = root;
+  return add(std::move(op), after);
+}
+
+OpId PlanBuilder::flagWait(int peer, size_t callBytes, int root, After after) {
+  plan_.flags = true;
+  Op op = make(OpKind::kFlagWait);
+  op.peer = peer;
+  op.elems = callBytes;
+  op.index = root;
   return add(std::move(op), after);
 }
 

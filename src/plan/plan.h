@@ -45,7 +45,10 @@ enum BufSlot : int {
   kStageInBuf = 3,   // float32 copy of the input (STRATA_REDUCE_PRECISION=float32)
   kStageOutBuf = 4,  // float32 result before the final rounding
   kScalesBuf = 5,    // float32 block scales of quantising transforms
-  kFirstExtraBuf = 6,
+  // This call's flag slot (small calls on shared memory): the data area next to each rank's
+  // flag in the transport's control segment, addressable for every rank (BufRef::rank).
+  kFlagBuf = 6,
+  kFirstExtraBuf = 7,
 };
 
 // Which rank's buffer a BufRef names. A peer's send or receive buffer is addressable when the
@@ -77,6 +80,11 @@ enum class OpKind : unsigned char {
   kRecvDequantize,  // kRecv of `bytes` quantised values (dtype) from peer, dequantised chunk by
                     // chunk as they land into dst (dstType, `elems` elements) with the block
                     // scales at `scales`: no copy of the values lands anywhere else
+  kFlagPost,        // copies `bytes` at src (none when 0) into this rank's flag slot (kFlagBuf)
+                    // and raises its flag to the call's sequence number, in one go: the slot's
+                    // cache line is written once, not once per op, while peers poll it
+  kFlagWait,        // waits until peer's flag reaches the call's sequence number; its flag slot
+                    // then holds what the peer wrote for this call
 };
 
 // What a kTransform applies (kernels in reduce/).
@@ -85,6 +93,11 @@ enum class TransformKind : unsigned char {
   kQuantize,    // dtype -> dstType (int8, fp8) with one float32 scale per block into `scales`
   kDequantize,  // dtype (int8, fp8) with its block scales -> dstType
 };
+
+// Flag plans (kFlagPost/kFlagWait, kFlagBuf): every rank of the call posts its flag once and
+// waits for every peer's. Each rank has two flag slots and a call uses slot (sequence & 1), so a
+// rank rewrites a slot only two calls later, once every peer has posted the call in between and
+// so has finished reading it: no round resets the flags.
 
 // Signal channels per pair of ranks.
 inline constexpr int kSignalChannels = 16;
@@ -104,12 +117,14 @@ struct Op {
   strataRedOp_t redop = strataSum;          // reducing ops (Avg appears as Sum + kDivide)
   int peer = -1;
   int peer2 = -1;   // forwarding ops: where the received data goes on to
-  int index = 0;    // kSignal/kWait: channel; kCallback: callback slot; kPut: window
+  int index = 0;    // kSignal/kWait: channel; kCallback: callback slot; kPut: window;
+                    // kFlagPost/kFlagWait: the call's root (-1: none)
   int nsrc = 2;     // kReduceLocal: operands; > 2 reads src, src + srcStride, ... (not src2)
   BufRef src, src2, dst;
   BufRef scales;           // kTransform quantise/dequantise: the block scales
   size_t bytes = 0;        // communication, copy and reduce size
-  size_t elems = 0;        // transform, divide and callback size
+  size_t elems = 0;        // transform, divide and callback size; kFlagPost/kFlagWait: the
+                           // call's size in bytes, posted with the flag and checked
   size_t srcStride = 0;    // kReduceLocal with nsrc > 2: bytes between operands
   size_t blockElems = 0;   // quantise/dequantise: elements per scale
   size_t dstOffset = 0;    // kPut: byte offset in the peer's window
@@ -138,6 +153,7 @@ struct Plan {
   size_t scalesBytes = 0;
   int extraSlots = 0;     // number of extra caller buffers (kFirstExtraBuf...)
   int callbackSlots = 0;  // callbacks the caller binds (kCallback index < callbackSlots)
+  bool flags = false;     // posts and waits on flags: takes the next flag sequence number
 
   size_t opCount() const;
   // Checks the plan against the IR's rules (peers in range, `after` naming earlier ops of the
@@ -196,6 +212,11 @@ class PlanBuilder {
   // synchronisation.
   OpId wait(int peer, int channel, size_t bytes = 0, After after = {});
   OpId put(int peer, int window, size_t dstOffset, BufRef src, size_t bytes, After after = {});
+  // Flags (small calls on shared memory): post this rank's flag; wait for peer's.
+  // `callBytes` and `root` (-1: none) travel with the flag and must match on every rank; the
+  // post copies `bytes` at src into this rank's flag slot first (bytes 0: nothing).
+  OpId flagPost(BufRef src, size_t bytes, size_t callBytes, int root, After after = {});
+  OpId flagWait(int peer, size_t callBytes, int root, After after = {});
   // Receives `elems` quantised values of `from` (int8, packed int4, fp8; their bytes on the
   // wire) from peer and writes them dequantised as `to` into dst with the block scales at
   // `scales` (which must have landed: name their receive in `after`, or receive them earlier on
@@ -223,6 +244,7 @@ inline BufRef sendAt(size_t off) { return {kSendBuf, off}; }
 inline BufRef recvAt(size_t off) { return {kRecvBuf, off}; }
 inline BufRef scratchAt(size_t off) { return {kScratchBuf, off}; }
 inline BufRef scalesAt(size_t off) { return {kScalesBuf, off}; }
+inline BufRef flagAt(size_t off) { return {kFlagBuf, off}; }
 // The same buffer and offset of rank `rank` (kEveryRank: of every rank, as reduction operands).
 inline BufRef ofRank(BufRef r, int rank) {
   r.rank = rank;

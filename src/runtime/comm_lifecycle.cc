@@ -78,6 +78,7 @@ Status Comm::initialize(std::unique_ptr<Bootstrap> bootstrap) {
   shape.forwarding = !transport_->modelsTime();
   shape.windows = std::string(transport_->name()) == "shm";
   shape.put = transport_->supportsPut();
+  shape.flagBytes = transport_->flagBytes();
   STRATA_ASSIGN(TuneFileUse tuneFile, tuneFileFor(config_.tuneFile, *topology_));
   if (!tuneFile.refusal.empty()) warnTuneFileRefused(tuneFile.refusal);
   SelectionContext ctx = makeSelectionContext(shape, topology_, transport_->modelsTime());

@@ -41,9 +41,10 @@ PriceMemo& memo() {
 std::string memoKey(const CollArgs& a, const SelectionContext& ctx) {
   const std::optional<CallKey> k = callKey(a);
   if (!k) return {};
-  return format("%s%s|%d|%zu|%d|%d|%d|%d|%zu|%d|%d|%d|%d|%d|%d|%zu|%d|%zu|%d", ctx.fingerprint.c_str(),
+  return format("%s%s|%d|%zu|%zu|%d|%d|%d|%d|%zu|%d|%d|%d|%d|%d|%d|%zu|%d|%zu|%d", ctx.fingerprint.c_str(),
                 ctx.modelTag.c_str(),
-                ctx.modelsTime ? 1 : 0, ctx.shape.chunkBytes, ctx.shape.forwarding ? 1 : 0,
+                ctx.modelsTime ? 1 : 0, ctx.shape.chunkBytes, ctx.shape.flagBytes,
+                ctx.shape.forwarding ? 1 : 0,
                 ctx.shape.put ? 1 : 0, ctx.shape.windows ? 1 : 0, static_cast<int>(k->coll),
                 k->count, static_cast<int>(k->dtype), static_cast<int>(k->op), k->root,
                 k->inPlace ? 1 : 0, k->windowed ? 1 : 0, k->quantFormat, k->quantBlock,
@@ -175,6 +176,14 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
                      collName(args.coll), bytes, ctx.shape.nranks);
   }
   sel.source = SelectionSource::kModel;
+  // An algorithm that claims the call by measurement runs it: the flag path of small windowed
+  // calls (docs/windows.md, small calls), which the model does not price.
+  for (const PricedCandidate& c : sel.candidates) {
+    if (c.algo->preferredFor(args, ctx.shape)) {
+      sel.algo = c.algo;
+      return sel;
+    }
+  }
   // A windowed call runs a direct algorithm whenever one is eligible, the model choosing among
   // them: the shared-memory figures do not yet tell a window read from a FIFO copy apart
   // (docs/performance.md, windows), and the direct plans skip the FIFO copies.

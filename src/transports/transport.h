@@ -66,6 +66,15 @@ class Endpoint {
   virtual bool pushSignal(int channel) = 0;
 };
 
+// What a rank posts with its flag, so that ranks which disagree on their calls fail instead of
+// reading each other's data: the call's tag (plan/call_tag.h), its size in bytes and its root.
+struct FlagTag {
+  uint64_t call = 0;
+  uint64_t bytes = 0;
+  int64_t root = -1;
+  bool operator==(const FlagTag&) const = default;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -104,6 +113,20 @@ class Transport {
   virtual Status registerWindow(int id, void* base, size_t bytes);
   // Writes src into peer's window `window` at byte `offset`; complete when it returns ok.
   virtual Status put(int peer, int window, size_t offset, const std::byte* src, size_t bytes);
+
+  // Flags (shared memory only): a small control segment every rank of the host maps, holding
+  // per rank two slots of a flag and flagBytes() of data next to it. Flag plans (plan.h) use
+  // slot (seq & 1) of call number seq. flagBytes() is 0 without flags.
+  virtual size_t flagBytes() const { return 0; }
+  // The data area of rank's slot for call number seq, as mapped in this process.
+  virtual std::byte* flagData(int /*rank*/, uint64_t /*seq*/) { return nullptr; }
+  // Copies `bytes` at src into this rank's slot (seq & 1) and raises its flag to seq with the
+  // call's tag next to it (release: whoever sees the flag sees the data and the tag).
+  virtual void postFlag(uint64_t /*seq*/, const FlagTag& /*tag*/, const std::byte* /*src*/,
+                        size_t /*bytes*/) {}
+  // Whether peer's flag of slot (seq & 1) has reached seq (acquire); then *tag is what the peer
+  // posted with it.
+  virtual bool flagReached(int /*peer*/, uint64_t /*seq*/, FlagTag* /*tag*/) { return false; }
 
   // The alpha/beta of links to peers on other hosts. Level 1 of a communicator's host-derived
   // topology takes its costs from here.

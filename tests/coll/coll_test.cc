@@ -372,8 +372,9 @@ std::vector<Case> registryCases(bool variable) {
     if (a->coll() == CollType::kAllGatherQuantized) continue;
     // Calls an epilogue: tests/coll/fused_allreduce_test.cc checks it against AllReduce + epilogue.
     if (a->coll() == CollType::kAllReduceFused) continue;
-    // Direct algorithms need buffers in windows: tests/coll/window_coll_test.cc.
-    if (a->direct()) continue;
+    // Direct algorithms need buffers in windows, and flag plans carry only small calls:
+    // tests/coll/window_coll_test.cc.
+    if (a->direct() || a->flagPath()) continue;
     // Two-level algorithms: twoLevelCases below.
     if (twoLevelOnly(*a)) continue;
     out.push_back({collKey(a->coll()), a->name(), false, ""});

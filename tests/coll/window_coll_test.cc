@@ -1,5 +1,6 @@
 // Windows with ranks as threads: the direct algorithms through a sampled matrix with every
-// buffer in a registered window, the mixed case (one buffer outside: the FIFO path), the bad
+// buffer in a registered window, the flag path of small calls (plain buffers and windows,
+// mismatched calls), the mixed case (one buffer outside: the FIFO path), the bad
 // inputs of strataMemAlloc/strataCommWindowRegister/Deregister, and descriptor hygiene. The
 // direct algorithms come from the registry: registering one tests it here.
 #include <dirent.h>
@@ -196,12 +197,163 @@ INSTANTIATE_TEST_SUITE_P(Large, DirectCollTest,
                                             ::testing::Values<size_t>(kLarge)),
                          paramName);
 
+// The flag path (small calls): every flag plan of the registry, pinned, with plain buffers and
+// with buffers in windows, every dtype and op at counts whose slot data fits (kFlagBytes), in
+// and out of place. Calls too large for the slots are skipped, not run.
+class FlagCollTest : public ::testing::TestWithParam<std::tuple<Case, int, bool>> {};
+
+constexpr size_t kFlagSlotBytes = 4096;
+
+bool fitsFlags(const std::string& coll, size_t cnt, strataDataType_t t, int n) {
+  const size_t bytes = cnt * dtypeSize(t) * (coll == "reducescatter" ? static_cast<size_t>(n) : 1);
+  return bytes <= kFlagSlotBytes;
+}
+
+TEST_P(FlagCollTest, MatchesReference) {
+  const auto& [c, n, inWindows] = GetParam();
+  const std::string tune = c.coll + ":@" + c.algo;
+  runRanks(n, tune, [&](int rank, strataComm_t comm) {
+    Windowed w;
+    std::vector<char> plain;
+    if (inWindows) {
+      w = registerRegion(comm);
+    } else {
+      plain.resize(kOutOffset + 64 * 1024);
+      w.mem = plain.data();
+    }
+    for (size_t cnt : {size_t{1}, size_t{7}, size_t{512}}) {
+      for (auto [t, op] : combos(cnt, isReduction(c.coll))) {
+        if (!fitsFlags(c.coll, cnt, t, n)) continue;
+        for (bool inPlace : {false, true}) {
+          const std::string err = runAndCheck(c.coll, rank, n, cnt, t, op, inPlace, comm, w);
+          ASSERT_EQ(err, "");
+        }
+      }
+    }
+    // Nothing went through the FIFOs, and the statistics name the flag plan.
+    strataStats_t st;
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    EXPECT_EQ(st.total.bytesSent[0], 0u) << "rank " << rank;
+    EXPECT_STREQ(st.lastAlgo, "flag");
+    if (inWindows) release(comm, w);
+  });
+}
+
+std::vector<Case> flagCases() {
+  std::vector<Case> out;
+  for (const Algorithm* a : algorithmRegistry())
+    if (a->flagPath()) out.push_back({collKey(a->coll()), a->name()});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Registry, FlagCollTest,
+    ::testing::Combine(::testing::ValuesIn(flagCases()), ::testing::Values(2, 3, 8),
+                       ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<Case, int, bool>>& info) {
+      const Case& c = std::get<0>(info.param);
+      return c.coll + "_" + c.algo + "_r" + std::to_string(std::get<1>(info.param)) +
+             (std::get<2>(info.param) ? "_windows" : "_plain");
+    });
+
+// Small calls on the flag path alternating with larger ones through the FIFO, the data changing
+// every call, so a slot reused two calls later never shows stale data.
+TEST(Flags, SmallCallsAlternateWithFifoCalls) {
+  runRanks(3, "allreduce:0-4k:@flag", [&](int rank, strataComm_t comm) {
+    std::vector<float> small(2), large(5000);
+    for (int iter = 0; iter < 50; ++iter) {
+      small.assign(small.size(), float(rank + iter));
+      ASSERT_EQ(strataAllReduce(small.data(), small.data(), small.size(), strataFloat32, strataSum,
+                                comm, nullptr),
+                strataSuccess)
+          << strataGetLastError(comm);
+      for (float v : small) ASSERT_EQ(v, float(3 * iter + 3)) << "iteration " << iter;
+      strataStats_t st;
+      ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+      EXPECT_STREQ(st.lastAlgo, "flag");
+      if (iter % 3 == 0) {
+        large.assign(large.size(), float(rank));
+        ASSERT_EQ(strataAllReduce(large.data(), large.data(), large.size(), strataFloat32,
+                                  strataSum, comm, nullptr),
+                  strataSuccess);
+        ASSERT_EQ(large.front(), 3.0f);
+        ASSERT_EQ(large.back(), 3.0f);
+      }
+    }
+  });
+}
+
+// Unpinned, small windowed calls take the flag path, larger ones a direct algorithm, and calls
+// with plain buffers the FIFO.
+TEST(Flags, SmallWindowedCallsTakeTheFlagPath) {
+  runRanks(2, "", [&](int rank, strataComm_t comm) {
+    Windowed w = registerRegion(comm);
+    strataStats_t st;
+    for (size_t cnt : {size_t{2}, size_t{64}, size_t{1000}}) {
+      float* in = reinterpret_cast<float*>(w.in());
+      for (size_t i = 0; i < cnt; ++i) in[i] = float(rank + 1);
+      ASSERT_EQ(strataAllReduce(in, w.out(), cnt, strataFloat32, strataSum, comm, nullptr),
+                strataSuccess)
+          << strataGetLastError(comm);
+      ASSERT_EQ(reinterpret_cast<float*>(w.out())[cnt - 1], 3.0f);
+      ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+      EXPECT_EQ(std::string(st.lastAlgo) == "flag", cnt * sizeof(float) <= 256) << cnt;
+    }
+    std::vector<float> plain(2, 1.0f);
+    ASSERT_EQ(strataAllReduce(plain.data(), plain.data(), 2, strataFloat32, strataSum, comm, nullptr),
+              strataSuccess);
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    EXPECT_STRNE(st.lastAlgo, "flag");
+    release(comm, w);
+  });
+}
+
+// Ranks that disagree on a small call fail naming both calls instead of reading each other's
+// slots: a different root, a different count, and a flag call against a FIFO call.
+TEST(Flags, MismatchedCallsFailNamingBoth) {
+  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+  cfg.timeoutMs = 20000;
+  cfg.algo = "allreduce:0-4k:@flag#broadcast:0-4k:@flag";
+  runRanksWith(2, cfg, [](int rank, strataComm_t comm) {
+    float b[4] = {1, 2, 3, 4};
+    const strataResult_t r = strataBroadcast(b, b, 4, strataFloat32, rank, comm, nullptr);
+    const std::string msg = strataGetLastError(comm);
+    EXPECT_EQ(r, strataInvalidUsage) << msg;
+    EXPECT_NE(msg.find("rank " + std::to_string(1 - rank) + " posted call #1 Broadcast of 16 "
+                       "bytes from root " + std::to_string(1 - rank)),
+              std::string::npos)
+        << msg;
+  });
+  runRanksWith(2, cfg, [](int rank, strataComm_t comm) {
+    float x[8] = {};
+    const strataResult_t r =
+        strataAllReduce(x, x, rank == 0 ? 4 : 8, strataFloat32, strataSum, comm, nullptr);
+    const std::string msg = strataGetLastError(comm);
+    EXPECT_EQ(r, strataInvalidUsage) << msg;
+    EXPECT_NE(msg.find("expects call #1 AllReduce of " + std::string(rank == 0 ? "16" : "32")),
+              std::string::npos)
+        << msg;
+  });
+  runRanksWith(2, cfg, [](int rank, strataComm_t comm) {
+    std::vector<float> x(rank == 0 ? 4 : 100000);
+    const strataResult_t r =
+        strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, comm, nullptr);
+    const std::string msg = strataGetLastError(comm);
+    if (rank == 0) {
+      EXPECT_EQ(r, strataInvalidUsage) << msg;
+      EXPECT_NE(msg.find("through the flags"), std::string::npos) << msg;
+    } else {
+      EXPECT_TRUE(r == strataInvalidUsage || r == strataRemoteError) << msg;
+    }
+  });
+}
+
 // One buffer in a window and the other not: the FIFO algorithms run (bytes through the
 // transport) and the results are still exact; then both in windows: no bytes through it.
 TEST(Windows, MixedBuffersTakeTheFifoPath) {
   runRanks(3, "", [&](int rank, strataComm_t comm) {
     Windowed w = registerRegion(comm);
-    const size_t cnt = 1000;
+    const size_t cnt = 2000;  // beyond the flag slots (4 KiB)
     std::vector<float> plain(cnt);
     for (size_t i = 0; i < cnt; ++i) reinterpret_cast<float*>(w.in())[i] = float(rank + 1);
     ASSERT_EQ(strataAllReduce(w.in(), plain.data(), cnt, strataFloat32, strataSum, comm, nullptr),

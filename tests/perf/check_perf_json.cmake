@@ -56,7 +56,7 @@ foreach(i RANGE ${last})
   endif()
   # Every row names the algorithm that ran it (an AllReduce one).
   string(JSON algo GET "${doc}" results ${i} algo)
-  if(NOT algo MATCHES "^(ring|ringpipe|oneshot|twoshot|rhd)$")
+  if(NOT algo MATCHES "^(ring|ringpipe|oneshot|twoshot|rhd|flag)$")
     message(FATAL_ERROR "${JSON_FILE}: results[${i}].algo is '${algo}', not an AllReduce algorithm")
   endif()
   foreach(variant out_of_place in_place)

@@ -10,6 +10,7 @@
 #include "base/host_id.h"
 #include "base/logging.h"
 #include "topology/topology.h"
+#include "transports/shm/shm_channel.h"
 #include "transports/sim/sim_transport.h"
 
 namespace strata::info {
@@ -25,6 +26,7 @@ Result<InfoContext> makeInfoContext(const std::string& spec, int localRanks) {
     topo = std::make_shared<const Topology>(std::move(t));
     shape.nranks = localRanks;
     shape.forwarding = true;  // shared memory runs forwarding ops; chunk: its 128 KiB default
+    shape.flagBytes = shm::kFlagBytes;  // small calls take the flag path
     out.transport = "shm";
   } else {
     Result<Topology> t = resolveTopology(spec);

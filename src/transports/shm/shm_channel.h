@@ -2,6 +2,7 @@
 // that carries chunks from one sender to this receiver.
 //
 //   segment = SegmentHeader | FIFO from rank 0 | FIFO from rank 1 | ... | FIFO from rank n-1
+//             | flag slot 0 | flag slot 1
 //   FIFO    = FifoCounters (tail line) | slot 0 | slot 1 | ... | slot (slots-1)
 //   slot    = SlotHeader (one cache line) | payload (chunkBytes rounded up to a cache line)
 //
@@ -27,7 +28,7 @@ namespace strata::shm {
 
 constexpr size_t kCacheLine = 64;
 constexpr uint64_t kSegmentMagic = 0x5354524154414d31ull;  // "STRATAM1"
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free,
               "FIFO counters shared between processes need lock-free 64-bit atomics");
@@ -73,6 +74,17 @@ struct SlotHeader {
 };
 static_assert(sizeof(SlotHeader) == kCacheLine);
 
+// A flag slot (small calls, plan.h's flag plans), cache-line aligned: the owner's flag (the
+// uint64_t sequence number of the last call that posted it), the call's FlagTag (24 bytes) and
+// the data. The owner writes the data and the tag, then stores the flag with release; peers
+// load it with acquire before reading the rest. Up to 32 bytes of data share the flag's cache
+// line: one line moves per peer.
+constexpr size_t kFlagDataOffset = 32;
+static_assert(sizeof(uint64_t) + sizeof(FlagTag) <= kFlagDataOffset);
+// Data bytes per flag slot: the largest per-rank contribution a flag plan may carry.
+constexpr size_t kFlagBytes = 4096;
+constexpr size_t kFlagSlotStride = roundUpToCacheLine(kFlagDataOffset + kFlagBytes);
+
 // Sizes and offsets of one segment, identical on every rank of a transport.
 struct SegmentLayout {
   int nranks = 0;
@@ -86,7 +98,10 @@ struct SegmentLayout {
   size_t fifoOffset(int sender) const {
     return sizeof(SegmentHeader) + static_cast<size_t>(sender) * fifoBytes();
   }
-  size_t segmentBytes() const { return fifoOffset(nranks); }
+  size_t flagOffset(int slot) const {
+    return fifoOffset(nranks) + static_cast<size_t>(slot) * kFlagSlotStride;
+  }
+  size_t segmentBytes() const { return flagOffset(2); }
 };
 
 // One side's view of one FIFO. A sender-side view only calls push, a receiver-side view only

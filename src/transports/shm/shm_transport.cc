@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 #include <string>
@@ -175,7 +176,28 @@ ShmTransport::ShmTransport(int rank, std::vector<int> pids, SegmentLayout layout
     shm::ShmFifo toPeer(theirs + layout_.fifoOffset(rank_), layout_, tsanSyncKey(theirName, rank_));
     shm::ShmFifo fromPeer(own + layout_.fifoOffset(peer), layout_, tsanSyncKey(ownName, peer));
     endpoints_.push_back(std::make_unique<ShmEndpoint>(toPeer, fromPeer));
+    for (int slot = 0; slot < 2; ++slot)
+      flagSync_.push_back(tsanSyncKey(theirName, layout_.nranks + slot));
   }
+}
+
+void ShmTransport::postFlag(uint64_t seq, const FlagTag& tag, const std::byte* src, size_t bytes) {
+  std::byte* slot = flagSlot(rank_, seq);
+  if (bytes > 0) std::memcpy(slot + shm::kFlagDataOffset, src, std::min(bytes, shm::kFlagBytes));
+  std::memcpy(slot + sizeof(uint64_t), &tag, sizeof tag);
+  tsanRelease(flagSync_[static_cast<size_t>(rank_) * 2 + (seq & 1)]);
+  std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(flagSlot(rank_, seq)))
+      .store(seq, std::memory_order_release);
+}
+
+bool ShmTransport::flagReached(int peer, uint64_t seq, FlagTag* tag) {
+  const std::byte* slot = flagSlot(peer, seq);
+  if (std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(const_cast<std::byte*>(slot)))
+          .load(std::memory_order_acquire) < seq)
+    return false;
+  tsanAcquire(flagSync_[static_cast<size_t>(peer) * 2 + (seq & 1)]);
+  std::memcpy(tag, slot + sizeof(uint64_t), sizeof *tag);
+  return true;
 }
 
 // Liveness comes before the aborted flags: a peer that aborted because another rank died must

@@ -73,9 +73,20 @@ class ShmTransport final : public Transport {
   size_t chunkBytes() const override { return layout_.chunkBytes; }
   int slots() const { return static_cast<int>(layout_.slots); }
 
+  size_t flagBytes() const override { return shm::kFlagBytes; }
+  std::byte* flagData(int rank, uint64_t seq) override {
+    return flagSlot(rank, seq) + shm::kFlagDataOffset;
+  }
+  void postFlag(uint64_t seq, const FlagTag& tag, const std::byte* src, size_t bytes) override;
+  bool flagReached(int peer, uint64_t seq, FlagTag* tag) override;
+
  private:
   shm::SegmentHeader& header(int rank) const {
     return *reinterpret_cast<shm::SegmentHeader*>(segments_[static_cast<size_t>(rank)].data());
+  }
+
+  std::byte* flagSlot(int rank, uint64_t seq) const {
+    return segments_[static_cast<size_t>(rank)].data() + layout_.flagOffset(static_cast<int>(seq & 1));
   }
 
   int globalRank(int r) const { return peerRanks_[static_cast<size_t>(r)]; }
@@ -91,6 +102,7 @@ class ShmTransport final : public Transport {
   const shm::SegmentLayout layout_;
   std::vector<ShmSegment> segments_;  // outlives endpoints_, which point into it
   std::vector<std::unique_ptr<ShmEndpoint>> endpoints_;
+  std::vector<const char*> flagSync_;  // TSan keys of the flags, [rank * 2 + slot]
   std::atomic<int64_t> nextLivenessCheckNs_{0};
   std::atomic<int> exitedRank_{-1};  // sticky once a peer process is seen gone
   std::atomic<int> culprit_{-1};     // the rank (whole communicator) our failure is blamed on
