@@ -25,6 +25,7 @@ const Algorithm& directPushAllGather();
 const Algorithm& directReduceScatter();
 const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
+const Algorithm& directAllToAllv();
 const Algorithm& flagAllReduce();
 const Algorithm& flagAllGather();
 const Algorithm& flagReduceScatter();
@@ -94,6 +95,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directReduceScatter(),
       &directBroadcast(),
       &directAllToAll(),
+      &directAllToAllv(),
       &flagAllReduce(),
       &flagAllGather(),
       &flagReduceScatter(),

@@ -84,6 +84,9 @@ struct CollArgs {
   // of every rank of this rank's level-0 group, in ascending rank order, nranks each. Filled by
   // the planner from the runtime's exchange; empty when pricing.
   std::vector<size_t> groupSendCounts;
+  // The same ranks' send displacements, laid out alike (the direct AllToAllv reads its block of
+  // each peer's send buffer at the peer's displacement).
+  std::vector<size_t> groupSendDispls;
   QuantArgs quant;  // kAllGatherQuantized
   FusedArgs fused;  // kAllReduceFused
   // Set by the runtime when every buffer of the call lies in a registered window (Broadcast: the

@@ -18,20 +18,26 @@ bool GroupCountExchange::prepare(Comm& comm, std::vector<CollArgs>& calls) {
   const int me = shape.rank;
   nranks_ = static_cast<size_t>(shape.nranks);
   members_.clear();
+  // A topology of one level: the group is every rank.
   for (int r = 0; r < shape.nranks; ++r)
-    if (shape.level0Groups[static_cast<size_t>(r)] == shape.level0Groups[static_cast<size_t>(me)])
+    if (shape.level0Groups.empty() ||
+        shape.level0Groups[static_cast<size_t>(r)] == shape.level0Groups[static_cast<size_t>(me)])
       members_.push_back(r);
-  const size_t row = nranks_ * sizeof(uint64_t);
+  // Per call and rank, a row of its send counts then its send displacements.
+  const size_t row = 2 * nranks_ * sizeof(uint64_t);
   const size_t L = members_.size();
-  mine_.assign(which_.size() * nranks_, 0);
-  theirs_.assign(which_.size() * L * nranks_, 0);
+  mine_.assign(which_.size() * 2 * nranks_, 0);
+  theirs_.assign(which_.size() * L * 2 * nranks_, 0);
   auto plan = std::make_shared<Plan>();
   plan->algo = "group count exchange";
   plan->nranks = shape.nranks;
   PlanBuilder pb(*plan);
   for (size_t c = 0; c < which_.size(); ++c) {
     const std::vector<size_t>& counts = calls[which_[c]].sendcounts;
-    std::copy(counts.begin(), counts.end(), mine_.begin() + static_cast<long>(c * nranks_));
+    const std::vector<size_t>& displs = calls[which_[c]].sdispls;
+    std::copy(counts.begin(), counts.end(), mine_.begin() + static_cast<long>(2 * c * nranks_));
+    std::copy(displs.begin(), displs.end(),
+              mine_.begin() + static_cast<long>((2 * c + 1) * nranks_));
     for (size_t j = 0; j < L; ++j) {
       const size_t at = (c * L + j) * row;
       if (members_[j] == me) {
@@ -58,8 +64,15 @@ bool GroupCountExchange::prepare(Comm& comm, std::vector<CollArgs>& calls) {
 void GroupCountExchange::deliver() {
   const size_t L = members_.size();
   for (size_t c = 0; c < which_.size(); ++c) {
-    const auto first = theirs_.begin() + static_cast<long>(c * L * nranks_);
-    (*calls_)[which_[c]].groupSendCounts.assign(first, first + static_cast<long>(L * nranks_));
+    CollArgs& call = (*calls_)[which_[c]];
+    call.groupSendCounts.clear();
+    call.groupSendDispls.clear();
+    for (size_t j = 0; j < L; ++j) {
+      const auto rowStart = theirs_.begin() + static_cast<long>((c * L + j) * 2 * nranks_);
+      const auto mid = rowStart + static_cast<long>(nranks_);
+      call.groupSendCounts.insert(call.groupSendCounts.end(), rowStart, mid);
+      call.groupSendDispls.insert(call.groupSendDispls.end(), mid, mid + static_cast<long>(nranks_));
+    }
   }
 }
 

@@ -35,8 +35,8 @@ class GroupCountExchange {
   std::vector<size_t> which_;     // the calls that need counts
   std::vector<int> members_;      // this rank's level-0 group, ascending
   size_t nranks_ = 0;
-  std::vector<uint64_t> mine_;    // which_.size() x nranks
-  std::vector<uint64_t> theirs_;  // which_.size() x members x nranks
+  std::vector<uint64_t> mine_;    // which_.size() x 2 x nranks (send counts, send displacements)
+  std::vector<uint64_t> theirs_;  // which_.size() x members x 2 x nranks
   PlanRun run_;
 };
 

@@ -1,5 +1,7 @@
 #include "runtime/window_binding.h"
 
+#include <algorithm>
+
 #include "base/dtype.h"
 
 namespace strata {
@@ -28,9 +30,17 @@ void spans(const CollArgs& a, int n, size_t& sendBytes, size_t& recvBytes) {
     case CollType::kAllToAll:
       sendBytes = recvBytes = un * a.count * es;
       break;
+    case CollType::kAllToAllv:
+      // The extents the counts and displacements reach (each rank's own; windows must hold
+      // every rank's at the same offset, as for every windowed call).
+      for (size_t i = 0; i < a.sendcounts.size(); ++i)
+        sendBytes = std::max(sendBytes, (a.sdispls[i] + a.sendcounts[i]) * es);
+      for (size_t i = 0; i < a.recvcounts.size(); ++i)
+        recvBytes = std::max(recvBytes, (a.rdispls[i] + a.recvcounts[i]) * es);
+      if (sendBytes == 0) sendBytes = 1;  // sends nothing: still a buffer in a window
+      break;
     case CollType::kReduce:
     case CollType::kAllGatherv:
-    case CollType::kAllToAllv:
     case CollType::kSend:
     case CollType::kRecv:
     case CollType::kBarrier:
@@ -47,7 +57,8 @@ void spans(const CollArgs& a, int n, size_t& sendBytes, size_t& recvBytes) {
 void markWindowed(Comm& comm, CollArgs& a) {
   a.windowed = false;
   a.sendPeers = a.recvPeers = nullptr;
-  if (comm.windows().size() == 0 || !comm.planner().shape().windows || a.count == 0) return;
+  if (comm.windows().size() == 0 || !comm.planner().shape().windows) return;
+  if (a.count == 0 && a.coll != CollType::kAllToAllv) return;  // AllToAllv: counts per peer
   size_t sendBytes = 0, recvBytes = 0;
   spans(a, comm.nranks(), sendBytes, recvBytes);
   if (recvBytes == 0) return;
