@@ -9,25 +9,19 @@ using strata::CollType;
 using strata::Comm;
 using strata::makeError;
 using strata::Status;
+using strata::api::checkApart;
 using strata::api::checkBuf;
 using strata::api::checkCount;
 using strata::api::checkCountVector;
 using strata::api::checkOp;
 using strata::api::checkRank;
-using strata::api::checkType;
+using strata::api::checkSendRecv;
+using strata::api::collArgs;
+using strata::api::isPartOf;
 using strata::api::overlaps;
+using strata::api::submitTyped;
 
 namespace {
-
-// Every collective checks its datatype before its own checks.
-template <typename Check>
-strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
-                      Check&& check) {
-  return strata::api::submit(op, handle, stream, args, [&](Comm& comm) {
-    STRATA_CHECK(checkType(op, args.dtype));
-    return check(comm);
-  });
-}
 
 // Gather and Scatter: every rank's block of count elements (Gather's sendbuff, Scatter's
 // recvbuff) and the root's whole nranks x count buffer (Gather's recvbuff, Scatter's sendbuff),
@@ -40,14 +34,9 @@ strataResult_t rootedCall(const char* name, CollType coll, const void* sendbuff,
   const void* whole = gather ? recvbuff : sendbuff;
   const char* blockName = gather ? "sendbuff" : "recvbuff";
   const char* wholeName = gather ? "recvbuff" : "sendbuff";
-  CollArgs a;
-  a.coll = coll;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
+  CollArgs a = collArgs(coll, sendbuff, recvbuff, count, datatype);
   a.root = root;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
     const size_t bytes = count * strata::dtypeSize(datatype);
@@ -56,8 +45,7 @@ strataResult_t rootedCall(const char* name, CollType coll, const void* sendbuff,
     const size_t total = bytes * static_cast<size_t>(c.nranks());
     const std::string onRoot = std::string(wholeName) + " (on the root)";
     STRATA_CHECK(checkBuf(name, onRoot.c_str(), whole, total));
-    const char* own = static_cast<const char*>(whole) + bytes * static_cast<size_t>(root);
-    a.inPlace = bytes > 0 && static_cast<const char*>(block) == own;
+    a.inPlace = isPartOf(block, bytes, whole, bytes * static_cast<size_t>(root));
     if (!a.inPlace && overlaps(block, bytes, whole, total))
       return makeError(strataInvalidArgument,
                        "%s: %s overlaps %s on the root (in place is %s == %s + root*count)", name,
@@ -74,20 +62,13 @@ strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t coun
                                strataDataType_t datatype, strataRedOp_t op, strataComm_t comm,
                                strataStream_t stream) {
   const char* name = "strataAllReduce";
-  CollArgs a;
-  a.coll = CollType::kAllReduce;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
+  CollArgs a = collArgs(CollType::kAllReduce, sendbuff, recvbuff, count, datatype);
   a.op = op;
   a.inPlace = sendbuff == recvbuff;
-  return submit(name, comm, stream, a, [&](Comm&) {
+  return submitTyped(name, comm, stream, a, [&](Comm&) {
     STRATA_CHECK(checkOp(name, op));
-    STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
-    const size_t bytes = count * strata::dtypeSize(datatype);
-    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
-    return checkBuf(name, "recvbuff", recvbuff, bytes);
+    size_t bytes = 0;
+    return checkSendRecv(name, count, 1, datatype, sendbuff, recvbuff, &bytes);
   });
 }
 
@@ -95,15 +76,10 @@ strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t coun
                                strataDataType_t datatype, int root, strataComm_t comm,
                                strataStream_t stream) {
   const char* name = "strataBroadcast";
-  CollArgs a;
-  a.coll = CollType::kBroadcast;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
+  CollArgs a = collArgs(CollType::kBroadcast, sendbuff, recvbuff, count, datatype);
   a.root = root;
   a.inPlace = sendbuff == recvbuff;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
     const size_t bytes = count * strata::dtypeSize(datatype);
@@ -116,16 +92,11 @@ strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
                             strataDataType_t datatype, strataRedOp_t op, int root,
                             strataComm_t comm, strataStream_t stream) {
   const char* name = "strataReduce";
-  CollArgs a;
-  a.coll = CollType::kReduce;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
+  CollArgs a = collArgs(CollType::kReduce, sendbuff, recvbuff, count, datatype);
   a.op = op;
   a.root = root;
   a.inPlace = sendbuff == recvbuff;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkOp(name, op));
     STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
@@ -154,19 +125,13 @@ strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t send
                                strataDataType_t datatype, strataComm_t comm,
                                strataStream_t stream) {
   const char* name = "strataAllGather";
-  CollArgs a;
-  a.coll = CollType::kAllGather;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = sendcount;
-  a.dtype = datatype;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  CollArgs a = collArgs(CollType::kAllGather, sendbuff, recvbuff, sendcount, datatype);
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkCount(name, "sendcount", sendcount, static_cast<size_t>(c.nranks()), datatype));
     const size_t bytes = sendcount * strata::dtypeSize(datatype);
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes * static_cast<size_t>(c.nranks())));
-    a.inPlace = bytes > 0 && static_cast<const char*>(sendbuff) ==
-                                 static_cast<const char*>(recvbuff) + bytes * c.rank();
+    a.inPlace = isPartOf(sendbuff, bytes, recvbuff, bytes * static_cast<size_t>(c.rank()));
     return Status::ok();
   });
 }
@@ -176,13 +141,8 @@ strataResult_t strataAllGatherv(const void* sendbuff, size_t sendcount, void* re
                                 strataDataType_t datatype, strataComm_t comm,
                                 strataStream_t stream) {
   const char* name = "strataAllGatherv";
-  CollArgs a;
-  a.coll = CollType::kAllGatherv;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = sendcount;
-  a.dtype = datatype;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  CollArgs a = collArgs(CollType::kAllGatherv, sendbuff, recvbuff, sendcount, datatype);
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     if (!recvcounts) return makeError(strataInvalidArgument, "%s: recvcounts is NULL", name);
     if (!rdispls) return makeError(strataInvalidArgument, "%s: rdispls is NULL", name);
     const size_t n = static_cast<size_t>(c.nranks());
@@ -199,8 +159,7 @@ strataResult_t strataAllGatherv(const void* sendbuff, size_t sendcount, void* re
     const size_t es = strata::dtypeSize(datatype);
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, sendcount * es));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, extent * es));
-    a.inPlace = sendcount > 0 && static_cast<const char*>(sendbuff) ==
-                                     static_cast<const char*>(recvbuff) + rdispls[me] * es;
+    a.inPlace = isPartOf(sendbuff, sendcount * es, recvbuff, rdispls[me] * es);
     return Status::ok();
   });
 }
@@ -209,21 +168,15 @@ strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff, size_t 
                                    strataDataType_t datatype, strataRedOp_t op, strataComm_t comm,
                                    strataStream_t stream) {
   const char* name = "strataReduceScatter";
-  CollArgs a;
-  a.coll = CollType::kReduceScatter;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = recvcount;
-  a.dtype = datatype;
+  CollArgs a = collArgs(CollType::kReduceScatter, sendbuff, recvbuff, recvcount, datatype);
   a.op = op;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkOp(name, op));
     STRATA_CHECK(checkCount(name, "recvcount", recvcount, static_cast<size_t>(c.nranks()), datatype));
     const size_t bytes = recvcount * strata::dtypeSize(datatype);
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes * static_cast<size_t>(c.nranks())));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes));
-    a.inPlace = bytes > 0 && static_cast<const char*>(recvbuff) ==
-                                 static_cast<const char*>(sendbuff) + bytes * c.rank();
+    a.inPlace = isPartOf(recvbuff, bytes, sendbuff, bytes * static_cast<size_t>(c.rank()));
     return Status::ok();
   });
 }
@@ -231,22 +184,13 @@ strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff, size_t 
 strataResult_t strataAllToAll(const void* sendbuff, void* recvbuff, size_t count,
                               strataDataType_t datatype, strataComm_t comm, strataStream_t stream) {
   const char* name = "strataAllToAll";
-  CollArgs a;
-  a.coll = CollType::kAllToAll;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
+  CollArgs a = collArgs(CollType::kAllToAll, sendbuff, recvbuff, count, datatype);
   a.inPlace = sendbuff == recvbuff;
-  return submit(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkCount(name, "count", count, static_cast<size_t>(c.nranks()), datatype));
-    const size_t bytes = count * strata::dtypeSize(datatype) * static_cast<size_t>(c.nranks());
-    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
-    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes));
-    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, bytes))
-      return makeError(strataInvalidArgument,
-                       "%s: sendbuff and recvbuff overlap without being equal", name);
-    return Status::ok();
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
+    size_t bytes = 0;
+    STRATA_CHECK(checkSendRecv(name, count, static_cast<size_t>(c.nranks()), datatype, sendbuff,
+                               recvbuff, &bytes));
+    return checkApart(name, sendbuff, bytes, recvbuff, bytes, a.inPlace);
   });
 }
 
@@ -255,13 +199,9 @@ strataResult_t strataAllToAllv(const void* sendbuff, const size_t* sendcounts,
                                const size_t* rdispls, strataDataType_t datatype, strataComm_t comm,
                                strataStream_t stream) {
   const char* name = "strataAllToAllv";
-  CollArgs a;
-  a.coll = CollType::kAllToAllv;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.dtype = datatype;
+  CollArgs a = collArgs(CollType::kAllToAllv, sendbuff, recvbuff, 0, datatype);
   a.inPlace = sendbuff == recvbuff;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     const struct {
       const size_t* p;
       const char* what;
@@ -283,10 +223,7 @@ strataResult_t strataAllToAllv(const void* sendbuff, const size_t* sendcounts,
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, sendExtent * es));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, recvExtent * es));
     a.count = sendExtent;
-    if (!a.inPlace && overlaps(sendbuff, sendExtent * es, recvbuff, recvExtent * es))
-      return makeError(strataInvalidArgument,
-                       "%s: sendbuff and recvbuff overlap without being equal", name);
-    return Status::ok();
+    return checkApart(name, sendbuff, sendExtent * es, recvbuff, recvExtent * es, a.inPlace);
   });
 }
 
@@ -299,14 +236,9 @@ strataResult_t pointToPoint(const char* name, CollType coll, void* buf, size_t c
                             strataDataType_t datatype, int peer, strataComm_t comm,
                             strataStream_t stream) {
   const bool sends = coll == CollType::kSend;
-  CollArgs a;
-  a.coll = coll;
-  if (sends) a.sendbuff = buf;
-  else a.recvbuff = buf;
-  a.count = count;
-  a.dtype = datatype;
+  CollArgs a = collArgs(coll, sends ? buf : nullptr, sends ? nullptr : buf, count, datatype);
   a.peer = peer;
-  return submit(name, comm, stream, a, [&](Comm& c) {
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkRank(name, "peer", peer, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
     return checkBuf(name, sends ? "sendbuff" : "recvbuff", buf,
@@ -331,10 +263,8 @@ strataResult_t strataRecv(void* recvbuff, size_t count, strataDataType_t datatyp
 }
 
 strataResult_t strataBarrier(strataComm_t comm, strataStream_t stream) {
-  CollArgs a;
-  a.coll = CollType::kBarrier;
-  a.dtype = strataUint8;
-  return submit("strataBarrier", comm, stream, a, [](Comm&) { return Status::ok(); });
+  CollArgs a = collArgs(CollType::kBarrier, nullptr, nullptr, 0, strataUint8);
+  return submitTyped("strataBarrier", comm, stream, a, [](Comm&) { return Status::ok(); });
 }
 
 }  // extern "C"

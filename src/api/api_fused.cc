@@ -4,16 +4,9 @@
 #include "base/dtype.h"
 #include "base/quant_format.h"
 
-using strata::CollArgs;
-using strata::CollType;
-using strata::Comm;
 using strata::makeError;
 using strata::Status;
-using strata::api::checkBuf;
-using strata::api::checkCount;
-using strata::api::checkOp;
-using strata::api::checkType;
-using strata::api::overlaps;
+namespace api = strata::api;
 
 namespace {
 
@@ -66,27 +59,17 @@ strataResult_t strataAllReduceFused(const void* sendbuff, void* recvbuff, size_t
                                     strataDataType_t datatype, strataRedOp_t op,
                                     const strataEpilogue_t* epi, strataComm_t comm,
                                     strataStream_t stream) {
-  CollArgs a;
-  a.coll = CollType::kAllReduceFused;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = count;
-  a.dtype = datatype;
+  strata::CollArgs a =
+      api::collArgs(strata::CollType::kAllReduceFused, sendbuff, recvbuff, count, datatype);
   a.op = op;
   a.inPlace = sendbuff == recvbuff;
-  return strata::api::submit(kName, comm, stream, a, [&](Comm& c) -> Status {
-    STRATA_CHECK(checkType(kName, datatype));
-    STRATA_CHECK(checkOp(kName, op));
+  return api::submitTyped(kName, comm, stream, a, [&](strata::Comm& c) -> Status {
+    STRATA_CHECK(api::checkOp(kName, op));
     STRATA_CHECK(checkEpilogue(epi, count, datatype, c.rank()));
-    STRATA_CHECK(checkCount(kName, "count", count, 1, datatype));
-    const size_t bytes = count * strata::dtypeSize(datatype);
-    STRATA_CHECK(checkBuf(kName, "sendbuff", sendbuff, bytes));
-    STRATA_CHECK(checkBuf(kName, "recvbuff", recvbuff, bytes));
-    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, bytes))
-      return makeError(strataInvalidArgument,
-                       "%s: sendbuff and recvbuff overlap without being equal (in place means "
-                       "sendbuff == recvbuff)",
-                       kName);
+    size_t bytes = 0;
+    STRATA_CHECK(api::checkSendRecv(kName, count, 1, datatype, sendbuff, recvbuff, &bytes));
+    STRATA_CHECK(api::checkApart(kName, sendbuff, bytes, recvbuff, bytes, a.inPlace,
+                                 " (in place means sendbuff == recvbuff)"));
     a.fused.epilogue = epi->fn;
     a.fused.user = epi->user;
     a.fused.rowElems = epi->rowElems;

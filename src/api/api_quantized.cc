@@ -14,6 +14,8 @@ using strata::makeError;
 using strata::QuantMode;
 using strata::Status;
 using strata::api::checkBuf;
+using strata::api::collArgs;
+using strata::api::isPartOf;
 using strata::api::overlaps;
 using strata::api::submit;
 
@@ -57,17 +59,10 @@ Status checkGatheredCount(const char* op, size_t count, size_t perElem, int nran
   return Status::ok();
 }
 
-const char* at(const void* p, size_t off) { return static_cast<const char*>(p) + off; }
-
 CollArgs quantizedArgs(const void* sendbuff, void* recvbuff, size_t sendcount,
                        strataDataType_t type, strataQuant_t quant, size_t blockElems,
                        QuantMode mode) {
-  CollArgs a;
-  a.coll = CollType::kAllGatherQuantized;
-  a.sendbuff = sendbuff;
-  a.recvbuff = recvbuff;
-  a.count = sendcount;
-  a.dtype = type;
+  CollArgs a = collArgs(CollType::kAllGatherQuantized, sendbuff, recvbuff, sendcount, type);
   a.quant.format = quant;
   a.quant.blockElems = blockElems;
   a.quant.mode = mode;
@@ -99,7 +94,7 @@ strataResult_t strataAllGatherQuantized(const void* sendbuff, void* recvbuff, si
     const size_t total = bytes * static_cast<size_t>(c.nranks());
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
     STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, total));
-    a.inPlace = bytes > 0 && at(sendbuff, 0) == at(recvbuff, bytes * static_cast<size_t>(c.rank()));
+    a.inPlace = isPartOf(sendbuff, bytes, recvbuff, bytes * static_cast<size_t>(c.rank()));
     if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, total))
       return makeError(strataInvalidArgument,
                        "%s: sendbuff overlaps recvbuff without being this rank's block of it "
@@ -175,8 +170,8 @@ strataResult_t strataAllGatherQuantizedRawPrequantized(const void* sendValues,
       return makeError(strataInvalidArgument,
                        "%s: recvScales is NULL: the gather returns %zu block scales", name,
                        sb / sizeof(float) * n);
-    const bool valuesInPlace = vb > 0 && at(sendValues, 0) == at(recvValues, r * vb);
-    const bool scalesInPlace = sb > 0 && at(sendScales, 0) == at(recvScales, r * sb);
+    const bool valuesInPlace = isPartOf(sendValues, vb, recvValues, r * vb);
+    const bool scalesInPlace = isPartOf(sendScales, sb, recvScales, r * sb);
     if (valuesInPlace != scalesInPlace)
       return makeError(strataInvalidArgument,
                        "%s: %s is this rank's part of %s but %s is not: in place, both inputs "

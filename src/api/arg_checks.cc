@@ -83,10 +83,40 @@ Status checkBuf(const char* op, const char* what, const void* p, size_t bytes) {
   return Status::ok();
 }
 
+Status checkSendRecv(const char* op, size_t count, size_t factor, strataDataType_t t,
+                     const void* sendbuff, const void* recvbuff, size_t* bytes) {
+  STRATA_CHECK(checkCount(op, "count", count, factor, t));
+  *bytes = count * dtypeSize(t) * factor;
+  STRATA_CHECK(checkBuf(op, "sendbuff", sendbuff, *bytes));
+  return checkBuf(op, "recvbuff", recvbuff, *bytes);
+}
+
 bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
   auto x = reinterpret_cast<uintptr_t>(a);
   auto y = reinterpret_cast<uintptr_t>(b);
   return na > 0 && nb > 0 && x < y + nb && y < x + na;
+}
+
+Status checkApart(const char* op, const void* sendbuff, size_t sendBytes, const void* recvbuff,
+                  size_t recvBytes, bool inPlace, const char* rule) {
+  if (inPlace || !overlaps(sendbuff, sendBytes, recvbuff, recvBytes)) return Status::ok();
+  return makeError(strataInvalidArgument, "%s: sendbuff and recvbuff overlap without being equal%s",
+                   op, rule);
+}
+
+bool isPartOf(const void* part, size_t bytes, const void* whole, size_t offset) {
+  return bytes > 0 && static_cast<const char*>(part) == static_cast<const char*>(whole) + offset;
+}
+
+CollArgs collArgs(CollType coll, const void* sendbuff, void* recvbuff, size_t count,
+                  strataDataType_t dtype) {
+  CollArgs a;
+  a.coll = coll;
+  a.sendbuff = sendbuff;
+  a.recvbuff = recvbuff;
+  a.count = count;
+  a.dtype = dtype;
+  return a;
 }
 
 }  // namespace strata::api
