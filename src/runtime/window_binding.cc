@@ -62,10 +62,14 @@ void markWindowed(Comm& comm, CollArgs& a) {
   size_t sendBytes = 0, recvBytes = 0;
   spans(a, comm.nranks(), sendBytes, recvBytes);
   if (recvBytes == 0) return;
-  const WindowSpan recv = comm.windows().find(a.recvbuff, recvBytes);
+  // AllToAllv's extents differ between ranks: peers' ranges need only hold the offset (the same
+  // decision on every rank whose buffers lie in its windows, whatever their sizes).
+  const bool ownExtent = a.coll == CollType::kAllToAllv;
+  const WindowSpan recv = comm.windows().find(a.recvbuff, recvBytes, ownExtent ? 1 : recvBytes);
   if (!recv.window) return;
   if (sendBytes > 0) {
-    const WindowSpan send = comm.windows().find(a.sendbuff, sendBytes);
+    const WindowSpan send =
+        comm.windows().find(a.sendbuff, sendBytes, ownExtent ? 1 : sendBytes);
     if (!send.window) return;
     a.sendPeers = send.window->peerBase.data();
     a.sendOffset = send.offset;

@@ -224,7 +224,7 @@ Status WindowTable::remove(Bootstrap& bs, Window* w) {
   return Status::ok();
 }
 
-WindowSpan WindowTable::find(const void* p, size_t bytes) {
+WindowSpan WindowTable::find(const void* p, size_t bytes, size_t peerBytes) {
   const auto* b = static_cast<const std::byte*>(p);
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& w : windows_) {
@@ -232,7 +232,7 @@ WindowSpan WindowTable::find(const void* p, size_t bytes) {
     const size_t off = static_cast<size_t>(b - w->base);
     bool everyone = true;
     for (size_t r = 0; r < w->peerBase.size() && everyone; ++r)
-      everyone = w->peerBase[r] != nullptr && off + bytes <= w->peerBytes[r];
+      everyone = w->peerBase[r] != nullptr && off + peerBytes <= w->peerBytes[r];
     if (everyone) return WindowSpan{w.get(), off};
   }
   return {};

@@ -68,9 +68,12 @@ class WindowTable {
   // Whether w is one of this table's live windows.
   bool owns(const Window* w);
 
-  // The window holding [p, p + bytes) on this rank whose every peer range covers the same
-  // offsets too (so peers' copies can be addressed), or none.
-  WindowSpan find(const void* p, size_t bytes);
+  // The window holding [p, p + bytes) on this rank whose every peer range covers
+  // [offset, offset + peerBytes) too (so peers' copies can be addressed), or none. peerBytes is
+  // bytes unless the ranks' extents differ (AllToAllv: each rank checks its own extent against
+  // its own range, and a peer's block lies inside the extent that peer checked).
+  WindowSpan find(const void* p, size_t bytes, size_t peerBytes);
+  WindowSpan find(const void* p, size_t bytes) { return find(p, bytes, bytes); }
 
   // Drops every window (communicator destroy).
   void clear();

@@ -432,6 +432,35 @@ TEST(Windows, MixedAllToAllvTakesTheFifoPath) {
   });
 }
 
+// AllToAllv whose ranks send different amounts, each from a window sized for its own extent: the
+// ranks still agree on the direct algorithm (they used to disagree, one checking its extent
+// against the smaller window of its peer, and fail).
+TEST(Windows, AllToAllvWithWindowsOfDifferentSizes) {
+  runRanks(2, "", [&](int rank, strataComm_t comm) {
+    const size_t mine = rank == 0 ? 1000 : 3000;  // elements this rank sends to each rank
+    const size_t bytes = 2 * (mine + 3000) * sizeof(float);
+    void* mem = nullptr;
+    strataWindow_t win = nullptr;
+    ASSERT_EQ(strataMemAlloc(&mem, bytes), strataSuccess);
+    ASSERT_EQ(strataCommWindowRegister(comm, mem, bytes, &win, 0), strataSuccess);
+    float* in = static_cast<float*>(mem);
+    float* out = in + 2 * mine;
+    std::vector<size_t> sc = {mine, mine}, sd = {0, mine}, rc = {1000, 3000}, rd = {0, 1000};
+    for (size_t i = 0; i < 2 * mine; ++i) in[i] = float(rank * 10000 + i);
+    ASSERT_EQ(strataAllToAllv(in, sc.data(), sd.data(), out, rc.data(), rd.data(), strataFloat32,
+                              comm, nullptr),
+              strataSuccess)
+        << strataGetLastError(comm);
+    for (size_t i = 0; i < 1000; ++i) ASSERT_EQ(out[i], float(rank * 1000 + i));
+    for (size_t i = 0; i < 3000; ++i) ASSERT_EQ(out[1000 + i], float(10000 + rank * 3000 + i));
+    strataStats_t st;
+    ASSERT_EQ(strataCommGetStats(comm, &st), strataSuccess);
+    EXPECT_STREQ(st.lastAlgo, "direct");
+    ASSERT_EQ(strataCommWindowDeregister(comm, win), strataSuccess);
+    ASSERT_EQ(strataMemFree(mem), strataSuccess);
+  });
+}
+
 TEST(Windows, BadInputsNameWhatWasWrong) {
   void* p = nullptr;
   EXPECT_EQ(strataMemAlloc(nullptr, 64), strataInvalidArgument);
