@@ -55,6 +55,9 @@ class Algorithm {
   // The scheduler runs it for this call whenever nothing pins another algorithm (a measured
   // crossover the cost model does not price).
   virtual bool preferredFor(const CollArgs&, const CommShape&) const { return false; }
+  // Runs only when a tune string or file pins it: the model never picks it (measured slower
+  // than what the model picks; kept for callers that want it).
+  virtual bool pinnedOnly() const { return false; }
   // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision
   // call) and its scratch size.
   virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;

@@ -21,6 +21,9 @@ class DirectAllToAllv final : public Algorithm {
   CollType coll() const override { return CollType::kAllToAllv; }
   bool direct() const override { return true; }
   bool needsGroupCounts() const override { return true; }
+  // Pinned only: measured 1.04-1.35x pairwise's time at 2 processes, 64 KiB-16 MiB
+  // (docs/performance.md), the count exchange and the two synchronisations included.
+  bool pinnedOnly() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     // In place the blocks peers still read would be overwritten: the FIFO algorithms take it.
     return direct::eligible(a, s) && !a.inPlace;

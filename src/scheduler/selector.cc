@@ -161,10 +161,11 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
   // taken wherever it is eligible (the topology decides that, the same on every rank) and no
   // direct one is; its price is only for the log.
   const std::vector<const Algorithm*> all = eligible(args, ctx.shape);
-  const bool anyDirect =
-      std::any_of(all.begin(), all.end(), [](const Algorithm* a) { return a->direct(); });
+  const bool anyDirect = std::any_of(all.begin(), all.end(), [](const Algorithm* a) {
+    return a->direct() && !a->pinnedOnly();
+  });
   for (const Algorithm* a : all) {
-    if (anyDirect || !a->needsGroupCounts()) continue;
+    if (anyDirect || !a->needsGroupCounts() || a->pinnedOnly()) continue;
     sel.algo = a;
     sel.source = SelectionSource::kModel;
     if (priceAll) sel.candidates = priceCandidates(args, ctx);
@@ -188,10 +189,11 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
   // them: the shared-memory figures do not yet tell a window read from a FIFO copy apart
   // (docs/performance.md, windows), and the direct plans skip the FIFO copies.
   bool directOnly = false;
-  for (const PricedCandidate& c : sel.candidates) directOnly |= c.algo->direct() && c.seconds >= 0;
+  for (const PricedCandidate& c : sel.candidates)
+    directOnly |= c.algo->direct() && !c.algo->pinnedOnly() && c.seconds >= 0;
   double best = -1;
   for (const PricedCandidate& c : sel.candidates) {
-    if (c.seconds < 0 || (directOnly && !c.algo->direct())) continue;
+    if (c.seconds < 0 || c.algo->pinnedOnly() || (directOnly && !c.algo->direct())) continue;
     if (!sel.algo || c.seconds < best) {
       sel.algo = c.algo;
       best = c.seconds;
