@@ -33,16 +33,6 @@ constexpr seconds kTestBudget{60};
 
 std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-void expectAllSucceeded(const WorkerGroup& group) {
-  for (int r = 0; r < group.size(); ++r) {
-    EXPECT_TRUE(exitedWith(group.status(r), 0))
-        << "rank " << r << " " << describeWaitStatus(group.status(r)) << "\n"
-        << group.allOutput();
-    EXPECT_NE(group.output(r).find("OK rank " + std::to_string(r)), std::string::npos)
-        << group.allOutput();
-  }
-}
-
 // The pid a worker printed as "CHILD <pid>", or -1.
 pid_t childPid(const std::string& output) {
   auto at = output.find("CHILD ");

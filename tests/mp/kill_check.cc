@@ -17,6 +17,26 @@ using std::chrono::seconds;
 
 bool exitedWith(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
 
+void expectAllSucceeded(const WorkerGroup& group) {
+  std::string failures;
+  for (int r = 0; r < group.size(); ++r) {
+    if (!exitedWith(group.status(r), 0)) {
+      failures += "rank " + std::to_string(r) + " " + describeWaitStatus(group.status(r)) + "\n";
+    } else if (group.output(r).find("OK rank " + std::to_string(r)) == std::string::npos) {
+      failures += "rank " + std::to_string(r) + " exited 0 without printing OK\n";
+    }
+  }
+  EXPECT_TRUE(failures.empty()) << failures << "output:\n" << group.allOutput();
+}
+
+void runExpectingSuccess(WorkerGroup& group, const std::vector<std::string>& args,
+                         Clock::time_point deadline) {
+  group.setEnv("STRATA_TIMEOUT_MS", "60000");
+  ASSERT_TRUE(group.startAll(args)) << group.error();
+  ASSERT_TRUE(group.waitAll(deadline)) << "ranks did not finish in time:\n" << group.allOutput();
+  expectAllSucceeded(group);
+}
+
 void expectSurvivorsFailAfterKill(WorkerGroup& group, int victim, Clock::time_point deadline,
                                   milliseconds limit) {
   const int nranks = group.size();

@@ -1,7 +1,10 @@
-// The check every "kill a rank mid-collective" test makes, over whatever transport the ranks use.
+// How worker ranks ended: the checks the multi-process tests make, over whatever transport the
+// ranks use.
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "worker_group.h"
 
@@ -9,6 +12,14 @@ namespace strata::mptest {
 
 // True when a wait status says the process exited with `code`.
 bool exitedWith(int status, int code);
+
+// Every rank exited 0 after printing "OK rank R"; one failure message with all the output.
+void expectAllSucceeded(const WorkerGroup& group);
+
+// Starts every rank of `group` with `args` and a 60 s library timeout (a hang fails with a
+// message), waits for them until `deadline` and expects all to succeed (expectAllSucceeded).
+void runExpectingSuccess(WorkerGroup& group, const std::vector<std::string>& args,
+                         Clock::time_point deadline);
 
 // Once every rank printed READY (before `deadline`) and ran a little longer, SIGKILLs `victim`,
 // keeping it a zombie as a crashed peer is until reaped. Then expects every other rank to exit

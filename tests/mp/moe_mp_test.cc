@@ -21,17 +21,7 @@ TEST_P(MoeProcesses, IdentityExpertsRoundTrip) {
   const int nranks = GetParam();
   WorkerGroup group(kWorker, nranks, "127.0.0.1:" + std::to_string(pickFreePort()),
                     randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", "60000");
-  ASSERT_TRUE(group.startAll({})) << group.error();
-  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
-                                                         << group.allOutput();
-  for (int r = 0; r < nranks; ++r) {
-    EXPECT_TRUE(exitedWith(group.status(r), 0))
-        << "rank " << r << " " << describeWaitStatus(group.status(r)) << ":\n"
-        << group.allOutput();
-    EXPECT_NE(group.output(r).find("OK rank " + std::to_string(r)), std::string::npos)
-        << group.allOutput();
-  }
+  runExpectingSuccess(group, {}, Clock::now() + kTestBudget);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, MoeProcesses, ::testing::Values(2, 4),

@@ -37,29 +37,12 @@ constexpr const char* kNormalTimeoutMs = "60000";
 
 std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-// Every rank exited 0 after printing "OK rank R"; one failure message with all the output.
-void expectAllSucceeded(const WorkerGroup& group) {
-  std::string failures;
-  for (int r = 0; r < group.size(); ++r) {
-    if (!exitedWith(group.status(r), 0)) {
-      failures += "rank " + std::to_string(r) + " " + describeWaitStatus(group.status(r)) + "\n";
-    } else if (group.output(r).find("OK rank " + std::to_string(r)) == std::string::npos) {
-      failures += "rank " + std::to_string(r) + " exited 0 without printing OK\n";
-    }
-  }
-  EXPECT_TRUE(failures.empty()) << failures << "output:\n" << group.allOutput();
-}
-
 class AllCollectives : public ::testing::TestWithParam<int> {};
 
 TEST_P(AllCollectives, EveryCollectiveGivesExactResults) {
   const int nranks = GetParam();
   WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
-  ASSERT_TRUE(group.startAll({"all"})) << group.error();
-  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
-                                                         << group.allOutput();
-  expectAllSucceeded(group);
+  runExpectingSuccess(group, {"all"}, Clock::now() + kTestBudget);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, AllCollectives, ::testing::Values(2, 3, 4),
@@ -88,11 +71,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, RankKilled, ::testing::Values(2, 3),
 // peers' memory mapped and unmapped, no descriptor left open.
 TEST(Windows, DirectCollectivesBetweenProcesses) {
   WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
-  ASSERT_TRUE(group.startAll({"windows"})) << group.error();
-  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
-                                                         << group.allOutput();
-  expectAllSucceeded(group);
+  runExpectingSuccess(group, {"windows"}, Clock::now() + kTestBudget);
 }
 
 // A rank SIGKILLed while its peers map its window and read it directly: the survivors return an
@@ -194,11 +173,7 @@ TEST(Bootstrap, HelloWithWrongSecretIsRejected) {
 
 TEST(Api, InvalidArgumentsAreRejectedWithMessages) {
   WorkerGroup group(kWorker, 2, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", kNormalTimeoutMs);
-  ASSERT_TRUE(group.startAll({"invalid-args"})) << group.error();
-  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
-                                                         << group.allOutput();
-  expectAllSucceeded(group);
+  runExpectingSuccess(group, {"invalid-args"}, Clock::now() + kTestBudget);
   // The messages themselves, for whoever reads the test log.
   std::printf("%s", group.allOutput().c_str());
 }

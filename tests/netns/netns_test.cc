@@ -131,14 +131,7 @@ TEST_P(NetnsCollectives, EveryCollectiveOnTwoHostsOfTwoRanks) {
   startRanks(group, net, hosts.prefix(), "all");
   ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << "ranks did not finish in time:\n"
                                                          << group.allOutput();
-  std::string failures;
-  for (int r = 0; r < kRanks; ++r) {
-    if (!exitedWith(group.status(r), 0))
-      failures += "rank " + std::to_string(r) + " " + describeWaitStatus(group.status(r)) + "\n";
-    else if (group.output(r).find("OK rank " + std::to_string(r)) == std::string::npos)
-      failures += "rank " + std::to_string(r) + " exited 0 without printing OK\n";
-  }
-  EXPECT_TRUE(failures.empty()) << failures << "output:\n" << group.allOutput();
+  expectAllSucceeded(group);
   expectRouted(group, net);
 }
 
