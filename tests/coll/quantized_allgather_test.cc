@@ -16,7 +16,7 @@
 #include "base/dtype.h"
 #include "base/quant_format.h"
 #include "coll/coll_harness.h"
-#include "reduce/float_formats.h"
+#include "coll/float_elements.h"
 #include "reduce/quantize.h"
 
 namespace strata::test {
@@ -25,28 +25,6 @@ namespace {
 constexpr size_t kLarge = (1u << 20) + 3;
 const strataDataType_t kSources[] = {strataFloat32, strataFloat16, strataBfloat16};
 const strataQuant_t kQuants[] = {strataQuantInt8, strataQuantInt4, strataQuantFp8e4m3};
-
-float widenAt(strataDataType_t t, const void* buf, size_t i) {
-  const auto* p = static_cast<const uint8_t*>(buf);
-  if (t == strataFloat32) {
-    float f;
-    std::memcpy(&f, p + i * 4, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, p + i * 2, 2);
-  return t == strataFloat16 ? halfToFloat(h) : bf16ToFloat(h);
-}
-
-void storeAt(strataDataType_t t, void* buf, size_t i, float v) {
-  auto* p = static_cast<uint8_t*>(buf);
-  if (t == strataFloat32) {
-    std::memcpy(p + i * 4, &v, 4);
-    return;
-  }
-  const uint16_t h = t == strataFloat16 ? floatToHalf(v) : floatToBf16(v);
-  std::memcpy(p + i * 2, &h, 2);
-}
 
 // Rank r's input: values of a magnitude that changes every 50 elements, different per rank.
 std::vector<uint8_t> inputOf(strataDataType_t t, int rank, size_t count) {
