@@ -13,7 +13,8 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
+
+from perf_rows import rank0_times
 
 
 def run(bindir, np, tool_args, env_pairs, bind_to=None):
@@ -26,16 +27,7 @@ def run(bindir, np, tool_args, env_pairs, bind_to=None):
         key, _, value = pair.partition('=')
         env[key] = value
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
-    times = {}
-    for line in out.splitlines():
-        fields = line.split()
-        # Rows of rank 0: "[0] size count type redop root time algbw busbw #wrong ..."
-        if len(fields) < 8 or fields[0] != '[0]' or not fields[1].isdigit():
-            continue
-        times[int(fields[1])] = float(fields[6])
-    if not times:
-        sys.exit('no result rows from: ' + ' '.join(cmd) + '\n' + out)
-    return times
+    return rank0_times(out, cmd)
 
 
 def main():

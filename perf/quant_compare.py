@@ -10,22 +10,14 @@ in both).
 import argparse
 import statistics
 import subprocess
-import sys
+
+from perf_rows import rank0_times
 
 
 def run(bindir, np, args):
     cmd = [bindir + '/strata-run', '-np', str(np), bindir + '/all_gather_perf'] + args
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    times = {}
-    for line in out.splitlines():
-        fields = line.split()
-        # Rows of rank 0: "[0] size count type redop root time algbw busbw #wrong ..."
-        if len(fields) < 8 or fields[0] != '[0]' or not fields[1].isdigit():
-            continue
-        times[int(fields[1])] = float(fields[6])
-    if not times:
-        sys.exit('no result rows from: ' + ' '.join(cmd) + '\n' + out)
-    return times
+    return rank0_times(out, cmd)
 
 
 def main():
