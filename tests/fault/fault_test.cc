@@ -307,6 +307,16 @@ INSTANTIATE_TEST_SUITE_P(Shm, StoppedMidCollective,
                                            "barrier"),
                          [](const auto& info) { return std::string(info.param); });
 
+// A network transport ("ucx" or "ofi") over TCP on loopback, for ranks on fake hosts (the recipe
+// of tests/netns).
+void useLoopbackNetwork(WorkerGroup& group, const std::string& transport) {
+  group.setEnv("STRATA_TRANSPORT", transport);
+  group.setEnv("UCX_TLS", "tcp");
+  group.setEnv("UCX_NET_DEVICES", "lo");
+  group.setEnv("FI_PROVIDER", "tcp");
+  group.setEnv("FI_TCP_IFACE", "lo");
+}
+
 // The network transports between two fake hosts of two ranks each on loopback (the recipe of
 // tests/netns): rank 2 SIGKILLed mid-AllReduce; every survivor, on its host or the other,
 // names it.
@@ -316,14 +326,7 @@ TEST_P(KilledOverNetwork, SurvivorsNameTheLostRank) {
   const std::string transport = GetParam();
   WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
   group.setEnv("STRATA_TIMEOUT_MS", "10000");
-  group.setEnv("STRATA_TRANSPORT", transport);
-  if (transport == "ucx") {
-    group.setEnv("UCX_TLS", "tcp");
-    group.setEnv("UCX_NET_DEVICES", "lo");
-  } else {
-    group.setEnv("FI_PROVIDER", "tcp");
-    group.setEnv("FI_TCP_IFACE", "lo");
-  }
+  useLoopbackNetwork(group, transport);
   for (int r = 0; r < 4; ++r) {
     group.setEnv("STRATA_HOSTID", "fault-host-" + std::to_string(r / 2));
     ASSERT_TRUE(group.start(r, {"loop", "allreduce"})) << group.error();
@@ -357,13 +360,7 @@ TEST_P(FullCheckMismatch, EveryRankRefusesNamingBothCalls) {
   WorkerGroup group(kWorker, 4, commIdFor(pickFreePort()), randomSecretHex());
   group.setEnv("STRATA_TIMEOUT_MS", "20000");
   group.setEnv("STRATA_CHECK", "1");
-  if (transport != "shm") {
-    group.setEnv("STRATA_TRANSPORT", transport);
-    group.setEnv("UCX_TLS", "tcp");
-    group.setEnv("UCX_NET_DEVICES", "lo");
-    group.setEnv("FI_PROVIDER", "tcp");
-    group.setEnv("FI_TCP_IFACE", "lo");
-  }
+  if (transport != "shm") useLoopbackNetwork(group, transport);
   for (int r = 0; r < 4; ++r) {
     if (transport != "shm") group.setEnv("STRATA_HOSTID", "check-host-" + std::to_string(r / 2));
     ASSERT_TRUE(group.start(r, {"mismatch"})) << group.error();
@@ -384,12 +381,7 @@ TEST_P(FullCheckMismatch, EveryRankRefusesNamingBothCalls) {
 
 std::vector<const char*> everyTransport() {
   std::vector<const char*> t = {"shm"};
-#ifdef STRATA_FAULT_HAVE_UCX
-  t.push_back("ucx");
-#endif
-#ifdef STRATA_FAULT_HAVE_OFI
-  t.push_back("ofi");
-#endif
+  for (const char* n : networkTransports()) t.push_back(n);
   return t;
 }
 
