@@ -31,8 +31,6 @@ using std::chrono::seconds;
 constexpr const char* kWorker = STRATA_FAULT_WORKER;
 constexpr seconds kTestBudget{60};
 
-std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
-
 // The pid a worker printed as "CHILD <pid>", or -1.
 pid_t childPid(const std::string& output) {
   auto at = output.find("CHILD ");

@@ -27,8 +27,6 @@ constexpr const char* kWorker = STRATA_HUNG_WORKER;
 constexpr const char* kStrataInfo = STRATA_INFO_BIN;
 constexpr seconds kTestBudget{60};
 
-std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
-
 // What a shell command printed.
 std::string runCommand(const std::string& cmd) {
   std::string out;

@@ -19,8 +19,7 @@ class MoeProcesses : public ::testing::TestWithParam<int> {};
 
 TEST_P(MoeProcesses, IdentityExpertsRoundTrip) {
   const int nranks = GetParam();
-  WorkerGroup group(kWorker, nranks, "127.0.0.1:" + std::to_string(pickFreePort()),
-                    randomSecretHex());
+  WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
   runExpectingSuccess(group, {}, Clock::now() + kTestBudget);
 }
 
@@ -32,8 +31,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, MoeProcesses, ::testing::Values(2, 4),
 TEST(MoeRankKilled, SurvivorsReturnRemoteErrorNamingTheRank) {
   const int nranks = 4;
   const int victim = 1;
-  WorkerGroup group(kWorker, nranks, "127.0.0.1:" + std::to_string(pickFreePort()),
-                    randomSecretHex());
+  WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
   group.setEnv("STRATA_TIMEOUT_MS", "60000");
   ASSERT_TRUE(group.startAll({"kill-loop"})) << group.error();
   expectSurvivorsFailAfterKill(group, victim, Clock::now() + kTestBudget,

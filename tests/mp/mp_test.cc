@@ -35,8 +35,6 @@ constexpr seconds kTestBudget{100};
 // The library's deadline for normal runs: a hang fails with a message before the budget ends.
 constexpr const char* kNormalTimeoutMs = "60000";
 
-std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
-
 class AllCollectives : public ::testing::TestWithParam<int> {};
 
 TEST_P(AllCollectives, EveryCollectiveGivesExactResults) {

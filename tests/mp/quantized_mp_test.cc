@@ -18,8 +18,7 @@ class QuantizedAllGatherProcesses : public ::testing::TestWithParam<int> {};
 
 TEST_P(QuantizedAllGatherProcesses, WithinBoundAndRawMatchesDequantised) {
   const int nranks = GetParam();
-  WorkerGroup group(kWorker, nranks, "127.0.0.1:" + std::to_string(pickFreePort()),
-                    randomSecretHex());
+  WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
   runExpectingSuccess(group, {}, Clock::now() + kTestBudget);
 }
 

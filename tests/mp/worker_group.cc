@@ -33,6 +33,8 @@ constexpr int kPollSliceMs = 10;
 
 }  // namespace
 
+std::string commIdFor(int port) { return "127.0.0.1:" + std::to_string(port); }
+
 int pickFreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));

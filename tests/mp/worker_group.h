@@ -19,6 +19,8 @@ using Clock = std::chrono::steady_clock;
 
 // A TCP port on 127.0.0.1 that was free when asked.
 int pickFreePort();
+// The bootstrap address "127.0.0.1:port".
+std::string commIdFor(int port);
 // 32 hex digits (128 bits) from the kernel's generator.
 std::string randomSecretHex();
 // "exited with code 3", "killed by signal 9 (Killed)".
