@@ -241,7 +241,10 @@ bool fitsFlags(const std::string& coll, size_t cnt, strataDataType_t t, int n) {
 }
 
 TEST_P(FlagCollTest, MatchesReference) {
-  const auto& [c, n, inWindows] = GetParam();
+  // Plain names, not a structured binding: the lambda below captures them (clang 14).
+  const Case& c = std::get<0>(GetParam());
+  const int n = std::get<1>(GetParam());
+  const bool inWindows = std::get<2>(GetParam());
   const std::string tune = c.coll + ":@" + c.algo;
   runRanks(n, tune, [&](int rank, strataComm_t comm) {
     Windowed w;
