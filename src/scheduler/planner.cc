@@ -1,5 +1,7 @@
 #include "scheduler/planner.h"
 
+#include <algorithm>
+
 #include "base/dtype.h"
 #include "base/logging.h"
 #include "scheduler/selector.h"
@@ -43,6 +45,13 @@ Result<PlanPtr> Planner::planFor(const CollArgs& args) {
 
 bool Planner::needsGroupCounts(const CollArgs& args) const {
   if (args.coll != CollType::kAllToAllv) return false;
+  // The selection below is made again when the call is planned: skip it (and its pricing) where
+  // no algorithm that plans from the counts could run.
+  const bool possible = std::any_of(
+      algorithmRegistry().begin(), algorithmRegistry().end(), [&](const Algorithm* a) {
+        return a->coll() == args.coll && a->needsGroupCounts() && a->supports(args, ctx_.shape);
+      });
+  if (!possible) return false;
   Result<Selection> sel = selectAlgorithm(args, ctx_, tuneSources());
   return sel.isOk() && sel.value().algo->needsGroupCounts();
 }
