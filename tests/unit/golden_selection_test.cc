@@ -12,21 +12,12 @@
 
 #include "base/dtype.h"
 #include "scheduler/selector.h"
-#include "topology/presets/presets.h"
-#include "transports/sim/sim_transport.h"
+#include "sim_selection_context.h"
 
 namespace strata {
 namespace {
 
-SelectionContext simContext(const std::string& preset) {
-  auto topo = std::make_shared<const Topology>(topologyPreset(preset).value());
-  CommShape s;
-  s.nranks = topo->nranks;
-  s.chunkBytes = kSimChunkBytes;
-  s.forwarding = false;
-  s.put = true;
-  return makeSelectionContext(s, topo, /*modelsTime=*/true);
-}
+using test::simContext;
 
 // float32 (uint8 where a float32 element per rank would exceed the size) with the call's size,
 // as nccl-tests counts it (AllGather, ReduceScatter and AllToAll: the whole buffer), at least one

@@ -11,21 +11,12 @@
 #include "base/logging.h"
 #include "scheduler/planner.h"
 #include "scheduler/timing_only_call.h"
-#include "topology/presets/presets.h"
-#include "transports/sim/sim_transport.h"
+#include "sim_selection_context.h"
 
 namespace strata {
 namespace {
 
-SelectionContext simContext(const std::string& preset) {
-  auto topo = std::make_shared<const Topology>(topologyPreset(preset).value());
-  CommShape s;
-  s.nranks = topo->nranks;
-  s.chunkBytes = kSimChunkBytes;
-  s.forwarding = false;
-  s.put = true;
-  return makeSelectionContext(s, topo, /*modelsTime=*/true);
-}
+using test::simContext;
 
 CollArgs allReduce(size_t bytes) {
   CollArgs a;
