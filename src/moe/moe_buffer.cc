@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <numeric>
 
 #include "moe/moe_placement.h"
@@ -288,41 +289,25 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
                               const MoeDispatchOutputs& out) {
   dispatched_ = false;
   numTokens_ = ids.tokens;
-  const uint64_t call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeDispatch));
   runChunk_ = std::max<size_t>(1, std::min(chunkTokens_, shape_.maxTokens));
   packDispatch(x, ids, weights);
-  const size_t n = static_cast<size_t>(shape_.nranks);
-  const size_t slotBytes = shape_.dispatchSlotBytes();
-  const size_t hdr = shape_.dispatchHeaderBytes();
-  const size_t rec = shape_.dispatchRecordBytes();
-  const size_t me = static_cast<size_t>(rank_);
-  for (size_t c = 0;; ++c) {
-    bool any = c == 0 || c < chunksOf(recvCount_[me]);
-    for (size_t r = 0; r < n; ++r) {
-      sends_[r] = recvs_[r] = MoeTransfer{};
-      if (r == me) continue;
-      if (c < chunksOf(sentCount_[r])) {
-        sends_[r] = chunkAt(r * slotBytes, hdr, rec, sentCount_[r], c);
-        any = true;
-      }
-      if (c == 0) {
-        recvs_[r] = MoeTransfer{r * slotBytes, hdr + runChunk_ * rec, true};
-      } else if (c < chunksOf(recvCount_[r])) {
-        recvs_[r] = chunkAt(r * slotBytes, hdr, rec, recvCount_[r], c);
-        any = true;
-      }
-    }
-    if (!any) break;
-    if (n > 1) {
-      const PlanPtr plan = moeRoundPlan("moe-dispatch", rank_, shape_.nranks, sends_, recvs_);
-      if (plan)
-        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeDispatch", call, dispatchSend_.data(),
-                                dispatchRecv_.data(),
-                                c == 0 ? ids.tokens * shape_.hidden * shape_.elemBytes() : 0));
-    }
+  MoeLeg leg;
+  leg.algo = "moe-dispatch";
+  leg.collName = "MoeDispatch";
+  leg.call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeDispatch));
+  leg.slotBytes = shape_.dispatchSlotBytes();
+  leg.header = shape_.dispatchHeaderBytes();
+  leg.record = shape_.dispatchRecordBytes();
+  leg.sendTokens = &sentCount_;
+  leg.recvTokens = &recvCount_;
+  leg.firstRecvUpTo = true;
+  leg.sendStage = dispatchSend_.data();
+  leg.recvArea = dispatchRecv_.data();
+  leg.callBytes = ids.tokens * shape_.hidden * shape_.elemBytes();
+  STRATA_CHECK(runRounds(leg, nullptr, [&](size_t c) {
     if (c == 0) STRATA_CHECK(readLayout(out));
-    STRATA_CHECK(unpackChunk(c, out));
-  }
+    return unpackChunk(c, out);
+  }));
   for (size_t i = 0; i < pairCursor_.size(); ++i)
     if (pairCursor_[i] != pairCount_[i])
       return makeError(strataInvalidUsage,
@@ -331,6 +316,48 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
                        kDispatch, i / static_cast<size_t>(shape_.localExperts), pairCursor_[i],
                        i % static_cast<size_t>(shape_.localExperts), pairCount_[i]);
   dispatched_ = true;
+  return Status::ok();
+}
+
+// Round c moves chunk c of every message of the leg: to peer p chunk c of the sendTokens[p]
+// records of send slot p, from peer p chunk c of the recvTokens[p] records into receive slot p
+// (round 0's receives take at most a header and one chunk when the leg says the counts are not
+// known yet: they arrive with it). Rounds go on while any message has a chunk left or this
+// rank's own rows (recvCount_[me], written in place) have one, and at least one round runs.
+// `before` prepares round c's sends, `after` consumes its receives; either may be null.
+Status MoeBuffer::runRounds(const MoeLeg& leg, const std::function<Status(size_t)>& before,
+                            const std::function<Status(size_t)>& after) {
+  const size_t n = static_cast<size_t>(shape_.nranks);
+  const size_t me = static_cast<size_t>(rank_);
+  const std::vector<size_t>& sendTokens = *leg.sendTokens;
+  const std::vector<size_t>& recvTokens = *leg.recvTokens;
+  for (size_t c = 0;; ++c) {
+    bool any = c == 0 || c < chunksOf(recvCount_[me]);
+    for (size_t r = 0; r < n; ++r) {
+      sends_[r] = recvs_[r] = MoeTransfer{};
+      if (r == me) continue;
+      const size_t base = r * leg.slotBytes;
+      if (c < chunksOf(sendTokens[r])) {
+        sends_[r] = chunkAt(base, leg.header, leg.record, sendTokens[r], c);
+        any = true;
+      }
+      if (c == 0 && leg.firstRecvUpTo) {
+        recvs_[r] = MoeTransfer{base, leg.header + runChunk_ * leg.record, true};
+      } else if (c < chunksOf(recvTokens[r])) {
+        recvs_[r] = chunkAt(base, leg.header, leg.record, recvTokens[r], c);
+        any = true;
+      }
+    }
+    if (!any) break;
+    if (before) STRATA_CHECK(before(c));
+    if (n > 1) {
+      const PlanPtr plan = moeRoundPlan(leg.algo, rank_, shape_.nranks, sends_, recvs_);
+      if (plan)
+        STRATA_CHECK(runMoePlan(comm_, run_, plan, leg.collName, leg.call, leg.sendStage,
+                                leg.recvArea, c == 0 ? leg.callBytes : 0));
+    }
+    if (after) STRATA_CHECK(after(c));
+  }
   return Status::ok();
 }
 
@@ -445,36 +472,26 @@ Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined)
 // rank order, so a pipelined combine adds exactly what an unpipelined one does.
 Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelined) {
   if (!pipelined) board_.allReady();
-  const uint64_t call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeCombine));
-  const size_t n = static_cast<size_t>(shape_.nranks);
-  const size_t slotBytes = shape_.combineSlotBytes();
-  const size_t rec = shape_.combineRecordBytes();
-  const size_t me = static_cast<size_t>(rank_);
-  for (size_t c = 0;; ++c) {
-    bool any = c == 0 || c < chunksOf(recvCount_[me]);
-    for (size_t r = 0; r < n; ++r) {
-      sends_[r] = recvs_[r] = MoeTransfer{};
-      if (r == me) continue;
-      if (c < chunksOf(recvCount_[r])) {
-        sends_[r] = chunkAt(r * slotBytes, kMoeHeaderBytes, rec, recvCount_[r], c);
-        any = true;
-      }
-      if (c < chunksOf(sentCount_[r])) {
-        recvs_[r] = chunkAt(r * slotBytes, kMoeHeaderBytes, rec, sentCount_[r], c);
-        any = true;
-      }
-    }
-    if (!any) break;
-    if (pipelined) STRATA_CHECK(waitReturned(c));
-    packCombineChunk(c, expertOut);
-    if (n > 1) {
-      const PlanPtr plan = moeRoundPlan("moe-combine", rank_, shape_.nranks, sends_, recvs_);
-      if (plan)
-        STRATA_CHECK(runMoePlan(comm_, run_, plan, "MoeCombine", call, combineSend_.data(),
-                                combineRecv_.data(),
-                                c == 0 ? numTokens_ * shape_.hidden * shape_.elemBytes() : 0));
-    }
-  }
+  MoeLeg leg;
+  leg.algo = "moe-combine";
+  leg.collName = "MoeCombine";
+  leg.call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeCombine));
+  leg.slotBytes = shape_.combineSlotBytes();
+  leg.header = kMoeHeaderBytes;
+  leg.record = shape_.combineRecordBytes();
+  leg.sendTokens = &recvCount_;
+  leg.recvTokens = &sentCount_;
+  leg.sendStage = combineSend_.data();
+  leg.recvArea = combineRecv_.data();
+  leg.callBytes = numTokens_ * shape_.hidden * shape_.elemBytes();
+  STRATA_CHECK(runRounds(
+      leg,
+      [&](size_t c) {
+        if (pipelined) STRATA_CHECK(waitReturned(c));
+        packCombineChunk(c, expertOut);
+        return Status::ok();
+      },
+      nullptr));
   return unpackCombine(combined);
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,6 +31,22 @@ struct MoeDispatchOutputs {
   float* recvTopkWeights = nullptr;  // may be null
   int* recvCountsPerExpert = nullptr;
   size_t* numRecvTokens = nullptr;
+};
+
+// One leg (dispatch or combine) as the round driver moves it (MoeBuffer::runRounds).
+struct MoeLeg {
+  const char* algo = nullptr;      // the round plans' name
+  const char* collName = nullptr;  // the name the runs are counted under
+  uint64_t call = 0;               // the call's packed CallTag (every round carries it)
+  size_t slotBytes = 0;            // one peer's slot in the send stage and the receive area
+  size_t header = 0;               // bytes before the records of a message
+  size_t record = 0;               // bytes of one token's record
+  const std::vector<size_t>* sendTokens = nullptr;  // per peer: records this rank sends
+  const std::vector<size_t>* recvTokens = nullptr;  // per peer: records it receives
+  bool firstRecvUpTo = false;  // recvTokens is known only after round 0 (it came with it)
+  std::byte* sendStage = nullptr;
+  std::byte* recvArea = nullptr;
+  size_t callBytes = 0;  // the call's payload, counted with round 0
 };
 
 class MoeBuffer {
@@ -68,6 +85,10 @@ class MoeBuffer {
   Status readLayout(const MoeDispatchOutputs& out);
   Status unpackChunk(size_t chunk, const MoeDispatchOutputs& out);
   Status runCombine(const void* expertOut, void* combined, bool pipelined);
+  // The rounds of one leg; before(c) runs ahead of round c's transfers, after(c) once they
+  // landed (either may be null).
+  Status runRounds(const MoeLeg& leg, const std::function<Status(size_t)>& before,
+                   const std::function<Status(size_t)>& after);
   Status waitReturned(size_t chunk);
   void packCombineChunk(size_t chunk, const void* expertOut);
   Status unpackCombine(void* combined);
