@@ -61,11 +61,17 @@ PlanPtr forPricing(const Plan& p) {
   return out;
 }
 
-// Phase boundaries and signal waits of one plan as written.
-size_t syncPoints(const Plan& p) {
+// Phase boundaries, signal waits and receive handshakes (one per chunk received) of one plan as
+// written. Each chunk a CPU-driven transport delivers costs its receiver one look at the slot's
+// flag, as a signal does; without that term a message cut in two is never dearer than whole,
+// since the walk overlaps the halves' α (docs/tuning.md, the cost model).
+size_t syncPoints(const Plan& p, size_t chunkBytes) {
   size_t n = p.phases.size();
   for (const Phase& ph : p.phases)
-    for (const Op& op : ph.ops) n += op.kind == OpKind::kWait ? 1 : 0;
+    for (const Op& op : ph.ops) {
+      if (op.kind == OpKind::kWait) ++n;
+      if (receives(op.kind) || forwards(op.kind)) n += (op.bytes + chunkBytes - 1) / chunkBytes;
+    }
   return n;
 }
 
@@ -132,7 +138,7 @@ Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& pl
   size_t local = 0;
   for (const PlanPtr& p : plans) {
     walked.push_back(forPricing(*p));
-    syncs = std::max(syncs, syncPoints(*p));
+    syncs = std::max(syncs, syncPoints(*p, model.chunkBytes));
     direct = std::max(direct, directCopyBytes(*p));
     local = std::max(local, localCopyBytes(*p));
   }

@@ -69,6 +69,35 @@ TEST(Selector, SharedMemoryPricesForwardingAndCpuCopies) {
       << "one CPU copies a rank's bytes: oneshot's 3x bytes cost 3x";
 }
 
+// At 2 ranks both of dbtree's trees are the one link, so it sends the message as two halves where
+// the chain sends it whole. Each received chunk costs a handshake, so the split wins only where
+// overlapping the first half's reduction with the second half's transfer saves more than that
+// (measured: chain faster at 16 B-4 KiB, dbtree at Reduce 16 KiB; docs/performance.md).
+TEST(Selector, TwoShmRanksTakeTheChainUnlessSplittingPays) {
+  CommShape s;
+  s.nranks = 2;
+  const SelectionContext ctx = hostSelectionContext(s);
+  for (CollType coll : {CollType::kBroadcast, CollType::kReduce}) {
+    for (size_t bytes : {size_t{16}, size_t{1} << 10, size_t{4} << 10}) {
+      CollArgs a;
+      a.coll = coll;
+      a.count = bytes / 4;
+      auto sel = selectAlgorithm(a, ctx, {}, /*priceAll=*/true);
+      ASSERT_TRUE(sel.isOk()) << sel.status().message();
+      EXPECT_STREQ(sel.value().algo->name(), "chain") << collName(coll) << " " << bytes;
+      EXPECT_GT(priceOf(sel.value().candidates, "dbtree"), priceOf(sel.value().candidates, "chain"))
+          << collName(coll) << " " << bytes << ": two halves cost a handshake more";
+    }
+  }
+  CollArgs reduce;
+  reduce.coll = CollType::kReduce;
+  reduce.count = (16 << 10) / 4;
+  auto sel = selectAlgorithm(reduce, ctx, {});
+  ASSERT_TRUE(sel.isOk()) << sel.status().message();
+  EXPECT_STREQ(sel.value().algo->name(), "dbtree")
+      << "16 KiB: reducing one half while the other arrives saves more than a handshake";
+}
+
 TEST(Selector, DirectAlgorithmsOnlyForWindowedCallsAndPricedByTheModel) {
   CommShape s;
   s.nranks = 4;
