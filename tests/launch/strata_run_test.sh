@@ -31,6 +31,9 @@ expect_code() {  # expect_code WANT GOT WHAT
 expect_in() {  # expect_in FILE TEXT
   grep -qF -- "$2" "$1" || fail "missing '$2' in $(basename "$1")"
 }
+expect_line() {  # expect_line FILE LINE: a whole line
+  grep -qxF -- "$2" "$1" || fail "no line '$2' in $(basename "$1")"
+}
 # Every PID the ranks printed ("PID n") belongs to a process that is gone.
 expect_pids_gone() {
   local pid
@@ -110,9 +113,21 @@ case $case_name in
     for r in 0 1; do
       expect_in "$out" "$r ${cores[$((r % ${#cores[@]}))]}"
     done
+    # The default (auto) pins a job that fits the cores, one rank per core, and leaves a larger
+    # one, or one spread over namespace hosts, to the OS.
+    fit=${#cores[@]}
+    run 60 -np "$fit" --no-prefix sh -c "$show"
+    expect_code 0 $? "strata-run -np $fit (default binding)"
+    for ((r = 0; r < fit; r++)); do expect_line "$out" "$r ${cores[$r]}"; done
+    run 60 -np $((fit + 1)) --no-prefix sh -c "$show"
+    expect_code 0 $? "strata-run -np $((fit + 1)) (default binding)"
+    for ((r = 0; r <= fit; r++)); do expect_line "$out" "$r $allowed"; done
+    run 60 -np 2 --ranks-per-host 1 --no-prefix sh -c "$show"
+    expect_code 0 $? "strata-run --ranks-per-host 1 (default binding)"
+    for r in 0 1; do expect_line "$out" "$r $allowed"; done
     run 60 -np 1 --bind-to socket true
     expect_code 2 $? "strata-run --bind-to socket"
-    expect_in "$err" "invalid --bind-to 'socket' (expected core or none)"
+    expect_in "$err" "invalid --bind-to 'socket' (expected core, none or auto)"
     ;;
   output_prefix)
     run 60 -np 2 sh -c 'echo "line of $STRATA_RANK"'

@@ -242,7 +242,14 @@ class Launcher {
       secret = randomSecretHex(&error);
       if (!secret) return fatal("cannot make a secret: " + error);
     }
-    if (opts_.bindTo == BindTo::kCore) {
+    if (opts_.bindTo == BindTo::kAuto) {
+      // As mpirun does for a small job: one core per rank keeps the scheduler from stacking two
+      // spinning ranks on one core. Namespace hosts share this machine's cores, so they and an
+      // oversubscribed host are left to the OS.
+      cores_ = strata::run::usableCores(&error);
+      if (opts_.ranksPerHost != opts_.nranks || opts_.nranks > static_cast<long>(cores_.size()))
+        cores_.clear();
+    } else if (opts_.bindTo == BindTo::kCore) {
       cores_ = strata::run::usableCores(&error);
       if (cores_.empty()) return fatal("--bind-to core: " + error);
       if (opts_.ranksPerHost > static_cast<long>(cores_.size()))

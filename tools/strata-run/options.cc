@@ -27,10 +27,12 @@ constexpr const char* kUsage =
     "  -x VAR[=VALUE]       set VAR to VALUE in every rank's environment; without a\n"
     "                       value, pass strata-run's own VAR (ranks inherit the whole\n"
     "                       environment in any case). Repeatable.\n"
-    "  --bind-to core|none  core: pin each rank to one core (its local rank modulo the\n"
+    "  --bind-to core|none|auto\n"
+    "                       core: pin each rank to one core (its local rank modulo the\n"
     "                       cores strata-run may use; ranks share cores when there\n"
-    "                       are more of them); none: leave the OS to place them\n"
-    "                       (default)\n"
+    "                       are more of them); none: leave the OS to place them;\n"
+    "                       auto (default): core when every rank is on one host and\n"
+    "                       there are no more ranks than cores, none otherwise\n"
     "  --tag-output         prefix every forwarded line with \"[RANK] \" (default)\n"
     "  --no-prefix          forward the ranks' lines unchanged, as mpirun does\n"
     "  --host ADDR          address ranks use to reach rank 0 (default 127.0.0.1)\n"
@@ -153,8 +155,10 @@ Options parseArgs(int argc, char** argv) {
         opts.bindTo = BindTo::kCore;
       else if (value == "none")
         opts.bindTo = BindTo::kNone;
+      else if (value == "auto")
+        opts.bindTo = BindTo::kAuto;
       else
-        usageError("invalid --bind-to '" + std::string(value) + "' (expected core or none)");
+        usageError("invalid --bind-to '" + std::string(value) + "' (expected core, none or auto)");
     } else if (arg == "--tag-output") {
       opts.prefixOutput = true;
     } else if (arg == "--no-prefix") {

@@ -10,7 +10,9 @@ namespace strata::run {
 inline constexpr int kUsageExit = 2;
 inline constexpr long kDefaultGraceMs = 3000;
 
-enum class BindTo { kNone, kCore };
+// kAuto: kCore when every rank is on this one host and there are no more ranks than cores
+// (Open MPI's default for a small job), kNone otherwise.
+enum class BindTo { kAuto, kNone, kCore };
 
 struct Options {
   long nranks = 0;
@@ -18,7 +20,7 @@ struct Options {
   std::vector<std::string> rankPrefix;
   std::string host;  // empty: 127.0.0.1, or the host of a STRATA_COMM_ID the user set
   long graceMs = kDefaultGraceMs;
-  BindTo bindTo = BindTo::kNone;
+  BindTo bindTo = BindTo::kAuto;
   bool prefixOutput = true;  // "[rank] " before every forwarded line
   // -x: (name, value) pairs set in every rank's environment, in order.
   std::vector<std::pair<std::string, std::string>> exports;
