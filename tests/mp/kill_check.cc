@@ -79,4 +79,18 @@ void expectSurvivorsFailAfterKill(WorkerGroup& group, int victim, Clock::time_po
       << describeWaitStatus(*victimStatus);
 }
 
+void expectKilledRankNamed(const char* worker, int nranks, int victim,
+                           const std::vector<std::string>& args) {
+  WorkerGroup group(worker, nranks, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", "60000");
+  ASSERT_TRUE(group.startAll(args)) << group.error();
+  expectSurvivorsFailAfterKill(group, victim, Clock::now() + seconds(100), milliseconds(10000));
+  for (int r = 0; r < nranks; ++r) {
+    if (r == victim) continue;
+    EXPECT_TRUE(exitedWith(group.status(r), 10 + strataRemoteError)) << group.allOutput();
+    EXPECT_NE(group.output(r).find("rank " + std::to_string(victim)), std::string::npos)
+        << group.output(r);
+  }
+}
+
 }  // namespace strata::mptest

@@ -28,4 +28,11 @@ void runExpectingSuccess(WorkerGroup& group, const std::vector<std::string>& arg
 void expectSurvivorsFailAfterKill(WorkerGroup& group, int victim, Clock::time_point deadline,
                                   std::chrono::milliseconds limit);
 
+// Starts `nranks` ranks of `worker` with `args` and a 60 s library timeout, so that only a
+// detected death can end the survivors' waits in time; SIGKILLs `victim` mid-loop
+// (expectSurvivorsFailAfterKill, 10 s limit) and expects every survivor to exit with
+// strataRemoteError and a message naming the victim.
+void expectKilledRankNamed(const char* worker, int nranks, int victim,
+                           const std::vector<std::string>& args);
+
 }  // namespace strata::mptest

@@ -29,19 +29,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, MoeProcesses, ::testing::Values(2, 4),
 // The timeout is long, so only a detected death (strataRemoteError) can end the survivors' waits
 // within the limit; each names the killed rank.
 TEST(MoeRankKilled, SurvivorsReturnRemoteErrorNamingTheRank) {
-  const int nranks = 4;
-  const int victim = 1;
-  WorkerGroup group(kWorker, nranks, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", "60000");
-  ASSERT_TRUE(group.startAll({"kill-loop"})) << group.error();
-  expectSurvivorsFailAfterKill(group, victim, Clock::now() + kTestBudget,
-                               std::chrono::milliseconds(10000));
-  for (int r = 0; r < nranks; ++r) {
-    if (r == victim) continue;
-    EXPECT_TRUE(exitedWith(group.status(r), 10 + strataRemoteError)) << group.allOutput();
-    EXPECT_NE(group.output(r).find("rank " + std::to_string(victim)), std::string::npos)
-        << group.output(r);
-  }
+  expectKilledRankNamed(kWorker, 4, /*victim=*/1, {"kill-loop"});
 }
 
 }  // namespace
