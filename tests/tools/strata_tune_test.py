@@ -115,6 +115,14 @@ elif WHAT == "np":
     fitted = len(f["levels"]) == 1 and f["levels"][0]["gbps"] > 0
     check(fitted or re.search(r"level 0 \(shm, ranks 0 and 1\): (no fit|.*not written)", r.stdout),
           f"level 0 fitted or reported unfitted: {f['levels']}")
+    # A departure from the model's choice is confirmed head to head after the sweep: the row
+    # keeps it only if it won again, else records the model's choice.
+    for m in re.finditer(r"^\s+(\d+)\s+(\S+)\s+[\d.]+\s+(\S+)\s.*confirm (\S+) [\d.]+ vs "
+                         r"[\d.]+, (\d+)/(\d+) won: (kept|reverted)$", r.stdout, re.M):
+        size, chosen, model, departed, verdict = m.group(1, 2, 3, 4, 7)
+        check(departed != model, f"{size} B: confirmed {departed}, the model's own choice")
+        check(chosen == (departed if verdict == "kept" else model),
+              f"{size} B: {verdict} {departed} but the row chose {chosen} (model {model})")
     rows = select_rows(run(INFO, "select", "--topo", "local", "--ranks", "2", "--coll",
                            "allreduce", STRATA_TUNE_FILE=out).stdout)
     check(rows.get("512 B", ("", ""))[1] == "tune file", f"local, 2 ranks, 512 B: {rows.get('512 B')}")
@@ -129,6 +137,7 @@ elif WHAT == "bad_input":
         (["--sim", "nosuch-topology"], r"--sim nosuch-topology"),
         (["--sim", "hccs-8", "-d", "float,int32"], r"another type of 32 bits"),
         (["--sim", "hccs-8", "-f", "3"], r"--step"),
+        (["--sim", "hccs-8", "--confirm-rounds", "-1"], r"--confirm-rounds"),
         (["-c", "allreduce"], r"no ranks to tune: run it with -np N"),
         (["-np", "1"], r"at least 2 ranks"),
     ]

@@ -71,6 +71,11 @@ void printSummary(const std::vector<LevelProbe>& probes, const std::vector<Serie
         if (p.us[k] >= 0)
           cands += format(" %s%s %.2f", s.algos[k].c_str(),
                           static_cast<int>(k) == p.chosen ? "*" : "", p.us[k]);
+      if (p.confirmRounds > 0)
+        cands += format("  confirm %s %.2f vs %.2f, %d/%d won: %s",
+                        s.algos[static_cast<size_t>(p.departed)].c_str(), p.confirmUs[0],
+                        p.confirmUs[1], p.confirmWins, p.confirmRounds,
+                        p.chosen == p.departed ? "kept" : "reverted");
       std::printf(
           "%12zu  %-9s %10.2f  %-9s%s\n", p.bytes, s.algos[static_cast<size_t>(p.chosen)].c_str(),
           p.us[static_cast<size_t>(p.chosen)],

@@ -169,6 +169,11 @@ std::optional<int> parseOptions(int argc, char** argv, TuneOptions& o) {
                  "Percent by which a candidate must beat the cost model's choice to replace it")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
+  app.add_option("--confirm-rounds", o.confirmRounds,
+                 "Rounds of the head-to-head re-measurement that must confirm every choice "
+                 "departing from the cost model's (0: none)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   app.add_option("--timeout", o.timeoutSec, "Seconds any wait may take (0: the library's default)")
       ->check(CLI::Range(0, 86400));
   app.add_flag("-q,--quiet", o.quiet, "No progress output");

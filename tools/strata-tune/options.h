@@ -31,6 +31,7 @@ struct TuneOptions {
   int maxIters = 200;     // iterations of one measurement at most
   std::string pingMaxBytes = "4M";  // the ping-pong's largest message
   double marginPct = 3.0;  // a candidate replaces the model's choice only if this much faster
+  int confirmRounds = 11;  // head-to-head rounds confirming each departure (0: no confirmation)
   int timeoutSec = 0;      // 0: the library's default
   bool quiet = false;      // no progress output
 

@@ -152,6 +152,28 @@ void finishPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<int>&
   if (!clearly || !notChance) p.chosen = p.model;
 }
 
+// Whether a departure from the model's choice held up head to head: `times` holds rounds x 2
+// times, round-major, the departing candidate first. The same rule as finishPoint's.
+bool confirmPoint(const TuneOptions& opts, SweepPoint& p, const std::vector<double>& times) {
+  const size_t rounds = times.size() / 2;
+  std::vector<double> mine, model;
+  size_t wins = 0;
+  for (size_t r = 0; r < rounds; ++r) {
+    mine.push_back(times[2 * r]);
+    model.push_back(times[2 * r + 1]);
+    wins += times[2 * r] < times[2 * r + 1];
+  }
+  p.confirmRounds = static_cast<int>(rounds);
+  p.confirmWins = static_cast<int>(wins);
+  p.confirmUs[0] = median(mine);
+  p.confirmUs[1] = median(model);
+  p.departed = p.chosen;
+  const bool kept = p.confirmUs[0] < p.confirmUs[1] * (1.0 - opts.marginPct / 100.0) &&
+                    signTestP(wins, rounds) <= kSignTestP;
+  if (!kept) p.chosen = p.model;
+  return kept;
+}
+
 std::string describePoint(const std::string& label, const Series& s, const SweepPoint& p,
                           const std::vector<int>& cands) {
   std::string line = label + ":";
@@ -236,6 +258,45 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
   if (!env.sim()) pinnedComms.emplace(env, series);
   auto pinned = [&](int k) { return (*pinnedComms)[k]; };
   const int rounds = opts.rounds;
+  auto once = [&](const Series& s, const CollArgs& a, int k) {
+    env.check(issue(a, send.data(), recv.data(), pinned(k), env.stream()),
+              format("%s of %zu bytes with %s", collName(s.coll), a.messageBytes(n),
+                     s.algos[static_cast<size_t>(k)].c_str()));
+  };
+  // Calibration: one warm-up call per candidate, then one timed, max over ranks; the iterations
+  // that fill --target-ms.
+  auto calibrate = [&](const Series& s, const CollArgs& a, const std::vector<int>& cands) {
+    std::vector<double> calib;
+    for (int k : cands) {
+      once(s, a, k);
+      env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
+      env.barrier();
+      const double t0 = env.nowUs();
+      once(s, a, k);
+      env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
+      calib.push_back(env.nowUs() - t0);
+    }
+    env.maxOverRanks(calib);
+    std::vector<int> iters;
+    for (double t : calib)
+      iters.push_back(
+          static_cast<int>(std::clamp(std::ceil(opts.targetMs * 1e3 / std::max(t, 0.01)), 1.0,
+                                      static_cast<double>(opts.maxIters))));
+    return iters;
+  };
+  // One measurement: iters calls of candidate k after a barrier, the time per call on this rank.
+  auto measure = [&](const Series& s, const CollArgs& a, int k, int iters) {
+    env.barrier();
+    const double t0 = env.nowUs();
+    for (int it = 0; it < iters; ++it) once(s, a, k);
+    env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
+    return (env.nowUs() - t0) / iters;
+  };
+  struct Departure {
+    size_t series, point;
+    CollArgs call;
+  };
+  std::vector<Departure> departures;
 
   for (Series& s : series) {
     size_t lastBytes = 0;
@@ -271,40 +332,14 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
         s.points.push_back(p);
         continue;
       }
-      auto once = [&](int k) {
-        env.check(issue(a, send.data(), recv.data(), pinned(k), env.stream()),
-                  format("%s of %zu bytes with %s", collName(s.coll), bytes,
-                         s.algos[static_cast<size_t>(k)].c_str()));
-      };
-      // Calibration: one warm-up call per candidate, then one timed, max over ranks.
-      std::vector<double> calib;
-      for (int k : cands) {
-        once(k);
-        env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
-        env.barrier();
-        const double t0 = env.nowUs();
-        once(k);
-        env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
-        calib.push_back(env.nowUs() - t0);
-      }
-      env.maxOverRanks(calib);
-      std::vector<int> iters;
-      for (double t : calib)
-        iters.push_back(
-            static_cast<int>(std::clamp(std::ceil(opts.targetMs * 1e3 / std::max(t, 0.01)), 1.0,
-                                        static_cast<double>(opts.maxIters))));
+      const std::vector<int> iters = calibrate(s, a, cands);
       // Rounds: every candidate once per round, the order rotated from round to round.
       const size_t e = cands.size();
       std::vector<double> times(static_cast<size_t>(rounds) * e, 0.0);
       for (int r = 0; r < rounds; ++r) {
         for (size_t j = 0; j < e; ++j) {
           const size_t i = (j + static_cast<size_t>(r)) % e;
-          const int k = cands[i];
-          env.barrier();
-          const double t0 = env.nowUs();
-          for (int it = 0; it < iters[i]; ++it) once(k);
-          env.check(strataStreamSynchronize(env.stream()), "strataStreamSynchronize");
-          times[static_cast<size_t>(r) * e + i] = (env.nowUs() - t0) / iters[i];
+          times[static_cast<size_t>(r) * e + i] = measure(s, a, cands[i], iters[i]);
         }
       }
       env.maxOverRanks(times);
@@ -316,8 +351,33 @@ void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& 
       finishPoint(opts, p, cands, times, false);
       if (progress)
         progress->advance(sizeWeight(target, env.sim()), describePoint(label, s, p, cands));
+      if (opts.confirmRounds > 0 && p.chosen != p.model && p.model >= 0)
+        departures.push_back({static_cast<size_t>(&s - series.data()), s.points.size(), a});
       s.points.push_back(p);
     }
+  }
+
+  // Confirmation: a departure from the model won under the load of its moment; it is kept only
+  // if it wins again, later, head to head with the model's choice (alternating which goes first).
+  for (const Departure& d : departures) {
+    const Series& s = series[d.series];
+    SweepPoint& p = series[d.series].points[d.point];
+    const std::vector<int> pair = {p.chosen, p.model};
+    const std::vector<int> iters = calibrate(s, d.call, pair);
+    std::vector<double> times(static_cast<size_t>(opts.confirmRounds) * 2, 0.0);
+    for (int r = 0; r < opts.confirmRounds; ++r)
+      for (size_t j = 0; j < 2; ++j) {
+        const size_t i = (j + static_cast<size_t>(r)) % 2;
+        times[static_cast<size_t>(r) * 2 + i] = measure(s, d.call, pair[i], iters[i]);
+      }
+    env.maxOverRanks(times);
+    const bool kept = confirmPoint(opts, p, times);
+    if (progress)
+      progress->note(format("confirm %s %s %zu B: %s %.3g us against %s %.3g us, %d of %d won: %s",
+                            collKey(s.coll), s.anyWidth ? "any" : dtypeName(s.type), p.bytes,
+                            s.algos[static_cast<size_t>(p.departed)].c_str(), p.confirmUs[0],
+                            s.algos[static_cast<size_t>(p.model)].c_str(), p.confirmUs[1],
+                            p.confirmWins, p.confirmRounds, kept ? "kept" : "reverted to the model's"));
   }
 }
 

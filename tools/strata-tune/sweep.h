@@ -23,7 +23,13 @@ struct SweepPoint {
   int best = -1;           // the fastest measured
   int model = -1;          // what the cost model picks (-1: none of the candidates)
   int chosen = -1;         // what the tune file records: best, unless it beats model by less
-                           // than the margin
+                           // than the margin or loses the confirmation
+  // The confirmation pass (after the sweep) of a point whose best departed from the model's
+  // choice: the two re-measured head to head; confirmRounds 0 when there was none.
+  int confirmRounds = 0;
+  int confirmWins = 0;           // rounds the departing candidate was faster in
+  double confirmUs[2] = {0, 0};  // medians: the departing candidate, the model's choice
+  int departed = -1;             // the candidate confirmed (kept) or not (chosen = model)
 };
 
 // One collective in one element type.
@@ -43,6 +49,10 @@ std::vector<Series> planSeries(const TuneOptions& opts);
 double sizeWeight(size_t bytes, bool sim);
 
 // Collective over the ranks of env. Fills every series' points; every rank returns the same.
+// On a real transport, every point whose choice departs from the model's is then confirmed:
+// after the whole sweep, the two are timed again head to head (opts.confirmRounds rounds,
+// alternating which goes first), and the departure is kept only if it wins again by the margin
+// and the sign test; otherwise the point records the model's choice.
 void runSweep(const RankEnv& env, const TuneOptions& opts, std::vector<Series>& series,
               Progress* progress);
 
