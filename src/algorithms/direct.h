@@ -10,6 +10,21 @@ namespace strata::direct {
 // Whether a direct algorithm may plan this call.
 inline bool eligible(const CollArgs& a, const CommShape& s) { return a.windowed && s.windows; }
 
+// What every direct algorithm shares: it is direct, and it plans only eligible calls.
+class WindowAlgorithm : public Algorithm {
+ public:
+  bool direct() const override { return true; }
+  bool supports(const CollArgs& a, const CommShape& s) const override { return eligible(a, s); }
+};
+
+// One rank: the output is the input, copied when out of place. True when it planned the call.
+inline bool planAlone(PlanBuilder& pb, const CollArgs& a, const CommShape& s, size_t bytes) {
+  if (s.nranks != 1) return false;
+  if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
+  pb.finish();
+  return true;
+}
+
 // The signal channel direct plans synchronise on. Every plan signals and waits on it the same
 // number of times per peer, so the counts stay balanced from call to call.
 inline constexpr int kChannel = 1;

@@ -8,7 +8,7 @@
 namespace strata {
 namespace {
 
-class DirectAllGather final : public Algorithm {
+class DirectAllGather final : public direct::WindowAlgorithm {
  public:
   explicit DirectAllGather(bool push) : push_(push) {}
   const char* name() const override { return push_ ? "direct_push" : "direct_pull"; }
@@ -17,10 +17,6 @@ class DirectAllGather final : public Algorithm {
                  : "windows: every rank reads every peer's block from its input";
   }
   CollType coll() const override { return CollType::kAllGather; }
-  bool direct() const override { return true; }
-  bool supports(const CollArgs& a, const CommShape& s) const override {
-    return direct::eligible(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const size_t mine = static_cast<size_t>(s.rank) * bytes;

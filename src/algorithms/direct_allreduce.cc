@@ -13,25 +13,17 @@
 namespace strata {
 namespace {
 
-class DirectOneShotAllReduce final : public Algorithm {
+class DirectOneShotAllReduce final : public direct::WindowAlgorithm {
  public:
   const char* name() const override { return "direct_oneshot"; }
   const char* description() const override {
     return "windows: every rank reduces all inputs read from the peers' buffers";
   }
   CollType coll() const override { return CollType::kAllReduce; }
-  bool direct() const override { return true; }
-  bool supports(const CollArgs& a, const CommShape& s) const override {
-    return direct::eligible(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     PlanBuilder pb = builderFor(p, a);
-    if (s.nranks == 1) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
-      pb.finish();
-      return Status::ok();
-    }
+    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
     direct::syncAll(pb, s);
     // In place, the output is the input peers are still reading: reduce aside, copy after.
     const BufRef out = a.inPlace ? scratchAt(0) : recvAt(0);
@@ -44,25 +36,17 @@ class DirectOneShotAllReduce final : public Algorithm {
   }
 };
 
-class DirectTwoShotAllReduce final : public Algorithm {
+class DirectTwoShotAllReduce final : public direct::WindowAlgorithm {
  public:
   const char* name() const override { return "direct_twoshot"; }
   const char* description() const override {
     return "windows: direct ReduceScatter of each rank's block, then direct AllGather";
   }
   CollType coll() const override { return CollType::kAllReduce; }
-  bool direct() const override { return true; }
-  bool supports(const CollArgs& a, const CommShape& s) const override {
-    return direct::eligible(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t es = dtypeSize(a.dtype);
     PlanBuilder pb = builderFor(p, a);
-    if (s.nranks == 1) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), a.count * es);
-      pb.finish();
-      return Status::ok();
-    }
+    if (direct::planAlone(pb, a, s, a.count * es)) return Status::ok();
     direct::syncAll(pb, s);
     // Only this rank reads block `rank` of any buffer during the reduction, so writing it in
     // place is safe.

@@ -11,7 +11,7 @@
 namespace strata {
 namespace {
 
-class DirectAllToAllv final : public Algorithm {
+class DirectAllToAllv final : public direct::WindowAlgorithm {
  public:
   const char* name() const override { return "direct"; }
   const char* description() const override {
@@ -19,14 +19,13 @@ class DirectAllToAllv final : public Algorithm {
            "displacement (exchanged first)";
   }
   CollType coll() const override { return CollType::kAllToAllv; }
-  bool direct() const override { return true; }
   bool needsGroupCounts() const override { return true; }
   // Pinned only: measured 1.04-1.35x pairwise's time at 2 processes, 64 KiB-16 MiB
   // (docs/performance.md), the count exchange and the two synchronisations included.
   bool pinnedOnly() const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     // In place the blocks peers still read would be overwritten: the FIFO algorithms take it.
-    return direct::eligible(a, s) && !a.inPlace;
+    return WindowAlgorithm::supports(a, s) && !a.inPlace;
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t es = dtypeSize(a.dtype);

@@ -11,26 +11,18 @@
 namespace strata {
 namespace {
 
-class DirectReduceScatter final : public Algorithm {
+class DirectReduceScatter final : public direct::WindowAlgorithm {
  public:
   const char* name() const override { return "direct"; }
   const char* description() const override {
     return "windows: every rank reduces its block of all inputs read from the peers' buffers";
   }
   CollType coll() const override { return CollType::kReduceScatter; }
-  bool direct() const override { return true; }
-  bool supports(const CollArgs& a, const CommShape& s) const override {
-    return direct::eligible(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const size_t mine = static_cast<size_t>(s.rank) * bytes;
     PlanBuilder pb = builderFor(p, a);
-    if (s.nranks == 1) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
-      pb.finish();
-      return Status::ok();
-    }
+    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
     direct::syncAll(pb, s);
     // In place the output is this rank's own block, which no peer reads.
     pb.reduceAcrossRanks(recvAt(0), sendAt(mine), s.nranks, bytes);
@@ -40,17 +32,13 @@ class DirectReduceScatter final : public Algorithm {
   }
 };
 
-class DirectBroadcast final : public Algorithm {
+class DirectBroadcast final : public direct::WindowAlgorithm {
  public:
   const char* name() const override { return "direct"; }
   const char* description() const override {
     return "windows: every rank copies the root's buffer";
   }
   CollType coll() const override { return CollType::kBroadcast; }
-  bool direct() const override { return true; }
-  bool supports(const CollArgs& a, const CommShape& s) const override {
-    return direct::eligible(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     PlanBuilder pb = builderFor(p, a);
@@ -72,27 +60,19 @@ class DirectBroadcast final : public Algorithm {
   }
 };
 
-class DirectAllToAll final : public Algorithm {
+class DirectAllToAll final : public direct::WindowAlgorithm {
  public:
   const char* name() const override { return "direct"; }
   const char* description() const override {
     return "windows: every rank copies its block of every peer's input";
   }
   CollType coll() const override { return CollType::kAllToAll; }
-  bool direct() const override { return true; }
-  bool supports(const CollArgs& a, const CommShape& s) const override {
-    return direct::eligible(a, s);
-  }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const size_t mine = static_cast<size_t>(s.rank) * bytes;
     const size_t total = static_cast<size_t>(s.nranks) * bytes;
     PlanBuilder pb = builderFor(p, a);
-    if (s.nranks == 1) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
-      pb.finish();
-      return Status::ok();
-    }
+    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
     if (a.inPlace) p.scratchBytes = total;
     auto out = [&](size_t off) { return a.inPlace ? scratchAt(off) : recvAt(off); };
     direct::syncAll(pb, s);
