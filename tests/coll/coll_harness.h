@@ -38,6 +38,11 @@ inline void runRanks(int nranks, const std::string& algo,
   runRanksWith(nranks, cfg, body);
 }
 
+// Whether an error message contains `what`.
+inline bool mentions(const std::string& msg, const std::string& what) {
+  return msg.find(what) != std::string::npos;
+}
+
 inline bool isSigned(strataDataType_t t) {
   return t != strataUint8 && t != strataUint32 && t != strataUint64;
 }

@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kTwoTo40 = size_t{1} << 40;
 
 bool says(strataComm_t comm, const std::string& needle) {
-  return std::string(strataGetLastError(comm)).find(needle) != std::string::npos;
+  return mentions(strataGetLastError(comm), needle);
 }
 
 TEST(CountLimitsTest, CountOf2To40ElementsIsRejectedBeforeAnyCopy) {

@@ -9,10 +9,6 @@
 
 namespace strata::test {
 
-inline bool mentions(const std::string& msg, const std::string& what) {
-  return msg.find(what) != std::string::npos;
-}
-
 // A 20 s deadline, on `transport` (nullptr: the default).
 inline strataConfig_t mismatchConfig(const char* transport = nullptr) {
   strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;

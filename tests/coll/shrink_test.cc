@@ -9,10 +9,6 @@
 namespace strata::test {
 namespace {
 
-bool mentions(const std::string& msg, const std::string& what) {
-  return msg.find(what) != std::string::npos;
-}
-
 // Ranks of a 4-rank communicator other than `excluded` shrink (with `flags`) and check the new
 // communicator: size, rank, and AllReduces of their new rank + 1.
 void shrinkFourToThree(int excluded, int flags) {
