@@ -45,43 +45,11 @@
 #include <vector>
 
 #include "strata/strata.h"
+#include "worker_report.h"
 
 namespace {
 
-strataComm_t g_comm = nullptr;
-int g_rank = -1;
-int g_nranks = 0;
-
-const char* resultName(strataResult_t r) {
-  switch (r) {
-    case strataSuccess: return "strataSuccess";
-    case strataSystemError: return "strataSystemError";
-    case strataInternalError: return "strataInternalError";
-    case strataInvalidArgument: return "strataInvalidArgument";
-    case strataInvalidUsage: return "strataInvalidUsage";
-    case strataRemoteError: return "strataRemoteError";
-    case strataInProgress: return "strataInProgress";
-    case strataTimeout: return "strataTimeout";
-    default: return "unknown result";
-  }
-}
-
-[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* fmt, ...) {
-  std::printf("FAIL rank %d: ", g_rank);
-  va_list ap;
-  va_start(ap, fmt);
-  std::vprintf(fmt, ap);
-  va_end(ap);
-  std::printf("\n");
-  std::fflush(stdout);
-  if (g_comm != nullptr) strataCommAbort(g_comm);
-  std::exit(1);
-}
-
-void ok(strataResult_t r, const char* what) {
-  if (r != strataSuccess)
-    fail("%s returned %s: %s", what, resultName(r), strataGetLastError(g_comm));
-}
+using namespace strata::worker;
 
 [[noreturn]] void exitWithResult(strataResult_t r, const char* what);
 

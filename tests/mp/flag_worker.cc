@@ -17,25 +17,11 @@
 #include <vector>
 
 #include "strata/strata.h"
+#include "worker_report.h"
 
 namespace {
 
-strataComm_t g_comm = nullptr;
-int g_rank = -1;
-int g_nranks = 0;
-
-[[noreturn]] void fail(const std::string& what) {
-  std::printf("FAIL rank %d: %s\n", g_rank, what.c_str());
-  std::fflush(stdout);
-  // Peers blocked on this rank see a remote error instead of waiting for their timeout.
-  if (g_comm != nullptr) strataCommAbort(g_comm);
-  std::exit(1);
-}
-
-void ok(strataResult_t r, const std::string& what) {
-  if (r != strataSuccess)
-    fail(what + ": " + strataGetErrorString(r) + ": " + strataGetLastError(g_comm));
-}
+using namespace strata::worker;
 
 struct TypeInfo {
   strataDataType_t dtype;
@@ -44,12 +30,18 @@ struct TypeInfo {
 };
 
 constexpr TypeInfo kTypes[] = {
-    {strataInt8, "int8", 1},          {strataUint8, "uint8", 1},
-    {strataInt32, "int32", 4},        {strataUint32, "uint32", 4},
-    {strataInt64, "int64", 8},        {strataUint64, "uint64", 8},
-    {strataFloat16, "float16", 2},    {strataFloat32, "float32", 4},
-    {strataFloat64, "float64", 8},    {strataBfloat16, "bfloat16", 2},
-    {strataFloat8e4m3, "float8e4m3", 1}, {strataFloat8e5m2, "float8e5m2", 1},
+    {strataInt8, "int8", 1},
+    {strataUint8, "uint8", 1},
+    {strataInt32, "int32", 4},
+    {strataUint32, "uint32", 4},
+    {strataInt64, "int64", 8},
+    {strataUint64, "uint64", 8},
+    {strataFloat16, "float16", 2},
+    {strataFloat32, "float32", 4},
+    {strataFloat64, "float64", 8},
+    {strataBfloat16, "bfloat16", 2},
+    {strataFloat8e4m3, "float8e4m3", 1},
+    {strataFloat8e5m2, "float8e5m2", 1},
 };
 
 // The bits of a small positive integer v (v < 2^(mbits+1)) in a binary float format.
@@ -119,7 +111,7 @@ void expectElement(const TypeInfo& t, const unsigned char* buf, size_t i, unsign
   unsigned char want[8];
   store(t.dtype, v, want);
   if (std::memcmp(buf + i * t.size, want, t.size) != 0)
-    fail(call + ": element " + std::to_string(i) + " is not " + std::to_string(v));
+    fail("%s: element %zu is not %u", call.c_str(), i, v);
 }
 
 // The last call ran the flag path.
@@ -127,7 +119,7 @@ void expectFlag(const std::string& call) {
   strataStats_t st;
   ok(strataCommGetStats(g_comm, &st), "CommGetStats");
   if (std::strcmp(st.lastAlgo, "flag") != 0)
-    fail(call + " ran '" + st.lastAlgo + "' (" + st.lastAlgoSource + "), not the flag path");
+    fail("%s ran '%s' (%s), not the flag path", call.c_str(), st.lastAlgo, st.lastAlgoSource);
 }
 
 std::string callName(const char* coll, const TypeInfo& t, size_t count, bool inPlace) {
@@ -229,7 +221,8 @@ int runAll() {
   strataStats_t st;
   ok(strataCommGetStats(g_comm, &st), "CommGetStats");
   if (st.total.bytesSent[0] != 0)
-    fail(std::to_string(st.total.bytesSent[0]) + " bytes went through the FIFOs");
+    fail("%llu bytes went through the FIFOs",
+         static_cast<unsigned long long>(st.total.bytesSent[0]));
   ok(strataCommWindowDeregister(g_comm, win), "CommWindowDeregister");
   ok(strataMemFree(mem), "MemFree");
   ok(strataCommFinalize(g_comm), "CommFinalize");
@@ -255,7 +248,7 @@ int runKillLoop() {
   for (long iter = 1; iter <= 100000000; ++iter) {
     const strataResult_t r = strataAllReduce(in, out, 8, strataFloat32, strataSum, g_comm, nullptr);
     if (r != strataSuccess) {
-      std::printf("rank %d: AllReduce %ld returned %s: %s\n", g_rank, iter, strataGetErrorString(r),
+      std::printf("rank %d: AllReduce %ld returned %s: %s\n", g_rank, iter, resultName(r),
                   strataGetLastError(g_comm));
       std::fflush(stdout);
       strataCommAbort(g_comm);

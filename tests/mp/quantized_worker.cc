@@ -12,27 +12,11 @@
 #include <vector>
 
 #include "strata/strata.h"
+#include "worker_report.h"
 
 namespace {
 
-strataComm_t g_comm = nullptr;
-int g_rank = -1, g_n = 0;
-
-[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* fmt, ...) {
-  std::printf("FAIL rank %d: ", g_rank);
-  va_list ap;
-  va_start(ap, fmt);
-  std::vprintf(fmt, ap);
-  va_end(ap);
-  std::printf("\n");
-  std::fflush(stdout);
-  std::exit(1);
-}
-
-void ok(strataResult_t r, const char* what) {
-  if (r != strataSuccess)
-    fail("%s: %s: %s", what, strataGetErrorString(r), strataGetLastError(g_comm));
-}
+using namespace strata::worker;
 
 size_t sizeOf(strataDataType_t t) { return t == strataFloat32 ? 4 : 2; }
 
@@ -115,7 +99,7 @@ void checkBound(strataDataType_t t, strataQuant_t q, const std::vector<uint8_t>&
 void dequantisedGathers() {
   const strataDataType_t types[] = {strataFloat32, strataFloat16, strataBfloat16};
   const strataQuant_t quants[] = {strataQuantInt8, strataQuantInt4, strataQuantFp8e4m3};
-  const size_t n = static_cast<size_t>(g_n), me = static_cast<size_t>(g_rank);
+  const size_t n = static_cast<size_t>(g_nranks), me = static_cast<size_t>(g_rank);
   for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}, (size_t{1} << 20) + 3}) {
     for (size_t block : {size_t{7}, size_t{100}, size_t{128}}) {
       for (size_t ti = 0; ti < 3; ++ti) {
@@ -149,7 +133,7 @@ void dequantisedGathers() {
 
 // float32: the dequantised value of an int8 or int4 code is exactly code x scale.
 void rawGathers() {
-  const size_t n = static_cast<size_t>(g_n), me = static_cast<size_t>(g_rank);
+  const size_t n = static_cast<size_t>(g_nranks), me = static_cast<size_t>(g_rank);
   const size_t count = 999, block = 64, nb = (count + block - 1) / block;
   for (strataQuant_t q : {strataQuantInt8, strataQuantInt4, strataQuantFp8e4m3}) {
     const std::vector<uint8_t> in = inputOf(strataFloat32, g_rank, count);
@@ -197,7 +181,7 @@ void rawGathers() {
 int main() {
   ok(strataCommInitFromEnv(&g_comm, nullptr), "strataCommInitFromEnv");
   ok(strataCommUserRank(g_comm, &g_rank), "strataCommUserRank");
-  ok(strataCommCount(g_comm, &g_n), "strataCommCount");
+  ok(strataCommCount(g_comm, &g_nranks), "strataCommCount");
   dequantisedGathers();
   rawGathers();
   ok(strataCommFinalize(g_comm), "strataCommFinalize");

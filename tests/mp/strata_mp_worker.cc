@@ -30,54 +30,11 @@
 #include <vector>
 
 #include "strata/strata.h"
+#include "worker_report.h"
 
 namespace {
 
-strataComm_t g_comm = nullptr;
-int g_rank = -1;
-int g_nranks = 0;
-
-const char* resultName(strataResult_t r) {
-  switch (r) {
-    case strataSuccess:
-      return "strataSuccess";
-    case strataSystemError:
-      return "strataSystemError";
-    case strataInternalError:
-      return "strataInternalError";
-    case strataInvalidArgument:
-      return "strataInvalidArgument";
-    case strataInvalidUsage:
-      return "strataInvalidUsage";
-    case strataRemoteError:
-      return "strataRemoteError";
-    case strataInProgress:
-      return "strataInProgress";
-    case strataTimeout:
-      return "strataTimeout";
-    default:
-      return "unknown result";
-  }
-}
-
-[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* fmt, ...) {
-  std::fprintf(stdout, "FAIL rank %d: ", g_rank);
-  va_list ap;
-  va_start(ap, fmt);
-  std::vfprintf(stdout, fmt, ap);
-  va_end(ap);
-  std::fprintf(stdout, "\n");
-  std::fflush(stdout);
-  // Peers blocked on this rank see a remote error instead of waiting for their timeout.
-  if (g_comm != nullptr) strataCommAbort(g_comm);
-  std::exit(1);
-}
-
-void ok(strataResult_t r, const std::string& what) {
-  if (r != strataSuccess) {
-    fail("%s returned %s: %s", what.c_str(), resultName(r), strataGetLastError(g_comm));
-  }
-}
+using namespace strata::worker;
 
 template <typename T>
 constexpr strataDataType_t dtypeOf();
