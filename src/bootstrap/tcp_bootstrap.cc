@@ -82,6 +82,7 @@ class TcpBootstrap final : public Bootstrap {
   Status checkRootHostAlive() const;
   // Fails when the connection can no longer carry a new operation.
   Status checkUsable(const char* op) const;
+  Result<SockAddr> localAddress(const char* op);
   Status writeFrame(const char* op, std::string frame, const Deadline& dl);
   void markBroken(Status why);
   void startReading();
@@ -447,38 +448,29 @@ Result<std::string> TcpBootstrap::recv(int peer, int tag) {
   return out;
 }
 
-Result<std::string> TcpBootstrap::newChildId() {
+// The address this rank reaches the root from, for `op`'s message.
+Result<SockAddr> TcpBootstrap::localAddress(const char* op) {
   std::lock_guard<std::mutex> g(mu_);
-  STRATA_CHECK(checkUsable("newChildId"));
+  STRATA_CHECK(checkUsable(op));
   error_code ec;
   tcp::endpoint local = sock_.local_endpoint(ec);
   if (ec)
-    return makeError(strataSystemError, "bootstrap newChildId: no local address (%s): %s",
+    return makeError(strataSystemError, "bootstrap %s: no local address (%s): %s", op,
                      who().c_str(), ec.message().c_str());
-  // The child's root listens on the interface this rank already reaches the others through.
-  TcpRootOptions ro;
-  ro.bind = sockAddrFromNative(local.data());
-  ro.bind.port = 0;
-  ro.secret = randomSecret();
-  STRATA_ASSIGN(SockAddr bound, startTcpRoot(ro));
-  UniqueIdFields f;
-  f.version = kUniqueIdVersion;
-  f.root = bound;
-  f.secret = ro.secret;
-  strataUniqueId id = encodeUniqueId(f);
+  return sockAddrFromNative(local.data());
+}
+
+// The child's root listens on the interface this rank already reaches the others through.
+Result<std::string> TcpBootstrap::newChildId() {
+  STRATA_ASSIGN(SockAddr local, localAddress("newChildId"));
+  STRATA_ASSIGN(strataUniqueId id, hostFreshRootAt(local));
   return std::string(id.internal, sizeof(id.internal));
 }
 
 // The survivors' rendezvous listens where this rank reaches the root from.
 Result<std::unique_ptr<Rescue>> TcpBootstrap::openRescue() {
-  std::lock_guard<std::mutex> g(mu_);
-  STRATA_CHECK(checkUsable("openRescue"));
-  error_code ec;
-  tcp::endpoint local = sock_.local_endpoint(ec);
-  if (ec)
-    return makeError(strataSystemError, "bootstrap openRescue: no local address (%s): %s",
-                     who().c_str(), ec.message().c_str());
-  return openTcpRescue(sockAddrFromNative(local.data()));
+  STRATA_ASSIGN(SockAddr local, localAddress("openRescue"));
+  return openTcpRescue(local);
 }
 
 Result<std::unique_ptr<Bootstrap>> TcpBootstrap::joinChild(const std::string& id, int rank,

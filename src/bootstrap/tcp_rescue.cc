@@ -13,7 +13,7 @@
 
 #include "base/logging.h"
 #include "bootstrap/tcp_bootstrap.h"
-#include "bootstrap/tcp_root.h"
+#include "bootstrap/unique_id.h"
 
 namespace strata {
 namespace {
@@ -184,7 +184,7 @@ class TcpRescue final : public Rescue {
         std::find(survivors.begin(), survivors.end(), me) - survivors.begin());
     const std::string list = rankListString(survivors);
     if (survivors.front() == me) {
-      STRATA_ASSIGN(strataUniqueId id, hostNewRoot());
+      STRATA_ASSIGN(strataUniqueId id, hostFreshRootAt(addr_));
       STRATA_CHECK(serve(id, survivors, list, dl, opts.abort));
       return connectTcpBootstrap(id, newRank, n, opts);
     }
@@ -195,19 +195,6 @@ class TcpRescue final : public Rescue {
   }
 
  private:
-  Result<strataUniqueId> hostNewRoot() {
-    TcpRootOptions ro;
-    ro.bind = addr_;
-    ro.bind.port = 0;
-    ro.secret = randomSecret();
-    STRATA_ASSIGN(SockAddr bound, startTcpRoot(ro));
-    UniqueIdFields f;
-    f.version = kUniqueIdVersion;
-    f.root = bound;
-    f.secret = ro.secret;
-    return encodeUniqueId(f);
-  }
-
   // Hands the id to every other survivor; fails when one names another survivor list.
   Status serve(const strataUniqueId& id, const std::vector<int>& survivors,
                const std::string& list, const Deadline& dl, const AbortFlag* abort) {

@@ -274,10 +274,12 @@ Result<strataUniqueId> createUniqueId() {
   return hostRootHere(randomSecret());
 }
 
-Result<strataUniqueId> hostRootHere(const BootstrapSecret& secret) {
-  STRATA_ASSIGN(SockAddr where, chooseListenAddress());
+namespace {
+
+Result<strataUniqueId> hostRoot(SockAddr where, const BootstrapSecret& secret) {
   TcpRootOptions opts;
   opts.bind = where;
+  opts.bind.port = 0;
   opts.secret = secret;
   STRATA_ASSIGN(SockAddr bound, startTcpRoot(opts));
   UniqueIdFields f;
@@ -286,5 +288,14 @@ Result<strataUniqueId> hostRootHere(const BootstrapSecret& secret) {
   f.secret = opts.secret;
   return encodeUniqueId(f);
 }
+
+}  // namespace
+
+Result<strataUniqueId> hostRootHere(const BootstrapSecret& secret) {
+  STRATA_ASSIGN(SockAddr where, chooseListenAddress());
+  return hostRoot(where, secret);
+}
+
+Result<strataUniqueId> hostFreshRootAt(SockAddr where) { return hostRoot(where, randomSecret()); }
 
 }  // namespace strata

@@ -71,6 +71,10 @@ Result<strataUniqueId> createUniqueId();
 // the id names it.
 Result<strataUniqueId> hostRootHere(const BootstrapSecret& secret);
 
+// The same on `where` (its port ignored: an ephemeral one) with a new random secret: the root a
+// split or shrunk communicator's ranks meet at.
+Result<strataUniqueId> hostFreshRootAt(SockAddr where);
+
 // The id every rank computes alike from "host:port" and a secret; flagged "rank 0 hosts the
 // root".
 Result<strataUniqueId> uniqueIdFromAddress(const std::string& hostPort,
