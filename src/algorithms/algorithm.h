@@ -52,12 +52,9 @@ class Algorithm {
   virtual bool needsGroupCounts() const { return false; }
   // Moves the call's data through the transport's flag slots (small calls on shared memory).
   virtual bool flagPath() const { return false; }
-  // The scheduler runs it for this call whenever nothing pins another algorithm (a measured
-  // crossover the cost model does not price).
-  virtual bool preferredFor(const CollArgs&, const CommShape&) const { return false; }
-  // Runs only when a tune string or file pins it: the model never picks it (measured slower
-  // than what the model picks; kept for callers that want it).
-  virtual bool pinnedOnly() const { return false; }
+  // Runs this call only when a tune string or file pins it: the model prices it but never picks
+  // it (measured slower there than what the model picks; kept for callers that want it).
+  virtual bool pinnedOnly(const CollArgs&, const CommShape&) const { return false; }
   // Emits the plan for `args` (whose dtype is float32 when the planner stages a low-precision
   // call) and its scratch size.
   virtual Status plan(const CollArgs& args, const CommShape& shape, Plan& out) const = 0;

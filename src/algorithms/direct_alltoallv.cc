@@ -22,7 +22,7 @@ class DirectAllToAllv final : public direct::WindowAlgorithm {
   bool needsGroupCounts() const override { return true; }
   // Pinned only: measured 1.04-1.35x pairwise's time at 2 processes, 64 KiB-16 MiB
   // (docs/performance.md), the count exchange and the two synchronisations included.
-  bool pinnedOnly() const override { return true; }
+  bool pinnedOnly(const CollArgs&, const CommShape&) const override { return true; }
   bool supports(const CollArgs& a, const CommShape& s) const override {
     // In place the blocks peers still read would be overwritten: the FIFO algorithms take it.
     return WindowAlgorithm::supports(a, s) && !a.inPlace;

@@ -20,12 +20,15 @@ size_t slotBytes(const CollArgs& a, int nranks) {
   return a.coll == CollType::kReduceScatter ? bytes * static_cast<size_t>(nranks) : bytes;
 }
 
-// Windowed calls up to this many bytes of slot data run the flag path unless pinned elsewhere.
-// Measured (docs/performance.md, small calls), 2 processes: the flag path takes 0.67x the time
-// of direct_oneshot at 8 B and 0.81x at 64 B, but 1.24x at 512 B, where the direct plan's two
-// synchronisations cost less than moving the data through the slots. Unregistered calls keep the
-// FIFO algorithms: the flag path and oneshot measure the same (1.07x at 8 B, within noise).
-constexpr size_t kPreferredBytes = 256;
+// The cost model prices every flag plan (one flag round, the data through the control segment:
+// scheduler/cost_model.h) but picks it only for windowed calls of up to this many bytes of slot
+// data. Measured (docs/performance.md, small calls), 2 processes: the flag path takes 0.67x the
+// time of direct_oneshot at 8 B and 0.81x at 64 B, but 1.24x at 512 B and 2.26x at 4 KiB, where
+// the model, whose shared-memory α (2 µs) makes the direct plan's second synchronisation cost
+// more than the slots' copies up to the slot's 4 KiB, would still pick it. Unregistered calls
+// keep the FIFO algorithms: the flag path measured 1.07-1.34x oneshot's time there, while the
+// model prices the two within a handshake of each other.
+constexpr size_t kModelBytes = 256;
 
 class FlagAlgorithm : public Algorithm {
  public:
@@ -34,8 +37,8 @@ class FlagAlgorithm : public Algorithm {
   bool supports(const CollArgs& a, const CommShape& s) const override {
     return s.flagBytes > 0 && s.nranks > 1 && a.count > 0 && slotBytes(a, s.nranks) <= s.flagBytes;
   }
-  bool preferredFor(const CollArgs& a, const CommShape& s) const override {
-    return a.windowed && s.windows && supports(a, s) && slotBytes(a, s.nranks) <= kPreferredBytes;
+  bool pinnedOnly(const CollArgs& a, const CommShape& s) const override {
+    return !(a.windowed && s.windows && slotBytes(a, s.nranks) <= kModelBytes);
   }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     PlanBuilder pb = builderFor(p, a);

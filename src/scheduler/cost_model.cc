@@ -30,6 +30,7 @@ PlanPtr forPricing(const Plan& p) {
   out->nranks = p.nranks;
   out->extraSlots = p.extraSlots;
   out->callbackSlots = p.callbackSlots;
+  out->flags = p.flags;  // flag ops take no time in the walk; flagCosts prices them
   for (const Phase& ph : p.phases) {
     Phase cur;
     for (const Op& op : ph.ops) {
@@ -69,20 +70,60 @@ size_t syncPoints(const Plan& p, size_t chunkBytes) {
   size_t n = p.phases.size();
   for (const Phase& ph : p.phases)
     for (const Op& op : ph.ops) {
-      if (op.kind == OpKind::kWait) ++n;
+      if (op.kind == OpKind::kWait || op.kind == OpKind::kFlagWait) ++n;
       if (receives(op.kind) || forwards(op.kind)) n += (op.bytes + chunkBytes - 1) / chunkBytes;
     }
   return n;
 }
 
-// Bytes one plan copies to or from other ranks' buffers (direct plans over windows).
+bool peersFlagSlot(const BufRef& b) { return b.slot == kFlagBuf && b.rank != kThisRank; }
+
+// Bytes one plan copies to or from other ranks' buffers (direct plans over windows; copies from
+// peers' flag slots are the control segment's, below).
 size_t directCopyBytes(const Plan& p) {
   size_t n = 0;
   for (const Phase& ph : p.phases)
     for (const Op& op : ph.ops)
-      if (op.kind == OpKind::kCopy && (op.src.rank != kThisRank || op.dst.rank != kThisRank))
+      if (op.kind == OpKind::kCopy && !peersFlagSlot(op.src) &&
+          (op.src.rank != kThisRank || op.dst.rank != kThisRank))
         n += op.bytes;
   return n;
+}
+
+// What one flag plan costs beyond its phases and waits: the phases that wait on flags (one
+// handoff of the flags' cache lines each) and the bytes it moves through the control segment:
+// posted into its own slot, and read from its peers' slots by copies and reductions.
+struct FlagCost {
+  size_t rounds = 0;
+  size_t bytes = 0;
+};
+
+FlagCost flagCost(const Plan& p) {
+  FlagCost c;
+  if (!p.flags) return c;
+  for (const Phase& ph : p.phases) {
+    bool waits = false;
+    for (const Op& op : ph.ops) {
+      waits |= op.kind == OpKind::kFlagWait;
+      if (op.kind == OpKind::kFlagPost) c.bytes += op.bytes;
+      if (op.kind == OpKind::kCopy && peersFlagSlot(op.src)) c.bytes += op.bytes;
+      if (op.kind == OpKind::kReduceLocal && op.src.slot == kFlagBuf) {
+        // Operands in rank order: every rank's slot (kEveryRank: nsrc of them) but this one's,
+        // or the two named.
+        size_t peers = op.src.rank == kEveryRank ? static_cast<size_t>(op.nsrc - 1) : 0;
+        if (op.src.rank != kEveryRank) {
+          peers += op.src.rank != kThisRank ? 1 : 0;
+          peers += op.src2.slot == kFlagBuf && op.src2.rank != kThisRank ? 1 : 0;
+          // Two operands that are both this rank's own slot read no peer; ofRank(.., rank)
+          // names this rank by number, which the plan cannot tell from a peer: count n-1 at most.
+          peers = std::min(peers, static_cast<size_t>(std::max(p.nranks - 1, 0)));
+        }
+        c.bytes += op.bytes * peers;
+      }
+    }
+    c.rounds += waits ? 1 : 0;
+  }
+  return c;
 }
 
 // Bytes one plan copies between its own buffers (staging into scratch, rotations), which the
@@ -102,7 +143,11 @@ CostModel costModelFor(const Topology& topo, bool modelsTime, size_t chunkBytes)
   CostModel m;
   m.links = topo;
   m.chunkBytes = std::max<size_t>(chunkBytes, 1);
-  if (!m.links.levels.empty()) m.directBytesPerSecond = m.links.levels.front().link.gbps * 1e9;
+  if (!m.links.levels.empty()) {
+    m.directBytesPerSecond = m.links.levels.front().link.gbps * 1e9;
+    m.flagRoundSeconds = m.links.levels.front().link.alphaUs * 1e-6;
+    m.controlBytesPerSecond = m.directBytesPerSecond;
+  }
   if (modelsTime) return m;
   m.syncSeconds = kCpuSyncSeconds;
   m.localCopyBytesPerSecond = m.directBytesPerSecond;
@@ -136,8 +181,12 @@ Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& pl
   size_t syncs = 0;
   size_t direct = 0;
   size_t local = 0;
+  FlagCost flags;
   for (const PlanPtr& p : plans) {
     walked.push_back(forPricing(*p));
+    const FlagCost f = flagCost(*p);
+    flags.rounds = std::max(flags.rounds, f.rounds);
+    flags.bytes = std::max(flags.bytes, f.bytes);
     syncs = std::max(syncs, syncPoints(*p, model.chunkBytes));
     direct = std::max(direct, directCopyBytes(*p));
     local = std::max(local, localCopyBytes(*p));
@@ -147,6 +196,9 @@ Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& pl
       direct && model.directBytesPerSecond > 0 ? direct / model.directBytesPerSecond : 0;
   if (local && model.localCopyBytesPerSecond > 0)
     copies += static_cast<double>(local) / model.localCopyBytesPerSecond;
+  copies += static_cast<double>(flags.rounds) * model.flagRoundSeconds;
+  if (flags.bytes && model.controlBytesPerSecond > 0)
+    copies += static_cast<double>(flags.bytes) / model.controlBytesPerSecond;
   return static_cast<double>(r.maxEndPs) * 1e-12 + static_cast<double>(syncs) * model.syncSeconds +
          copies;
 }

@@ -35,6 +35,13 @@ struct CostModel {
   // the phase walk either): the same, on CPU-driven transports; 0 on the sim, which does not
   // charge them.
   double localCopyBytesPerSecond = 0;
+  // The flag path (flag plans over the transport's control segment): a phase that waits on
+  // peers' flags costs one handoff of the flags' cache lines between cores, the innermost
+  // level's α (what a message's first byte costs too); the data posted into this rank's slot
+  // and read from the peers' slots moves at the innermost level's bandwidth. Both from the
+  // topology (the built-in shared-memory figures) or a tune file's fitted level 0.
+  double flagRoundSeconds = 0;
+  double controlBytesPerSecond = 0;
 };
 
 // The model of a communicator on `topo`. modelsTime: the transport is the sim, whose link model
@@ -47,9 +54,11 @@ Result<std::vector<PlanPtr>> plansForEveryRank(const Algorithm& algo, const Coll
                                                const CommShape& shape);
 
 // The price in seconds of every rank r running plans[r]: the link model's latest finish plus the
-// sync cost times the most phases and waits any rank has, plus the most bytes any rank copies to
-// or from peers' windows at directBytesPerSecond and between its own buffers at
-// localCopyBytesPerSecond. Forwarding ops (which the phase walk
+// sync cost times the most phases, waits (signal and flag) and received chunks any rank has, plus
+// the most bytes any rank copies to or from peers' windows at directBytesPerSecond and between its
+// own buffers at localCopyBytesPerSecond, plus for flag plans flagRoundSeconds per phase that
+// waits on flags and the most bytes any rank moves through the control segment (posted into its
+// slot, read from its peers' slots) at controlBytesPerSecond. Forwarding ops (which the phase walk
 // does not time) are priced as a receive, then the send on in the next step, without the phase
 // boundary between them.
 Result<double> pricePlans(const CostModel& model, const std::vector<PlanPtr>& plans);

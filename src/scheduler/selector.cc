@@ -161,11 +161,11 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
   // taken wherever it is eligible (the topology decides that, the same on every rank) and no
   // direct one is; its price is only for the log.
   const std::vector<const Algorithm*> all = eligible(args, ctx.shape);
-  const bool anyDirect = std::any_of(all.begin(), all.end(), [](const Algorithm* a) {
-    return a->direct() && !a->pinnedOnly();
+  const bool anyDirect = std::any_of(all.begin(), all.end(), [&](const Algorithm* a) {
+    return a->direct() && !a->pinnedOnly(args, ctx.shape);
   });
   for (const Algorithm* a : all) {
-    if (anyDirect || !a->needsGroupCounts() || a->pinnedOnly()) continue;
+    if (anyDirect || !a->needsGroupCounts() || a->pinnedOnly(args, ctx.shape)) continue;
     sel.algo = a;
     sel.source = SelectionSource::kModel;
     if (priceAll) sel.candidates = priceCandidates(args, ctx);
@@ -177,23 +177,20 @@ Result<Selection> selectAlgorithm(const CollArgs& args, const SelectionContext& 
                      collName(args.coll), bytes, ctx.shape.nranks);
   }
   sel.source = SelectionSource::kModel;
-  // An algorithm that claims the call by measurement runs it: the flag path of small windowed
-  // calls (docs/windows.md, small calls), which the model does not price.
-  for (const PricedCandidate& c : sel.candidates) {
-    if (c.algo->preferredFor(args, ctx.shape)) {
-      sel.algo = c.algo;
-      return sel;
-    }
-  }
-  // A windowed call runs a direct algorithm whenever one is eligible, the model choosing among
-  // them: the shared-memory figures do not yet tell a window read from a FIFO copy apart
-  // (docs/performance.md, windows), and the direct plans skip the FIFO copies.
+  // A windowed call runs a direct algorithm or the flag path whenever one is eligible, the
+  // model choosing among them: the shared-memory figures do not yet tell a window read from a
+  // FIFO copy apart (docs/performance.md, windows), and the direct plans skip the FIFO copies.
+  // Candidates measured slower than the model's pick for this call (pinnedOnly) are priced, not
+  // picked.
+  auto windowPath = [](const Algorithm* a) { return a->direct() || a->flagPath(); };
   bool directOnly = false;
   for (const PricedCandidate& c : sel.candidates)
-    directOnly |= c.algo->direct() && !c.algo->pinnedOnly() && c.seconds >= 0;
+    directOnly |= c.algo->direct() && !c.algo->pinnedOnly(args, ctx.shape) && c.seconds >= 0;
   double best = -1;
   for (const PricedCandidate& c : sel.candidates) {
-    if (c.seconds < 0 || c.algo->pinnedOnly() || (directOnly && !c.algo->direct())) continue;
+    if (c.seconds < 0 || c.algo->pinnedOnly(args, ctx.shape) ||
+        (directOnly && !windowPath(c.algo)))
+      continue;
     if (!sel.algo || c.seconds < best) {
       sel.algo = c.algo;
       best = c.seconds;

@@ -98,6 +98,47 @@ TEST(Selector, TwoShmRanksTakeTheChainUnlessSplittingPays) {
       << "16 KiB: reducing one half while the other arrives saves more than a handshake";
 }
 
+// The flag path is priced like any plan: one flag round (the level's α) and the data through
+// the control segment (posted and read at the level's bandwidth). The model picks it for
+// windowed calls up to 256 bytes of slot data; beyond that, and for unregistered calls, it is
+// priced but not picked (measured slower there; docs/windows.md).
+TEST(Selector, FlagPathIsPricedAndPickedForSmallWindowedCalls) {
+  for (int n : {2, 4}) {
+    CommShape s;
+    s.nranks = n;
+    s.windows = true;
+    s.flagBytes = 4096;
+    const SelectionContext ctx = hostSelectionContext(s);
+    for (CollType coll : {CollType::kAllReduce, CollType::kAllGather, CollType::kReduceScatter,
+                          CollType::kBroadcast}) {
+      CollArgs a;
+      a.coll = coll;
+      a.windowed = true;
+      const size_t perRank = coll == CollType::kReduceScatter ? static_cast<size_t>(n) : 1;
+      a.count = 64 / 4 / perRank;  // 64 bytes of slot data
+      auto small = selectAlgorithm(a, ctx, {}, /*priceAll=*/true);
+      ASSERT_TRUE(small.isOk()) << small.status().message();
+      EXPECT_STREQ(small.value().algo->name(), "flag") << collName(coll) << " on " << n;
+      EXPECT_EQ(small.value().source, SelectionSource::kModel);
+      const double flag64 = priceOf(small.value().candidates, "flag");
+      EXPECT_GT(flag64, 0) << collName(coll) << " on " << n << ": the flag plan is priced";
+      a.count = 4096 / 4 / perRank;  // a full slot: priced, not picked
+      auto full = selectAlgorithm(a, ctx, {}, /*priceAll=*/true);
+      ASSERT_TRUE(full.isOk()) << full.status().message();
+      EXPECT_STRNE(full.value().algo->name(), "flag") << collName(coll) << " on " << n;
+      const double flag4k = priceOf(full.value().candidates, "flag");
+      EXPECT_GT(flag4k - flag64, (4096.0 - 64) / (ctx.model->controlBytesPerSecond))
+          << collName(coll) << " on " << n << ": at least the posted bytes cost their copy";
+      a.windowed = false;  // unregistered: priced, the FIFO algorithms picked
+      a.count = 64 / 4 / perRank;
+      auto plain = selectAlgorithm(a, ctx, {}, /*priceAll=*/true);
+      ASSERT_TRUE(plain.isOk()) << plain.status().message();
+      EXPECT_STRNE(plain.value().algo->name(), "flag") << collName(coll) << " on " << n;
+      EXPECT_GT(priceOf(plain.value().candidates, "flag"), 0);
+    }
+  }
+}
+
 TEST(Selector, DirectAlgorithmsOnlyForWindowedCallsAndPricedByTheModel) {
   CommShape s;
   s.nranks = 4;

@@ -56,6 +56,8 @@ int runExplain(const ExplainOptions& o) {
       what = "unpriced: " + c->why;
     else
       what = timeLabel(c->seconds);
+    if (c && !chosen && a->pinnedOnly(args, info.ctx.shape))
+      what += "  (runs only when pinned for this call: measured slower than the model's pick)";
     if (chosen) what += format("  <- chosen (%s)", sourceName(s.source));
     if (chosen && s.chunkBytes) what += format(", chunk %s", formatByteSize(s.chunkBytes).c_str());
     std::printf("%s %-15s %s\n", chosen ? "*" : " ", a->name(), what.c_str());
