@@ -4,7 +4,8 @@
 //  Broadcast: every rank copies the root's output (filled from the root's input first) into
 //    its own, then tells the root it is done reading.
 //  AllToAll: every rank copies block `rank` of each peer's input into block `peer` of its
-//    output (in place through scratch, since peers still read the blocks it would overwrite).
+//    output (in place through scratch, since peers still read the blocks it would overwrite);
+//    or, the put form, writes block `peer` of its input into block `rank` of the peer's output.
 #include "algorithms/direct.h"
 #include "base/dtype.h"
 
@@ -99,6 +100,44 @@ class DirectAllToAll final : public direct::WindowAlgorithm {
   }
 };
 
+// The put form: every rank writes block `peer` of its input straight into block `rank` of the
+// peer's output. In place, that block of the peer's output is the peer's own input, so each rank
+// first copies its input aside. Pinned only (docs/performance.md, windows: AllToAll).
+class DirectPushAllToAll final : public direct::WindowAlgorithm {
+ public:
+  const char* name() const override { return "direct_push"; }
+  const char* description() const override {
+    return "windows: every rank writes each peer's block into that peer's output";
+  }
+  CollType coll() const override { return CollType::kAllToAll; }
+  bool pinnedOnly() const override { return true; }
+  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
+    const size_t bytes = a.count * dtypeSize(a.dtype);
+    const size_t mine = static_cast<size_t>(s.rank) * bytes;
+    const size_t total = static_cast<size_t>(s.nranks) * bytes;
+    PlanBuilder pb = builderFor(p, a);
+    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
+    if (a.inPlace) {
+      p.scratchBytes = total;
+      pb.copy(recvAt(0), scratchAt(0), total);  // before any peer may write into it
+    }
+    auto in = [&](size_t off) { return a.inPlace ? scratchAt(off) : sendAt(off); };
+    direct::syncAll(pb, s);
+    for (int k = 0; k < s.nranks; ++k) {
+      const int peer = (s.rank + k) % s.nranks;
+      const size_t theirs = static_cast<size_t>(peer) * bytes;
+      if (peer == s.rank) {
+        if (!a.inPlace) pb.copy(sendAt(mine), recvAt(mine), bytes);
+      } else {
+        pb.copy(in(theirs), ofRank(recvAt(mine), peer), bytes);
+      }
+    }
+    direct::syncAll(pb, s);
+    pb.finish();
+    return Status::ok();
+  }
+};
+
 }  // namespace
 
 const Algorithm& directReduceScatter() {
@@ -113,6 +152,11 @@ const Algorithm& directBroadcast() {
 
 const Algorithm& directAllToAll() {
   static const DirectAllToAll a;
+  return a;
+}
+
+const Algorithm& directPushAllToAll() {
+  static const DirectPushAllToAll a;
   return a;
 }
 

@@ -25,6 +25,7 @@ const Algorithm& directPushAllGather();
 const Algorithm& directReduceScatter();
 const Algorithm& directBroadcast();
 const Algorithm& directAllToAll();
+const Algorithm& directPushAllToAll();
 const Algorithm& directAllToAllv();
 const Algorithm& flagAllReduce();
 const Algorithm& flagAllGather();
@@ -95,6 +96,7 @@ const std::vector<const Algorithm*>& algorithmRegistry() {
       &directReduceScatter(),
       &directBroadcast(),
       &directAllToAll(),
+      &directPushAllToAll(),
       &directAllToAllv(),
       &flagAllReduce(),
       &flagAllGather(),
