@@ -110,7 +110,7 @@ class DirectPushAllToAll final : public direct::WindowAlgorithm {
     return "windows: every rank writes each peer's block into that peer's output";
   }
   CollType coll() const override { return CollType::kAllToAll; }
-  bool pinnedOnly() const override { return true; }
+  bool pinnedOnly(const CollArgs&, const CommShape&) const override { return true; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const size_t mine = static_cast<size_t>(s.rank) * bytes;
