@@ -545,7 +545,9 @@ typedef struct {
   uint64_t internal[2];
 } strataMoeHandle_t;
 
-/** Creates a MoE buffer for comm with the shape in *config. Local (no communication). */
+/** Creates a MoE buffer for comm with the shape in *config. Collective when every rank is on one
+ *  host over shared memory (the ranks map each other's receive slots and dispatch and combine
+ *  write straight into them; STRATA_MOE_DIRECT=0 turns this off); local otherwise. */
 STRATA_API strataResult_t strataMoeBufferCreate(strataComm_t comm, const strataMoeConfig_t* config,
                                                 strataMoeBuffer_t* buffer);
 

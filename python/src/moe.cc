@@ -62,7 +62,10 @@ class MoeBuffer {
     c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
     c.numSlots = numSlots;
     strataComm_t h = comm_->get("strataMoeBufferCreate");
-    check(strataMoeBufferCreate(h, &c, &buf_), "strataMoeBufferCreate", h);
+    // Collective (with direct puts the ranks map each other's receive slots): ranks as threads
+    // of this process must be able to enter it together.
+    check(withoutGil([&] { return strataMoeBufferCreate(h, &c, &buf_); }), "strataMoeBufferCreate",
+          h);
     config_ = c;
     check(strataMoeGetMaxRecvTokens(buf_, &maxRecv_), "strataMoeGetMaxRecvTokens", h);
     int n = 0;

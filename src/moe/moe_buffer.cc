@@ -32,10 +32,11 @@ size_t defaultMoeChunkTokens(size_t maxTokens) {
   return std::min(maxTokens, std::max<size_t>(16, (maxTokens + 3) / 4));
 }
 
-MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape)
+MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window)
     : comm_(comm),
       shape_(shape),
       rank_(comm.rank()),
+      window_(std::move(window)),
       chunkTokens_(defaultMoeChunkTokens(shape.maxTokens)),
       board_(shape.nranks, shape.localExperts, shape.maxRecvRows(),
              static_cast<size_t>(shape.nranks) * shape.maxTokens) {
@@ -43,10 +44,17 @@ MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape)
   const size_t t = shape_.maxTokens;
   const size_t h = shape_.hidden;
   const size_t lx = static_cast<size_t>(shape_.localExperts);
-  dispatchSend_.resize(n * shape_.dispatchSlotBytes());
-  dispatchRecv_.resize(n * shape_.dispatchSlotBytes());
-  combineSend_.resize(n * shape_.combineSlotBytes());
-  combineRecv_.resize(n * shape_.combineSlotBytes());
+  if (window_) {
+    dispatchArea_ = window_->dispatchArea(rank_);
+    combineArea_ = window_->combineArea(rank_);
+  } else {
+    dispatchSend_.resize(n * shape_.dispatchSlotBytes());
+    dispatchRecv_.resize(n * shape_.dispatchSlotBytes());
+    combineSend_.resize(n * shape_.combineSlotBytes());
+    combineRecv_.resize(n * shape_.combineSlotBytes());
+    dispatchArea_ = dispatchRecv_.data();
+    combineArea_ = combineRecv_.data();
+  }
   accRow_.resize(h);
   tokenAccum_.resize(t * h);
   rowFloat_.resize(h);
@@ -78,7 +86,27 @@ void MoeBuffer::setPlacement(const int32_t* slotExpert) {
 
 Result<std::unique_ptr<MoeBuffer>> MoeBuffer::create(Comm& comm, const strataMoeConfig_t& config) {
   STRATA_ASSIGN(MoeShape shape, makeMoeShape(config, comm.nranks()));
-  return std::unique_ptr<MoeBuffer>(new MoeBuffer(comm, shape));
+  STRATA_ASSIGN(std::unique_ptr<MoeWindow> window, MoeWindow::create(comm, shape));
+  return std::unique_ptr<MoeBuffer>(new MoeBuffer(comm, shape, std::move(window)));
+}
+
+std::byte* MoeBuffer::dispatchOut(int r) {
+  const size_t slot = shape_.dispatchSlotBytes();
+  if (r == rank_) return dispatchIn(r);
+  if (window_) return window_->dispatchArea(r) + static_cast<size_t>(rank_) * slot;
+  return dispatchSend_.data() + static_cast<size_t>(r) * slot;
+}
+
+std::byte* MoeBuffer::combineOut(int r) {
+  const size_t slot = shape_.combineSlotBytes();
+  if (r == rank_) return combineIn(r);
+  if (window_) return window_->combineArea(r) + static_cast<size_t>(rank_) * slot;
+  return combineSend_.data() + static_cast<size_t>(r) * slot;
+}
+
+Status MoeBuffer::syncPeers(const MoeLeg& leg) {
+  return runMoePlan(comm_, run_, moeSyncPlan(leg.algo, rank_, shape_.nranks), leg.collName,
+                    leg.call, nullptr, nullptr, 0);
 }
 
 MoeWireHeader MoeBuffer::wireHeader(uint32_t magic, strataMoeQuant_t quant, size_t record) const {
@@ -127,8 +155,7 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
     for (size_t r = 0; r < n; ++r) {
       if (!inRank_[r]) continue;
       const int dst = static_cast<int>(r);
-      std::byte* slot =
-          dst == rank_ ? dispatchSlot(dispatchRecv_, dst) : dispatchSlot(dispatchSend_, dst);
+      std::byte* slot = dispatchOut(dst);
       std::byte* p = slot + hdr + sentCount_[r] * rec;
       sentTokens_[r * shape_.maxTokens + sentCount_[r]++] = static_cast<int32_t>(t);
       auto* idsOut = reinterpret_cast<int32_t*>(p);
@@ -156,8 +183,7 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
     MoeWireHeader hd = mine;
     hd.tokens = static_cast<uint32_t>(sentCount_[r]);
     const int dst = static_cast<int>(r);
-    std::byte* slot =
-        dst == rank_ ? dispatchSlot(dispatchRecv_, dst) : dispatchSlot(dispatchSend_, dst);
+    std::byte* slot = dispatchOut(dst);
     writeHeader(slot, hd);
     std::memcpy(slot + kMoeHeaderBytes, destSlotRows_.data() + r * lx, lx * sizeof(uint32_t));
   }
@@ -172,7 +198,7 @@ Status MoeBuffer::readLayout(const MoeDispatchOutputs& out) {
       wireHeader(kMoeDispatchMagic, shape_.dispatchQuant, shape_.dispatchRecordBytes());
   size_t base = 0;
   for (size_t s = 0; s < n; ++s) {
-    const std::byte* slot = dispatchSlot(dispatchRecv_, static_cast<int>(s));
+    const std::byte* slot = dispatchIn(static_cast<int>(s));
     const MoeWireHeader hd = readHeader(slot);
     STRATA_CHECK(checkMoeHeader(kDispatch, hd, mine, static_cast<int>(s), shape_.maxTokens));
     recvCount_[s] = hd.tokens;
@@ -225,7 +251,7 @@ Status MoeBuffer::unpackChunk(size_t chunk, const MoeDispatchOutputs& out) {
   auto* recvX = static_cast<std::byte*>(out.recvX);
   for (size_t s = 0; s < n; ++s) {
     if (chunk >= chunksOf(recvCount_[s])) continue;
-    const std::byte* slot = dispatchSlot(dispatchRecv_, static_cast<int>(s));
+    const std::byte* slot = dispatchIn(static_cast<int>(s));
     const size_t first = chunk * runChunk_;
     const size_t last = std::min(recvCount_[s], first + runChunk_);
     for (size_t i = first; i < last; ++i) {
@@ -290,9 +316,8 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
   dispatched_ = false;
   numTokens_ = ids.tokens;
   runChunk_ = std::max<size_t>(1, std::min(chunkTokens_, shape_.maxTokens));
-  packDispatch(x, ids, weights);
   MoeLeg leg;
-  leg.algo = "moe-dispatch";
+  leg.algo = window_ ? "moe-dispatch-direct" : "moe-dispatch";
   leg.collName = "MoeDispatch";
   leg.call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeDispatch));
   leg.slotBytes = shape_.dispatchSlotBytes();
@@ -304,6 +329,8 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
   leg.sendStage = dispatchSend_.data();
   leg.recvArea = dispatchRecv_.data();
   leg.callBytes = ids.tokens * shape_.hidden * shape_.elemBytes();
+  if (window_) STRATA_CHECK(syncPeers(leg));
+  packDispatch(x, ids, weights);
   STRATA_CHECK(runRounds(leg, nullptr, [&](size_t c) {
     if (c == 0) STRATA_CHECK(readLayout(out));
     return unpackChunk(c, out);
@@ -351,7 +378,9 @@ Status MoeBuffer::runRounds(const MoeLeg& leg, const std::function<Status(size_t
     if (!any) break;
     if (before) STRATA_CHECK(before(c));
     if (n > 1) {
-      const PlanPtr plan = moeRoundPlan(leg.algo, rank_, shape_.nranks, sends_, recvs_);
+      const PlanPtr plan = window_
+                               ? moeDirectRoundPlan(leg.algo, rank_, shape_.nranks, sends_, recvs_)
+                               : moeRoundPlan(leg.algo, rank_, shape_.nranks, sends_, recvs_);
       if (plan)
         STRATA_CHECK(runMoePlan(comm_, run_, plan, leg.collName, leg.call, leg.sendStage,
                                 leg.recvArea, c == 0 ? leg.callBytes : 0));
@@ -377,8 +406,7 @@ void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
   for (size_t s = 0; s < n; ++s) {
     if (chunk >= chunksOf(recvCount_[s])) continue;
     const int src = static_cast<int>(s);
-    std::byte* slot =
-        src == rank_ ? combineSlot(combineRecv_, src) : combineSlot(combineSend_, src);
+    std::byte* slot = combineOut(src);
     if (chunk == 0) {
       MoeWireHeader hd = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
       hd.tokens = static_cast<uint32_t>(recvCount_[s]);
@@ -430,7 +458,7 @@ Status MoeBuffer::unpackCombine(void* combined) {
   std::fill_n(tokenAccum_.begin(), numTokens_ * h, 0.0f);
   float* tmp = rowFloat_.data();
   for (size_t r = 0; r < n; ++r) {
-    const std::byte* slot = combineSlot(combineRecv_, static_cast<int>(r));
+    const std::byte* slot = combineIn(static_cast<int>(r));
     const MoeWireHeader hd = readHeader(slot);
     STRATA_CHECK(checkMoeHeader(kCombine, hd, mine, static_cast<int>(r), shape_.maxTokens));
     if (hd.tokens != sentCount_[r])
@@ -473,7 +501,7 @@ Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined)
 Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelined) {
   if (!pipelined) board_.allReady();
   MoeLeg leg;
-  leg.algo = "moe-combine";
+  leg.algo = window_ ? "moe-combine-direct" : "moe-combine";
   leg.collName = "MoeCombine";
   leg.call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeCombine));
   leg.slotBytes = shape_.combineSlotBytes();
@@ -484,6 +512,7 @@ Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelin
   leg.sendStage = combineSend_.data();
   leg.recvArea = combineRecv_.data();
   leg.callBytes = numTokens_ * shape_.hidden * shape_.elemBytes();
+  if (window_) STRATA_CHECK(syncPeers(leg));
   STRATA_CHECK(runRounds(
       leg,
       [&](size_t c) {

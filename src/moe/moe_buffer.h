@@ -15,6 +15,7 @@
 #include "moe/moe_layout.h"
 #include "moe/moe_plans.h"
 #include "moe/moe_shape.h"
+#include "moe/moe_window.h"
 #include "plan/executor.h"
 #include "runtime/comm.h"
 
@@ -77,7 +78,7 @@ class MoeBuffer {
   const std::vector<int32_t>& route() const { return route_; }
 
  private:
-  MoeBuffer(Comm& comm, MoeShape shape);
+  MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window);
   Status runDispatch(const void* x, const TopkIds& ids, const float* weights,
                      const MoeDispatchOutputs& out);
   void packDispatch(const void* x, const TopkIds& ids, const float* weights);
@@ -100,21 +101,33 @@ class MoeBuffer {
   MoeTransfer chunkAt(size_t base, size_t header, size_t record, size_t tokens, size_t chunk) const;
   size_t chunkId(size_t source, size_t chunk) const { return source * shape_.maxTokens + chunk; }
   MoeWireHeader wireHeader(uint32_t magic, strataMoeQuant_t quant, size_t record) const;
-  std::byte* dispatchSlot(std::vector<std::byte>& area, int rank) {
-    return area.data() + static_cast<size_t>(rank) * shape_.dispatchSlotBytes();
+  // Where rank r's message to this rank lands (receive slot r)...
+  std::byte* dispatchIn(int r) const {
+    return dispatchArea_ + static_cast<size_t>(r) * shape_.dispatchSlotBytes();
   }
-  std::byte* combineSlot(std::vector<std::byte>& area, int rank) {
-    return area.data() + static_cast<size_t>(rank) * shape_.combineSlotBytes();
+  std::byte* combineIn(int r) const {
+    return combineArea_ + static_cast<size_t>(r) * shape_.combineSlotBytes();
   }
+  // ...and where this rank writes its message to rank r: send-stage slot r, or with direct puts
+  // this rank's slot of r's receive area (its own: receive slot rank_).
+  std::byte* dispatchOut(int r);
+  std::byte* combineOut(int r);
+  // Direct puts, before a leg writes into the peers' slots: every rank has entered the call, so
+  // has finished reading its slots of the previous one (moe_window.h).
+  Status syncPeers(const MoeLeg& leg);
 
   Comm& comm_;
   MoeShape shape_;
   int rank_;
   PlanRun run_;
   // Dispatch: this rank's messages to each rank, and each rank's message to this one. Slot
-  // `rank_` of the receive area is written directly (nothing travels to itself).
+  // `rank_` of the receive area is written directly (nothing travels to itself). With direct
+  // puts (window_), the receive areas lie in shared memory and there is no send stage.
+  std::unique_ptr<MoeWindow> window_;
   std::vector<std::byte> dispatchSend_, dispatchRecv_;
   std::vector<std::byte> combineSend_, combineRecv_;
+  std::byte* dispatchArea_ = nullptr;
+  std::byte* combineArea_ = nullptr;
   std::vector<float> accRow_;      // combine: one received token's weighted expert outputs
   std::vector<float> tokenAccum_;  // combine: per own token, the partial sums of every rank
   std::vector<float> rowFloat_;    // one row widened to float32

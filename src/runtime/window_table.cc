@@ -59,17 +59,16 @@ Status firstFailure(const std::vector<std::string>& reports, int me, const char*
   return Status::ok();
 }
 
-Result<PeerMapping> mapPeer(int fd, size_t allocBytes, int rank) {
+Result<PeerMapping> mapPeer(int fd, size_t allocBytes, int rank, const char* op) {
   struct stat st {};
   if (::fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) != allocBytes)
     return makeError(strataSystemError,
-                     "strataCommWindowRegister: rank %d's memory is not the %zu-byte allocation "
-                     "it announced",
-                     rank, allocBytes);
+                     "%s: rank %d's memory is not the %zu-byte allocation it announced", op, rank,
+                     allocBytes);
   void* p = ::mmap(nullptr, allocBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED)
-    return makeError(strataSystemError, "strataCommWindowRegister: mapping rank %d's memory: %s",
-                     rank, std::strerror(errno));
+    return makeError(strataSystemError, "%s: mapping rank %d's memory: %s", op, rank,
+                     std::strerror(errno));
   return PeerMapping(static_cast<std::byte*>(p), allocBytes);
 }
 
@@ -91,9 +90,9 @@ PeerMapping& PeerMapping::operator=(PeerMapping&& o) noexcept {
 
 WindowTable::~WindowTable() { clear(); }
 
-Result<Window*> WindowTable::add(Bootstrap& bs, const std::vector<PeerInfo>& peers, void* buff,
-                                 size_t bytes, const FdWait& wait) {
-  const char* op = "strataCommWindowRegister";
+Result<std::unique_ptr<Window>> mapWindow(Bootstrap& bs, const std::vector<PeerInfo>& peers,
+                                          void* buff, size_t bytes, const FdWait& wait,
+                                          const char* op) {
   const int me = bs.rank();
   const int n = bs.size();
   const int myPid = static_cast<int>(::getpid());
@@ -176,7 +175,7 @@ Result<Window*> WindowTable::add(Bootstrap& bs, const std::vector<PeerInfo>& pee
                          op, r, a.bytes, a.offset, a.allocBytes);
       break;
     }
-    auto m = mapPeer(got.value().fd.get(), a.allocBytes, r);  // the descriptor closes here
+    auto m = mapPeer(got.value().fd.get(), a.allocBytes, r, op);  // the descriptor closes here
     if (!m.isOk()) {
       mapped = m.status();
       break;
@@ -188,7 +187,13 @@ Result<Window*> WindowTable::add(Bootstrap& bs, const std::vector<PeerInfo>& pee
   STRATA_ASSIGN(std::vector<std::string> done,
                 bs.allgather(mapped.isOk() ? std::string() : mapped.message()));
   STRATA_CHECK(firstFailure(done, me, op));
+  return w;
+}
 
+Result<Window*> WindowTable::add(Bootstrap& bs, const std::vector<PeerInfo>& peers, void* buff,
+                                 size_t bytes, const FdWait& wait) {
+  STRATA_ASSIGN(std::unique_ptr<Window> w,
+                mapWindow(bs, peers, buff, bytes, wait, "strataCommWindowRegister"));
   std::lock_guard<std::mutex> lock(mu_);
   w->id = nextId_++;
   sharedPin(w->allocation);

@@ -54,6 +54,14 @@ struct WindowSpan {
   size_t offset = 0;
 };
 
+// Collective over bs: maps every peer's [buff, buff + bytes) of the same registration into this
+// process (ranks of this process: their addresses) and returns the window, owned by the caller
+// (its mappings end with it); not in any table, without an id. On any rank's failure every rank
+// returns an error, the failing rank's naming its argument; `op` names the call in messages.
+Result<std::unique_ptr<Window>> mapWindow(Bootstrap& bs, const std::vector<PeerInfo>& peers,
+                                          void* buff, size_t bytes, const FdWait& wait,
+                                          const char* op);
+
 class WindowTable {
  public:
   WindowTable() = default;
