@@ -4,7 +4,7 @@
 //   moe_dispatch_perf [-t N] [--tokens 128] [--hidden 7168] [--topk 8] [--experts 256]
 //                     [--dtype bfloat16] [--dist uniform|zipf:S] [--quant none|int8]
 //                     [--placement auto|FILE] [--compute-us-per-token X] [-n 20] [-w 5]
-//                     [--chunk TOKENS] [--pipeline off|on|both]
+//                     [--chunk TOKENS] [--pipeline off|on|both] [--direct on|off|both]
 //                     [--sim PRESET [--timing-only]] [--baseline mpi]
 //
 // Launch: threads of one process (-t N), strata-run, mpirun, or --sim PRESET (the preset's ranks
@@ -12,6 +12,11 @@
 // no payload, for cm384's 384 ranks). --baseline mpi (under mpirun) runs the same exchange as a
 // runtime does without a dedicated library (MPI_Alltoall of the counts, MPI_Alltoallv of the
 // payload, MPI_Alltoallv back and a weighted sum), interleaved with Strata's in the same run.
+// --direct: on one host over shared memory, the buffer writes straight into the peers' receive
+// slots (on, the default), through the FIFOs (off: STRATA_MOE_DIRECT=0), or both: a second buffer
+// with STRATA_MOE_DIRECT=0 runs the unpipelined dispatch + combine interleaved with the first
+// (alternating order) and `direct_over_fifo` compares their end-to-end medians (one rank per
+// process).
 // The last line is `end_to_end_us X`: the median over iterations, on the slowest rank.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -56,6 +61,7 @@ struct Options {
   std::string sim;
   bool timingOnly = false;
   std::string baseline;
+  std::string direct = "on";
 };
 
 strataDataType_t typeOf(const std::string& s) {
@@ -122,6 +128,7 @@ void check(strataResult_t r, const char* what, strataComm_t comm) {
 struct Times {
   std::vector<double> dispatch, combine, total, mpi;  // per iteration, this rank
   std::vector<double> pipelined;  // --pipeline both: the pipelined run of each iteration
+  std::vector<double> fifo;       // --direct both: the FIFO buffer's unpipelined run
 };
 
 // bfloat16 (as its bits) or float32 rows to float32 and back, in loops the compiler vectorises.
@@ -264,11 +271,18 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
   mc.dispatchQuant = o.quant == "int8" ? strataMoeQuantInt8 : strataMoeQuantNone;
   mc.combineQuant = mc.dispatchQuant;
   mc.numSlots = static_cast<int>(slots.size());
-  strataMoeBuffer_t buf = nullptr;
+  strataMoeBuffer_t buf = nullptr, fifoBuf = nullptr;
   check(strataMoeBufferCreate(comm, &mc, &buf), "strataMoeBufferCreate", comm);
-  if (!slots.empty())
-    check(strataMoeBufferSetPlacement(buf, slots.data(), static_cast<int>(slots.size())),
-          "strataMoeBufferSetPlacement", comm);
+  if (o.direct == "both") {  // one rank per process (main checks it)
+    setenv("STRATA_MOE_DIRECT", "0", 1);
+    check(strataMoeBufferCreate(comm, &mc, &fifoBuf), "strataMoeBufferCreate", comm);
+    unsetenv("STRATA_MOE_DIRECT");
+  }
+  for (strataMoeBuffer_t b : {buf, fifoBuf})
+    if (b && !slots.empty())
+      check(strataMoeBufferSetPlacement(b, slots.data(), static_cast<int>(slots.size())),
+            "strataMoeBufferSetPlacement", comm);
+  const strataMoeBuffer_t mainBuf = buf;
   size_t maxRows = 0;
   check(strataMoeGetMaxRecvTokens(buf, &maxRows), "strataMoeGetMaxRecvTokens", comm);
   const std::vector<int32_t> ids = routingOf(o, zipf, rank);
@@ -368,7 +382,13 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     (void)mpiBaseline;
     const double mpiUs = 0;
 #endif
-    double d = 0, c = 0, total = 0, piped = 0, pd = 0, pc = 0;
+    double d = 0, c = 0, total = 0, piped = 0, pd = 0, pc = 0, fifo = 0;
+    if (fifoBuf && it % 2 == 1) {  // --direct both: the FIFO buffer first on odd iterations
+      buf = fifoBuf;
+      double fd = 0, fc = 0;
+      fifo = plainRun(&fd, &fc);
+      buf = mainBuf;
+    }
     if (o.pipeline == "off") {
       total = plainRun(&d, &c);
     } else if (o.pipeline == "on") {
@@ -401,6 +421,12 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
       }
       piped = combineEnd;
     }
+    if (fifoBuf && it % 2 == 0) {
+      buf = fifoBuf;
+      double fd = 0, fc = 0;
+      fifo = plainRun(&fd, &fc);
+      buf = mainBuf;
+    }
 #ifdef STRATA_PERF_WITH_MPI
     if (mpiBaseline && !mpiFirst) mpiUs = mpiIteration(o, n, dt, ids, w, x, mpiOut);
 #endif
@@ -410,13 +436,15 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     tm.total.push_back(total);
     tm.mpi.push_back(mpiUs);
     tm.pipelined.push_back(piped);
+    tm.fifo.push_back(fifo);
   }
   if (stream) strataStreamDestroy(stream);
   // The slowest rank of each iteration.
-  for (auto* v : {&tm.dispatch, &tm.combine, &tm.total, &tm.mpi, &tm.pipelined})
+  for (auto* v : {&tm.dispatch, &tm.combine, &tm.total, &tm.mpi, &tm.pipelined, &tm.fifo})
     check(strataAllReduce(v->data(), v->data(), v->size(), strataFloat64, strataMax, comm, nullptr),
           "strataAllReduce", comm);
   strataMoeBufferDestroy(buf);
+  if (fifoBuf) strataMoeBufferDestroy(fifoBuf);
   return tm;
 }
 
@@ -436,6 +464,10 @@ void report(const Options& o, int nranks, const Times& t, bool mpiBaseline) {
   if (o.pipeline == "both") {
     const double p = median(t.pipelined);
     std::printf("pipelined_us %.1f\npipelined_over_unpipelined %.3f\n", p, e > 0 ? p / e : 0);
+  }
+  if (o.direct == "both") {
+    const double f = median(t.fifo);
+    std::printf("fifo_end_to_end_us %.1f\ndirect_over_fifo %.3f\n", f, f > 0 ? e / f : 0);
   }
   if (mpiBaseline) {
     const double m = median(t.mpi);
@@ -530,7 +562,12 @@ int main(int argc, char** argv) {
   app.add_flag("--timing-only", o.timingOnly, "with --sim: evaluate the plans, no payload");
   app.add_option("--baseline", o.baseline, "mpi: interleave the MPI_Alltoallv way (mpirun)")
       ->check(CLI::IsMember({"mpi"}));
+  app.add_option("--direct", o.direct,
+                 "on (direct puts where possible), off (STRATA_MOE_DIRECT=0) or both "
+                 "(interleaved; reports direct_over_fifo)")
+      ->check(CLI::IsMember({"on", "off", "both"}));
   CLI11_PARSE(app, argc, argv);
+  if (o.direct == "off") setenv("STRATA_MOE_DIRECT", "0", 1);
   try {
     const auto dist = strata::perf::parseRoutingDist(o.dist);
     if (!dist) throw std::runtime_error("--dist " + o.dist + ": uniform or zipf:S");
@@ -546,6 +583,8 @@ int main(int argc, char** argv) {
       cfg = strata::perf::simConfig(cfg, topo);
       threads = topo.nranks;
     }
+    if (o.direct == "both" && threads > 1)
+      throw std::runtime_error("--direct both needs one rank per process (strata-run, mpirun)");
     strata::perf::Launch launch(&argc, &argv, threads);
     const bool mpiBaseline = o.baseline == "mpi";
     if (mpiBaseline && launch.launcher() != "mpirun")
