@@ -61,6 +61,7 @@ MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> wind
   rowQuant_.resize(h);
   sentTokens_.resize(n * t);
   sentCount_.resize(n);
+  packedCount_.resize(n);
   recvCount_.resize(n);
   recvBase_.resize(n);
   rowWeight_.resize(shape_.maxRecvRows());
@@ -125,20 +126,15 @@ MoeTransfer MoeBuffer::chunkAt(size_t base, size_t header, size_t record, size_t
   return t;
 }
 
-// Writes each token's record once into the message of every rank holding one of its experts
-// (this rank's own straight into its receive slot), quantising it once when the leg is int8.
-// The header after it tells each receiver how many rows every one of its slots gets.
-void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* weights) {
+// Counts what each rank gets (tokens, and rows per local slot) and writes every message's header,
+// so round 0 can carry it before the records are all packed.
+void MoeBuffer::countDispatch(const TopkIds& ids) {
   const size_t n = static_cast<size_t>(shape_.nranks);
-  const size_t k = static_cast<size_t>(shape_.topk);
-  const size_t h = shape_.hidden;
   const size_t lx = static_cast<size_t>(shape_.localExperts);
-  const size_t rowBytes = h * shape_.elemBytes();
-  const size_t rec = shape_.dispatchRecordBytes();
-  const size_t hdr = shape_.dispatchHeaderBytes();
-  const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
   std::fill(sentCount_.begin(), sentCount_.end(), 0);
+  std::fill(packedCount_.begin(), packedCount_.end(), 0);
   std::fill(destSlotRows_.begin(), destSlotRows_.end(), 0);
+  packedTokens_ = 0;
   for (size_t t = 0; t < ids.tokens; ++t) {
     std::fill(inRank_.begin(), inRank_.end(), 0);
     for (int j = 0; j < shape_.topk; ++j) {
@@ -149,15 +145,51 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
       inRank_[dst] = 1;
       ++destSlotRows_[dst * lx + static_cast<size_t>(shape_.localOf(slot))];
     }
+    for (size_t r = 0; r < n; ++r) sentCount_[r] += inRank_[r];
+  }
+  MoeWireHeader hd = wireHeader(kMoeDispatchMagic, shape_.dispatchQuant,
+                                shape_.dispatchRecordBytes());
+  for (size_t r = 0; r < n; ++r) {
+    hd.tokens = static_cast<uint32_t>(sentCount_[r]);
+    std::byte* slot = dispatchOut(static_cast<int>(r));
+    writeHeader(slot, hd);
+    std::memcpy(slot + kMoeHeaderBytes, destSlotRows_.data() + r * lx, lx * sizeof(uint32_t));
+  }
+}
+
+// Writes each token's record once into the message of every rank holding one of its experts
+// (this rank's own straight into its receive slot), quantising it once when the leg is int8,
+// token by token until every message holds its first (chunk + 1) x chunk tokens (or all): round
+// `chunk` can then move them while later tokens are still being packed.
+void MoeBuffer::packDispatchThrough(size_t chunk, const void* x, const TopkIds& ids,
+                                    const float* weights) {
+  const size_t n = static_cast<size_t>(shape_.nranks);
+  const size_t k = static_cast<size_t>(shape_.topk);
+  const size_t h = shape_.hidden;
+  const size_t rowBytes = h * shape_.elemBytes();
+  const size_t rec = shape_.dispatchRecordBytes();
+  const size_t hdr = shape_.dispatchHeaderBytes();
+  const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
+  const size_t through = (chunk + 1) * runChunk_;
+  auto behind = [&]() {
+    for (size_t r = 0; r < n; ++r)
+      if (packedCount_[r] < std::min(sentCount_[r], through)) return true;
+    return false;
+  };
+  for (; packedTokens_ < ids.tokens && behind(); ++packedTokens_) {
+    const size_t t = packedTokens_;
+    std::fill(inRank_.begin(), inRank_.end(), 0);
+    for (int j = 0; j < shape_.topk; ++j) {
+      const int64_t e = ids.at(t, j);
+      if (e >= 0) inRank_[static_cast<size_t>(shape_.rankOf(route_[static_cast<size_t>(e)]))] = 1;
+    }
     const std::byte* row = static_cast<const std::byte*>(x) + t * rowBytes;
     float scale = 0;
     bool quantised = false;
     for (size_t r = 0; r < n; ++r) {
       if (!inRank_[r]) continue;
-      const int dst = static_cast<int>(r);
-      std::byte* slot = dispatchOut(dst);
-      std::byte* p = slot + hdr + sentCount_[r] * rec;
-      sentTokens_[r * shape_.maxTokens + sentCount_[r]++] = static_cast<int32_t>(t);
+      std::byte* p = dispatchOut(static_cast<int>(r)) + hdr + packedCount_[r] * rec;
+      sentTokens_[r * shape_.maxTokens + packedCount_[r]++] = static_cast<int32_t>(t);
       auto* idsOut = reinterpret_cast<int32_t*>(p);
       for (int j = 0; j < shape_.topk; ++j) {
         const int64_t e = ids.at(t, j);
@@ -177,15 +209,6 @@ void MoeBuffer::packDispatch(const void* x, const TopkIds& ids, const float* wei
         std::memcpy(payload, row, rowBytes);
       }
     }
-  }
-  const MoeWireHeader mine = wireHeader(kMoeDispatchMagic, shape_.dispatchQuant, rec);
-  for (size_t r = 0; r < n; ++r) {
-    MoeWireHeader hd = mine;
-    hd.tokens = static_cast<uint32_t>(sentCount_[r]);
-    const int dst = static_cast<int>(r);
-    std::byte* slot = dispatchOut(dst);
-    writeHeader(slot, hd);
-    std::memcpy(slot + kMoeHeaderBytes, destSlotRows_.data() + r * lx, lx * sizeof(uint32_t));
   }
 }
 
@@ -330,8 +353,12 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
   leg.recvArea = dispatchRecv_.data();
   leg.callBytes = ids.tokens * shape_.hidden * shape_.elemBytes();
   if (window_) STRATA_CHECK(syncPeers(leg));
-  packDispatch(x, ids, weights);
-  STRATA_CHECK(runRounds(leg, nullptr, [&](size_t c) {
+  countDispatch(ids);
+  auto pack = [&](size_t c) {
+    packDispatchThrough(c, x, ids, weights);
+    return Status::ok();
+  };
+  STRATA_CHECK(runRounds(leg, pack, [&](size_t c) {
     if (c == 0) STRATA_CHECK(readLayout(out));
     return unpackChunk(c, out);
   }));

@@ -81,7 +81,8 @@ class MoeBuffer {
   MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window);
   Status runDispatch(const void* x, const TopkIds& ids, const float* weights,
                      const MoeDispatchOutputs& out);
-  void packDispatch(const void* x, const TopkIds& ids, const float* weights);
+  void countDispatch(const TopkIds& ids);
+  void packDispatchThrough(size_t chunk, const void* x, const TopkIds& ids, const float* weights);
   // After the first round: every peer's header, the rows' places, published on the board.
   Status readLayout(const MoeDispatchOutputs& out);
   Status unpackChunk(size_t chunk, const MoeDispatchOutputs& out);
@@ -136,6 +137,8 @@ class MoeBuffer {
   size_t numTokens_ = 0;
   std::vector<int32_t> sentTokens_;  // nranks x maxTokens
   std::vector<size_t> sentCount_;    // per rank
+  std::vector<size_t> packedCount_;  // per rank: records of this dispatch packed so far
+  size_t packedTokens_ = 0;          // tokens of this dispatch packed so far
   // ...and for each row delivered here, where its token came from and its weight.
   std::vector<size_t> recvCount_, recvBase_;  // per source rank: tokens, first accumulator row
   std::vector<float> rowWeight_;              // each delivered row's top-k weight
