@@ -62,6 +62,7 @@ struct Options {
   bool timingOnly = false;
   std::string baseline;
   std::string direct = "on";
+  std::string route = "auto";
 };
 
 strataDataType_t typeOf(const std::string& s) {
@@ -129,6 +130,8 @@ struct Times {
   std::vector<double> dispatch, combine, total, mpi;  // per iteration, this rank
   std::vector<double> pipelined;  // --pipeline both: the pipelined run of each iteration
   std::vector<double> fifo;       // --direct both: the FIFO buffer's unpipelined run
+  // The last unpipelined dispatch + combine: bytes this rank sent at each topology level.
+  uint64_t levelBytes[STRATA_MAX_LEVELS] = {};
 };
 
 // bfloat16 (as its bits) or float32 rows to float32 and back, in loops the compiler vectorises.
@@ -306,6 +309,8 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
   auto plainRun = [&](double* d, double* c) {
     check(strataMoeBufferSetChunkTokens(buf, o.tokens), "strataMoeBufferSetChunkTokens", comm);
     check(strataBarrier(comm, nullptr), "strataBarrier", comm);
+    strataStats_t before{};
+    check(strataCommGetStats(comm, &before), "strataCommGetStats", comm);
     const double t0 = clockUs();
     size_t& rows = lastRows;
     strataMoeHandle_t h{};
@@ -318,6 +323,10 @@ Times runRank(const Options& o, strataComm_t comm, double zipf, const std::vecto
     check(strataMoeCombine(buf, &h, recvX.data(), dt, out.data(), nullptr), "strataMoeCombine",
           comm);
     const double t3 = clockUs();
+    strataStats_t after{};
+    check(strataCommGetStats(comm, &after), "strataCommGetStats", comm);
+    for (int l = 0; l < STRATA_MAX_LEVELS; ++l)
+      tm.levelBytes[l] = after.total.bytesSent[l] - before.total.bytesSent[l];
     *d = t1 - t0;
     *c = t3 - t2;
     return t3 - t0;
@@ -488,9 +497,10 @@ int timingOnly(const Options& o, double zipf) {
   // With a placement, each source rank routes an expert to the replica the library would pick
   // (strataMoePlacementRoute), and the counts go to the rank holding that slot.
   const std::vector<int32_t> slots = placementOf(o, zipf, n);
-  const int perRank = slots.empty() ? lx : static_cast<int>(slots.size()) / n;
   std::vector<int32_t> route(static_cast<size_t>(o.experts));
-  std::vector<size_t> sent(static_cast<size_t>(n) * static_cast<size_t>(n));
+  const auto k = static_cast<size_t>(o.topk);
+  // Every rank's tokens as the slots they go to (strataMoeSimTimingOnlyRouted).
+  std::vector<int32_t> slotIdx(static_cast<size_t>(n) * o.tokens * k);
   for (int s = 0; s < n; ++s) {
     if (slots.empty()) {
       for (int e = 0; e < o.experts; ++e) route[static_cast<size_t>(e)] = e;
@@ -500,15 +510,8 @@ int timingOnly(const Options& o, double zipf) {
             "strataMoePlacementRoute", nullptr);
     }
     const std::vector<int32_t> ids = routingOf(o, zipf, s);
-    for (size_t t = 0; t < o.tokens; ++t) {
-      std::vector<char> seen(static_cast<size_t>(n));
-      for (int j = 0; j < o.topk; ++j) {
-        const int32_t e = ids[t * static_cast<size_t>(o.topk) + static_cast<size_t>(j)];
-        seen[static_cast<size_t>(route[static_cast<size_t>(e)] / perRank)] = 1;
-      }
-      for (int d = 0; d < n; ++d)
-        sent[static_cast<size_t>(s * n + d)] += seen[static_cast<size_t>(d)];
-    }
+    for (size_t q = 0; q < o.tokens * k; ++q)
+      slotIdx[static_cast<size_t>(s) * o.tokens * k + q] = route[static_cast<size_t>(ids[q])];
   }
   strataMoeConfig_t mc{};
   mc.maxTokensPerRank = o.tokens;
@@ -522,7 +525,9 @@ int timingOnly(const Options& o, double zipf) {
   strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
   cfg.topoFile = topo.spec.c_str();
   strataSimResult_t d{}, c{};
-  check(strataMoeSimTimingOnly(&cfg, &mc, sent.data(), &d, &c), "strataMoeSimTimingOnly", nullptr);
+  const std::vector<size_t> numTokens(static_cast<size_t>(n), o.tokens);
+  check(strataMoeSimTimingOnlyRouted(&cfg, &mc, slotIdx.data(), numTokens.data(), &d, &c),
+        "strataMoeSimTimingOnlyRouted", nullptr);
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("# %s\n", strata::perf::simHeaderLine(topo, true).c_str());
   Times t;
@@ -530,7 +535,13 @@ int timingOnly(const Options& o, double zipf) {
   t.combine = {c.simTimeUs};
   t.total = {d.simTimeUs + c.simTimeUs};
   std::printf("# wall time of the evaluation: %.2f s\n", wall);
+  std::printf("# route %s\n", d.algo);
   report(o, n, t, false);
+  std::printf("dispatch_level_bytes %llu %llu\ncombine_level_bytes %llu %llu\n",
+              static_cast<unsigned long long>(d.bytesSent[0]),
+              static_cast<unsigned long long>(d.bytesSent[1]),
+              static_cast<unsigned long long>(c.bytesSent[0]),
+              static_cast<unsigned long long>(c.bytesSent[1]));
   return 0;
 }
 
@@ -566,8 +577,13 @@ int main(int argc, char** argv) {
                  "on (direct puts where possible), off (STRATA_MOE_DIRECT=0) or both "
                  "(interleaved; reports direct_over_fifo)")
       ->check(CLI::IsMember({"on", "off", "both"}));
+  app.add_option("--route", o.route,
+                 "auto (two-level on a two-level topology), flat or hier: sets "
+                 "STRATA_MOE_ROUTE (docs/moe.md)")
+      ->check(CLI::IsMember({"auto", "flat", "hier"}));
   CLI11_PARSE(app, argc, argv);
   if (o.direct == "off") setenv("STRATA_MOE_DIRECT", "0", 1);
+  setenv("STRATA_MOE_ROUTE", o.route.c_str(), 1);
   try {
     const auto dist = strata::perf::parseRoutingDist(o.dist);
     if (!dist) throw std::runtime_error("--dist " + o.dist + ": uniform or zipf:S");
@@ -614,6 +630,13 @@ int main(int argc, char** argv) {
     check(strataCommUserRank(comms[0], &rank), "strataCommUserRank", comms[0]);
     if (!o.sim.empty()) std::printf("# %s\n", strata::perf::simHeaderLine(topo, false).c_str());
     if (rank == 0) report(o, nranks, times[0], mpiBaseline);
+    if (!o.sim.empty() && o.pipeline != "on") {  // every rank is a thread here
+      uint64_t level[2] = {};
+      for (const Times& t : times)
+        for (int l = 0; l < 2; ++l) level[l] += t.levelBytes[l];
+      std::printf("level_bytes %llu %llu\n", static_cast<unsigned long long>(level[0]),
+                  static_cast<unsigned long long>(level[1]));
+    }
     for (strataComm_t c : comms) strataCommDestroy(c);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "moe_dispatch_perf: %s\n", e.what());

@@ -595,6 +595,18 @@ STRATA_API strataResult_t strataMoeSimTimingOnly(const strataConfig_t* config,
                                                  strataSimResult_t* dispatch,
                                                  strataSimResult_t* combine);
 
+/** As strataMoeSimTimingOnly for a routing given token by token, on the route a buffer takes:
+ *  on a topology of two levels the two-level route of docs/moe.md (each token crosses level 1
+ *  once per destination group), else (or with STRATA_MOE_ROUTE=flat) the flat one.
+ *  slotIdx[(s x maxTokensPerRank + t) x topk + j] is the expert slot (expert id without a
+ *  placement; -1: none) of rank s's token t, for t < numTokens[s] <= maxTokensPerRank. Local. */
+STRATA_API strataResult_t strataMoeSimTimingOnlyRouted(const strataConfig_t* config,
+                                                       const strataMoeConfig_t* moe,
+                                                       const int32_t* slotIdx,
+                                                       const size_t* numTokens,
+                                                       strataSimResult_t* dispatch,
+                                                       strataSimResult_t* combine);
+
 /** Frees a MoE buffer (and the handles it gave out). */
 STRATA_API strataResult_t strataMoeBufferDestroy(strataMoeBuffer_t buffer);
 

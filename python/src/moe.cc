@@ -386,6 +386,66 @@ void bindMoe(py::module_& m) {
       "Timing-only simulation of a dispatch and its combine for a routing (tokens_sent[s][d]) "
       "on config's topology (strataMoeSimTimingOnly): {'nranks', 'dispatch_us', 'combine_us'}.");
   m.def(
+      "moe_sim_timing_only_routed",
+      [](py::array_t<int32_t, py::array::c_style | py::array::forcecast> slotIdx, long long hidden,
+         int numExperts, py::handle dtype, py::handle dispatchQuant, py::handle combineQuant,
+         py::handle config, py::object numTokens, int numSlots) {
+        if (slotIdx.ndim() != 3)
+          invalidArgument("moe_sim_timing_only_routed: slot_idx must be (nranks, tokens, topk)");
+        if (hidden < 0) invalidArgument("moe_sim_timing_only_routed: hidden must be >= 0");
+        const auto n = static_cast<size_t>(slotIdx.shape(0));
+        strataMoeConfig_t c{};
+        c.maxTokensPerRank = static_cast<size_t>(slotIdx.shape(1));
+        c.hidden = static_cast<size_t>(hidden);
+        c.topk = static_cast<int>(slotIdx.shape(2));
+        c.numExperts = numExperts;
+        c.numSlots = numSlots;
+        c.dtype = dataTypeFrom(dtype, "dtype");
+        c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
+        c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+        ConfigArg cfg(config);
+        int nr = 0;
+        check(strataTopoGetRankCount(cfg.get() ? cfg.get()->topoFile : nullptr, &nr),
+              "strataTopoGetRankCount");
+        if (n != static_cast<size_t>(nr))
+          invalidArgument("moe_sim_timing_only_routed: slot_idx is for " + std::to_string(n) +
+                          " ranks, the topology has " + std::to_string(nr));
+        std::vector<size_t> counts(n, c.maxTokensPerRank);
+        if (!numTokens.is_none()) {
+          const auto v = numTokens.cast<std::vector<long long>>();
+          if (v.size() != n)
+            invalidArgument("moe_sim_timing_only_routed: num_tokens holds " +
+                            std::to_string(v.size()) + " counts, not nranks = " +
+                            std::to_string(n));
+          for (size_t i = 0; i < n; ++i) {
+            if (v[i] < 0) invalidArgument("moe_sim_timing_only_routed: num_tokens must be >= 0");
+            counts[i] = static_cast<size_t>(v[i]);
+          }
+        }
+        strataSimResult_t d{}, k{};
+        check(withoutGil([&] {
+                return strataMoeSimTimingOnlyRouted(cfg.get(), &c, slotIdx.data(), counts.data(),
+                                                    &d, &k);
+              }),
+              "strataMoeSimTimingOnlyRouted");
+        py::dict out;
+        out["nranks"] = d.nranks;
+        out["dispatch_us"] = d.simTimeUs;
+        out["combine_us"] = k.simTimeUs;
+        out["algo"] = std::string(d.algo);
+        out["dispatch_level_bytes"] = py::make_tuple(d.bytesSent[0], d.bytesSent[1]);
+        out["combine_level_bytes"] = py::make_tuple(k.bytesSent[0], k.bytesSent[1]);
+        return out;
+      },
+      py::arg("slot_idx"), py::arg("hidden"), py::arg("num_experts"),
+      py::arg("dtype") = "bfloat16", py::arg("dispatch_quant") = "none",
+      py::arg("combine_quant") = "none", py::arg("config") = py::none(),
+      py::arg("num_tokens") = py::none(), py::arg("num_slots") = 0,
+      "Timing-only simulation of a dispatch and its combine for a routing given token by token "
+      "(slot_idx[s][t][j], -1: none) on the route a buffer takes on config's topology "
+      "(strataMoeSimTimingOnlyRouted): {'nranks', 'dispatch_us', 'combine_us', 'algo', "
+      "'dispatch_level_bytes', 'combine_level_bytes'} (bytes at levels 0 and 1).");
+  m.def(
       "moe_placement_route",
       [](py::array_t<int32_t, py::array::c_style | py::array::forcecast> slotExpert, int numExperts,
          int nranks, int rank, py::object topology) {

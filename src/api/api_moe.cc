@@ -213,42 +213,109 @@ strataResult_t strataMoePlacementRoute(const char* topology, const int32_t* slot
   });
 }
 
+namespace {
+
+// The flat route's tokensSent, and (tokensToGroup non-null) the two-level route's counts.
+strataResult_t simTimingOnly(const char* op, const strataConfig_t* config,
+                             const strataMoeConfig_t* moe, const size_t* tokensSent,
+                             const int32_t* slotIdx, const size_t* numTokens,
+                             strataSimResult_t* dispatch, strataSimResult_t* combine) {
+  if (moe == nullptr) return finish(makeError(strataInvalidArgument, "%s: moe is NULL", op));
+  if (tokensSent == nullptr && slotIdx == nullptr)
+    return finish(makeError(strataInvalidArgument, "%s: %s is NULL", op,
+                            numTokens ? "slotIdx" : "tokensSent"));
+  if (slotIdx != nullptr && numTokens == nullptr)
+    return finish(makeError(strataInvalidArgument, "%s: numTokens is NULL", op));
+  auto cfg = strata::resolveConfig(config, nullptr);
+  if (!cfg.isOk()) return finish(cfg.status().context(op));
+  if (cfg.value().topoFile.empty())
+    return finish(makeError(strataInvalidArgument,
+                            "%s: no topology: set config->topoFile or STRATA_TOPO_FILE to a "
+                            "preset (hccs-8, hccs-2x8, hccs-4x8, cm384) or a topology file",
+                            op));
+  auto topo = strata::resolveTopology(cfg.value().topoFile);
+  if (!topo.isOk()) return finish(topo.status().context(op));
+  auto shape = strata::makeMoeShape(*moe, topo.value().nranks);
+  if (!shape.isOk()) return finish(shape.status());
+  const strata::MoeShape& sh = shape.value();
+  const auto n = static_cast<size_t>(sh.nranks);
+  std::vector<size_t> sent, toGroup;
+  if (slotIdx) {
+    const auto k = static_cast<size_t>(sh.topk);
+    const std::vector<int>& groupOf = topo.value().levels.size() > 1
+                                          ? topo.value().levels[0].groupOf
+                                          : std::vector<int>(n, 0);
+    const size_t G = static_cast<size_t>(*std::max_element(groupOf.begin(), groupOf.end())) + 1;
+    sent.assign(n * n, 0);
+    toGroup.assign(n * G, 0);
+    std::vector<uint8_t> inRank(n), inGroup(G);
+    for (size_t s = 0; s < n; ++s) {
+      if (numTokens[s] > sh.maxTokens)
+        return finish(makeError(strataInvalidArgument,
+                                "%s: numTokens[%zu] = %zu is above maxTokensPerRank %zu", op, s,
+                                numTokens[s], sh.maxTokens));
+      for (size_t t = 0; t < numTokens[s]; ++t) {
+        std::fill(inRank.begin(), inRank.end(), 0);
+        std::fill(inGroup.begin(), inGroup.end(), 0);
+        for (size_t j = 0; j < k; ++j) {
+          const int32_t e = slotIdx[(s * sh.maxTokens + t) * k + j];
+          if (e < -1 || e >= sh.numSlots)
+            return finish(makeError(strataInvalidArgument,
+                                    "%s: slotIdx[%zu][%zu][%zu] = %d is out of range [-1, %d)",
+                                    op, s, t, j, e, sh.numSlots));
+          if (e < 0) continue;
+          const auto r = static_cast<size_t>(sh.rankOf(e));
+          inRank[r] = 1;
+          inGroup[static_cast<size_t>(groupOf[r])] = 1;
+        }
+        for (size_t d = 0; d < n; ++d) sent[s * n + d] += inRank[d];
+        for (size_t h = 0; h < G; ++h) toGroup[s * G + h] += inGroup[h];
+      }
+    }
+    tokensSent = sent.data();
+  }
+  auto r = strata::evaluateMoeTimingOnly(topo.value(), sh, tokensSent,
+                                         toGroup.empty() ? nullptr : toGroup.data());
+  if (!r.isOk()) return finish(r.status().context(op));
+  auto fill = [&](const strata::SimResult& s, strataSimResult_t* out) {
+    if (!out) return;
+    std::memset(out, 0, sizeof(*out));
+    out->nranks = topo.value().nranks;
+    out->numLevels = static_cast<int>(topo.value().levels.size());
+    out->simTimeUs = static_cast<double>(s.maxEndPs) / 1e6;
+    out->minRankTimeUs = static_cast<double>(s.minEndPs) / 1e6;
+    for (int l = 0; l < STRATA_MAX_LEVELS; ++l) out->bytesSent[l] = s.total.bytesPerLevel[l];
+    out->syncs = s.total.syncs;
+    out->steps = s.total.steps;
+    std::strncpy(out->algo, s.algo.c_str(), sizeof(out->algo) - 1);
+  };
+  fill(r.value().dispatch, dispatch);
+  fill(r.value().combine, combine);
+  return strataSuccess;
+}
+
+}  // namespace
+
 strataResult_t strataMoeSimTimingOnly(const strataConfig_t* config, const strataMoeConfig_t* moe,
                                       const size_t* tokensSent, strataSimResult_t* dispatch,
                                       strataSimResult_t* combine) {
   const char* op = "strataMoeSimTimingOnly";
   return guard(op, [&]() -> strataResult_t {
-    if (moe == nullptr) return finish(makeError(strataInvalidArgument, "%s: moe is NULL", op));
     if (tokensSent == nullptr)
       return finish(makeError(strataInvalidArgument, "%s: tokensSent is NULL", op));
-    auto cfg = strata::resolveConfig(config, nullptr);
-    if (!cfg.isOk()) return finish(cfg.status().context(op));
-    if (cfg.value().topoFile.empty())
-      return finish(makeError(strataInvalidArgument,
-                              "%s: no topology: set config->topoFile or STRATA_TOPO_FILE to a "
-                              "preset (hccs-8, hccs-2x8, hccs-4x8, cm384) or a topology file",
-                              op));
-    auto topo = strata::resolveTopology(cfg.value().topoFile);
-    if (!topo.isOk()) return finish(topo.status().context(op));
-    auto shape = strata::makeMoeShape(*moe, topo.value().nranks);
-    if (!shape.isOk()) return finish(shape.status());
-    auto r = strata::evaluateMoeTimingOnly(topo.value(), shape.value(), tokensSent);
-    if (!r.isOk()) return finish(r.status().context(op));
-    auto fill = [&](const strata::SimResult& s, const char* algo, strataSimResult_t* out) {
-      if (!out) return;
-      std::memset(out, 0, sizeof(*out));
-      out->nranks = topo.value().nranks;
-      out->numLevels = static_cast<int>(topo.value().levels.size());
-      out->simTimeUs = static_cast<double>(s.maxEndPs) / 1e6;
-      out->minRankTimeUs = static_cast<double>(s.minEndPs) / 1e6;
-      for (int l = 0; l < STRATA_MAX_LEVELS; ++l) out->bytesSent[l] = s.total.bytesPerLevel[l];
-      out->syncs = s.total.syncs;
-      out->steps = s.total.steps;
-      std::strncpy(out->algo, algo, sizeof(out->algo) - 1);
-    };
-    fill(r.value().dispatch, "moe-dispatch", dispatch);
-    fill(r.value().combine, "moe-combine", combine);
-    return strataSuccess;
+    return simTimingOnly(op, config, moe, tokensSent, nullptr, nullptr, dispatch, combine);
+  });
+}
+
+strataResult_t strataMoeSimTimingOnlyRouted(const strataConfig_t* config,
+                                            const strataMoeConfig_t* moe, const int32_t* slotIdx,
+                                            const size_t* numTokens, strataSimResult_t* dispatch,
+                                            strataSimResult_t* combine) {
+  const char* op = "strataMoeSimTimingOnlyRouted";
+  return guard(op, [&]() -> strataResult_t {
+    if (slotIdx == nullptr)
+      return finish(makeError(strataInvalidArgument, "%s: slotIdx is NULL", op));
+    return simTimingOnly(op, config, moe, nullptr, slotIdx, numTokens, dispatch, combine);
   });
 }
 

@@ -32,14 +32,16 @@ size_t defaultMoeChunkTokens(size_t maxTokens) {
   return std::min(maxTokens, std::max<size_t>(16, (maxTokens + 3) / 4));
 }
 
-MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window)
+MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window,
+                     std::optional<TwoLevels> levels)
     : comm_(comm),
       shape_(shape),
       rank_(comm.rank()),
       window_(std::move(window)),
       chunkTokens_(defaultMoeChunkTokens(shape.maxTokens)),
       board_(shape.nranks, shape.localExperts, shape.maxRecvRows(),
-             static_cast<size_t>(shape.nranks) * shape.maxTokens) {
+             static_cast<size_t>(shape.nranks) * shape.maxTokens),
+      levels_(std::move(levels)) {
   const size_t n = static_cast<size_t>(shape_.nranks);
   const size_t t = shape_.maxTokens;
   const size_t h = shape_.hidden;
@@ -48,12 +50,35 @@ MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> wind
     dispatchArea_ = window_->dispatchArea(rank_);
     combineArea_ = window_->combineArea(rank_);
   } else {
-    dispatchSend_.resize(n * shape_.dispatchSlotBytes());
-    dispatchRecv_.resize(n * shape_.dispatchSlotBytes());
+    // The two-level route adds a group message slot per group to the dispatch areas and a
+    // slot per group for the group sums combine brings back.
+    const size_t groups = levels_ ? static_cast<size_t>(levels_->groups) : 0;
+    dispatchSend_.resize(groups ? groupAt(levels_->groups) : n * shape_.dispatchSlotBytes());
+    dispatchRecv_.resize(dispatchSend_.size());
     combineSend_.resize(n * shape_.combineSlotBytes());
-    combineRecv_.resize(n * shape_.combineSlotBytes());
+    combineRecv_.resize((n + groups) * shape_.combineSlotBytes());
     dispatchArea_ = dispatchRecv_.data();
     combineArea_ = combineRecv_.data();
+  }
+  landed_.resize(n);
+  unpacked_.resize(n);
+  if (levels_) {
+    const size_t groups = static_cast<size_t>(levels_->groups);
+    const size_t L = static_cast<size_t>(levels_->size);
+    groupOf_.resize(n);
+    indexOf_.resize(n);
+    for (int g = 0; g < levels_->groups; ++g)
+      for (int j = 0; j < levels_->size; ++j) {
+        groupOf_[static_cast<size_t>(levels_->at(g, j))] = g;
+        indexOf_[static_cast<size_t>(levels_->at(g, j))] = j;
+      }
+    inGroup_.resize(groups);
+    groupSent_.resize(groups);
+    groupTokens_.resize(groups * t);
+    groupRecvTokens_.resize(groups);
+    fwdCount_.resize(groups * L);
+    fwdIdx_.resize(groups * t * L);
+    fwdRounds_.resize(n);
   }
   accRow_.resize(h);
   tokenAccum_.resize(t * h);
@@ -87,8 +112,15 @@ void MoeBuffer::setPlacement(const int32_t* slotExpert) {
 
 Result<std::unique_ptr<MoeBuffer>> MoeBuffer::create(Comm& comm, const strataMoeConfig_t& config) {
   STRATA_ASSIGN(MoeShape shape, makeMoeShape(config, comm.nranks()));
-  STRATA_ASSIGN(std::unique_ptr<MoeWindow> window, MoeWindow::create(comm, shape));
-  return std::unique_ptr<MoeBuffer>(new MoeBuffer(comm, shape, std::move(window)));
+  STRATA_ASSIGN(std::optional<TwoLevels> levels, moeRouteLevels(comm.topology(), comm.rank()));
+  // Direct puts serve one host; the two-level route spans several (never both).
+  std::unique_ptr<MoeWindow> window;
+  if (!levels) {
+    STRATA_ASSIGN(std::unique_ptr<MoeWindow> created, MoeWindow::create(comm, shape));
+    window = std::move(created);
+  }
+  return std::unique_ptr<MoeBuffer>(
+      new MoeBuffer(comm, shape, std::move(window), std::move(levels)));
 }
 
 std::byte* MoeBuffer::dispatchOut(int r) {
@@ -260,10 +292,10 @@ Status MoeBuffer::readLayout(const MoeDispatchOutputs& out) {
   return Status::ok();
 }
 
-// Places the records of chunk `chunk` of every source where their rows belong: a token holding
-// several of this rank's slots arrived once and becomes one row per slot.
-Status MoeBuffer::unpackChunk(size_t chunk, const MoeDispatchOutputs& out) {
-  const size_t n = static_cast<size_t>(shape_.nranks);
+// Places records [first, last) of source s where their rows belong: a token holding several of
+// this rank's slots arrived once and becomes one row per slot. Rows are published as chunk
+// (s, record / chunk size), the chunks combine sends back.
+Status MoeBuffer::unpackRange(size_t s, size_t first, size_t last, const MoeDispatchOutputs& out) {
   const size_t k = static_cast<size_t>(shape_.topk);
   const size_t h = shape_.hidden;
   const size_t lx = static_cast<size_t>(shape_.localExperts);
@@ -272,11 +304,8 @@ Status MoeBuffer::unpackChunk(size_t chunk, const MoeDispatchOutputs& out) {
   const size_t hdr = shape_.dispatchHeaderBytes();
   const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
   auto* recvX = static_cast<std::byte*>(out.recvX);
-  for (size_t s = 0; s < n; ++s) {
-    if (chunk >= chunksOf(recvCount_[s])) continue;
+  {
     const std::byte* slot = dispatchIn(static_cast<int>(s));
-    const size_t first = chunk * runChunk_;
-    const size_t last = std::min(recvCount_[s], first + runChunk_);
     for (size_t i = first; i < last; ++i) {
       const std::byte* p = slot + hdr + i * rec;
       const auto* ids = reinterpret_cast<const int32_t*>(p);
@@ -313,12 +342,25 @@ Status MoeBuffer::unpackChunk(size_t chunk, const MoeDispatchOutputs& out) {
           --at;
         }
         rowsOfToken[at] = static_cast<int32_t>(row);
-        board_.rowLanded(row, chunkId(s, chunk));
+        board_.rowLanded(row, chunkId(s, i / runChunk_));
       }
     }
     for (size_t e = 0; e < lx; ++e)
       board_.landed(static_cast<int>(s), static_cast<int>(e), pairCursor_[s * lx + e]);
     board_.wake();
+  }
+  return Status::ok();
+}
+
+Status MoeBuffer::unpackLanded(const MoeDispatchOutputs& out) {
+  for (size_t s = 0; s < static_cast<size_t>(shape_.nranks); ++s) {
+    if (landed_[s] > recvCount_[s])
+      return makeError(strataInvalidUsage,
+                       "%s: %zu records of rank %zu landed where its header announced %zu",
+                       kDispatch, landed_[s], s, recvCount_[s]);
+    if (landed_[s] == unpacked_[s]) continue;
+    STRATA_CHECK(unpackRange(s, unpacked_[s], landed_[s], out));
+    unpacked_[s] = landed_[s];
   }
   return Status::ok();
 }
@@ -352,16 +394,14 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
   leg.sendStage = dispatchSend_.data();
   leg.recvArea = dispatchRecv_.data();
   leg.callBytes = ids.tokens * shape_.hidden * shape_.elemBytes();
-  if (window_) STRATA_CHECK(syncPeers(leg));
-  countDispatch(ids);
-  auto pack = [&](size_t c) {
-    packDispatchThrough(c, x, ids, weights);
-    return Status::ok();
-  };
-  STRATA_CHECK(runRounds(leg, pack, [&](size_t c) {
-    if (c == 0) STRATA_CHECK(readLayout(out));
-    return unpackChunk(c, out);
-  }));
+  std::fill(landed_.begin(), landed_.end(), 0);
+  std::fill(unpacked_.begin(), unpacked_.end(), 0);
+  if (levels_) {
+    packHierDispatch(x, ids, weights);
+    STRATA_CHECK(runHierDispatch(out, leg.call, leg.callBytes));
+  } else {
+    STRATA_CHECK(runFlatDispatch(leg, x, ids, weights, out));
+  }
   for (size_t i = 0; i < pairCursor_.size(); ++i)
     if (pairCursor_[i] != pairCount_[i])
       return makeError(strataInvalidUsage,
@@ -371,6 +411,22 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
                        i % static_cast<size_t>(shape_.localExperts), pairCount_[i]);
   dispatched_ = true;
   return Status::ok();
+}
+
+Status MoeBuffer::runFlatDispatch(const MoeLeg& leg, const void* x, const TopkIds& ids,
+                                  const float* weights, const MoeDispatchOutputs& out) {
+  if (window_) STRATA_CHECK(syncPeers(leg));
+  countDispatch(ids);
+  auto pack = [&](size_t c) {
+    packDispatchThrough(c, x, ids, weights);
+    return Status::ok();
+  };
+  return runRounds(leg, pack, [&](size_t c) {
+    if (c == 0) STRATA_CHECK(readLayout(out));
+    for (size_t s = 0; s < landed_.size(); ++s)
+      landed_[s] = std::min(recvCount_[s], (c + 1) * runChunk_);
+    return unpackLanded(out);
+  });
 }
 
 // Round c moves chunk c of every message of the leg: to peer p chunk c of the sendTokens[p]
@@ -433,7 +489,9 @@ void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
   for (size_t s = 0; s < n; ++s) {
     if (chunk >= chunksOf(recvCount_[s])) continue;
     const int src = static_cast<int>(s);
-    std::byte* slot = combineOut(src);
+    // Two-level route: a source of another group whose gateway is this rank is reduced here.
+    const bool gateway = remote(s) && indexOf_[s] == levels_->i;
+    std::byte* slot = gateway ? combineIn(src) : combineOut(src);
     if (chunk == 0) {
       MoeWireHeader hd = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
       hd.tokens = static_cast<uint32_t>(recvCount_[s]);
@@ -478,36 +536,41 @@ Status MoeBuffer::waitReturned(size_t chunk) {
 // once.
 Status MoeBuffer::unpackCombine(void* combined) {
   const size_t n = static_cast<size_t>(shape_.nranks);
+  std::fill_n(tokenAccum_.begin(), numTokens_ * shape_.hidden, 0.0f);
+  for (size_t r = 0; r < n; ++r)
+    STRATA_CHECK(addCombineMessage(combineIn(static_cast<int>(r)),
+                                   static_cast<int>(r), sentCount_[r],
+                                   sentTokens_.data() + r * shape_.maxTokens));
+  fromFloat32(shape_.dtype, tokenAccum_.data(), combined, numTokens_ * shape_.hidden);
+  return Status::ok();
+}
+
+Status MoeBuffer::addCombineMessage(const std::byte* slot, int peer, size_t count,
+                                    const int32_t* tokens) {
   const size_t h = shape_.hidden;
   const size_t rec = shape_.combineRecordBytes();
   const bool int8 = shape_.combineQuant == strataMoeQuantInt8;
   const MoeWireHeader mine = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
-  std::fill_n(tokenAccum_.begin(), numTokens_ * h, 0.0f);
+  const MoeWireHeader hd = readHeader(slot);
+  STRATA_CHECK(checkMoeHeader(kCombine, hd, mine, peer, shape_.maxTokens));
+  if (hd.tokens != count)
+    return makeError(strataInvalidUsage,
+                     "%s: rank %d returned %u tokens where this rank dispatched %zu to it (the "
+                     "ranks combined different dispatches)",
+                     kCombine, peer, hd.tokens, count);
   float* tmp = rowFloat_.data();
-  for (size_t r = 0; r < n; ++r) {
-    const std::byte* slot = combineIn(static_cast<int>(r));
-    const MoeWireHeader hd = readHeader(slot);
-    STRATA_CHECK(checkMoeHeader(kCombine, hd, mine, static_cast<int>(r), shape_.maxTokens));
-    if (hd.tokens != sentCount_[r])
-      return makeError(strataInvalidUsage,
-                       "%s: rank %d returned %u tokens where this rank dispatched %zu to it (the "
-                       "ranks combined different dispatches)",
-                       kCombine, static_cast<int>(r), hd.tokens, sentCount_[r]);
-    for (size_t i = 0; i < sentCount_[r]; ++i) {
-      const std::byte* p = slot + kMoeHeaderBytes + i * rec;
-      if (int8) {
-        float scale;
-        std::memcpy(&scale, p, sizeof(float));
-        dequantizeBlocks(strataInt8, p + sizeof(float), &scale, h, strataFloat32, tmp, h);
-      } else {
-        toFloat32(shape_.dtype, p, tmp, h);
-      }
-      float* acc =
-          tokenAccum_.data() + static_cast<size_t>(sentTokens_[r * shape_.maxTokens + i]) * h;
-      for (size_t j = 0; j < h; ++j) acc[j] += tmp[j];
+  for (size_t i = 0; i < count; ++i) {
+    const std::byte* p = slot + kMoeHeaderBytes + i * rec;
+    if (int8) {
+      float scale;
+      std::memcpy(&scale, p, sizeof(float));
+      dequantizeBlocks(strataInt8, p + sizeof(float), &scale, h, strataFloat32, tmp, h);
+    } else {
+      toFloat32(shape_.dtype, p, tmp, h);
     }
+    float* acc = tokenAccum_.data() + static_cast<size_t>(tokens[i]) * h;
+    for (size_t j = 0; j < h; ++j) acc[j] += tmp[j];
   }
-  fromFloat32(shape_.dtype, tokenAccum_.data(), combined, numTokens_ * h);
   return Status::ok();
 }
 
@@ -527,6 +590,12 @@ Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined)
 // rank order, so a pipelined combine adds exactly what an unpipelined one does.
 Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelined) {
   if (!pipelined) board_.allReady();
+  if (levels_) {
+    const uint64_t call = comm_.nextCallTag(static_cast<uint8_t>(CallKind::kMoeCombine));
+    STRATA_CHECK(runHierCombine(expertOut, pipelined, call,
+                                numTokens_ * shape_.hidden * shape_.elemBytes()));
+    return unpackHierCombine(combined);
+  }
   MoeLeg leg;
   leg.algo = window_ ? "moe-combine-direct" : "moe-combine";
   leg.collName = "MoeCombine";

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "algorithms/hierarchical.h"
 #include "moe/moe_chunk_board.h"
 #include "moe/moe_layout.h"
 #include "moe/moe_plans.h"
@@ -50,6 +52,11 @@ struct MoeLeg {
   size_t callBytes = 0;  // the call's payload, counted with round 0
 };
 
+// The two-level view a buffer routes through (moe_hier.cc): level-0 groups of the
+// communicator's topology, unless the topology has one level (or groups of unequal size) or
+// STRATA_MOE_ROUTE=flat pins the flat route. InvalidArgument names a bad STRATA_MOE_ROUTE.
+Result<std::optional<TwoLevels>> moeRouteLevels(const Topology& topo, int rank);
+
 class MoeBuffer {
  public:
   static Result<std::unique_ptr<MoeBuffer>> create(Comm& comm, const strataMoeConfig_t& config);
@@ -78,14 +85,20 @@ class MoeBuffer {
   const std::vector<int32_t>& route() const { return route_; }
 
  private:
-  MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window);
+  MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> window,
+            std::optional<TwoLevels> levels);
+  Status runFlatDispatch(const MoeLeg& leg, const void* x, const TopkIds& ids,
+                         const float* weights, const MoeDispatchOutputs& out);
   Status runDispatch(const void* x, const TopkIds& ids, const float* weights,
                      const MoeDispatchOutputs& out);
   void countDispatch(const TopkIds& ids);
   void packDispatchThrough(size_t chunk, const void* x, const TopkIds& ids, const float* weights);
   // After the first round: every peer's header, the rows' places, published on the board.
   Status readLayout(const MoeDispatchOutputs& out);
-  Status unpackChunk(size_t chunk, const MoeDispatchOutputs& out);
+  // Unpacks records [first, last) of source s's message and publishes their rows.
+  Status unpackRange(size_t s, size_t first, size_t last, const MoeDispatchOutputs& out);
+  // Unpacks what landed since the last call (landed_ past unpacked_) of every source.
+  Status unpackLanded(const MoeDispatchOutputs& out);
   Status runCombine(const void* expertOut, void* combined, bool pipelined);
   // The rounds of one leg; before(c) runs ahead of round c's transfers, after(c) once they
   // landed (either may be null).
@@ -94,6 +107,32 @@ class MoeBuffer {
   Status waitReturned(size_t chunk);
   void packCombineChunk(size_t chunk, const void* expertOut);
   Status unpackCombine(void* combined);
+  // Adds the `count` records of a combine message at `slot` from `peer` (its header checked)
+  // to the accumulators of tokens[0..count).
+  Status addCombineMessage(const std::byte* slot, int peer, size_t count, const int32_t* tokens);
+  // The two-level route (moe_hier.cc).
+  void packHierDispatch(const void* x, const TopkIds& ids, const float* weights);
+  Status runHierDispatch(const MoeDispatchOutputs& out, uint64_t call, size_t callBytes);
+  Status forwardGroupChunk(size_t chunk, uint64_t call);
+  Status landPieces(size_t chunk);
+  Status runHierCombine(const void* expertOut, bool pipelined, uint64_t call, size_t callBytes);
+  Status reduceAtGateway(size_t chunk);
+  Status unpackHierCombine(void* combined);
+  Status runTransfers(const char* algo, const char* name, uint64_t call, std::byte* send,
+                      std::byte* recv, size_t callBytes);
+  // Whether rank r is outside this rank's level-0 group (always false on the flat route).
+  bool remote(size_t r) const { return levels_ && groupOf_[r] != levels_->g; }
+  size_t groupHeaderBytes() const {
+    return kMoeHeaderBytes + static_cast<size_t>(levels_->size) * shape_.dispatchHeaderBytes();
+  }
+  size_t groupSlotBytes() const {
+    return groupHeaderBytes() + shape_.maxTokens * shape_.dispatchRecordBytes();
+  }
+  // The group message to (send stage) or from (receive area) group h, after the n rank slots.
+  size_t groupAt(int h) const {
+    return static_cast<size_t>(shape_.nranks) * shape_.dispatchSlotBytes() +
+           static_cast<size_t>(h) * groupSlotBytes();
+  }
   // Chunks of a message of `tokens` tokens (at least 1: the first carries the header).
   size_t chunksOf(size_t tokens) const {
     return tokens == 0 ? 1 : (tokens + runChunk_ - 1) / runChunk_;
@@ -154,9 +193,25 @@ class MoeBuffer {
   MoeChunkBoard board_;
   size_t numRows_ = 0;
   std::vector<size_t> sendBytes_, recvBytes_, expertCursor_;
-  std::vector<uint8_t> inRank_;
+  std::vector<uint8_t> inRank_, inGroup_;
   std::vector<int32_t> route_;
   bool dispatched_ = false;
+  // Two-level route (empty: flat). Per rank: its level-0 group and index there.
+  std::optional<TwoLevels> levels_;
+  std::vector<int> groupOf_, indexOf_;
+  // Per source: records landed in its receive slot, and unpacked so far.
+  std::vector<size_t> landed_, unpacked_;
+  // As a source: tokens sent to each group (once each) and which ones (G x maxTokens).
+  std::vector<size_t> groupSent_;
+  std::vector<int32_t> groupTokens_;
+  // As a gateway for the sources of this rank's index in the other groups (by their group h):
+  // tokens their group message brought, records forwarded to each member j (G x L), and each
+  // group token's record index at member j, -1 for none (G x maxTokens x L).
+  std::vector<size_t> groupRecvTokens_, fwdCount_;
+  std::vector<int32_t> fwdIdx_;
+  // As a receiver: rounds the forwarder sends pieces of source s in.
+  std::vector<size_t> fwdRounds_;
+  std::vector<MoePeerTransfer> sendList_, recvList_;
 };
 
 }  // namespace strata

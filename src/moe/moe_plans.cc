@@ -46,4 +46,24 @@ PlanPtr moeRoundPlan(const char* algo, int me, int nranks, const std::vector<Moe
   return plan;
 }
 
+PlanPtr moeTransferPlan(const char* algo, int nranks, const std::vector<MoePeerTransfer>& sends,
+                        const std::vector<MoePeerTransfer>& recvs) {
+  auto plan = std::make_shared<Plan>();
+  plan->algo = algo;
+  plan->nranks = nranks;
+  PlanBuilder b(*plan, strataUint8);
+  for (const MoePeerTransfer& s : sends)
+    if (s.transfer.bytes > 0) b.send(s.peer, sendAt(s.transfer.offset), s.transfer.bytes);
+  for (const MoePeerTransfer& r : recvs) {
+    if (r.transfer.bytes == 0) continue;
+    if (r.transfer.upTo)
+      b.recvUpTo(r.peer, recvAt(r.transfer.offset), r.transfer.bytes);
+    else
+      b.recv(r.peer, recvAt(r.transfer.offset), r.transfer.bytes);
+  }
+  b.finish();
+  if (plan->phases.empty()) return nullptr;
+  return plan;
+}
+
 }  // namespace strata

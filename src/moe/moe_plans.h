@@ -34,4 +34,16 @@ struct MoeTransfer {
 PlanPtr moeRoundPlan(const char* algo, int me, int nranks, const std::vector<MoeTransfer>& sends,
                      const std::vector<MoeTransfer>& recvs);
 
+// One message of a round to or from one peer. Several to one peer are allowed: they travel in
+// list order (the channel's FIFO), so both sides list them in the same order.
+struct MoePeerTransfer {
+  int peer = -1;
+  MoeTransfer transfer;
+};
+
+// One phase with the sends and the receives of the lists, in list order (zero-byte ones are
+// dropped). Null when it moves nothing.
+PlanPtr moeTransferPlan(const char* algo, int nranks, const std::vector<MoePeerTransfer>& sends,
+                        const std::vector<MoePeerTransfer>& recvs);
+
 }  // namespace strata

@@ -33,6 +33,10 @@ struct MoeWireHeader {
   uint32_t recordBytes = 0;
   uint32_t numSlots = 0;
   uint32_t chunkTokens = 0;  // tokens per pipelined chunk (every rank must use the same)
+  // A forwarded piece of a two-level dispatch (moe_hier.cc): its records, and the rounds its
+  // forwarder sends pieces of this source in.
+  uint32_t pieceTokens = 0;
+  uint32_t pieceRounds = 0;
 };
 static_assert(sizeof(MoeWireHeader) <= kMoeHeaderBytes);
 

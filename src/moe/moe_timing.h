@@ -20,7 +20,12 @@ struct MoeSimResult {
 // tokensSent[s * nranks + d]: tokens rank s sends to rank d (each once per destination), at most
 // shape.maxTokens each. The receives are exact here; on the sim transport they take a message
 // of at most a slot, which the sim charges for the bytes that travel, so the times agree.
+// tokensToGroup[s * G + h] (G the level-0 groups): tokens rank s sends to group h, each once;
+// with it, a topology of two levels is priced on the buffer's two-level route (moe_hier.cc;
+// unless STRATA_MOE_ROUTE=flat), whose two hops per leg become two phases of one plan. Null:
+// the flat route. One round: a dispatch whose chunk covers every token.
 Result<MoeSimResult> evaluateMoeTimingOnly(const Topology& topo, const MoeShape& shape,
-                                           const size_t* tokensSent);
+                                           const size_t* tokensSent,
+                                           const size_t* tokensToGroup = nullptr);
 
 }  // namespace strata

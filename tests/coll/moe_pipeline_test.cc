@@ -219,7 +219,9 @@ INSTANTIATE_TEST_SUITE_P(
                     PipelineCase{2, 16, 4, strataMoeQuantNone, 40, 64, 4, false, nullptr},
                     PipelineCase{3, 12, 3, strataMoeQuantInt8, 25, 32, 7, true, nullptr},
                     PipelineCase{4, 32, 8, strataMoeQuantNone, 33, 24, 1, true, nullptr},
-                    PipelineCase{8, 64, 8, strataMoeQuantInt8, 24, 32, 5, false, "hccs-8"}),
+                    PipelineCase{8, 64, 8, strataMoeQuantInt8, 24, 32, 5, false, "hccs-8"},
+                    PipelineCase{16, 64, 8, strataMoeQuantNone, 22, 16, 4, false, "hccs-2x8"},
+                    PipelineCase{16, 32, 3, strataMoeQuantInt8, 19, 24, 6, true, "hccs-2x8"}),
     caseName);
 
 // strataGetLastError(comm) holds the fragment.

@@ -267,23 +267,21 @@ TEST_P(MoeRoutingTest, DispatchAndCombineMatchASingleProcessReference) {
     EXPECT_EQ(strataMoeBufferDestroy(buf), strataSuccess);
   });
   if (!c.topo) return;
-  // Timing-only evaluation of the same routing gives the sim's dispatch time.
-  std::vector<size_t> sent(static_cast<size_t>(c.ranks * c.ranks));
+  // Timing-only evaluation of the same routing, token by token, gives the sim's dispatch time
+  // (hccs-2x8 takes the two-level route).
+  std::vector<int32_t> slotIdx(static_cast<size_t>(c.ranks) * c.maxTokens * k, -1);
+  std::vector<size_t> numTokens(static_cast<size_t>(c.ranks));
   for (int s = 0; s < c.ranks; ++s) {
     const RankInput& in = all[static_cast<size_t>(s)];
-    for (size_t t = 0; t < in.tokens; ++t) {
-      std::vector<int> seen(static_cast<size_t>(c.ranks));
-      for (size_t j = 0; j < k; ++j)
-        if (in.ids[t * k + j] >= 0) seen[static_cast<size_t>(in.ids[t * k + j] / lx)] = 1;
-      for (int d = 0; d < c.ranks; ++d)
-        sent[static_cast<size_t>(s * c.ranks + d)] +=
-            static_cast<size_t>(seen[static_cast<size_t>(d)]);
-    }
+    numTokens[static_cast<size_t>(s)] = in.tokens;
+    for (size_t q = 0; q < in.tokens * k; ++q)
+      slotIdx[static_cast<size_t>(s) * c.maxTokens * k + q] = static_cast<int32_t>(in.ids[q]);
   }
   const strataConfig_t cfg = configFor(c);
   const strataMoeConfig_t mc = moeConfigFor(c);
   strataSimResult_t d{}, cb{};
-  ASSERT_EQ(strataMoeSimTimingOnly(&cfg, &mc, sent.data(), &d, &cb), strataSuccess)
+  ASSERT_EQ(strataMoeSimTimingOnlyRouted(&cfg, &mc, slotIdx.data(), numTokens.data(), &d, &cb),
+            strataSuccess)
       << strataGetLastError(nullptr);
   const double simMax = *std::max_element(dispatchClockUs.begin(), dispatchClockUs.end());
   EXPECT_GT(d.simTimeUs, 0);
@@ -310,7 +308,11 @@ INSTANTIATE_TEST_SUITE_P(
                     MoeCase{8, 256, 6, 1.2, strataMoeQuantNone, strataMoeQuantNone, strataFloat32,
                             false, 8, 16, "hccs-8"},
                     MoeCase{2, 256, 8, 1.2, strataMoeQuantInt8, strataMoeQuantNone, strataBfloat16,
-                            false, 128, 512, nullptr}),
+                            false, 128, 512, nullptr},
+                    MoeCase{16, 64, 8, 1.2, strataMoeQuantNone, strataMoeQuantNone, strataFloat32,
+                            false, 9, 16, "hccs-2x8"},
+                    MoeCase{16, 32, 3, 0, strataMoeQuantInt8, strataMoeQuantInt8, strataBfloat16,
+                            true, 7, 24, "hccs-2x8"}),
     caseName);
 
 TEST(MoeDispatch, IdentityExpertsReturnTokenTimesSumOfWeights) {

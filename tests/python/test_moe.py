@@ -1,6 +1,8 @@
 """MoE dispatch and combine from Python: strata.MoeBuffer with ranks as threads (Comm.init_all):
 layout, dispatch against a reference, identity experts through combine, bad inputs."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,30 @@ def test_placement_and_timing_only():
     assert t["nranks"] == 8 and t["dispatch_us"] > 0 and t["combine_us"] > 0
     t2 = strata.moe_sim_timing_only(sent * 2, 128, 7168, 8, 256, config={"topo_file": "hccs-8"})
     assert t2["dispatch_us"] > t["dispatch_us"]
+
+
+def test_routed_timing_only_takes_the_two_level_route():
+    # hccs-2x8: every token of every rank goes to experts on 4 ranks of the other group.
+    idx = np.zeros((16, 32, 4), np.int32)
+    for s in range(16):
+        other = 1 - s // 8
+        for j in range(4):
+            idx[s, :, j] = (other * 8 + 2 * j) * 2
+    cfg = {"topo_file": "hccs-2x8"}
+    hier = strata.moe_sim_timing_only_routed(idx, 256, 32, config=cfg)
+    assert hier["nranks"] == 16 and hier["algo"] == "moe-dispatch-hier"
+    os.environ["STRATA_MOE_ROUTE"] = "flat"
+    try:
+        flat = strata.moe_sim_timing_only_routed(idx, 256, 32, config=cfg)
+    finally:
+        del os.environ["STRATA_MOE_ROUTE"]
+    assert flat["algo"] == "moe-dispatch"
+    assert 2 * hier["dispatch_level_bytes"][1] < flat["dispatch_level_bytes"][1]
+    assert 2 * hier["combine_level_bytes"][1] < flat["combine_level_bytes"][1]
+    with pytest.raises(strata.InvalidArgumentError, match="slotIdx"):
+        bad = idx.copy()
+        bad[3, 5, 1] = 99
+        strata.moe_sim_timing_only_routed(bad, 256, 32, config=cfg)
 
 
 @pytest.mark.parametrize("n,chunk,wait", [(1, 3, True), (2, 2, True), (4, 1, False)])
