@@ -27,8 +27,10 @@ struct TuneOptions {
   int step = 4;  // sizes: powers of `step` from minBytes, then maxBytes
   std::vector<std::string> dtypes{"float"};
   int rounds = 5;         // interleaved rounds of every candidate; the median is kept
-  double targetMs = 2.0;  // time one measurement aims at (iterations are chosen to fill it)
-  int maxIters = 200;     // iterations of one measurement at most
+  double targetMs = 50.0;  // time one measurement aims at (iterations are chosen to fill it); longer
+                          // than a scheduler time slice, so that preemption counts as it does
+                          // for an application's back-to-back calls
+  int maxIters = 2000;    // iterations of one measurement at most
   std::string pingMaxBytes = "4M";  // the ping-pong's largest message
   double marginPct = 3.0;  // a candidate replaces the model's choice only if this much faster
   int confirmRounds = 11;  // head-to-head rounds confirming each departure (0: no confirmation)
