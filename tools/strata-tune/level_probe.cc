@@ -11,12 +11,18 @@
 namespace strata::tune {
 namespace {
 
+// The ping-pong keeps the least time over rounds (the link's own cost; load only adds to it), so
+// its measurements stay short enough to fall between two preemptions, unlike the sweep's.
+constexpr double kPingTargetMs = 2.0;
+constexpr int kPingMaxTrips = 200;
+
 // Round trips per measurement: enough to fill about the target time with small messages.
 int roundTrips(const TuneOptions& opts, bool sim, size_t bytes) {
   if (sim) return 1;                                              // the sim's clock is exact
   const double guessUs = 2.0 + static_cast<double>(bytes) / 2e3;  // 2 us, 2 GB/s
-  const double n = opts.targetMs * 1e3 / (2 * guessUs);
-  return static_cast<int>(std::clamp(n, 1.0, static_cast<double>(opts.maxIters)));
+  const double n = std::min(opts.targetMs, kPingTargetMs) * 1e3 / (2 * guessUs);
+  return static_cast<int>(
+      std::clamp(n, 1.0, static_cast<double>(std::min(opts.maxIters, kPingMaxTrips))));
 }
 
 }  // namespace
