@@ -93,14 +93,18 @@ TEST(QuantizedPlans, PlannerPicksTheMeshAndCachesPerFormatBlockAndMode) {
   EXPECT_EQ(p.scratchBytes, 1000u) << "only our own int8 values";
 }
 
+// The mesh's own plan (whichever candidate the model prefers at this size): on a transport
+// that streams, it quantises in pieces so that sending one overlaps quantising the next.
 TEST(QuantizedPlans, StreamingTransportsQuantiseInPieces) {
   CommShape s;
   s.nranks = 2;
-  Planner planner(s, TuneTable{});
-  auto a = planner.planFor(quantizedCall((1u << 20) + 3, strataQuantInt4, 7));
-  ASSERT_TRUE(a.isOk()) << a.status().message();
+  ASSERT_TRUE(s.forwarding);
+  const Algorithm* mesh = findAlgorithm(CollType::kAllGatherQuantized, "mesh");
+  ASSERT_NE(mesh, nullptr);
+  auto plans = plansForEveryRank(*mesh, quantizedCall((1u << 20) + 3, strataQuantInt4, 7), s);
+  ASSERT_TRUE(plans.isOk()) << plans.status().message();
   std::vector<size_t> pieces;
-  for (const Op& op : a.value()->phases[0].ops)
+  for (const Op& op : plans.value()[0]->phases[0].ops)
     if (op.kind == OpKind::kTransform && op.transform == TransformKind::kQuantize)
       pieces.push_back(op.elems);
   ASSERT_GT(pieces.size(), 1u);
