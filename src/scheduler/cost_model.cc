@@ -13,17 +13,23 @@ bool receives(OpKind k) {
   return k == OpKind::kRecv || k == OpKind::kRecvReduce || k == OpKind::kRecvDequantize;
 }
 
-// A send that names a receive of its phase in `after` passes on what that receive brought in.
-bool sendsOnWhatLanded(const Phase& ph, const Op& op) {
-  if (op.kind != OpKind::kSend) return false;
-  for (uint16_t a : op.after)
-    if (a < ph.ops.size() && receives(ph.ops[a].kind)) return true;
-  return false;
-}
+// The op kinds that take a message (or signal) in the phase walk, in posting order per sender.
+bool matchesMessage(OpKind k) { return receives(k) || k == OpKind::kWait; }
 
-// The plan as the phase walk can time it: every forwarding op becomes its receive, and its send
-// on opens the next step; so does a send that waits for a receive of its phase (store and
-// forward written as `after`). Other `after` lists go: ops only move between phases, in order.
+// The plan as the phase walk can time it. The walk runs a phase's sends at its start and ends
+// the phase when all its receives have landed, so a plan written as one phase of ops ordered by
+// `after` (forwarding, store and forward) is cut into steps:
+// - a forwarding op becomes its receive, and its send on opens the next step;
+// - a send that names a receive of its phase in `after` opens a new step right after the latest
+//   such receive still pending; the receives posted after that one, which the send does not
+//   wait for, move to the new step (in their order, so each sender's messages still match in
+//   posting order), while the sends and local ops posted after it stay where they were (they
+//   wait for nothing of that step). Cutting after every receive pending instead would make the
+//   send wait for all of them: where two ranks each forward what the other sends them, as the
+//   double binary tree's ranks do (parent in one tree, child in the other), neither step could
+//   end;
+// - a send whose receives have all landed in earlier steps opens none.
+// Other `after` lists go: ops only move between phases, in order.
 PlanPtr forPricing(const Plan& p) {
   auto out = std::make_shared<Plan>();
   out->algo = p.algo;
@@ -33,29 +39,59 @@ PlanPtr forPricing(const Plan& p) {
   out->flags = p.flags;  // flag ops take no time in the walk; flagCosts prices them
   for (const Phase& ph : p.phases) {
     Phase cur;
-    for (const Op& op : ph.ops) {
+    // For each op of cur, its index in ph (-1 for the halves of a forwarding op); for each op of
+    // ph, its place in cur while it is there (-1 once its step is closed).
+    std::vector<int> origin;
+    std::vector<int> at(ph.ops.size(), -1);
+    auto push = [&](const Op& o, int i) {
+      if (i >= 0) at[static_cast<size_t>(i)] = static_cast<int>(cur.ops.size());
+      cur.ops.push_back(o);
+      origin.push_back(i);
+    };
+    // Closes the step after cur.ops[last]; the receives after it open the next one.
+    auto closeAfter = [&](size_t last) {
+      Phase closed, next;
+      std::vector<int> nextOrigin;
+      for (size_t j = 0; j < cur.ops.size(); ++j) {
+        const int i = origin[j];
+        if (i >= 0) at[static_cast<size_t>(i)] = -1;
+        if (j > last && matchesMessage(cur.ops[j].kind)) {
+          if (i >= 0) at[static_cast<size_t>(i)] = static_cast<int>(next.ops.size());
+          next.ops.push_back(cur.ops[j]);
+          nextOrigin.push_back(i);
+        } else {
+          closed.ops.push_back(cur.ops[j]);
+        }
+      }
+      out->phases.push_back(std::move(closed));
+      cur = std::move(next);
+      origin = std::move(nextOrigin);
+    };
+    for (size_t i = 0; i < ph.ops.size(); ++i) {
+      const Op& op = ph.ops[i];
       Op o = op;
       o.after.clear();
-      if (sendsOnWhatLanded(ph, op) && !cur.ops.empty()) {
-        out->phases.push_back(std::move(cur));
-        cur = Phase{};
+      if (op.kind == OpKind::kSend) {
+        int latest = -1;
+        for (uint16_t a : op.after)
+          if (a < i && receives(ph.ops[a].kind)) latest = std::max(latest, at[a]);
+        if (latest >= 0) closeAfter(static_cast<size_t>(latest));
       }
       if (!forwards(op.kind)) {
-        cur.ops.push_back(o);
+        push(o, static_cast<int>(i));
         continue;
       }
       Op recv = o;
       recv.kind = op.kind == OpKind::kRecvReduceSend ? OpKind::kRecvReduce : OpKind::kRecv;
       recv.peer2 = -1;
-      cur.ops.push_back(recv);
-      out->phases.push_back(std::move(cur));
-      cur = Phase{};
+      push(recv, -1);
+      closeAfter(cur.ops.size() - 1);
       Op send = o;
       send.kind = OpKind::kSend;
       send.peer = op.peer2;
       send.peer2 = -1;
       send.src = op.dst;
-      cur.ops.push_back(send);
+      push(send, -1);
     }
     if (!cur.ops.empty()) out->phases.push_back(std::move(cur));
   }
