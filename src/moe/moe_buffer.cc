@@ -87,6 +87,10 @@ MoeBuffer::MoeBuffer(Comm& comm, MoeShape shape, std::unique_ptr<MoeWindow> wind
   sentTokens_.resize(n * t);
   sentCount_.resize(n);
   packedCount_.resize(n);
+  tokenPos_.resize(t * n);
+  tokenRanks_.resize(t);
+  partsLeft_.resize(t);
+  summed_.resize(n);
   recvCount_.resize(n);
   recvBase_.resize(n);
   rowWeight_.resize(shape_.maxRecvRows());
@@ -177,7 +181,13 @@ void MoeBuffer::countDispatch(const TopkIds& ids) {
       inRank_[dst] = 1;
       ++destSlotRows_[dst * lx + static_cast<size_t>(shape_.localOf(slot))];
     }
-    for (size_t r = 0; r < n; ++r) sentCount_[r] += inRank_[r];
+    uint32_t ranks = 0;
+    for (size_t r = 0; r < n; ++r) {
+      sentCount_[r] += inRank_[r];
+      ranks += inRank_[r];
+      tokenPos_[t * n + r] = -1;
+    }
+    tokenRanks_[t] = ranks;
   }
   MoeWireHeader hd = wireHeader(kMoeDispatchMagic, shape_.dispatchQuant,
                                 shape_.dispatchRecordBytes());
@@ -221,6 +231,7 @@ void MoeBuffer::packDispatchThrough(size_t chunk, const void* x, const TopkIds& 
     for (size_t r = 0; r < n; ++r) {
       if (!inRank_[r]) continue;
       std::byte* p = dispatchOut(static_cast<int>(r)) + hdr + packedCount_[r] * rec;
+      tokenPos_[t * n + r] = static_cast<int32_t>(packedCount_[r]);
       sentTokens_[r * shape_.maxTokens + packedCount_[r]++] = static_cast<int32_t>(t);
       auto* idsOut = reinterpret_cast<int32_t*>(p);
       for (int j = 0; j < shape_.topk; ++j) {
@@ -348,6 +359,7 @@ Status MoeBuffer::unpackRange(size_t s, size_t first, size_t last, const MoeDisp
     for (size_t e = 0; e < lx; ++e)
       board_.landed(static_cast<int>(s), static_cast<int>(e), pairCursor_[s * lx + e]);
     board_.wake();
+    board_.yieldToCaller();
   }
   return Status::ok();
 }
@@ -482,7 +494,6 @@ void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
   const size_t h = shape_.hidden;
   const size_t rowBytes = h * shape_.elemBytes();
   const size_t rec = shape_.combineRecordBytes();
-  const bool int8 = shape_.combineQuant == strataMoeQuantInt8;
   const auto* in = static_cast<const std::byte*>(expertOut);
   float* acc = accRow_.data();
   float* tmp = rowFloat_.data();
@@ -509,15 +520,9 @@ void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
         const float w = rowWeight_[row];
         for (size_t e = 0; e < h; ++e) acc[e] += w * tmp[e];
       }
-      std::byte* p = slot + kMoeHeaderBytes + i * rec;
-      if (int8) {
-        float scale = 0;
-        quantizeBlocks(strataFloat32, acc, strataInt8, p + sizeof(float), &scale, h, h);
-        std::memcpy(p, &scale, sizeof(float));
-      } else {
-        fromFloat32(shape_.dtype, acc, p, h);
-      }
+      writeCombineRecord(acc, slot + kMoeHeaderBytes + i * rec);
     }
+    board_.yieldToCaller();
   }
 }
 
@@ -532,25 +537,56 @@ Status MoeBuffer::waitReturned(size_t chunk) {
   return Status::ok();
 }
 
-// Adds every rank's partial sums of this rank's tokens in float32, in rank order, and rounds
-// once.
-Status MoeBuffer::unpackCombine(void* combined) {
+// After combine round c: checks every rank's header (round 0), then counts the records of
+// chunk c of every rank's message and finishes each token whose last sum this brought (and,
+// in round 0, the tokens no rank holds).
+Status MoeBuffer::sumLanded(size_t chunk, void* combined) {
   const size_t n = static_cast<size_t>(shape_.nranks);
-  std::fill_n(tokenAccum_.begin(), numTokens_ * shape_.hidden, 0.0f);
-  for (size_t r = 0; r < n; ++r)
-    STRATA_CHECK(addCombineMessage(combineIn(static_cast<int>(r)),
-                                   static_cast<int>(r), sentCount_[r],
-                                   sentTokens_.data() + r * shape_.maxTokens));
-  fromFloat32(shape_.dtype, tokenAccum_.data(), combined, numTokens_ * shape_.hidden);
+  if (chunk == 0) {
+    const size_t rec = shape_.combineRecordBytes();
+    const MoeWireHeader mine = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
+    for (size_t r = 0; r < n; ++r)
+      STRATA_CHECK(checkCombineHeader(combineIn(static_cast<int>(r)), mine, static_cast<int>(r),
+                                      sentCount_[r]));
+    for (size_t t = 0; t < numTokens_; ++t)
+      if (partsLeft_[t] == 0) finishToken(t, combined);
+  }
+  for (size_t r = 0; r < n; ++r) {
+    const size_t upTo = std::min(sentCount_[r], (chunk + 1) * runChunk_);
+    for (size_t i = summed_[r]; i < upTo; ++i) {
+      const auto t = static_cast<size_t>(sentTokens_[r * shape_.maxTokens + i]);
+      if (--partsLeft_[t] == 0) finishToken(t, combined);
+    }
+    summed_[r] = upTo;
+  }
+  board_.yieldToCaller();
   return Status::ok();
 }
 
-Status MoeBuffer::addCombineMessage(const std::byte* slot, int peer, size_t count,
-                                    const int32_t* tokens) {
+// Token t's sums from every rank holding it, added in float32 in rank order and rounded once:
+// the same additions whichever round brought them, so a pipelined combine returns exactly what
+// an unpipelined one does.
+void MoeBuffer::finishToken(size_t t, void* combined) {
+  const size_t n = static_cast<size_t>(shape_.nranks);
   const size_t h = shape_.hidden;
   const size_t rec = shape_.combineRecordBytes();
-  const bool int8 = shape_.combineQuant == strataMoeQuantInt8;
-  const MoeWireHeader mine = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
+  float* acc = tokenAccum_.data() + t * h;
+  float* tmp = rowFloat_.data();
+  std::fill_n(acc, h, 0.0f);
+  for (size_t r = 0; r < n; ++r) {
+    const int32_t at = tokenPos_[t * n + r];
+    if (at < 0) continue;
+    readCombineRecord(combineIn(static_cast<int>(r)) + kMoeHeaderBytes +
+                          static_cast<size_t>(at) * rec,
+                      tmp);
+    for (size_t j = 0; j < h; ++j) acc[j] += tmp[j];
+  }
+  fromFloat32(shape_.dtype, acc, static_cast<std::byte*>(combined) + t * h * shape_.elemBytes(),
+              h);
+}
+
+Status MoeBuffer::checkCombineHeader(const std::byte* slot, const MoeWireHeader& mine, int peer,
+                                     size_t count) const {
   const MoeWireHeader hd = readHeader(slot);
   STRATA_CHECK(checkMoeHeader(kCombine, hd, mine, peer, shape_.maxTokens));
   if (hd.tokens != count)
@@ -558,16 +594,42 @@ Status MoeBuffer::addCombineMessage(const std::byte* slot, int peer, size_t coun
                      "%s: rank %d returned %u tokens where this rank dispatched %zu to it (the "
                      "ranks combined different dispatches)",
                      kCombine, peer, hd.tokens, count);
+  return Status::ok();
+}
+
+// A combine record widened to float32 (dequantised on an int8 leg).
+void MoeBuffer::readCombineRecord(const std::byte* p, float* out) const {
+  const size_t h = shape_.hidden;
+  if (shape_.combineQuant == strataMoeQuantInt8) {
+    float scale;
+    std::memcpy(&scale, p, sizeof(float));
+    dequantizeBlocks(strataInt8, p + sizeof(float), &scale, h, strataFloat32, out, h);
+  } else {
+    toFloat32(shape_.dtype, p, out, h);
+  }
+}
+
+// A float32 sum written as a combine record: rounded to the dtype once, or quantised to int8.
+void MoeBuffer::writeCombineRecord(const float* acc, std::byte* p) const {
+  const size_t h = shape_.hidden;
+  if (shape_.combineQuant == strataMoeQuantInt8) {
+    float scale = 0;
+    quantizeBlocks(strataFloat32, acc, strataInt8, p + sizeof(float), &scale, h, h);
+    std::memcpy(p, &scale, sizeof(float));
+  } else {
+    fromFloat32(shape_.dtype, acc, p, h);
+  }
+}
+
+Status MoeBuffer::addCombineMessage(const std::byte* slot, int peer, size_t count,
+                                    const int32_t* tokens) {
+  const size_t h = shape_.hidden;
+  const size_t rec = shape_.combineRecordBytes();
+  STRATA_CHECK(checkCombineHeader(
+      slot, wireHeader(kMoeCombineMagic, shape_.combineQuant, rec), peer, count));
   float* tmp = rowFloat_.data();
   for (size_t i = 0; i < count; ++i) {
-    const std::byte* p = slot + kMoeHeaderBytes + i * rec;
-    if (int8) {
-      float scale;
-      std::memcpy(&scale, p, sizeof(float));
-      dequantizeBlocks(strataInt8, p + sizeof(float), &scale, h, strataFloat32, tmp, h);
-    } else {
-      toFloat32(shape_.dtype, p, tmp, h);
-    }
+    readCombineRecord(slot + kMoeHeaderBytes + i * rec, tmp);
     float* acc = tokenAccum_.data() + static_cast<size_t>(tokens[i]) * h;
     for (size_t j = 0; j < h; ++j) acc[j] += tmp[j];
   }
@@ -586,8 +648,8 @@ Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined)
 }
 
 // Round c sends back chunk c of the tokens every source sent here (once their rows are final)
-// and receives chunk c of this rank's tokens from every rank; the sums happen at the end, in
-// rank order, so a pipelined combine adds exactly what an unpipelined one does.
+// and receives chunk c of this rank's tokens from every rank; a token is summed once every
+// rank's sum of it has landed (sumLanded), so the last round leaves only its own tokens to sum.
 Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelined) {
   if (!pipelined) board_.allReady();
   if (levels_) {
@@ -608,6 +670,8 @@ Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelin
   leg.sendStage = combineSend_.data();
   leg.recvArea = combineRecv_.data();
   leg.callBytes = numTokens_ * shape_.hidden * shape_.elemBytes();
+  std::copy_n(tokenRanks_.begin(), numTokens_, partsLeft_.begin());
+  std::fill(summed_.begin(), summed_.end(), 0);
   if (window_) STRATA_CHECK(syncPeers(leg));
   STRATA_CHECK(runRounds(
       leg,
@@ -616,8 +680,8 @@ Status MoeBuffer::runCombine(const void* expertOut, void* combined, bool pipelin
         packCombineChunk(c, expertOut);
         return Status::ok();
       },
-      nullptr));
-  return unpackCombine(combined);
+      [&](size_t c) { return sumLanded(c, combined); }));
+  return Status::ok();
 }
 
 }  // namespace strata

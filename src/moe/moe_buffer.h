@@ -106,7 +106,14 @@ class MoeBuffer {
                    const std::function<Status(size_t)>& after);
   Status waitReturned(size_t chunk);
   void packCombineChunk(size_t chunk, const void* expertOut);
-  Status unpackCombine(void* combined);
+  Status sumLanded(size_t chunk, void* combined);
+  void finishToken(size_t t, void* combined);
+  // InvalidUsage unless the combine message at `slot` from `peer` has the header `mine` with
+  // `count` tokens.
+  Status checkCombineHeader(const std::byte* slot, const MoeWireHeader& mine, int peer,
+                            size_t count) const;
+  void readCombineRecord(const std::byte* p, float* out) const;
+  void writeCombineRecord(const float* acc, std::byte* p) const;
   // Adds the `count` records of a combine message at `slot` from `peer` (its header checked)
   // to the accumulators of tokens[0..count).
   Status addCombineMessage(const std::byte* slot, int peer, size_t count, const int32_t* tokens);
@@ -177,6 +184,12 @@ class MoeBuffer {
   std::vector<int32_t> sentTokens_;  // nranks x maxTokens
   std::vector<size_t> sentCount_;    // per rank
   std::vector<size_t> packedCount_;  // per rank: records of this dispatch packed so far
+  // Flat route, per own token: its record index in the message to each rank (-1: none; T x n)
+  // and how many ranks it went to; per combine, the ranks whose sums of it have not landed, and
+  // per rank the records of its combine message counted so far.
+  std::vector<int32_t> tokenPos_;
+  std::vector<uint32_t> tokenRanks_, partsLeft_;
+  std::vector<size_t> summed_;
   size_t packedTokens_ = 0;          // tokens of this dispatch packed so far
   // ...and for each row delivered here, where its token came from and its weight.
   std::vector<size_t> recvCount_, recvBase_;  // per source rank: tokens, first accumulator row

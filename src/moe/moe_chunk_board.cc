@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include <sched.h>
+
 #include "base/deadline.h"
 
 namespace strata {
@@ -69,12 +71,20 @@ void MoeChunkBoard::wake() {
   wakeCv_.notify_all();
 }
 
+void MoeChunkBoard::yieldToCaller() {
+  if (std::this_thread::get_id() != caller_.load(std::memory_order_relaxed)) sched_yield();
+}
+
 void MoeChunkBoard::idle(Backoff& backoff, uint64_t seen) {
-  if (!backoff.sleeping()) {
+  // A short spin, then block until wake(): the caller and the worker may share one core (a
+  // launcher binds each rank to a core), where spinning or yielding would hold back the very
+  // thread that is to publish the rows (or hand them back).
+  if (backoff.idleCount() < kSpinsBeforeBlocking) {
     backoff.idle();
     return;
   }
-  // The predicate runs under the lock wake() takes, so no wake-up is lost.
+  // The predicate runs under the lock wake() takes, so no wake-up is lost; the 1 ms bound is
+  // for the abort and deadline checks.
   std::unique_lock<std::mutex> lock(wakeMutex_);
   wakeCv_.wait_for(lock, std::chrono::milliseconds(1),
                    [&] { return events_.load(std::memory_order_acquire) != seen; });
@@ -180,14 +190,18 @@ Status MoeChunkBoard::rowsReady(const char* op, size_t first, size_t n) {
     return makeError(strataInvalidArgument,
                      "%s: rows [%zu, %zu) are outside the %zu rows the dispatch delivered", op,
                      first, first + n, rows_);
+  bool completed = false;
   for (size_t r = first; r < first + n; ++r) {
     uint8_t want = kLanded;
     if (!rowState_[r].compare_exchange_strong(want, kReturned, std::memory_order_acq_rel))
       return makeError(strataInvalidUsage, "%s: row %zu %s", op, r,
                        want == kReturned ? "was already handed back" : "has not landed yet");
-    remaining_[static_cast<size_t>(rowChunk_[r])].fetch_sub(1, std::memory_order_release);
+    if (remaining_[static_cast<size_t>(rowChunk_[r])].fetch_sub(1, std::memory_order_acq_rel) == 1)
+      completed = true;
   }
-  wake();
+  // Only a completed chunk lets the worker go on: waking it for every range would hand it the
+  // core (when it shares one with the caller) only to find its chunk still incomplete.
+  if (completed) wake();
   return Status::ok();
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "base/backoff.h"
@@ -36,7 +37,14 @@ class MoeChunkBoard {
   MoeChunkBoard(int nranks, int localExperts, size_t maxRows, size_t maxChunks);
 
   // Caller: dispatch `gen` was issued (its rows are the ones next() hands out from now on).
-  void issue(uint64_t gen) { issued_.store(gen, std::memory_order_release); }
+  void issue(uint64_t gen) {
+    caller_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    issued_.store(gen, std::memory_order_release);
+  }
+  // Worker, between chunks: on a thread of its own (a stream's), yields the core, so that a
+  // caller sharing it (woken from a wait or its expert compute) takes the rows just published
+  // now rather than when the worker's time slice ends. Nothing on the caller's own thread.
+  void yieldToCaller();
 
   // Worker: dispatch `gen` starts; forgets the previous one.
   void begin(uint64_t gen);
@@ -75,8 +83,8 @@ class MoeChunkBoard {
   enum : uint8_t { kNotLanded = 0, kLanded = 1, kReturned = 2 };
   // Caller: the layout of the issued dispatch, once it is published (false before).
   bool layoutKnown(Status* failure);
-  // One idle step of a wait that saw events_ == seen: spin and yield first, then block until
-  // wake() (or 1 ms, for the abort and deadline checks).
+  // One idle step of a wait that saw events_ == seen: spin briefly, then block until wake() (or
+  // 1 ms, for the abort and deadline checks).
   void idle(Backoff& backoff, uint64_t seen);
 
   const int nranks_;
@@ -85,7 +93,10 @@ class MoeChunkBoard {
   std::atomic<uint64_t> issued_{0};
   std::atomic<uint64_t> published_{0};  // the generation whose layout is published
   std::atomic<bool> failed_{false};
+  // Waits spin this often before they block on wakeCv_.
+  static constexpr uint64_t kSpinsBeforeBlocking = 256;
   std::atomic<uint64_t> events_{0};  // bumped by wake(): something a waiter may want happened
+  std::atomic<std::thread::id> caller_{};  // the thread that issued the last dispatch
   std::mutex wakeMutex_;
   std::condition_variable wakeCv_;
   std::mutex failMutex_;

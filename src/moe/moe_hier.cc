@@ -422,7 +422,6 @@ Status MoeBuffer::reduceAtGateway(size_t chunk) {
   const size_t h = shape_.hidden;
   const size_t L = static_cast<size_t>(t.size);
   const size_t T = shape_.maxTokens;
-  const bool int8 = shape_.combineQuant == strataMoeQuantInt8;
   const auto rs = [](int r) { return static_cast<size_t>(r); };
   const MoeWireHeader mine = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
   float* acc = accRow_.data();
@@ -455,25 +454,12 @@ Status MoeBuffer::reduceAtGateway(size_t chunk) {
       for (size_t j = 0; j < L; ++j) {
         const int32_t x = fwdIdx_[(gg * T + q) * L + j];
         if (x < 0) continue;
-        const std::byte* p = combineIn(t.at(g, static_cast<int>(j))) +
-                             kMoeHeaderBytes + static_cast<size_t>(x) * rec;
-        if (int8) {
-          float scale;
-          std::memcpy(&scale, p, sizeof(float));
-          dequantizeBlocks(strataInt8, p + sizeof(float), &scale, h, strataFloat32, tmp, h);
-        } else {
-          toFloat32(shape_.dtype, p, tmp, h);
-        }
+        readCombineRecord(combineIn(t.at(g, static_cast<int>(j))) + kMoeHeaderBytes +
+                              static_cast<size_t>(x) * rec,
+                          tmp);
         for (size_t i = 0; i < h; ++i) acc[i] += tmp[i];
       }
-      std::byte* p = out + kMoeHeaderBytes + q * rec;
-      if (int8) {
-        float scale = 0;
-        quantizeBlocks(strataFloat32, acc, strataInt8, p + sizeof(float), &scale, h, h);
-        std::memcpy(p, &scale, sizeof(float));
-      } else {
-        fromFloat32(shape_.dtype, acc, p, h);
-      }
+      writeCombineRecord(acc, out + kMoeHeaderBytes + q * rec);
     }
   }
   return Status::ok();
