@@ -578,8 +578,8 @@ int main(int argc, char** argv) {
                  "(interleaved; reports direct_over_fifo)")
       ->check(CLI::IsMember({"on", "off", "both"}));
   app.add_option("--route", o.route,
-                 "auto (two-level on a two-level topology), flat or hier: sets "
-                 "STRATA_MOE_ROUTE (docs/moe.md)")
+                 "auto (on a two-level topology, the cheaper of the two routes, priced "
+                 "timing-only), flat or hier: sets STRATA_MOE_ROUTE (docs/moe.md)")
       ->check(CLI::IsMember({"auto", "flat", "hier"}));
   CLI11_PARSE(app, argc, argv);
   if (o.direct == "off") setenv("STRATA_MOE_DIRECT", "0", 1);

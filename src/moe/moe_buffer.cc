@@ -7,6 +7,7 @@
 
 #include "moe/moe_placement.h"
 #include "moe/moe_plans.h"
+#include "moe/moe_route.h"
 #include "moe/moe_run.h"
 #include "plan/call_tag.h"
 #include "reduce/quantize.h"
@@ -116,7 +117,8 @@ void MoeBuffer::setPlacement(const int32_t* slotExpert) {
 
 Result<std::unique_ptr<MoeBuffer>> MoeBuffer::create(Comm& comm, const strataMoeConfig_t& config) {
   STRATA_ASSIGN(MoeShape shape, makeMoeShape(config, comm.nranks()));
-  STRATA_ASSIGN(std::optional<TwoLevels> levels, moeRouteLevels(comm.topology(), comm.rank()));
+  STRATA_ASSIGN(std::optional<TwoLevels> levels,
+                moeRouteLevels(comm.topology(), shape, comm.rank()));
   // Direct puts serve one host; the two-level route spans several (never both).
   std::unique_ptr<MoeWindow> window;
   if (!levels) {

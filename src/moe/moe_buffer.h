@@ -52,11 +52,6 @@ struct MoeLeg {
   size_t callBytes = 0;  // the call's payload, counted with round 0
 };
 
-// The two-level view a buffer routes through (moe_hier.cc): level-0 groups of the
-// communicator's topology, unless the topology has one level (or groups of unequal size) or
-// STRATA_MOE_ROUTE=flat pins the flat route. InvalidArgument names a bad STRATA_MOE_ROUTE.
-Result<std::optional<TwoLevels>> moeRouteLevels(const Topology& topo, int rank);
-
 class MoeBuffer {
  public:
   static Result<std::unique_ptr<MoeBuffer>> create(Comm& comm, const strataMoeConfig_t& config);

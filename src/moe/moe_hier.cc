@@ -17,9 +17,7 @@
 // forwarded from it (combine: the sums of chunk c, then group chunk c, which they complete); a
 // chunk's rows are published once both hops landed.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include "moe/moe_buffer.h"
 #include "moe/moe_run.h"
@@ -41,20 +39,6 @@ MoeWireHeader readHeader(const std::byte* p) {
 void writeHeader(std::byte* p, const MoeWireHeader& h) { std::memcpy(p, &h, sizeof(h)); }
 
 }  // namespace
-
-Result<std::optional<TwoLevels>> moeRouteLevels(const Topology& topo, int rank) {
-  const char* env = std::getenv("STRATA_MOE_ROUTE");
-  const std::string route = env ? env : "";
-  if (!route.empty() && route != "auto" && route != "flat" && route != "hier")
-    return makeError(strataInvalidArgument,
-                     "STRATA_MOE_ROUTE = '%s': expected auto, flat or hier", route.c_str());
-  if (route == "flat" || topo.levels.size() < 2) return std::optional<TwoLevels>();
-  CommShape s;
-  s.rank = rank;
-  s.nranks = topo.nranks;
-  s.level0Groups = topo.levels[0].groupOf;
-  return twoLevels(s);
-}
 
 // The two-level route's packing, all before round 0: each token's record once into the message
 // of every rank of this group holding one of its experts (this rank's own straight into its

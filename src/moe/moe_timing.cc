@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "moe/moe_buffer.h"
 #include "moe/moe_plans.h"
+#include "moe/moe_route.h"
 #include "transports/sim/sim_transport.h"
 
 namespace strata {
@@ -89,6 +89,15 @@ void hierPlans(const TwoLevels& t, const MoeShape& shape, int n, const size_t* t
 Result<MoeSimResult> evaluateMoeTimingOnly(const Topology& topo, const MoeShape& shape,
                                            const size_t* tokensSent,
                                            const size_t* tokensToGroup) {
+  if (tokensToGroup) {
+    STRATA_ASSIGN(bool two, moeTakesTwoLevels(topo, shape));
+    if (!two) tokensToGroup = nullptr;
+  }
+  return evaluateMoeRoute(topo, shape, tokensSent, tokensToGroup);
+}
+
+Result<MoeSimResult> evaluateMoeRoute(const Topology& topo, const MoeShape& shape,
+                                      const size_t* tokensSent, const size_t* tokensToGroup) {
   const int n = shape.nranks;
   const auto nn = static_cast<size_t>(n);
   auto sent = [&](int s, int d) {
@@ -104,7 +113,7 @@ Result<MoeSimResult> evaluateMoeTimingOnly(const Topology& topo, const MoeShape&
   const size_t crec = shape.combineRecordBytes();
   std::vector<PlanPtr> dispatch, combine;
   if (tokensToGroup) {
-    STRATA_ASSIGN(std::optional<TwoLevels> levels, moeRouteLevels(topo, 0));
+    const std::optional<TwoLevels> levels = moeTopologyLevels(topo, 0);
     if (levels) {
       for (int h = 0; h < levels->groups; ++h)
         for (int s = 0; s < n; ++s)
@@ -113,10 +122,9 @@ Result<MoeSimResult> evaluateMoeTimingOnly(const Topology& topo, const MoeShape&
                              "tokensToGroup[%d][%d] = %zu is above maxTokensPerRank %zu", s, h,
                              tokensToGroup[static_cast<size_t>(s * levels->groups + h)],
                              shape.maxTokens);
-      for (int r = 0; r < n; ++r) {
-        STRATA_ASSIGN(std::optional<TwoLevels> mine, moeRouteLevels(topo, r));
-        hierPlans(*mine, shape, n, tokensSent, tokensToGroup, dispatch, combine);
-      }
+      for (int r = 0; r < n; ++r)
+        hierPlans(*moeTopologyLevels(topo, r), shape, n, tokensSent, tokensToGroup, dispatch,
+                  combine);
       MoeSimResult out;
       STRATA_ASSIGN(out.dispatch, evaluatePlans(topo, dispatch, kSimChunkBytes));
       STRATA_ASSIGN(out.combine, evaluatePlans(topo, combine, kSimChunkBytes));

@@ -5,10 +5,14 @@
 // (STRATA_MOE_ROUTE=flat).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "coll/coll_harness.h"
@@ -151,7 +155,7 @@ float hierReference(int s, size_t t, size_t i) {
 
 TEST(MoeHier, DispatchMatchesTheFlatRouteAndCombineTheDocumentedOrderBitForBit) {
   const std::vector<RankResult> flat = runRoute("flat");
-  const std::vector<RankResult> hier = runRoute(nullptr);
+  const std::vector<RankResult> hier = runRoute("hier");
   uint64_t flatD = 0, flatC = 0, hierD = 0, hierC = 0;
   for (int r = 0; r < kRanks; ++r) {
     const RankResult& f = flat[static_cast<size_t>(r)];
@@ -180,6 +184,64 @@ TEST(MoeHier, DispatchMatchesTheFlatRouteAndCombineTheDocumentedOrderBitForBit) 
   EXPECT_GT(hierC, 0u);
   EXPECT_LT(hierD * 2, flatD);
   EXPECT_LT(hierC * 2, flatC);
+}
+
+// STRATA_MOE_ROUTE=auto prices both routes (timing-only, the expected counts of a uniform
+// routing) and takes the cheaper: at the decode shape the two-level route on hccs-2x8, where a
+// token's 8 experts fall in 2 groups, and the flat route on cm384, where they fall in 8 of 48
+// groups and aggregation saves few level-1 bytes for an extra level-0 hop. The route it takes is
+// the cheaper one for an actual uniform routing too.
+TEST(MoeRoute, AutoTakesTheCheaperRouteAtTheDecodeShape) {
+  struct Case {
+    const char* topo;
+    int ranks, experts;
+    const char* want;
+  };
+  for (const Case& c : {Case{"hccs-2x8", 16, 256, "moe-dispatch-hier"},
+                        Case{"cm384", 384, 384, "moe-dispatch"}}) {
+    SCOPED_TRACE(c.topo);
+    constexpr size_t kDecodeTokens = 128;
+    constexpr int kDecodeTopk = 8;
+    strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
+    cfg.transport = "sim";
+    cfg.topoFile = c.topo;
+    strataMoeConfig_t mc{};
+    mc.maxTokensPerRank = kDecodeTokens;
+    mc.hidden = 7168;
+    mc.topk = kDecodeTopk;
+    mc.numExperts = c.experts;
+    mc.dtype = strataBfloat16;
+    // Each token's 8 distinct experts drawn uniformly.
+    std::mt19937 rng(7);
+    std::vector<int32_t> idx(static_cast<size_t>(c.ranks) * kDecodeTokens * kDecodeTopk);
+    std::vector<int32_t> pool(static_cast<size_t>(c.experts));
+    for (size_t t = 0; t < idx.size() / kDecodeTopk; ++t) {
+      std::iota(pool.begin(), pool.end(), 0);
+      for (int j = 0; j < kDecodeTopk; ++j) {
+        std::uniform_int_distribution<int> pick(j, c.experts - 1);
+        std::swap(pool[static_cast<size_t>(j)], pool[static_cast<size_t>(pick(rng))]);
+        idx[t * kDecodeTopk + static_cast<size_t>(j)] = pool[static_cast<size_t>(j)];
+      }
+    }
+    const std::vector<size_t> numTokens(static_cast<size_t>(c.ranks), kDecodeTokens);
+    auto endToEnd = [&](const char* route, std::string* algo) {
+      const ScopedEnv env("STRATA_MOE_ROUTE", route);
+      strataSimResult_t d{}, cb{};
+      EXPECT_EQ(strataMoeSimTimingOnlyRouted(&cfg, &mc, idx.data(), numTokens.data(), &d, &cb),
+                strataSuccess)
+          << strataGetLastError(nullptr);
+      *algo = d.algo;
+      return d.simTimeUs + cb.simTimeUs;
+    };
+    std::string autoAlgo, flatAlgo, hierAlgo;
+    const double autoUs = endToEnd(nullptr, &autoAlgo);
+    const double flatUs = endToEnd("flat", &flatAlgo);
+    const double hierUs = endToEnd("hier", &hierAlgo);
+    EXPECT_EQ(autoAlgo, c.want);
+    EXPECT_EQ(flatAlgo, "moe-dispatch");
+    EXPECT_EQ(hierAlgo, "moe-dispatch-hier");
+    EXPECT_EQ(autoUs, std::min(flatUs, hierUs)) << "flat " << flatUs << " us, hier " << hierUs;
+  }
 }
 
 }  // namespace
