@@ -14,20 +14,6 @@
 #include "reduce/reduce.h"
 
 namespace strata {
-namespace {
-
-constexpr const char* kDispatch = "strataMoeDispatch";
-constexpr const char* kCombine = "strataMoeCombine";
-
-MoeWireHeader readHeader(const std::byte* slot) {
-  MoeWireHeader h;
-  std::memcpy(&h, slot, sizeof(h));
-  return h;
-}
-
-void writeHeader(std::byte* slot, const MoeWireHeader& h) { std::memcpy(slot, &h, sizeof(h)); }
-
-}  // namespace
 
 size_t defaultMoeChunkTokens(size_t maxTokens) {
   return std::min(maxTokens, std::max<size_t>(16, (maxTokens + 3) / 4));
@@ -154,6 +140,17 @@ MoeWireHeader MoeBuffer::wireHeader(uint32_t magic, strataMoeQuant_t quant, size
   return h;
 }
 
+bool MoeBuffer::roundChunk(size_t chunk, size_t base, size_t header, size_t record, size_t tokens,
+                           bool upTo, MoeTransfer* out) const {
+  if (chunk == 0 && upTo) {
+    *out = MoeTransfer{base, header + runChunk_ * record, true};
+    return true;
+  }
+  if (chunk >= chunksOf(tokens)) return false;
+  *out = chunkAt(base, header, record, tokens, chunk);
+  return true;
+}
+
 MoeTransfer MoeBuffer::chunkAt(size_t base, size_t header, size_t record, size_t tokens,
                                size_t chunk) const {
   const size_t first = chunk * runChunk_;
@@ -162,6 +159,20 @@ MoeTransfer MoeBuffer::chunkAt(size_t base, size_t header, size_t record, size_t
   t.offset = base + (chunk == 0 ? 0 : header + first * record);
   t.bytes = (chunk == 0 ? header : 0) + count * record;
   return t;
+}
+
+// Marks in inRank_ the ranks token t goes to and counts its rows per destination slot.
+void MoeBuffer::countToken(const TopkIds& ids, size_t t) {
+  const size_t lx = static_cast<size_t>(shape_.localExperts);
+  std::fill(inRank_.begin(), inRank_.end(), 0);
+  for (int j = 0; j < shape_.topk; ++j) {
+    const int64_t e = ids.at(t, j);
+    if (e < 0) continue;
+    const int slot = route_[static_cast<size_t>(e)];
+    const size_t dst = static_cast<size_t>(shape_.rankOf(slot));
+    inRank_[dst] = 1;
+    ++destSlotRows_[dst * lx + static_cast<size_t>(shape_.localOf(slot))];
+  }
 }
 
 // Counts what each rank gets (tokens, and rows per local slot) and writes every message's header,
@@ -174,15 +185,7 @@ void MoeBuffer::countDispatch(const TopkIds& ids) {
   std::fill(destSlotRows_.begin(), destSlotRows_.end(), 0);
   packedTokens_ = 0;
   for (size_t t = 0; t < ids.tokens; ++t) {
-    std::fill(inRank_.begin(), inRank_.end(), 0);
-    for (int j = 0; j < shape_.topk; ++j) {
-      const int64_t e = ids.at(t, j);
-      if (e < 0) continue;
-      const int slot = route_[static_cast<size_t>(e)];
-      const size_t dst = static_cast<size_t>(shape_.rankOf(slot));
-      inRank_[dst] = 1;
-      ++destSlotRows_[dst * lx + static_cast<size_t>(shape_.localOf(slot))];
-    }
+    countToken(ids, t);
     uint32_t ranks = 0;
     for (size_t r = 0; r < n; ++r) {
       sentCount_[r] += inRank_[r];
@@ -196,7 +199,7 @@ void MoeBuffer::countDispatch(const TopkIds& ids) {
   for (size_t r = 0; r < n; ++r) {
     hd.tokens = static_cast<uint32_t>(sentCount_[r]);
     std::byte* slot = dispatchOut(static_cast<int>(r));
-    writeHeader(slot, hd);
+    writeMoeHeader(slot, hd);
     std::memcpy(slot + kMoeHeaderBytes, destSlotRows_.data() + r * lx, lx * sizeof(uint32_t));
   }
 }
@@ -208,12 +211,10 @@ void MoeBuffer::countDispatch(const TopkIds& ids) {
 void MoeBuffer::packDispatchThrough(size_t chunk, const void* x, const TopkIds& ids,
                                     const float* weights) {
   const size_t n = static_cast<size_t>(shape_.nranks);
-  const size_t k = static_cast<size_t>(shape_.topk);
   const size_t h = shape_.hidden;
   const size_t rowBytes = h * shape_.elemBytes();
   const size_t rec = shape_.dispatchRecordBytes();
   const size_t hdr = shape_.dispatchHeaderBytes();
-  const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
   const size_t through = (chunk + 1) * runChunk_;
   auto behind = [&]() {
     for (size_t r = 0; r < n; ++r)
@@ -228,33 +229,41 @@ void MoeBuffer::packDispatchThrough(size_t chunk, const void* x, const TopkIds& 
       if (e >= 0) inRank_[static_cast<size_t>(shape_.rankOf(route_[static_cast<size_t>(e)]))] = 1;
     }
     const std::byte* row = static_cast<const std::byte*>(x) + t * rowBytes;
-    float scale = 0;
     bool quantised = false;
     for (size_t r = 0; r < n; ++r) {
       if (!inRank_[r]) continue;
       std::byte* p = dispatchOut(static_cast<int>(r)) + hdr + packedCount_[r] * rec;
       tokenPos_[t * n + r] = static_cast<int32_t>(packedCount_[r]);
       sentTokens_[r * shape_.maxTokens + packedCount_[r]++] = static_cast<int32_t>(t);
-      auto* idsOut = reinterpret_cast<int32_t*>(p);
-      for (int j = 0; j < shape_.topk; ++j) {
-        const int64_t e = ids.at(t, j);
-        idsOut[j] = static_cast<int32_t>(e);
-        idsOut[k + static_cast<size_t>(j)] = e >= 0 ? route_[static_cast<size_t>(e)] : -1;
-      }
-      std::memcpy(p + 2 * k * sizeof(int32_t), weights + t * k, k * sizeof(float));
-      std::byte* payload = p + k * (2 * sizeof(int32_t) + sizeof(float));
-      if (int8) {
-        if (!quantised) {
-          quantizeBlocks(shape_.dtype, row, strataInt8, rowQuant_.data(), &scale, h, h);
-          quantised = true;
-        }
-        std::memcpy(payload, &scale, sizeof(float));
-        std::memcpy(payload + sizeof(float), rowQuant_.data(), h);
-      } else {
-        std::memcpy(payload, row, rowBytes);
-      }
+      writeDispatchRecord(p, ids, weights, t, row, &quantised);
     }
   }
+}
+
+// Token t's record at p: its expert ids, their slots, its weights and its row (quantised to
+// int8 on an int8 leg: once per token, into rowQuant_, while *quantised is false).
+void MoeBuffer::writeDispatchRecord(std::byte* p, const TopkIds& ids, const float* weights,
+                                    size_t t, const std::byte* row, bool* quantised) {
+  const size_t k = static_cast<size_t>(shape_.topk);
+  const size_t h = shape_.hidden;
+  auto* idsOut = reinterpret_cast<int32_t*>(p);
+  for (int j = 0; j < shape_.topk; ++j) {
+    const int64_t e = ids.at(t, j);
+    idsOut[j] = static_cast<int32_t>(e);
+    idsOut[k + static_cast<size_t>(j)] = e >= 0 ? route_[static_cast<size_t>(e)] : -1;
+  }
+  std::memcpy(p + 2 * k * sizeof(int32_t), weights + t * k, k * sizeof(float));
+  std::byte* payload = p + k * (2 * sizeof(int32_t) + sizeof(float));
+  if (shape_.dispatchQuant != strataMoeQuantInt8) {
+    std::memcpy(payload, row, h * shape_.elemBytes());
+    return;
+  }
+  if (!*quantised) {
+    quantizeBlocks(shape_.dtype, row, strataInt8, rowQuant_.data(), &rowScale_, h, h);
+    *quantised = true;
+  }
+  std::memcpy(payload, &rowScale_, sizeof(float));
+  std::memcpy(payload + sizeof(float), rowQuant_.data(), h);
 }
 
 // Every peer's header has landed: where each (source, slot) pair's rows go (grouped by local
@@ -267,8 +276,8 @@ Status MoeBuffer::readLayout(const MoeDispatchOutputs& out) {
   size_t base = 0;
   for (size_t s = 0; s < n; ++s) {
     const std::byte* slot = dispatchIn(static_cast<int>(s));
-    const MoeWireHeader hd = readHeader(slot);
-    STRATA_CHECK(checkMoeHeader(kDispatch, hd, mine, static_cast<int>(s), shape_.maxTokens));
+    const MoeWireHeader hd = readMoeHeader(slot);
+    STRATA_CHECK(checkMoeHeader(kMoeDispatchOp, hd, mine, static_cast<int>(s), shape_.maxTokens));
     recvCount_[s] = hd.tokens;
     recvBase_[s] = base;
     base += hd.tokens;
@@ -278,7 +287,7 @@ Status MoeBuffer::readLayout(const MoeDispatchOutputs& out) {
       if (rows > hd.tokens * static_cast<size_t>(shape_.topk))
         return makeError(strataInvalidUsage,
                          "%s: rank %d announced %u rows for local slot %zu from %u tokens",
-                         kDispatch, static_cast<int>(s), rows, e, hd.tokens);
+                         kMoeDispatchOp, static_cast<int>(s), rows, e, hd.tokens);
       pairCount_[s * lx + e] = rows;
     }
   }
@@ -296,7 +305,7 @@ Status MoeBuffer::readLayout(const MoeDispatchOutputs& out) {
     return makeError(strataInvalidUsage,
                      "%s: the ranks announced %zu rows for this rank, more than the %zu the buffer "
                      "holds (a token listing one expert twice?)",
-                     kDispatch, total, shape_.maxRecvRows());
+                     kMoeDispatchOp, total, shape_.maxRecvRows());
   std::fill(pairCursor_.begin(), pairCursor_.end(), 0);
   std::fill_n(tokenRowCount_.begin(), base, 0);
   numRows_ = total;
@@ -335,7 +344,7 @@ Status MoeBuffer::unpackRange(size_t s, size_t first, size_t last, const MoeDisp
         if (pairCursor_[pair] >= pairCount_[pair])
           return makeError(strataInvalidUsage,
                            "%s: rank %d sent more rows for local slot %d than its header announced",
-                           kDispatch, static_cast<int>(s), shape_.localOf(e));
+                           kMoeDispatchOp, static_cast<int>(s), shape_.localOf(e));
         const size_t row = pairFirst_[pair] + pairCursor_[pair]++;
         std::byte* dst = recvX + row * rowBytes;
         if (int8) {
@@ -371,7 +380,7 @@ Status MoeBuffer::unpackLanded(const MoeDispatchOutputs& out) {
     if (landed_[s] > recvCount_[s])
       return makeError(strataInvalidUsage,
                        "%s: %zu records of rank %zu landed where its header announced %zu",
-                       kDispatch, landed_[s], s, recvCount_[s]);
+                       kMoeDispatchOp, landed_[s], s, recvCount_[s]);
     if (landed_[s] == unpacked_[s]) continue;
     STRATA_CHECK(unpackRange(s, unpacked_[s], landed_[s], out));
     unpacked_[s] = landed_[s];
@@ -421,7 +430,7 @@ Status MoeBuffer::runDispatch(const void* x, const TopkIds& ids, const float* we
       return makeError(strataInvalidUsage,
                        "%s: rank %zu sent %zu rows for local slot %zu where its header announced "
                        "%zu",
-                       kDispatch, i / static_cast<size_t>(shape_.localExperts), pairCursor_[i],
+                       kMoeDispatchOp, i / static_cast<size_t>(shape_.localExperts), pairCursor_[i],
                        i % static_cast<size_t>(shape_.localExperts), pairCount_[i]);
   dispatched_ = true;
   return Status::ok();
@@ -461,16 +470,9 @@ Status MoeBuffer::runRounds(const MoeLeg& leg, const std::function<Status(size_t
       sends_[r] = recvs_[r] = MoeTransfer{};
       if (r == me) continue;
       const size_t base = r * leg.slotBytes;
-      if (c < chunksOf(sendTokens[r])) {
-        sends_[r] = chunkAt(base, leg.header, leg.record, sendTokens[r], c);
-        any = true;
-      }
-      if (c == 0 && leg.firstRecvUpTo) {
-        recvs_[r] = MoeTransfer{base, leg.header + runChunk_ * leg.record, true};
-      } else if (c < chunksOf(recvTokens[r])) {
-        recvs_[r] = chunkAt(base, leg.header, leg.record, recvTokens[r], c);
-        any = true;
-      }
+      any |= roundChunk(c, base, leg.header, leg.record, sendTokens[r], false, &sends_[r]);
+      any |= roundChunk(c, base, leg.header, leg.record, recvTokens[r], leg.firstRecvUpTo,
+                        &recvs_[r]);
     }
     if (!any) break;
     if (before) STRATA_CHECK(before(c));
@@ -508,7 +510,7 @@ void MoeBuffer::packCombineChunk(size_t chunk, const void* expertOut) {
     if (chunk == 0) {
       MoeWireHeader hd = wireHeader(kMoeCombineMagic, shape_.combineQuant, rec);
       hd.tokens = static_cast<uint32_t>(recvCount_[s]);
-      writeHeader(slot, hd);
+      writeMoeHeader(slot, hd);
     }
     const size_t first = chunk * runChunk_;
     const size_t last = std::min(recvCount_[s], first + runChunk_);
@@ -534,7 +536,7 @@ Status MoeBuffer::waitReturned(size_t chunk) {
   const RunContext ctx = comm_.runContext();
   for (size_t s = 0; s < n; ++s) {
     if (chunk >= chunksOf(recvCount_[s])) continue;
-    STRATA_CHECK(board_.waitChunkReady(kCombine, chunkId(s, chunk), ctx.abort, ctx.timeoutMs));
+    STRATA_CHECK(board_.waitChunkReady(kMoeCombineOp, chunkId(s, chunk), ctx.abort, ctx.timeoutMs));
   }
   return Status::ok();
 }
@@ -589,13 +591,13 @@ void MoeBuffer::finishToken(size_t t, void* combined) {
 
 Status MoeBuffer::checkCombineHeader(const std::byte* slot, const MoeWireHeader& mine, int peer,
                                      size_t count) const {
-  const MoeWireHeader hd = readHeader(slot);
-  STRATA_CHECK(checkMoeHeader(kCombine, hd, mine, peer, shape_.maxTokens));
+  const MoeWireHeader hd = readMoeHeader(slot);
+  STRATA_CHECK(checkMoeHeader(kMoeCombineOp, hd, mine, peer, shape_.maxTokens));
   if (hd.tokens != count)
     return makeError(strataInvalidUsage,
                      "%s: rank %d returned %u tokens where this rank dispatched %zu to it (the "
                      "ranks combined different dispatches)",
-                     kCombine, peer, hd.tokens, count);
+                     kMoeCombineOp, peer, hd.tokens, count);
   return Status::ok();
 }
 
@@ -641,10 +643,10 @@ Status MoeBuffer::addCombineMessage(const std::byte* slot, int peer, size_t coun
 Status MoeBuffer::combine(const void* expertOut, void* combined, bool pipelined) {
   if (!dispatched_)
     return makeError(strataInvalidUsage, "%s: the buffer's last dispatch did not complete",
-                     kCombine);
+                     kMoeCombineOp);
   if (expertOut == nullptr && numRows_ > 0)
     return makeError(strataInvalidArgument,
-                     "%s: expertOut is NULL where the dispatch delivered %zu rows", kCombine,
+                     "%s: expertOut is NULL where the dispatch delivered %zu rows", kMoeCombineOp,
                      numRows_);
   return runCombine(expertOut, combined, pipelined);
 }

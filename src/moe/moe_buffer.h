@@ -23,6 +23,10 @@
 
 namespace strata {
 
+// The calls errors are reported under.
+inline constexpr const char* kMoeDispatchOp = "strataMoeDispatch";
+inline constexpr const char* kMoeCombineOp = "strataMoeCombine";
+
 // Tokens per chunk when the caller sets none: a quarter of maxTokens, at least 16 (decode's 128
 // tokens move in 4 chunks; a rank's data to one peer is rarely worth cutting finer).
 size_t defaultMoeChunkTokens(size_t maxTokens);
@@ -86,8 +90,11 @@ class MoeBuffer {
                          const float* weights, const MoeDispatchOutputs& out);
   Status runDispatch(const void* x, const TopkIds& ids, const float* weights,
                      const MoeDispatchOutputs& out);
+  void countToken(const TopkIds& ids, size_t t);
   void countDispatch(const TopkIds& ids);
   void packDispatchThrough(size_t chunk, const void* x, const TopkIds& ids, const float* weights);
+  void writeDispatchRecord(std::byte* p, const TopkIds& ids, const float* weights, size_t t,
+                           const std::byte* row, bool* quantised);
   // After the first round: every peer's header, the rows' places, published on the board.
   Status readLayout(const MoeDispatchOutputs& out);
   // Unpacks records [first, last) of source s's message and publishes their rows.
@@ -141,6 +148,11 @@ class MoeBuffer {
   }
   // Chunk `chunk` of the message of `tokens` records at `base`.
   MoeTransfer chunkAt(size_t base, size_t header, size_t record, size_t tokens, size_t chunk) const;
+  // What round `chunk` moves of that message into *out: its chunk, or (upTo: the count is not
+  // known before round 0 lands) in round 0 at most a header and one chunk; false once the
+  // message has no chunk left.
+  bool roundChunk(size_t chunk, size_t base, size_t header, size_t record, size_t tokens,
+                  bool upTo, MoeTransfer* out) const;
   size_t chunkId(size_t source, size_t chunk) const { return source * shape_.maxTokens + chunk; }
   MoeWireHeader wireHeader(uint32_t magic, strataMoeQuant_t quant, size_t record) const;
   // Where rank r's message to this rank lands (receive slot r)...
@@ -173,7 +185,8 @@ class MoeBuffer {
   std::vector<float> accRow_;      // combine: one received token's weighted expert outputs
   std::vector<float> tokenAccum_;  // combine: per own token, the partial sums of every rank
   std::vector<float> rowFloat_;    // one row widened to float32
-  std::vector<int8_t> rowQuant_;   // one token quantised to int8
+  std::vector<int8_t> rowQuant_;   // one token quantised to int8...
+  float rowScale_ = 0;             // ...and its scale
   // The last dispatch (the handle): which of this rank's tokens went to each rank, in order...
   size_t numTokens_ = 0;
   std::vector<int32_t> sentTokens_;  // nranks x maxTokens

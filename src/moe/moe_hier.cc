@@ -25,20 +25,6 @@
 #include "reduce/reduce.h"
 
 namespace strata {
-namespace {
-
-constexpr const char* kDispatch = "strataMoeDispatch";
-constexpr const char* kCombine = "strataMoeCombine";
-
-MoeWireHeader readHeader(const std::byte* p) {
-  MoeWireHeader h;
-  std::memcpy(&h, p, sizeof(h));
-  return h;
-}
-
-void writeHeader(std::byte* p, const MoeWireHeader& h) { std::memcpy(p, &h, sizeof(h)); }
-
-}  // namespace
 
 // The two-level route's packing, all before round 0: each token's record once into the message
 // of every rank of this group holding one of its experts (this rank's own straight into its
@@ -47,29 +33,18 @@ void writeHeader(std::byte* p, const MoeWireHeader& h) { std::memcpy(p, &h, size
 // message.
 void MoeBuffer::packHierDispatch(const void* x, const TopkIds& ids, const float* weights) {
   const size_t n = static_cast<size_t>(shape_.nranks);
-  const size_t k = static_cast<size_t>(shape_.topk);
   const size_t h = shape_.hidden;
   const size_t lx = static_cast<size_t>(shape_.localExperts);
   const size_t rowBytes = h * shape_.elemBytes();
   const size_t rec = shape_.dispatchRecordBytes();
   const size_t hdr = shape_.dispatchHeaderBytes();
-  const bool int8 = shape_.dispatchQuant == strataMoeQuantInt8;
   std::fill(sentCount_.begin(), sentCount_.end(), 0);
   std::fill(destSlotRows_.begin(), destSlotRows_.end(), 0);
   std::fill(groupSent_.begin(), groupSent_.end(), 0);
   for (size_t t = 0; t < ids.tokens; ++t) {
-    std::fill(inRank_.begin(), inRank_.end(), 0);
+    countToken(ids, t);
     std::fill(inGroup_.begin(), inGroup_.end(), 0);
-    for (int j = 0; j < shape_.topk; ++j) {
-      const int64_t e = ids.at(t, j);
-      if (e < 0) continue;
-      const int slot = route_[static_cast<size_t>(e)];
-      const size_t dst = static_cast<size_t>(shape_.rankOf(slot));
-      inRank_[dst] = 1;
-      ++destSlotRows_[dst * lx + static_cast<size_t>(shape_.localOf(slot))];
-    }
     const std::byte* row = static_cast<const std::byte*>(x) + t * rowBytes;
-    float scale = 0;
     bool quantised = false;
     for (size_t r = 0; r < n + inGroup_.size(); ++r) {
       std::byte* p = nullptr;
@@ -92,31 +67,14 @@ void MoeBuffer::packHierDispatch(const void* x, const TopkIds& ids, const float*
             groupSent_[h] * rec;
         groupTokens_[h * shape_.maxTokens + groupSent_[h]++] = static_cast<int32_t>(t);
       }
-      auto* idsOut = reinterpret_cast<int32_t*>(p);
-      for (int j = 0; j < shape_.topk; ++j) {
-        const int64_t e = ids.at(t, j);
-        idsOut[j] = static_cast<int32_t>(e);
-        idsOut[k + static_cast<size_t>(j)] = e >= 0 ? route_[static_cast<size_t>(e)] : -1;
-      }
-      std::memcpy(p + 2 * k * sizeof(int32_t), weights + t * k, k * sizeof(float));
-      std::byte* payload = p + k * (2 * sizeof(int32_t) + sizeof(float));
-      if (int8) {
-        if (!quantised) {
-          quantizeBlocks(shape_.dtype, row, strataInt8, rowQuant_.data(), &scale, h, h);
-          quantised = true;
-        }
-        std::memcpy(payload, &scale, sizeof(float));
-        std::memcpy(payload + sizeof(float), rowQuant_.data(), h);
-      } else {
-        std::memcpy(payload, row, rowBytes);
-      }
+      writeDispatchRecord(p, ids, weights, t, row, &quantised);
     }
   }
   const MoeWireHeader mine = wireHeader(kMoeDispatchMagic, shape_.dispatchQuant, rec);
   for (size_t h = 0; h < inGroup_.size(); ++h) {
     MoeWireHeader hd = mine;
     hd.tokens = static_cast<uint32_t>(groupSent_[h]);
-    writeHeader(dispatchSend_.data() + groupAt(static_cast<int>(h)), hd);
+    writeMoeHeader(dispatchSend_.data() + groupAt(static_cast<int>(h)), hd);
   }
   for (size_t r = 0; r < n; ++r) {
     MoeWireHeader hd = mine;
@@ -127,7 +85,7 @@ void MoeBuffer::packHierDispatch(const void* x, const TopkIds& ids, const float*
     if (remote(r))  // rank j of group h: its header inside the group's message
       slot = dispatchSend_.data() + groupAt(groupOf_[r]) + kMoeHeaderBytes +
              static_cast<size_t>(indexOf_[r]) * hdr;
-    writeHeader(slot, hd);
+    writeMoeHeader(slot, hd);
     std::memcpy(slot + kMoeHeaderBytes, destSlotRows_.data() + r * lx, lx * sizeof(uint32_t));
   }
 }
@@ -157,31 +115,26 @@ Status MoeBuffer::runHierDispatch(const MoeDispatchOutputs& out, uint64_t call,
   for (size_t c = 0;; ++c) {
     bool any = c == 0 || c < chunksOf(recvCount_[me]);
     // Hop 1: this group's ranks directly, the other groups' gateways on this rank's rail.
+    MoeTransfer x;
     for (int d = 1; d < t.size; ++d) {
       const int to = t.at(t.g, t.i + d), from = t.at(t.g, t.i - d);
-      if (c < chunksOf(sentCount_[rs(to)])) {
-        sendList_.push_back({to, chunkAt(rs(to) * slot, hdr, rec, sentCount_[rs(to)], c)});
+      if (roundChunk(c, rs(to) * slot, hdr, rec, sentCount_[rs(to)], false, &x)) {
+        sendList_.push_back({to, x});
         any = true;
       }
-      if (c == 0) {
-        recvList_.push_back({from, MoeTransfer{rs(from) * slot, hdr + runChunk_ * rec, true}});
-      } else if (c < chunksOf(recvCount_[rs(from)])) {
-        recvList_.push_back({from, chunkAt(rs(from) * slot, hdr, rec, recvCount_[rs(from)], c)});
+      if (roundChunk(c, rs(from) * slot, hdr, rec, recvCount_[rs(from)], true, &x)) {
+        recvList_.push_back({from, x});
         any = true;
       }
     }
     for (int d = 1; d < t.groups; ++d) {
       const int hto = (t.g + d) % t.groups, hfrom = (t.g - d + t.groups) % t.groups;
-      if (c < chunksOf(groupSent_[rs(hto)])) {
-        sendList_.push_back(
-            {t.at(hto, t.i), chunkAt(groupAt(hto), gh, rec, groupSent_[rs(hto)], c)});
+      if (roundChunk(c, groupAt(hto), gh, rec, groupSent_[rs(hto)], false, &x)) {
+        sendList_.push_back({t.at(hto, t.i), x});
         any = true;
       }
-      if (c == 0) {
-        recvList_.push_back({t.at(hfrom, t.i), MoeTransfer{groupAt(hfrom), gh + runChunk_ * rec, true}});
-      } else if (c < chunksOf(groupRecvTokens_[rs(hfrom)])) {
-        recvList_.push_back({t.at(hfrom, t.i),
-                             chunkAt(groupAt(hfrom), gh, rec, groupRecvTokens_[rs(hfrom)], c)});
+      if (roundChunk(c, groupAt(hfrom), gh, rec, groupRecvTokens_[rs(hfrom)], true, &x)) {
+        recvList_.push_back({t.at(hfrom, t.i), x});
         any = true;
       }
     }
@@ -206,7 +159,7 @@ Status MoeBuffer::runHierDispatch(const MoeDispatchOutputs& out, uint64_t call,
     if (landed_[s] != recvCount_[s])
       return makeError(strataInvalidUsage,
                        "%s: %zu of the %zu records rank %zu announced were forwarded here",
-                       kDispatch, landed_[s], recvCount_[s], s);
+                       kMoeDispatchOp, landed_[s], recvCount_[s], s);
   return Status::ok();
 }
 
@@ -232,8 +185,8 @@ Status MoeBuffer::forwardGroupChunk(size_t chunk, uint64_t call) {
     const int source = t.at(h, t.i);
     const std::byte* group = dispatchRecv_.data() + groupAt(h);
     if (chunk == 0) {
-      const MoeWireHeader gd = readHeader(group);
-      STRATA_CHECK(checkMoeHeader(kDispatch, gd, mine, source, T));
+      const MoeWireHeader gd = readMoeHeader(group);
+      STRATA_CHECK(checkMoeHeader(kMoeDispatchOp, gd, mine, source, T));
       groupRecvTokens_[hh] = gd.tokens;
     }
     if (chunk >= chunksOf(groupRecvTokens_[hh])) continue;
@@ -244,7 +197,7 @@ Status MoeBuffer::forwardGroupChunk(size_t chunk, uint64_t call) {
       const int r = t.at(t.g, static_cast<int>(j));
       const bool self = r == rank_;
       // The rank's header as the source wrote it, this round's piece after it.
-      MoeWireHeader hd = readHeader(group + kMoeHeaderBytes + j * hdr);
+      MoeWireHeader hd = readMoeHeader(group + kMoeHeaderBytes + j * hdr);
       std::byte* piece = self ? dispatchRecv_.data() + rs(source) * slot
                               : dispatchSend_.data() + rs(t.at(h, static_cast<int>(j))) * slot;
       if (chunk == 0 || !self)
@@ -262,7 +215,7 @@ Status MoeBuffer::forwardGroupChunk(size_t chunk, uint64_t call) {
           return makeError(strataInvalidUsage,
                            "%s: rank %d's group message holds more tokens for rank %d than its "
                            "header announced (%u)",
-                           kDispatch, source, r, hd.tokens);
+                           kMoeDispatchOp, source, r, hd.tokens);
         std::byte* dst = self ? piece + hdr + count * rec : piece + hdr + (count - before) * rec;
         std::memcpy(dst, p, rec);
         fwdIdx_[(hh * T + q) * L + j] = static_cast<int32_t>(count);
@@ -274,7 +227,7 @@ Status MoeBuffer::forwardGroupChunk(size_t chunk, uint64_t call) {
       }
       hd.pieceTokens = static_cast<uint32_t>(count - before);
       hd.pieceRounds = rounds;
-      writeHeader(piece, hd);
+      writeMoeHeader(piece, hd);
       sendList_.push_back({r, MoeTransfer{rs(t.at(h, static_cast<int>(j))) * slot,
                                           hdr + (count - before) * rec, false}});
     }
@@ -308,13 +261,13 @@ Status MoeBuffer::landPieces(size_t chunk) {
       const size_t source = rs(t.at((t.g + e) % t.groups, indexOf_[rs(from)]));
       if (chunk > 0 && chunk >= fwdRounds_[source]) continue;
       const size_t at = source * slot + (chunk == 0 ? 0 : landed_[source] * rec);
-      const MoeWireHeader hd = readHeader(dispatchRecv_.data() + at);
+      const MoeWireHeader hd = readMoeHeader(dispatchRecv_.data() + at);
       if (hd.magic != kMoeDispatchMagic || hd.pieceRounds == 0 ||
           landed_[source] + hd.pieceTokens > hd.tokens)
         return makeError(strataInvalidUsage,
                          "%s: rank %d forwarded a piece of rank %zu's tokens that does not fit "
                          "its header (%u + %u of %u tokens)",
-                         kDispatch, from, source, static_cast<unsigned>(landed_[source]),
+                         kMoeDispatchOp, from, source, static_cast<unsigned>(landed_[source]),
                          hd.pieceTokens, hd.tokens);
       if (chunk == 0) fwdRounds_[source] = hd.pieceRounds;
       landed_[source] += hd.pieceTokens;
@@ -419,17 +372,17 @@ Status MoeBuffer::reduceAtGateway(size_t chunk) {
     if (chunk == 0) {
       for (size_t j = 0; j < L; ++j) {
         const int member = t.at(t.g, static_cast<int>(j));
-        const MoeWireHeader hd = readHeader(combineIn(t.at(g, static_cast<int>(j))));
-        STRATA_CHECK(checkMoeHeader(kCombine, hd, mine, member, T));
+        const MoeWireHeader hd = readMoeHeader(combineIn(t.at(g, static_cast<int>(j))));
+        STRATA_CHECK(checkMoeHeader(kMoeCombineOp, hd, mine, member, T));
         if (hd.tokens != fwdCount_[gg * L + j])
           return makeError(strataInvalidUsage,
                            "%s: rank %d returned %u sums of rank %zu's tokens where %zu were "
                            "forwarded to it",
-                           kCombine, member, hd.tokens, source, fwdCount_[gg * L + j]);
+                           kMoeCombineOp, member, hd.tokens, source, fwdCount_[gg * L + j]);
       }
       MoeWireHeader hd = mine;
       hd.tokens = static_cast<uint32_t>(groupRecvTokens_[gg]);
-      writeHeader(out, hd);
+      writeMoeHeader(out, hd);
     }
     const size_t first = chunk * runChunk_;
     const size_t last = std::min(groupRecvTokens_[gg], first + runChunk_);

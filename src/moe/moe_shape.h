@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "base/status.h"
 #include "strata/strata.h"
@@ -39,6 +40,16 @@ struct MoeWireHeader {
   uint32_t pieceRounds = 0;
 };
 static_assert(sizeof(MoeWireHeader) <= kMoeHeaderBytes);
+
+// The header at the start of a message (its bytes may sit at any alignment).
+inline MoeWireHeader readMoeHeader(const std::byte* p) {
+  MoeWireHeader h;
+  std::memcpy(&h, p, sizeof(h));
+  return h;
+}
+inline void writeMoeHeader(std::byte* p, const MoeWireHeader& h) {
+  std::memcpy(p, &h, sizeof(h));
+}
 
 struct MoeShape {
   size_t maxTokens = 0;  // per rank and dispatch
