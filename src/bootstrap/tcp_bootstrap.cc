@@ -33,6 +33,8 @@ constexpr long kFirstRetryMs = 10;
 constexpr long kMaxRetryMs = 200;
 // How long the destructor waits for the root to acknowledge BYE by closing its side.
 constexpr long kByeLingerMs = 2000;
+// How long a rank whose allgather wait timed out waits for the root to say whom it waits for.
+constexpr long kProgressReplyMs = 250;
 
 // Completion state shared with an async operation's handler, which may run after the waiting
 // call has given up.
@@ -76,8 +78,12 @@ class TcpBootstrap final : public Bootstrap {
   // connection closing, or (when stopOnRemoteError) an ERROR from the root.
   Status waitUntil(const char* op, const Deadline& dl, const std::string& waitingFor,
                    const std::function<bool()>& ready, bool stopOnRemoteError = true);
-  // The timeout of op. In the process hosting the root, it names the ranks the root waits for.
+  // The timeout of op. When the root says whom it still waits for (it lives in this process, or
+  // it answered askRootProgress), the message names those ranks.
   Status timedOut(const char* op, const Deadline& dl, const std::string& waitingFor) const;
+  // This rank's wait for allgather round waitingRound_ timed out, and the root lives in another
+  // process: asks it whom it still waits for, giving it kProgressReplyMs to answer.
+  void askRootProgress();
   // Fails when the launcher reports that rank 0, which hosts the root, has ended.
   Status checkRootHostAlive() const;
   // Fails when the connection can no longer carry a new operation.
@@ -110,6 +116,8 @@ class TcpBootstrap final : public Bootstrap {
   Status broken_;            // a local failure that left the stream unusable
   uint64_t seq_ = 0;         // this rank's next allgather round
   long long waitingRound_ = -1;  // the allgather round being waited for; -1 in other waits
+  std::optional<ProgressMsg> rootProgress_;  // the root's answer to this rank's last query
+  bool askingRoot_ = false;                  // askRootProgress is running
   std::map<uint64_t, std::vector<std::string>> results_;
   std::map<std::pair<int, int>, std::deque<std::string>> inbox_;  // (source, tag) -> messages
 };
@@ -126,7 +134,10 @@ Status TcpBootstrap::waitUntil(const char* op, const Deadline& dl, const std::st
       return makeError(strataRemoteError, "bootstrap %s: %s %s (%s)", op, atRoot().c_str(),
                        closeReason_.c_str(), who().c_str());
     if (aborted()) return makeError(strataRemoteError, "bootstrap %s: aborted (%s)", op, who().c_str());
-    if (dl.expired()) return timedOut(op, dl, waitingFor);
+    if (dl.expired()) {
+      askRootProgress();
+      return timedOut(op, dl, waitingFor);
+    }
     auto slice = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kWaitSlice);
     if (dl.bounded())
       slice = std::clamp(dl.at() - Deadline::Clock::now(),
@@ -138,10 +149,31 @@ Status TcpBootstrap::waitUntil(const char* op, const Deadline& dl, const std::st
   }
 }
 
+void TcpBootstrap::askRootProgress() {
+  if (askingRoot_ || waitingRound_ < 0 || closed_ || !broken_.isOk() ||
+      tcpRootProgress(id_.root.port, waitingRound_))
+    return;
+  askingRoot_ = true;
+  const uint64_t round = static_cast<uint64_t>(waitingRound_);
+  const Deadline dl = Deadline::afterMs(kProgressReplyMs);
+  if (writeFrame("progress query", encodeProgressQueryFrame(round), dl).isOk())
+    (void)waitUntil("progress query", dl, atRoot() + " to say whom it waits for",
+                    [&] { return rootProgress_ && rootProgress_->seq == round; },
+                    /*stopOnRemoteError=*/false);
+  askingRoot_ = false;
+}
+
 Status TcpBootstrap::timedOut(const char* op, const Deadline& dl,
                               const std::string& waitingFor) const {
-  // A root living in this process can say whom it still waits for.
+  // The root can say whom it still waits for: directly when it lives in this process, else
+  // through its answer to askRootProgress.
   std::optional<TcpRootProgress> p = tcpRootProgress(id_.root.port, waitingRound_);
+  const bool hostedHere = p.has_value();
+  if (!p && waitingRound_ >= 0 && rootProgress_ &&
+      rootProgress_->seq == static_cast<uint64_t>(waitingRound_))
+    p = TcpRootProgress{nranks_,
+                        {rootProgress_->notJoined.begin(), rootProgress_->notJoined.end()},
+                        {rootProgress_->behindRound.begin(), rootProgress_->behindRound.end()}};
   auto ranks = [](const std::vector<int>& list) {
     return format("rank%s %s", list.size() == 1 ? "" : "s", formatRankList(list).c_str());
   };
@@ -152,9 +184,9 @@ Status TcpBootstrap::timedOut(const char* op, const Deadline& dl,
     whom = ranks(p->behindRound) + format(" to send allgather round %lld to", waitingRound_);
   if (!whom.empty())
     return makeError(strataTimeout,
-                     "bootstrap %s: timed out after %ld ms waiting for %s the root this "
-                     "process hosts at %s (%s)",
-                     op, dl.timeoutMs(), whom.c_str(), rootName_.c_str(), who().c_str());
+                     "bootstrap %s: timed out after %ld ms waiting for %s the root %s %s (%s)", op,
+                     dl.timeoutMs(), whom.c_str(), hostedHere ? "this process hosts at" : "at",
+                     rootName_.c_str(), who().c_str());
   return makeError(strataTimeout, "bootstrap %s: timed out after %ld ms waiting for %s (%s)", op,
                    dl.timeoutMs(), waitingFor.c_str(), who().c_str());
 }
@@ -283,6 +315,14 @@ void TcpBootstrap::onFrame(FrameType type) {
       } else {
         inbox_[{m->peer, m->tag}].push_back(std::move(m->blob));
       }
+      break;
+    }
+    case FrameType::kProgress: {
+      auto m = decodeProgress(body_);
+      if (!m.isOk())
+        bad = m.status();
+      else
+        rootProgress_ = std::move(m.value());
       break;
     }
     case FrameType::kError:

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -137,6 +138,7 @@ class Root {
   void onAllgather(ConnPtr c);
   void onSend(ConnPtr c);
   void onBye(ConnPtr c);
+  void onProgressQuery(ConnPtr c);
   void onReadError(ConnPtr c, const error_code& ec, size_t n);
   void drop(ConnPtr c, const std::string& reason);
   void refuse(ConnPtr c, const std::string& reason);
@@ -389,6 +391,7 @@ void Root::onFrame(ConnPtr c, FrameType type) {
       case FrameType::kAllgather: onAllgather(c); break;
       case FrameType::kSend: onSend(c); break;
       case FrameType::kBye: onBye(c); break;
+      case FrameType::kProgressQuery: onProgressQuery(c); break;
       default: drop(c, format("unexpected %s frame from rank %d", frameTypeName(type), c->rank));
     }
   }
@@ -467,6 +470,19 @@ void Root::onAllgather(ConnPtr c) {
   Frame f = makeFrame(std::move(frame.value()));
   for (auto& r : ranks_)
     if (r && r->state == Conn::State::kJoined) enqueue(r, f);
+}
+
+// A rank's wait for an allgather round timed out: it learns whom this root still waits for.
+void Root::onProgressQuery(ConnPtr c) {
+  auto seq = decodeProgressQuery(c->body);
+  if (!seq.isOk()) return drop(c, format("malformed PROGRESS_QUERY frame from rank %d", c->rank));
+  const TcpRootProgress p = progress(static_cast<long long>(std::min<uint64_t>(
+      seq.value(), static_cast<uint64_t>(std::numeric_limits<long long>::max()))));
+  ProgressMsg m;
+  m.seq = seq.value();
+  m.notJoined.assign(p.notJoined.begin(), p.notJoined.end());
+  m.behindRound.assign(p.behindRound.begin(), p.behindRound.end());
+  enqueue(c, makeFrame(encodeProgressFrame(m)));
 }
 
 void Root::onSend(ConnPtr c) {

@@ -86,6 +86,8 @@ const char* frameTypeName(FrameType type) {
     case FrameType::kError: return "ERROR";
     case FrameType::kBye: return "BYE";
     case FrameType::kBusy: return "BUSY";
+    case FrameType::kProgressQuery: return "PROGRESS_QUERY";
+    case FrameType::kProgress: return "PROGRESS";
   }
   return "UNKNOWN";
 }
@@ -95,7 +97,7 @@ Result<FrameHeader> parseFrameHeader(const uint8_t* bytes) {
   if (magic != kFrameMagic)
     return makeError(strataRemoteError, "bad frame magic 0x%08x", static_cast<unsigned>(magic));
   uint16_t type = static_cast<uint16_t>(bytes[4] | bytes[5] << 8);
-  if (type < static_cast<uint16_t>(FrameType::kHello) || type > static_cast<uint16_t>(FrameType::kBusy))
+  if (type < static_cast<uint16_t>(FrameType::kHello) || type > static_cast<uint16_t>(FrameType::kProgress))
     return makeError(strataRemoteError, "unknown frame type %u", static_cast<unsigned>(type));
   uint32_t length = loadU32(bytes + 8);
   if (length > kMaxFramePayload)
@@ -222,6 +224,48 @@ Result<PeerMsg> decodePeer(std::string_view payload) {
   std::string_view blob = r.rest();
   if (!r.ok()) return malformed("SEND/DELIVER");
   m.blob.assign(blob);
+  return m;
+}
+
+std::string encodeProgressQueryFrame(uint64_t seq) {
+  std::string p;
+  putU64(p, seq);
+  return encodeFrame(FrameType::kProgressQuery, p);
+}
+
+Result<uint64_t> decodeProgressQuery(std::string_view payload) {
+  WireReader r(payload);
+  uint64_t seq = r.u64();
+  if (!r.ok() || !r.atEnd()) return malformed("PROGRESS_QUERY");
+  return seq;
+}
+
+std::string encodeProgressFrame(const ProgressMsg& m) {
+  std::string p;
+  p.reserve(16 + 4 * (m.notJoined.size() + m.behindRound.size()));
+  putU64(p, m.seq);
+  putU32(p, static_cast<uint32_t>(m.notJoined.size()));
+  putU32(p, static_cast<uint32_t>(m.behindRound.size()));
+  for (int32_t r : m.notJoined) putI32(p, r);
+  for (int32_t r : m.behindRound) putI32(p, r);
+  return encodeFrame(FrameType::kProgress, p);
+}
+
+Result<ProgressMsg> decodeProgress(std::string_view payload) {
+  WireReader r(payload);
+  ProgressMsg m;
+  m.seq = r.u64();
+  const uint32_t notJoined = r.u32();
+  const uint32_t behind = r.u32();
+  // Each rank takes 4 bytes: the counts must account for the rest exactly (no allocation first).
+  if (!r.ok() || (payload.size() - 16) / 4 != uint64_t{notJoined} + behind ||
+      (payload.size() - 16) % 4 != 0)
+    return malformed("PROGRESS");
+  m.notJoined.reserve(notJoined);
+  m.behindRound.reserve(behind);
+  for (uint32_t i = 0; i < notJoined; ++i) m.notJoined.push_back(r.i32());
+  for (uint32_t i = 0; i < behind; ++i) m.behindRound.push_back(r.i32());
+  if (!r.ok() || !r.atEnd()) return malformed("PROGRESS");
   return m;
 }
 

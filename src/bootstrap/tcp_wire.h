@@ -9,6 +9,9 @@
 //   DELIVER          src i32, tag i32, blob        (root -> dst)
 //   ERROR            text                          (root -> rank: the job has failed)
 //   BYE              (empty) the rank leaves cleanly
+//   PROGRESS_QUERY   seq u64                       (rank -> root: its wait for round seq timed out)
+//   PROGRESS         seq u64, not-joined count u32, behind count u32, that many ranks i32 (the
+//                    ranks that never joined, then those that have not sent round seq)
 #pragma once
 
 #include <array>
@@ -41,6 +44,10 @@ enum class FrameType : uint16_t {
   // To a connection that had not proved the secret yet, closed to make room for newer ones
   // (too many unauthenticated connections): a real rank says hello again.
   kBusy = 9,
+  // A rank whose wait for an allgather round timed out asks whom the root still waits for, so
+  // that its message names the rank that held the job up, as the root's host can.
+  kProgressQuery = 10,
+  kProgress = 11,
 };
 
 const char* frameTypeName(FrameType type);
@@ -94,6 +101,17 @@ struct PeerMsg {
 };
 std::string encodePeerFrame(FrameType type, int peer, int tag, std::string_view blob);
 Result<PeerMsg> decodePeer(std::string_view payload);
+
+std::string encodeProgressQueryFrame(uint64_t seq);
+Result<uint64_t> decodeProgressQuery(std::string_view payload);
+
+struct ProgressMsg {
+  uint64_t seq = 0;
+  std::vector<int32_t> notJoined;    // ranks that never said hello
+  std::vector<int32_t> behindRound;  // joined ranks that have not sent round seq
+};
+std::string encodeProgressFrame(const ProgressMsg& m);
+Result<ProgressMsg> decodeProgress(std::string_view payload);
 
 // Bytes of a SEND/DELIVER or ALLGATHER payload other than the blob.
 inline constexpr size_t kPeerOverhead = 8;

@@ -449,6 +449,37 @@ TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {
   group.release(2);
 }
 
+// SIGSTOP of rank 2 once it has joined the bootstrap, before rank 1 starts: ranks 0 and 1 wait
+// in init for a rank that neither exits nor answers, and time out naming it.
+TEST(Init, RankStoppedDuringInitIsNamedByTheOthers) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  group.setEnv("STRATA_DEBUG", "INFO");
+  group.setEnv("STRATA_DEBUG_SUBSYS", "BOOTSTRAP");
+  ASSERT_TRUE(group.start(0, {"loop", "allreduce"})) << group.error();
+  group.setEnv("STRATA_DEBUG", "");
+  ASSERT_TRUE(group.start(2, {"loop", "allreduce"})) << group.error();
+  ASSERT_TRUE(group.waitForOutput(0, "rank 2 of 3 joined", Clock::now() + kTestBudget))
+      << group.allOutput();
+  group.hold(2);
+  const auto stoppedAt = Clock::now();
+  group.kill(2, SIGSTOP);
+  ASSERT_TRUE(group.start(1, {"loop", "allreduce"})) << group.error();
+  ASSERT_TRUE(group.waitAll(Clock::now() + seconds(30), {0, 1})) << group.allOutput();
+  std::printf("%s", group.allOutput().c_str());
+  for (int r : {0, 1}) {
+    EXPECT_TRUE(exitedWith(group.status(r), 10 + 6) || exitedWith(group.status(r), 10 + 8))
+        << "rank " << r << " " << describeWaitStatus(group.status(r)) << "\n"
+        << group.allOutput();
+    EXPECT_LE(returnTime(group, r) - stoppedAt, kFaultTimeout + kFaultMargin)
+        << "rank " << r << "\n" << group.allOutput();
+  }
+  expectSurvivorsName(group, 2);
+  group.release(2);
+  group.kill(2, SIGKILL);
+  EXPECT_TRUE(group.waitExit(2, Clock::now() + seconds(10)).has_value());
+}
+
 // SIGKILL of rank 1 while ranks 0 and 2 wait for it in Finalize.
 TEST(Finalize, RankKilledWhileOthersFinalizeIsNamed) {
   WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
@@ -466,6 +497,28 @@ TEST(Destroy, RankKilledWhileOthersDestroyWithAQueuedCallIsNamed) {
   group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
   ASSERT_TRUE(group.startAll({"destroy-queued", "1"})) << group.error();
   expectSurvivorsFailAfterKill(group, 1, Clock::now() + kTestBudget, kFaultTimeout + kFaultMargin);
+  expectSurvivorsName(group, 1);
+  for (int r : {0, 2})
+    EXPECT_NE(group.output(r).find("CommDestroy returned strataSuccess"), std::string::npos)
+        << group.allOutput();
+}
+
+// SIGSTOP of rank 1 while ranks 0 and 2 wait for it in Finalize: they time out naming it.
+TEST(Finalize, RankStoppedWhileOthersFinalizeIsNamed) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  ASSERT_TRUE(group.startAll({"finalize-wait", "1"})) << group.error();
+  expectSurvivorsFailAfterSignal(group, 1, SIGSTOP, kFaultTimeout + kFaultMargin);
+  expectSurvivorsName(group, 1);
+}
+
+// SIGSTOP of rank 1 while ranks 0 and 2 destroy with an AllReduce queued that needs it: the
+// queued call times out naming rank 1, and Destroy returns.
+TEST(Destroy, RankStoppedWhileOthersDestroyWithAQueuedCallIsNamed) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
+  ASSERT_TRUE(group.startAll({"destroy-queued", "1"})) << group.error();
+  expectSurvivorsFailAfterSignal(group, 1, SIGSTOP, kFaultTimeout + kFaultMargin);
   expectSurvivorsName(group, 1);
   for (int r : {0, 2})
     EXPECT_NE(group.output(r).find("CommDestroy returned strataSuccess"), std::string::npos)

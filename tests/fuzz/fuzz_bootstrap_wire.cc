@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The first byte picks the payload decoder; the rest is the payload.
   if (size == 0) return 0;
   const std::string_view payload(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 6) {
     case 0:
       (void)decodeHello(payload);
       break;
@@ -39,6 +39,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto m = decodePeer(payload);
       if (m.isOk() && encodePeerFrame(FrameType::kSend, m.value().peer, m.value().tag,
                                     m.value().blob).size() != kFrameHeaderBytes + payload.size())
+        __builtin_trap();
+      break;
+    }
+    case 4: {
+      auto m = decodeProgressQuery(payload);
+      if (m.isOk() && encodeProgressQueryFrame(m.value()).size() != kFrameHeaderBytes + payload.size())
+        __builtin_trap();
+      break;
+    }
+    case 5: {
+      auto m = decodeProgress(payload);
+      if (m.isOk() && encodeProgressFrame(m.value()).size() != kFrameHeaderBytes + payload.size())
         __builtin_trap();
       break;
     }

@@ -268,6 +268,34 @@ TEST(TcpWire, MessagesRoundTripAndTruncationIsCaught) {
   EXPECT_FALSE(decodeHello(std::string_view(hello).substr(kFrameHeaderBytes, 20)).isOk());
 }
 
+// The root's answer to a rank whose allgather wait timed out: whom it still waits for.
+TEST(TcpWire, ProgressRoundTripsAndCountsMustMatchThePayload) {
+  std::string query = encodeProgressQueryFrame(9);
+  auto q = decodeProgressQuery(std::string_view(query).substr(kFrameHeaderBytes));
+  ASSERT_TRUE(q.isOk());
+  EXPECT_EQ(q.value(), 9u);
+  EXPECT_FALSE(decodeProgressQuery("1234567").isOk());
+  EXPECT_FALSE(decodeProgressQuery("123456789").isOk());
+
+  ProgressMsg m;
+  m.seq = 5;
+  m.notJoined = {3};
+  m.behindRound = {1, 2};
+  std::string frame = encodeProgressFrame(m);
+  std::string_view payload = std::string_view(frame).substr(kFrameHeaderBytes);
+  auto back = decodeProgress(payload);
+  ASSERT_TRUE(back.isOk()) << back.status().message();
+  EXPECT_EQ(back->seq, 5u);
+  EXPECT_EQ(back->notJoined, m.notJoined);
+  EXPECT_EQ(back->behindRound, m.behindRound);
+  EXPECT_FALSE(decodeProgress(payload.substr(0, payload.size() - 4)).isOk());
+  // A count that claims more ranks than the payload holds is refused before anything is read.
+  std::string lying(payload);
+  lying[8] = '\xff';
+  lying[9] = '\xff';
+  EXPECT_FALSE(decodeProgress(lying).isOk());
+}
+
 class TcpAllgather : public TcpBootstrapTest, public ::testing::WithParamInterface<int> {};
 
 TEST_P(TcpAllgather, GathersBlobsOfManySizesOverRounds) {
