@@ -9,13 +9,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "coll/coll_harness.h"
+#include "coll/moe_harness.h"
 
 namespace strata::test {
 namespace {
@@ -55,22 +54,14 @@ struct RankResult {
 
 // Every rank's dispatch and combine (identity experts scaled by scaleOf) with the given route.
 std::vector<RankResult> runRoute(const char* route) {
-  if (route)
-    setenv("STRATA_MOE_ROUTE", route, 1);
-  else
-    unsetenv("STRATA_MOE_ROUTE");
+  const ScopedEnv env("STRATA_MOE_ROUTE", route);
   std::vector<RankResult> out(kRanks);
   strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
   cfg.transport = "sim";
   cfg.topoFile = "hccs-2x8";
   cfg.timeoutMs = 60000;
   runRanksWith(kRanks, cfg, [&](int rank, strataComm_t comm) {
-    strataMoeConfig_t mc{};
-    mc.maxTokensPerRank = kTokens;
-    mc.hidden = kHidden;
-    mc.topk = kTopk;
-    mc.numExperts = kExperts;
-    mc.dtype = strataFloat32;
+    const strataMoeConfig_t mc = moeConfig(kTokens, kHidden, kTopk, kExperts, strataFloat32);
     strataMoeBuffer_t buf = nullptr;
     ASSERT_EQ(strataMoeBufferCreate(comm, &mc, &buf), strataSuccess) << strataGetLastError(comm);
     std::vector<int32_t> ids(kTokens * kTopk);
@@ -117,7 +108,6 @@ std::vector<RankResult> runRoute(const char* route) {
     r.combineLevel1 = after.total.bytesSent[1] - mid.total.bytesSent[1];
     EXPECT_EQ(strataMoeBufferDestroy(buf), strataSuccess);
   });
-  unsetenv("STRATA_MOE_ROUTE");
   return out;
 }
 
@@ -205,12 +195,8 @@ TEST(MoeRoute, AutoTakesTheCheaperRouteAtTheDecodeShape) {
     strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
     cfg.transport = "sim";
     cfg.topoFile = c.topo;
-    strataMoeConfig_t mc{};
-    mc.maxTokensPerRank = kDecodeTokens;
-    mc.hidden = 7168;
-    mc.topk = kDecodeTopk;
-    mc.numExperts = c.experts;
-    mc.dtype = strataBfloat16;
+    const strataMoeConfig_t mc =
+        moeConfig(kDecodeTokens, 7168, kDecodeTopk, c.experts, strataBfloat16);
     // Each token's 8 distinct experts drawn uniformly.
     std::mt19937 rng(7);
     std::vector<int32_t> idx(static_cast<size_t>(c.ranks) * kDecodeTokens * kDecodeTopk);

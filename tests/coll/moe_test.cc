@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "base/dtype.h"
-#include "coll/coll_harness.h"
 #include "coll/float_elements.h"
+#include "coll/moe_harness.h"
 
 namespace strata::test {
 namespace {
@@ -95,26 +95,11 @@ std::vector<uint8_t> idsAs(const RankInput& in, bool ids64) {
 // The synthetic expert: expert e scales its input by 1 + e % 3.
 float expertScale(int e) { return 1.0f + static_cast<float>(e % 3); }
 
-strataConfig_t configFor(const MoeCase& c) {
-  strataConfig_t cfg = STRATA_CONFIG_INITIALIZER;
-  cfg.timeoutMs = 60000;
-  if (c.topo) {
-    cfg.transport = "sim";
-    cfg.topoFile = c.topo;
-  }
-  return cfg;
-}
+strataConfig_t configFor(const MoeCase& c) { return moeCommConfig(c.topo); }
 
 strataMoeConfig_t moeConfigFor(const MoeCase& c) {
-  strataMoeConfig_t m{};
-  m.maxTokensPerRank = c.maxTokens;
-  m.hidden = c.hidden;
-  m.topk = c.topk;
-  m.numExperts = c.experts;
-  m.dtype = c.dtype;
-  m.dispatchQuant = c.dispatchQuant;
-  m.combineQuant = c.combineQuant;
-  return m;
+  return moeConfig(c.maxTokens, c.hidden, c.topk, c.experts, c.dtype, c.dispatchQuant,
+                   c.combineQuant);
 }
 
 // Relative error of one rounding to dtype.
@@ -126,10 +111,7 @@ class MoeRoutingTest : public testing::TestWithParam<MoeCase> {};
 
 TEST_P(MoeRoutingTest, DispatchAndCombineMatchASingleProcessReference) {
   const MoeCase c = GetParam();
-  // These small shapes price the flat route cheaper on hccs-2x8 (the extra hop outweighs the
-  // bytes saved): pin the two-level route there to cover it.
-  const ScopedEnv route("STRATA_MOE_ROUTE",
-                        c.topo && std::strcmp(c.topo, "hccs-2x8") == 0 ? "hier" : nullptr);
+  const ScopedEnv route("STRATA_MOE_ROUTE", pinnedMoeRoute(c.topo));
   const size_t k = static_cast<size_t>(c.topk);
   const size_t h = c.hidden;
   const size_t es = dtypeSize(c.dtype);
@@ -361,22 +343,9 @@ TEST(MoeDispatch, IdentityExpertsReturnTokenTimesSumOfWeights) {
   }
 }
 
-// strataGetLastError(comm) holds every fragment.
-void expectError(strataResult_t got, strataResult_t want, strataComm_t comm,
-                 std::initializer_list<const char*> fragments) {
-  EXPECT_EQ(got, want) << strataGetLastError(comm);
-  const std::string msg = strataGetLastError(comm);
-  for (const char* f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << msg;
-}
-
 TEST(MoeArgs, BadInputsAreRefusedByName) {
   runRanks(2, "", [](int rank, strataComm_t comm) {
-    strataMoeConfig_t mc{};
-    mc.maxTokensPerRank = 4;
-    mc.hidden = 8;
-    mc.topk = 2;
-    mc.numExperts = 8;
-    mc.dtype = strataBfloat16;
+    const strataMoeConfig_t mc = moeConfig(4, 8, 2, 8, strataBfloat16);
     strataMoeBuffer_t buf = nullptr;
     strataMoeConfig_t bad = mc;
     bad.topk = 0;
