@@ -4,6 +4,7 @@
 #pragma once
 
 #include "algorithms/algorithm.h"
+#include "base/dtype.h"
 
 namespace strata::direct {
 
@@ -24,6 +25,15 @@ inline bool planAlone(PlanBuilder& pb, const CollArgs& a, const CommShape& s, si
   pb.finish();
   return true;
 }
+
+// Equal blocks of one per rank, rank r's at r x bytes (AllGather, ReduceScatter, AllToAll).
+struct Blocks {
+  size_t bytes;  // one block
+  size_t at(int rank) const { return static_cast<size_t>(rank) * bytes; }
+};
+
+// The call's blocks: `count` elements each.
+inline Blocks blocksOf(const CollArgs& a) { return {a.count * dtypeSize(a.dtype)}; }
 
 // The signal channel direct plans synchronise on. Every plan signals and waits on it the same
 // number of times per peer, so the counts stay balanced from call to call.

@@ -3,7 +3,6 @@
 // every peer's output). One copy per byte either way, against two through a FIFO; a
 // synchronisation before (buffers ready) and after (no one still reads or writes them).
 #include "algorithms/direct.h"
-#include "base/dtype.h"
 
 namespace strata {
 namespace {
@@ -18,22 +17,22 @@ class DirectAllGather final : public direct::WindowAlgorithm {
   }
   CollType coll() const override { return CollType::kAllGather; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
-    const size_t mine = static_cast<size_t>(s.rank) * bytes;
+    const direct::Blocks b = direct::blocksOf(a);
+    const size_t mine = b.at(s.rank);
     PlanBuilder pb = builderFor(p, a);
     if (s.nranks > 1) direct::syncAll(pb, s);
     for (int k = 1; k < s.nranks; ++k) {
       const int peer = (s.rank + k) % s.nranks;
-      const size_t theirs = static_cast<size_t>(peer) * bytes;
+      const size_t theirs = b.at(peer);
       // In place, a peer's input is its block of its own output: only the receive buffer sits
       // at the same offset on every rank.
       const BufRef input = a.inPlace ? ofRank(recvAt(theirs), peer) : ofRank(sendAt(0), peer);
       if (push_)
-        pb.copy(sendAt(0), ofRank(recvAt(mine), peer), bytes);
+        pb.copy(sendAt(0), ofRank(recvAt(mine), peer), b.bytes);
       else
-        pb.copy(input, recvAt(theirs), bytes);
+        pb.copy(input, recvAt(theirs), b.bytes);
     }
-    if (!a.inPlace) pb.copy(sendAt(0), recvAt(mine), bytes);
+    if (!a.inPlace) pb.copy(sendAt(0), recvAt(mine), b.bytes);
     if (s.nranks > 1) direct::syncAll(pb, s);
     pb.finish();
     return Status::ok();

@@ -4,8 +4,8 @@
 //  Broadcast: every rank copies the root's output (filled from the root's input first) into
 //    its own, then tells the root it is done reading.
 //  AllToAll: every rank copies block `rank` of each peer's input into block `peer` of its
-//    output (in place through scratch, since peers still read the blocks it would overwrite);
-//    or, the put form, writes block `peer` of its input into block `rank` of the peer's output.
+//    output, or, the put form, writes block `peer` of its input into block `rank` of the peer's
+//    output.
 #include "algorithms/direct.h"
 #include "base/dtype.h"
 
@@ -20,13 +20,12 @@ class DirectReduceScatter final : public direct::WindowAlgorithm {
   }
   CollType coll() const override { return CollType::kReduceScatter; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
-    const size_t mine = static_cast<size_t>(s.rank) * bytes;
+    const direct::Blocks b = direct::blocksOf(a);
     PlanBuilder pb = builderFor(p, a);
-    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
+    if (direct::planAlone(pb, a, s, b.bytes)) return Status::ok();
     direct::syncAll(pb, s);
     // In place the output is this rank's own block, which no peer reads.
-    pb.reduceAcrossRanks(recvAt(0), sendAt(mine), s.nranks, bytes);
+    pb.reduceAcrossRanks(recvAt(0), sendAt(b.at(s.rank)), s.nranks, b.bytes);
     direct::syncAll(pb, s);
     pb.finish();
     return Status::ok();
@@ -61,81 +60,56 @@ class DirectBroadcast final : public direct::WindowAlgorithm {
   }
 };
 
+// AllToAll in either form. Pull: every rank copies block `rank` of each peer's input into block
+// `peer` of its output; in place through scratch, since peers still read the blocks it would
+// overwrite. Push: every rank writes block `peer` of its input straight into block `rank` of the
+// peer's output; in place, that block of the peer's output is the peer's own input, so each rank
+// first copies its input aside. Push is pinned only (docs/performance.md, windows: AllToAll).
 class DirectAllToAll final : public direct::WindowAlgorithm {
  public:
-  const char* name() const override { return "direct"; }
+  explicit DirectAllToAll(bool push) : push_(push) {}
+  const char* name() const override { return push_ ? "direct_push" : "direct"; }
   const char* description() const override {
-    return "windows: every rank copies its block of every peer's input";
+    return push_ ? "windows: every rank writes each peer's block into that peer's output"
+                 : "windows: every rank copies its block of every peer's input";
   }
   CollType coll() const override { return CollType::kAllToAll; }
+  bool pinnedOnly(const CollArgs&, const CommShape&) const override { return push_; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
-    const size_t mine = static_cast<size_t>(s.rank) * bytes;
-    const size_t total = static_cast<size_t>(s.nranks) * bytes;
+    const direct::Blocks b = direct::blocksOf(a);
+    const size_t mine = b.at(s.rank);
     PlanBuilder pb = builderFor(p, a);
-    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
-    if (a.inPlace) p.scratchBytes = total;
-    auto out = [&](size_t off) { return a.inPlace ? scratchAt(off) : recvAt(off); };
+    if (direct::planAlone(pb, a, s, b.bytes)) return Status::ok();
+    if (a.inPlace) {
+      p.scratchBytes = b.at(s.nranks);
+      // Pushed: before any peer may write into it.
+      if (push_) pb.copy(recvAt(0), scratchAt(0), b.at(s.nranks));
+    }
     direct::syncAll(pb, s);
     for (int k = 0; k < s.nranks; ++k) {
       const int peer = (s.rank + k) % s.nranks;
-      const size_t theirs = static_cast<size_t>(peer) * bytes;
+      const size_t theirs = b.at(peer);
       if (peer == s.rank) {
-        if (a.inPlace) continue;  // own block stays where it is
-        pb.copy(sendAt(mine), recvAt(mine), bytes);
+        if (!a.inPlace) pb.copy(sendAt(mine), recvAt(mine), b.bytes);  // in place it stays
+      } else if (push_) {
+        pb.copy(a.inPlace ? scratchAt(theirs) : sendAt(theirs), ofRank(recvAt(mine), peer),
+                b.bytes);
       } else {
-        pb.copy(ofRank(sendAt(mine), peer), out(theirs), bytes);
+        pb.copy(ofRank(sendAt(mine), peer), a.inPlace ? scratchAt(theirs) : recvAt(theirs),
+                b.bytes);
       }
     }
     direct::syncAll(pb, s);
-    if (a.inPlace) {
-      for (int peer = 0; peer < s.nranks; ++peer) {
-        if (peer == s.rank) continue;
-        const size_t theirs = static_cast<size_t>(peer) * bytes;
-        pb.copy(scratchAt(theirs), recvAt(theirs), bytes);
-      }
+    if (a.inPlace && !push_) {
+      for (int peer = 0; peer < s.nranks; ++peer)
+        if (peer != s.rank) pb.copy(scratchAt(b.at(peer)), recvAt(b.at(peer)), b.bytes);
     }
     pb.finish();
     return Status::ok();
   }
-};
 
-// The put form: every rank writes block `peer` of its input straight into block `rank` of the
-// peer's output. In place, that block of the peer's output is the peer's own input, so each rank
-// first copies its input aside. Pinned only (docs/performance.md, windows: AllToAll).
-class DirectPushAllToAll final : public direct::WindowAlgorithm {
- public:
-  const char* name() const override { return "direct_push"; }
-  const char* description() const override {
-    return "windows: every rank writes each peer's block into that peer's output";
-  }
-  CollType coll() const override { return CollType::kAllToAll; }
-  bool pinnedOnly(const CollArgs&, const CommShape&) const override { return true; }
-  Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
-    const size_t mine = static_cast<size_t>(s.rank) * bytes;
-    const size_t total = static_cast<size_t>(s.nranks) * bytes;
-    PlanBuilder pb = builderFor(p, a);
-    if (direct::planAlone(pb, a, s, bytes)) return Status::ok();
-    if (a.inPlace) {
-      p.scratchBytes = total;
-      pb.copy(recvAt(0), scratchAt(0), total);  // before any peer may write into it
-    }
-    auto in = [&](size_t off) { return a.inPlace ? scratchAt(off) : sendAt(off); };
-    direct::syncAll(pb, s);
-    for (int k = 0; k < s.nranks; ++k) {
-      const int peer = (s.rank + k) % s.nranks;
-      const size_t theirs = static_cast<size_t>(peer) * bytes;
-      if (peer == s.rank) {
-        if (!a.inPlace) pb.copy(sendAt(mine), recvAt(mine), bytes);
-      } else {
-        pb.copy(in(theirs), ofRank(recvAt(mine), peer), bytes);
-      }
-    }
-    direct::syncAll(pb, s);
-    pb.finish();
-    return Status::ok();
-  }
+ private:
+  bool push_;
 };
 
 }  // namespace
@@ -151,12 +125,12 @@ const Algorithm& directBroadcast() {
 }
 
 const Algorithm& directAllToAll() {
-  static const DirectAllToAll a;
+  static const DirectAllToAll a(false);
   return a;
 }
 
 const Algorithm& directPushAllToAll() {
-  static const DirectPushAllToAll a;
+  static const DirectAllToAll a(true);
   return a;
 }
 
