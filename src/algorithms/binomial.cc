@@ -4,13 +4,13 @@
 // its children's partial results into its own before sending to its parent v - lowbit(v). Fewer
 // steps than the chain (log2 n instead of n - 1) but no pipelining: it wins for small messages.
 #include "algorithms/algorithm.h"
-#include "algorithms/patterns/ring.h"
+#include "algorithms/patterns/binomial_tree.h"
 #include "base/dtype.h"
 
 namespace strata {
 namespace {
 
-using patterns::mod;
+using patterns::BinomialTree;
 
 class BinomialBroadcast final : public Algorithm {
  public:
@@ -23,17 +23,17 @@ class BinomialBroadcast final : public Algorithm {
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;
-    const int v = mod(s.rank - a.root, n);
-    auto rankOf = [&](int w) { return mod(w + a.root, n); };
+    const BinomialTree t{s.rank, n, a.root};
+    const int v = t.relative();
     PlanBuilder pb = builderFor(p, a);
     if (v == 0 && !a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
     const BufRef data = v == 0 ? sendAt(0) : recvAt(0);
     for (int mask = 1; mask < n; mask <<= 1) {
       pb.nextPhase();
       if (v < mask) {
-        if (v + mask < n) pb.send(rankOf(v + mask), data, bytes);
+        if (v + mask < n) pb.send(t.actual(v + mask), data, bytes);
       } else if (v < 2 * mask) {
-        pb.recv(rankOf(v - mask), recvAt(0), bytes);
+        pb.recv(t.actual(v - mask), recvAt(0), bytes);
       }
     }
     pb.finish();
@@ -53,8 +53,8 @@ class BinomialReduce final : public Algorithm {
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
     const size_t bytes = a.count * dtypeSize(a.dtype);
     const int n = s.nranks;
-    const int v = mod(s.rank - a.root, n);
-    auto rankOf = [&](int w) { return mod(w + a.root, n); };
+    const BinomialTree t{s.rank, n, a.root};
+    const int v = t.relative();
     PlanBuilder pb = builderFor(p, a);
     if (n == 1) {
       if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
@@ -68,11 +68,11 @@ class BinomialReduce final : public Algorithm {
     for (int mask = 1; mask < n; mask <<= 1) {
       pb.nextPhase();
       if (v & mask) {
-        pb.send(rankOf(v - mask), held, bytes);
+        pb.send(t.actual(v - mask), held, bytes);
         break;
       }
       if (v + mask < n) {
-        pb.recvReduce(rankOf(v + mask), acc, held, bytes);
+        pb.recvReduce(t.actual(v + mask), acc, held, bytes);
         held = acc;
       }
     }

@@ -12,13 +12,40 @@ namespace {
 using patterns::chunksFor;
 using patterns::mod;
 
-size_t chunkLen(size_t total, size_t chunk, size_t j) {
-  const size_t off = j * chunk;
-  return off >= total ? 0 : std::min(chunk, total - off);
+// The call's message cut into pipeline chunks of whole elements, the last one shorter.
+struct Chunks {
+  size_t bytes;  // the message
+  size_t size;   // one chunk
+  size_t count;
+  size_t at(size_t j) const { return j * size; }
+  size_t len(size_t j) const {
+    const size_t off = at(j);
+    return off >= bytes ? 0 : std::min(size, bytes - off);
+  }
+};
+
+Chunks chunksOf(const CollArgs& a, const CommShape& s) {
+  const size_t es = dtypeSize(a.dtype);
+  const size_t bytes = a.count * es;
+  const size_t size = std::max(es, s.chunkBytes / es * es);
+  return {bytes, size, chunksFor(bytes, size)};
 }
 
-// Chunk size aligned to whole elements.
-size_t alignedChunk(const CommShape& s, size_t es) { return std::max(es, s.chunkBytes / es * es); }
+// The head of the chain streams every chunk of its input to the next rank in one phase.
+void sendChunks(PlanBuilder& pb, int next, const Chunks& c) {
+  for (size_t j = 0; j < c.count; ++j) pb.send(next, sendAt(c.at(j)), c.len(j));
+}
+
+// A middle rank of the chain: every hop moves the same chunk messages, so it passes chunk j-1
+// on while chunk j arrives, one phase per chunk.
+template <class Arrive, class PassOn>
+void relayChunks(PlanBuilder& pb, const Chunks& c, Arrive arrive, PassOn passOn) {
+  for (size_t j = 0; j <= c.count; ++j) {
+    pb.nextPhase();
+    if (j < c.count) arrive(j);
+    if (j > 0) passOn(j - 1);
+  }
+}
 
 class ChainBroadcast final : public Algorithm {
  public:
@@ -29,28 +56,20 @@ class ChainBroadcast final : public Algorithm {
   CollType coll() const override { return CollType::kBroadcast; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
+    const Chunks c = chunksOf(a, s);
     const int n = s.nranks;
     const int v = mod(s.rank - a.root, n);
-    const int next = mod(s.rank + 1, n);
-    const int prev = mod(s.rank - 1, n);
-    // Every hop moves the same chunk messages, so the ends stream them in one phase and the
-    // middle ranks forward chunk j-1 while chunk j arrives.
-    const size_t chunk = alignedChunk(s, dtypeSize(a.dtype));
-    const size_t k = chunksFor(bytes, chunk);
+    const patterns::Ring ring{s.rank, n};
     PlanBuilder pb = builderFor(p, a);
     if (v == 0) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
-      if (n > 1)
-        for (size_t j = 0; j < k; ++j) pb.send(next, sendAt(j * chunk), chunkLen(bytes, chunk, j));
+      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), c.bytes);
+      if (n > 1) sendChunks(pb, ring.right(), c);
     } else if (v == n - 1) {
-      for (size_t j = 0; j < k; ++j) pb.recv(prev, recvAt(j * chunk), chunkLen(bytes, chunk, j));
+      for (size_t j = 0; j < c.count; ++j) pb.recv(ring.left(), recvAt(c.at(j)), c.len(j));
     } else {
-      for (size_t j = 0; j <= k; ++j) {
-        pb.nextPhase();
-        if (j < k) pb.recv(prev, recvAt(j * chunk), chunkLen(bytes, chunk, j));
-        if (j > 0) pb.send(next, recvAt((j - 1) * chunk), chunkLen(bytes, chunk, j - 1));
-      }
+      relayChunks(
+          pb, c, [&](size_t j) { pb.recv(ring.left(), recvAt(c.at(j)), c.len(j)); },
+          [&](size_t j) { pb.send(ring.right(), recvAt(c.at(j)), c.len(j)); });
     }
     pb.finish();
     return Status::ok();
@@ -66,29 +85,26 @@ class ChainReduce final : public Algorithm {
   CollType coll() const override { return CollType::kReduce; }
   bool supports(const CollArgs&, const CommShape&) const override { return true; }
   Status plan(const CollArgs& a, const CommShape& s, Plan& p) const override {
-    const size_t bytes = a.count * dtypeSize(a.dtype);
+    const Chunks c = chunksOf(a, s);
     const int n = s.nranks;
     const int v = mod(s.rank - a.root - 1, n);  // the root is last in the chain
-    const int next = mod(s.rank + 1, n);
-    const int prev = mod(s.rank - 1, n);
-    const size_t chunk = alignedChunk(s, dtypeSize(a.dtype));
-    const size_t k = chunksFor(bytes, chunk);
+    const patterns::Ring ring{s.rank, n};
     PlanBuilder pb = builderFor(p, a);
     if (n == 1) {
-      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), bytes);
+      if (!a.inPlace) pb.copy(sendAt(0), recvAt(0), c.bytes);
     } else if (v == 0) {
-      for (size_t j = 0; j < k; ++j) pb.send(next, sendAt(j * chunk), chunkLen(bytes, chunk, j));
+      sendChunks(pb, ring.right(), c);
     } else if (v == n - 1) {
-      for (size_t j = 0; j < k; ++j)
-        pb.recvReduce(prev, recvAt(j * chunk), sendAt(j * chunk), chunkLen(bytes, chunk, j));
+      for (size_t j = 0; j < c.count; ++j)
+        pb.recvReduce(ring.left(), recvAt(c.at(j)), sendAt(c.at(j)), c.len(j));
     } else {
-      p.scratchBytes = bytes;
-      for (size_t j = 0; j <= k; ++j) {
-        pb.nextPhase();
-        if (j < k)
-          pb.recvReduce(prev, scratchAt(j * chunk), sendAt(j * chunk), chunkLen(bytes, chunk, j));
-        if (j > 0) pb.send(next, scratchAt((j - 1) * chunk), chunkLen(bytes, chunk, j - 1));
-      }
+      p.scratchBytes = c.bytes;
+      relayChunks(
+          pb, c,
+          [&](size_t j) {
+            pb.recvReduce(ring.left(), scratchAt(c.at(j)), sendAt(c.at(j)), c.len(j));
+          },
+          [&](size_t j) { pb.send(ring.right(), scratchAt(c.at(j)), c.len(j)); });
     }
     pb.finish();
     return Status::ok();
