@@ -27,6 +27,40 @@ strataMoeQuant_t moeQuantFrom(py::handle q, const char* what) {
   invalidArgument(std::string("MoeBuffer: ") + what + " must be 'none' or 'int8', not '" + s + "'");
 }
 
+// The fields of a MoE configuration every binding takes from Python, converted in one order
+// (dtype, then the two quantisations) so the first bad argument is the one reported.
+strataMoeConfig_t moeConfigFrom(size_t maxTokens, size_t hidden, int topk, int numExperts,
+                                int numSlots, py::handle dtype, py::handle dispatchQuant,
+                                py::handle combineQuant) {
+  strataMoeConfig_t c{};
+  c.maxTokensPerRank = maxTokens;
+  c.hidden = hidden;
+  c.topk = topk;
+  c.numExperts = numExperts;
+  c.numSlots = numSlots;
+  c.dtype = dataTypeFrom(dtype, "dtype");
+  c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
+  c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+  return c;
+}
+
+// The ranks of config's topology (strataTopoGetRankCount).
+int topologyRanks(ConfigArg& cfg) {
+  int n = 0;
+  check(strataTopoGetRankCount(cfg.get() ? cfg.get()->topoFile : nullptr, &n),
+        "strataTopoGetRankCount");
+  return n;
+}
+
+// What every timing-only MoE simulation returns: {'nranks', 'dispatch_us', 'combine_us'}.
+py::dict simTimes(const strataSimResult_t& dispatch, const strataSimResult_t& combine) {
+  py::dict out;
+  out["nranks"] = dispatch.nranks;
+  out["dispatch_us"] = dispatch.simTimeUs;
+  out["combine_us"] = combine.simTimeUs;
+  return out;
+}
+
 // The numpy dtype an array of `t` is returned as (bfloat16 as its uint16 bits).
 py::dtype numpyType(strataDataType_t t) {
   switch (t) {
@@ -52,15 +86,9 @@ class MoeBuffer {
       : comm_(comm.sharedHandle()) {
     if (maxTokens < 0 || hidden < 0)
       invalidArgument("MoeBuffer: max_tokens_per_rank and hidden must be >= 0");
-    strataMoeConfig_t c{};
-    c.maxTokensPerRank = static_cast<size_t>(maxTokens);
-    c.hidden = static_cast<size_t>(hidden);
-    c.topk = topk;
-    c.numExperts = numExperts;
-    c.dtype = dataTypeFrom(dtype, "dtype");
-    c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
-    c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
-    c.numSlots = numSlots;
+    strataMoeConfig_t c =
+        moeConfigFrom(static_cast<size_t>(maxTokens), static_cast<size_t>(hidden), topk, numExperts,
+                      numSlots, dtype, dispatchQuant, combineQuant);
     strataComm_t h = comm_->get("strataMoeBufferCreate");
     // Collective (with direct puts the ranks map each other's receive slots): ranks as threads
     // of this process must be able to enter it together.
@@ -354,19 +382,12 @@ void bindMoe(py::module_& m) {
          py::handle dispatchQuant, py::handle combineQuant, py::handle config) {
         if (maxTokens < 0 || hidden < 0)
           invalidArgument("moe_sim_timing_only: max_tokens_per_rank and hidden must be >= 0");
-        strataMoeConfig_t c{};
-        c.maxTokensPerRank = static_cast<size_t>(maxTokens);
-        c.hidden = static_cast<size_t>(hidden);
-        c.topk = topk;
-        c.numExperts = numExperts;
-        c.dtype = dataTypeFrom(dtype, "dtype");
-        c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
-        c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+        const strataMoeConfig_t c =
+            moeConfigFrom(static_cast<size_t>(maxTokens), static_cast<size_t>(hidden), topk,
+                          numExperts, 0, dtype, dispatchQuant, combineQuant);
         ConfigArg cfg(config);
         std::vector<size_t> sent(tokensSent.data(), tokensSent.data() + tokensSent.size());
-        int n = 0;
-        check(strataTopoGetRankCount(cfg.get() ? cfg.get()->topoFile : nullptr, &n),
-              "strataTopoGetRankCount");
+        const int n = topologyRanks(cfg);
         if (sent.size() != static_cast<size_t>(n) * static_cast<size_t>(n))
           invalidArgument("moe_sim_timing_only: tokens_sent holds " + std::to_string(sent.size()) +
                           " counts, not nranks x nranks = " + std::to_string(n * n));
@@ -374,11 +395,7 @@ void bindMoe(py::module_& m) {
         check(
             withoutGil([&] { return strataMoeSimTimingOnly(cfg.get(), &c, sent.data(), &d, &k); }),
             "strataMoeSimTimingOnly");
-        py::dict out;
-        out["nranks"] = d.nranks;
-        out["dispatch_us"] = d.simTimeUs;
-        out["combine_us"] = k.simTimeUs;
-        return out;
+        return simTimes(d, k);
       },
       py::arg("tokens_sent"), py::arg("max_tokens_per_rank"), py::arg("hidden"), py::arg("topk"),
       py::arg("num_experts"), py::arg("dtype") = "bfloat16", py::arg("dispatch_quant") = "none",
@@ -394,19 +411,12 @@ void bindMoe(py::module_& m) {
           invalidArgument("moe_sim_timing_only_routed: slot_idx must be (nranks, tokens, topk)");
         if (hidden < 0) invalidArgument("moe_sim_timing_only_routed: hidden must be >= 0");
         const auto n = static_cast<size_t>(slotIdx.shape(0));
-        strataMoeConfig_t c{};
-        c.maxTokensPerRank = static_cast<size_t>(slotIdx.shape(1));
-        c.hidden = static_cast<size_t>(hidden);
-        c.topk = static_cast<int>(slotIdx.shape(2));
-        c.numExperts = numExperts;
-        c.numSlots = numSlots;
-        c.dtype = dataTypeFrom(dtype, "dtype");
-        c.dispatchQuant = moeQuantFrom(dispatchQuant, "dispatch_quant");
-        c.combineQuant = moeQuantFrom(combineQuant, "combine_quant");
+        const strataMoeConfig_t c =
+            moeConfigFrom(static_cast<size_t>(slotIdx.shape(1)), static_cast<size_t>(hidden),
+                          static_cast<int>(slotIdx.shape(2)), numExperts, numSlots, dtype,
+                          dispatchQuant, combineQuant);
         ConfigArg cfg(config);
-        int nr = 0;
-        check(strataTopoGetRankCount(cfg.get() ? cfg.get()->topoFile : nullptr, &nr),
-              "strataTopoGetRankCount");
+        const int nr = topologyRanks(cfg);
         if (n != static_cast<size_t>(nr))
           invalidArgument("moe_sim_timing_only_routed: slot_idx is for " + std::to_string(n) +
                           " ranks, the topology has " + std::to_string(nr));
@@ -428,19 +438,15 @@ void bindMoe(py::module_& m) {
                                                     &d, &k);
               }),
               "strataMoeSimTimingOnlyRouted");
-        py::dict out;
-        out["nranks"] = d.nranks;
-        out["dispatch_us"] = d.simTimeUs;
-        out["combine_us"] = k.simTimeUs;
+        py::dict out = simTimes(d, k);
         out["algo"] = std::string(d.algo);
         out["dispatch_level_bytes"] = py::make_tuple(d.bytesSent[0], d.bytesSent[1]);
         out["combine_level_bytes"] = py::make_tuple(k.bytesSent[0], k.bytesSent[1]);
         return out;
       },
-      py::arg("slot_idx"), py::arg("hidden"), py::arg("num_experts"),
-      py::arg("dtype") = "bfloat16", py::arg("dispatch_quant") = "none",
-      py::arg("combine_quant") = "none", py::arg("config") = py::none(),
-      py::arg("num_tokens") = py::none(), py::arg("num_slots") = 0,
+      py::arg("slot_idx"), py::arg("hidden"), py::arg("num_experts"), py::arg("dtype") = "bfloat16",
+      py::arg("dispatch_quant") = "none", py::arg("combine_quant") = "none",
+      py::arg("config") = py::none(), py::arg("num_tokens") = py::none(), py::arg("num_slots") = 0,
       "Timing-only simulation of a dispatch and its combine for a routing given token by token "
       "(slot_idx[s][t][j], -1: none) on the route a buffer takes on config's topology "
       "(strataMoeSimTimingOnlyRouted): {'nranks', 'dispatch_us', 'combine_us', 'algo', "
