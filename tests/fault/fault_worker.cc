@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "proc_counts.h"
 #include "strata/strata.h"
 #include "worker_report.h"
 
@@ -94,19 +95,6 @@ void allReduceOnce() {
   ok(strataAllReduce(x.data(), x.data(), x.size(), strataFloat32, strataSum, g_comm, nullptr),
      "AllReduce");
   if (x[0] != static_cast<float>(g_nranks)) fail("AllReduce gave %g, expected %d", x[0], g_nranks);
-}
-
-std::set<int> openFds() {
-  std::set<int> fds;
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) fail("cannot list /proc/self/fd: %s", std::strerror(errno));
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    int fd = std::atoi(e->d_name);
-    if (fd != dirfd(d)) fds.insert(fd);
-  }
-  closedir(d);
-  return fds;
 }
 
 // The "flags:" field of /proc/self/fdinfo/FD (octal), or -1 once the descriptor is gone.

@@ -245,18 +245,9 @@ int runKillLoop() {
   expectFlag("first AllReduce");
   std::printf("READY rank %d\n", g_rank);
   std::fflush(stdout);
-  for (long iter = 1; iter <= 100000000; ++iter) {
-    const strataResult_t r = strataAllReduce(in, out, 8, strataFloat32, strataSum, g_comm, nullptr);
-    if (r != strataSuccess) {
-      std::printf("rank %d: AllReduce %ld returned %s: %s\n", g_rank, iter, resultName(r),
-                  strataGetLastError(g_comm));
-      std::fflush(stdout);
-      strataCommAbort(g_comm);
-      return 10 + static_cast<int>(r);
-    }
-  }
-  std::printf("rank %d: no AllReduce failed\n", g_rank);
-  return 1;
+  return repeatUntilFailure("AllReduce", 100000000, [&] {
+    return strataAllReduce(in, out, 8, strataFloat32, strataSum, g_comm, nullptr);
+  });
 }
 
 }  // namespace

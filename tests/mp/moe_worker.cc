@@ -18,20 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "proc_counts.h"
 #include "strata/strata.h"
+#include "worker_report.h"
 
 namespace {
 
-strataComm_t g_comm = nullptr;
-int g_rank = -1, g_n = 0;
-
-void ok(strataResult_t r, const char* what) {
-  if (r == strataSuccess) return;
-  std::printf("FAIL rank %d: %s: %s: %s\n", g_rank, what, strataGetErrorString(r),
-              strataGetLastError(g_comm));
-  std::fflush(stdout);
-  std::exit(1);
-}
+using namespace strata::worker;
 
 constexpr size_t kTokens = 64, kHidden = 1024;
 constexpr int kTopk = 8, kExperts = 64;
@@ -95,7 +88,7 @@ struct RunOutputs {
 RunOutputs runOnce(strataMoeBuffer_t buf, const Inputs& in, bool pipelined) {
   size_t maxRows = 0;
   ok(strataMoeGetMaxRecvTokens(buf, &maxRows), "strataMoeGetMaxRecvTokens");
-  const size_t lx = static_cast<size_t>(kExperts / g_n);
+  const size_t lx = static_cast<size_t>(kExperts / g_nranks);
   RunOutputs o;
   o.recvX.assign(maxRows * kHidden, -1.0f);
   o.recvW.assign(maxRows * kTopk, -1.0f);
@@ -183,18 +176,6 @@ int runCompare(const Inputs& in) {
   return 0;
 }
 
-// Mappings of strataMemAlloc memory (this rank's and the peers') in /proc/self/maps.
-int countSharedMappings() {
-  FILE* f = std::fopen("/proc/self/maps", "r");
-  if (!f) return -1;
-  char line[1024];
-  int n = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strstr(line, "memfd:strata-mem")) ++n;
-  std::fclose(f);
-  return n;
-}
-
 int runMaps() {
   const strataMoeConfig_t mc = configWith(strataMoeQuantNone);
   const int before = countSharedMappings();
@@ -203,10 +184,10 @@ int runMaps() {
   const int during = countSharedMappings();
   ok(strataMoeBufferDestroy(buf), "strataMoeBufferDestroy");
   const int after = countSharedMappings();
-  if (during != before + g_n || after != before) {
+  if (during != before + g_nranks || after != before) {
     std::printf("FAIL rank %d: strata-mem mappings %d before the buffer, %d with it (expected %d), "
                 "%d after destroying it\n",
-                g_rank, before, during, before + g_n, after);
+                g_rank, before, during, before + g_nranks, after);
     return 1;
   }
   return 0;
@@ -219,7 +200,7 @@ int main(int argc, char** argv) {
   const bool killLoop = mode == "kill-loop";
   ok(strataCommInitFromEnv(&g_comm, nullptr), "strataCommInitFromEnv");
   ok(strataCommUserRank(g_comm, &g_rank), "strataCommUserRank");
-  ok(strataCommCount(g_comm, &g_n), "strataCommCount");
+  ok(strataCommCount(g_comm, &g_nranks), "strataCommCount");
   if (mode == "compare" || mode == "maps") {
     const int rc = mode == "compare" ? runCompare(inputsOf(g_rank)) : runMaps();
     if (rc != 0) return rc;
@@ -237,7 +218,7 @@ int main(int argc, char** argv) {
   ok(strataMoeGetMaxRecvTokens(buf, &maxRows), "strataMoeGetMaxRecvTokens");
   const Inputs in = inputsOf(g_rank);
   std::vector<float> recvX(maxRows * kHidden), out(kTokens * kHidden);
-  std::vector<int> counts(static_cast<size_t>(kExperts / g_n));
+  std::vector<int> counts(static_cast<size_t>(kExperts / g_nranks));
   size_t rows = 0;
   strataMoeHandle_t handle{};
   auto round = [&]() {
@@ -274,16 +255,5 @@ int main(int argc, char** argv) {
   }
   std::printf("READY rank %d (%s)\n", g_rank, path.c_str());
   std::fflush(stdout);
-  for (long iter = 1; iter <= 10000000; ++iter) {
-    const strataResult_t r = round();
-    if (r != strataSuccess) {
-      std::printf("rank %d: MoE round %ld returned %s: %s\n", g_rank, iter, strataGetErrorString(r),
-                  strataGetLastError(g_comm));
-      std::fflush(stdout);
-      strataCommAbort(g_comm);
-      return 10 + static_cast<int>(r);
-    }
-  }
-  std::printf("rank %d: no MoE round failed\n", g_rank);
-  return 1;
+  return repeatUntilFailure("MoE round", 10000000, round);
 }

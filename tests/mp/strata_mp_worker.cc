@@ -16,7 +16,6 @@
 //                   exits with CODE at once; the others print "PID <pid>" and try to init,
 //                   printing "INIT FAILED: <message>" and exiting 1 when that fails
 // A failed check prints "FAIL rank R: ..." and exits 1.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "proc_counts.h"
 #include "strata/strata.h"
 #include "worker_report.h"
 
@@ -390,37 +390,10 @@ int runAllReduceLoop() {
      "first AllReduce");
   std::printf("READY rank %d\n", g_rank);
   std::fflush(stdout);
-  for (long iter = 1; iter <= 1000000; ++iter) {
-    strataResult_t r =
-        strataAllReduce(send.data(), recv.data(), count, strataFloat32, strataSum, g_comm, nullptr);
-    if (r != strataSuccess) {
-      std::printf("rank %d: AllReduce %ld returned %s: %s\n", g_rank, iter, resultName(r),
-                  strataGetLastError(g_comm));
-      std::fflush(stdout);
-      strataCommAbort(g_comm);
-      return 10 + static_cast<int>(r);
-    }
-  }
-  std::printf("rank %d: no AllReduce failed\n", g_rank);
-  return 1;
-}
-
-// Mappings of strataMemAlloc memory (ours and the peers') in /proc/self/maps.
-int countSharedMappings() {
-  FILE* f = std::fopen("/proc/self/maps", "r");
-  if (!f) return -1;
-  char line[1024];
-  int n = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strstr(line, "memfd:strata-mem")) ++n;
-  std::fclose(f);
-  return n;
-}
-
-int countFds() {
-  int n = 0;
-  for (int fd = 0; fd < 4096; ++fd) n += fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
-  return n;
+  return repeatUntilFailure("AllReduce", 1000000, [&] {
+    return strataAllReduce(send.data(), recv.data(), count, strataFloat32, strataSum, g_comm,
+                           nullptr);
+  });
 }
 
 int runWindows() {
@@ -428,7 +401,7 @@ int runWindows() {
   const size_t count = 100000;
   const size_t n = static_cast<size_t>(g_nranks);
   const size_t bytes = (2 + n) * count * sizeof(float);
-  const int fdsBefore = countFds();
+  const size_t fdsBefore = openFds().size();
   void* mem = nullptr;
   ok(strataMemAlloc(&mem, bytes), "MemAlloc");
   const int ownMaps = countSharedMappings();
@@ -476,7 +449,8 @@ int runWindows() {
     fail("%d strata-mem mappings after deregistering, expected %d", countSharedMappings(), ownMaps);
   ok(strataMemFree(mem), "MemFree");
   if (countSharedMappings() != 0) fail("strata-mem still mapped after strataMemFree");
-  if (countFds() != fdsBefore) fail("%d descriptors open, %d before", countFds(), fdsBefore);
+  if (openFds().size() != fdsBefore)
+    fail("%zu descriptors open, %zu before", openFds().size(), fdsBefore);
   finishComm();
   std::printf("OK rank %d\n", g_rank);
   return 0;
@@ -497,19 +471,9 @@ int runWindowsLoop() {
      "first AllReduce");
   std::printf("READY rank %d\n", g_rank);
   std::fflush(stdout);
-  for (long iter = 1; iter <= 1000000; ++iter) {
-    strataResult_t r =
-        strataAllReduce(send, recv, count, strataFloat32, strataSum, g_comm, nullptr);
-    if (r != strataSuccess) {
-      std::printf("rank %d: AllReduce %ld returned %s: %s\n", g_rank, iter, resultName(r),
-                  strataGetLastError(g_comm));
-      std::fflush(stdout);
-      strataCommAbort(g_comm);
-      return 10 + static_cast<int>(r);
-    }
-  }
-  std::printf("rank %d: no AllReduce failed\n", g_rank);
-  return 1;
+  return repeatUntilFailure("AllReduce", 1000000, [&] {
+    return strataAllReduce(send, recv, count, strataFloat32, strataSum, g_comm, nullptr);
+  });
 }
 
 int runInvalidArgs() {

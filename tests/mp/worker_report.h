@@ -60,4 +60,24 @@ inline void ok(strataResult_t r, const std::string& what) {
     fail("%s returned %s: %s", what.c_str(), resultName(r), strataGetLastError(g_comm));
 }
 
+// Repeats `call` (which returns a strataResult_t) until it fails, at most maxCalls times: how a
+// worker waits for a peer's death to surface. Prints "rank R: <what> N returned <result>: <last
+// error>", aborts the communicator and returns 10 + the result's code, for the worker to exit
+// with; prints "rank R: no <what> failed" and returns 1 if none did.
+template <typename Call>
+int repeatUntilFailure(const char* what, long maxCalls, Call&& call) {
+  for (long iter = 1; iter <= maxCalls; ++iter) {
+    const strataResult_t r = call();
+    if (r != strataSuccess) {
+      std::printf("rank %d: %s %ld returned %s: %s\n", g_rank, what, iter, resultName(r),
+                  strataGetLastError(g_comm));
+      std::fflush(stdout);
+      strataCommAbort(g_comm);
+      return 10 + static_cast<int>(r);
+    }
+  }
+  std::printf("rank %d: no %s failed\n", g_rank, what);
+  return 1;
+}
+
 }  // namespace strata::worker
