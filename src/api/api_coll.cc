@@ -13,6 +13,7 @@ using strata::api::checkApart;
 using strata::api::checkBuf;
 using strata::api::checkCount;
 using strata::api::checkCountVector;
+using strata::api::checkGatherBufs;
 using strata::api::checkOp;
 using strata::api::checkRank;
 using strata::api::checkSendRecv;
@@ -128,11 +129,8 @@ strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t send
   CollArgs a = collArgs(CollType::kAllGather, sendbuff, recvbuff, sendcount, datatype);
   return submitTyped(name, comm, stream, a, [&](Comm& c) {
     STRATA_CHECK(checkCount(name, "sendcount", sendcount, static_cast<size_t>(c.nranks()), datatype));
-    const size_t bytes = sendcount * strata::dtypeSize(datatype);
-    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
-    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, bytes * static_cast<size_t>(c.nranks())));
-    a.inPlace = isPartOf(sendbuff, bytes, recvbuff, bytes * static_cast<size_t>(c.rank()));
-    return Status::ok();
+    return checkGatherBufs(name, c.rank(), c.nranks(), sendbuff, recvbuff,
+                           sendcount * strata::dtypeSize(datatype), &a.inPlace);
   });
 }
 

@@ -14,6 +14,7 @@ using strata::makeError;
 using strata::QuantMode;
 using strata::Status;
 using strata::api::checkBuf;
+using strata::api::checkGatherBufs;
 using strata::api::collArgs;
 using strata::api::isPartOf;
 using strata::api::overlaps;
@@ -59,6 +60,15 @@ Status checkGatheredCount(const char* op, size_t count, size_t perElem, int nran
   return Status::ok();
 }
 
+// What the gathers that quantise a source type check first: the type, the format, the gathered
+// size.
+Status checkQuantizing(const char* op, strataDataType_t srcType, strataQuant_t quant,
+                       size_t blockElems, size_t sendcount, int nranks) {
+  STRATA_CHECK(checkSource(op, srcType));
+  STRATA_CHECK(checkFormat(op, quant, blockElems));
+  return checkGatheredCount(op, sendcount, strata::dtypeSize(srcType), nranks);
+}
+
 CollArgs quantizedArgs(const void* sendbuff, void* recvbuff, size_t sendcount,
                        strataDataType_t type, strataQuant_t quant, size_t blockElems,
                        QuantMode mode) {
@@ -86,16 +96,11 @@ strataResult_t strataAllGatherQuantized(const void* sendbuff, void* recvbuff, si
   CollArgs a = quantizedArgs(sendbuff, recvbuff, sendcount, srcType, quant, blockElems,
                              QuantMode::kDequantize);
   return submit(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkSource(name, srcType));
-    STRATA_CHECK(checkFormat(name, quant, blockElems));
-    const size_t es = strata::dtypeSize(srcType);
-    STRATA_CHECK(checkGatheredCount(name, sendcount, es, c.nranks()));
-    const size_t bytes = sendcount * es;
-    const size_t total = bytes * static_cast<size_t>(c.nranks());
-    STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));
-    STRATA_CHECK(checkBuf(name, "recvbuff", recvbuff, total));
-    a.inPlace = isPartOf(sendbuff, bytes, recvbuff, bytes * static_cast<size_t>(c.rank()));
-    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, total))
+    STRATA_CHECK(checkQuantizing(name, srcType, quant, blockElems, sendcount, c.nranks()));
+    const size_t bytes = sendcount * strata::dtypeSize(srcType);
+    STRATA_CHECK(
+        checkGatherBufs(name, c.rank(), c.nranks(), sendbuff, recvbuff, bytes, &a.inPlace));
+    if (!a.inPlace && overlaps(sendbuff, bytes, recvbuff, bytes * static_cast<size_t>(c.nranks())))
       return makeError(strataInvalidArgument,
                        "%s: sendbuff overlaps recvbuff without being this rank's block of it "
                        "(recvbuff + rank x sendcount elements)",
@@ -114,12 +119,9 @@ strataResult_t strataAllGatherQuantizedRaw(const void* sendbuff, void* recvValue
       quantizedArgs(sendbuff, recvValues, sendcount, srcType, quant, blockElems, QuantMode::kRaw);
   a.quant.recvScales = recvScales;
   return submit(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkSource(name, srcType));
-    STRATA_CHECK(checkFormat(name, quant, blockElems));
-    const size_t es = strata::dtypeSize(srcType);
-    STRATA_CHECK(checkGatheredCount(name, sendcount, es, c.nranks()));
+    STRATA_CHECK(checkQuantizing(name, srcType, quant, blockElems, sendcount, c.nranks()));
     const size_t n = static_cast<size_t>(c.nranks());
-    const size_t bytes = sendcount * es;
+    const size_t bytes = sendcount * strata::dtypeSize(srcType);
     const size_t values = strata::quantValueBytes(strata::quantStorageType(quant), sendcount) * n;
     const size_t scales = strata::quantBlockCount(sendcount, blockElems) * sizeof(float) * n;
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes));

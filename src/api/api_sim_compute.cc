@@ -10,7 +10,7 @@ using strata::makeError;
 using strata::Status;
 using strata::VirtualClocks;
 using strata::api::finish;
-using strata::api::guard;
+using strata::api::onComm;
 
 namespace {
 
@@ -23,11 +23,7 @@ constexpr double kMaxMicroseconds = 1e12;
 extern "C" {
 
 strataResult_t strataSimCompute(strataComm_t comm, strataStream_t stream, double microseconds) {
-  return guard(kName, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(comm, kName);
-    if (!c.isOk()) return finish(c.status());
-    strata::Comm* cm = c.value();
-    strata::RankScope scope(cm->rank());
+  return onComm(kName, comm, [&](strata::Comm* cm) -> strataResult_t {
     auto s = strata::api::checkStream(stream, kName);
     if (!s.isOk()) return finish(s.status(), cm);
     if (!std::isfinite(microseconds) || microseconds < 0 || microseconds > kMaxMicroseconds)

@@ -7,6 +7,7 @@ using strata::makeError;
 using strata::Status;
 using strata::api::finish;
 using strata::api::guard;
+using strata::api::onComm;
 
 extern "C" {
 
@@ -28,11 +29,7 @@ strataResult_t strataMemFree(void* ptr) {
 strataResult_t strataCommWindowRegister(strataComm_t comm, void* buff, size_t size,
                                         strataWindow_t* win, int flags) {
   const char* op = "strataCommWindowRegister";
-  return guard(op, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(comm, op);
-    if (!c.isOk()) return finish(c.status());
-    Comm* cm = c.value();
-    strata::RankScope scope(cm->rank());
+  return onComm(op, comm, [&](Comm* cm) -> strataResult_t {
     if (!win) return finish(makeError(strataInvalidArgument, "%s: win is NULL", op), cm);
     *win = nullptr;
     if (flags != 0)
@@ -52,11 +49,7 @@ strataResult_t strataCommWindowRegister(strataComm_t comm, void* buff, size_t si
 
 strataResult_t strataCommWindowDeregister(strataComm_t comm, strataWindow_t win) {
   const char* op = "strataCommWindowDeregister";
-  return guard(op, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(comm, op);
-    if (!c.isOk()) return finish(c.status());
-    Comm* cm = c.value();
-    strata::RankScope scope(cm->rank());
+  return onComm(op, comm, [&](Comm* cm) -> strataResult_t {
     if (!win) return finish(makeError(strataInvalidArgument, "%s: win is NULL", op), cm);
     if (!strata::api::isLiveHandle(win, strata::api::HandleKind::kWindow) ||
         win->magic != strataWindow::kMagic || !cm->windows().owns(win->window))

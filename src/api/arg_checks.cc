@@ -108,6 +108,14 @@ bool isPartOf(const void* part, size_t bytes, const void* whole, size_t offset) 
   return bytes > 0 && static_cast<const char*>(part) == static_cast<const char*>(whole) + offset;
 }
 
+Status checkGatherBufs(const char* op, int rank, int nranks, const void* sendbuff,
+                       const void* recvbuff, size_t bytes, bool* inPlace) {
+  STRATA_CHECK(checkBuf(op, "sendbuff", sendbuff, bytes));
+  STRATA_CHECK(checkBuf(op, "recvbuff", recvbuff, bytes * static_cast<size_t>(nranks)));
+  *inPlace = isPartOf(sendbuff, bytes, recvbuff, bytes * static_cast<size_t>(rank));
+  return Status::ok();
+}
+
 CollArgs collArgs(CollType coll, const void* sendbuff, void* recvbuff, size_t count,
                   strataDataType_t dtype) {
   CollArgs a;

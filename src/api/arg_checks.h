@@ -35,6 +35,10 @@ bool overlaps(const void* a, size_t na, const void* b, size_t nb);
 // message (how the call's in-place form is written).
 Status checkApart(const char* op, const void* sendbuff, size_t sendBytes, const void* recvbuff,
                   size_t recvBytes, bool inPlace, const char* rule = "");
+// The buffers of a gather into every rank (AllGather, its quantised form): sendbuff of `bytes`,
+// then recvbuff of nranks such blocks. *inPlace gets whether sendbuff is this rank's block.
+Status checkGatherBufs(const char* op, int rank, int nranks, const void* sendbuff,
+                       const void* recvbuff, size_t bytes, bool* inPlace);
 // The in-place rule of the calls that gather into or scatter from a whole buffer: `part`, of
 // `bytes` bytes (none is never in place), is the whole's block at byte `offset`.
 bool isPartOf(const void* part, size_t bytes, const void* whole, size_t offset);
@@ -48,11 +52,7 @@ CollArgs collArgs(CollType coll, const void* sendbuff, void* recvbuff, size_t co
 template <typename Check>
 strataResult_t submit(const char* op, strataComm_t handle, strataStream_t stream, CollArgs& args,
                       Check&& check) {
-  return guard(op, [&]() -> strataResult_t {
-    auto c = checkComm(handle, op);
-    if (!c.isOk()) return finish(c.status());
-    Comm* comm = c.value();
-    RankScope scope(comm->rank());
+  return onComm(op, handle, [&](Comm* comm) -> strataResult_t {
     auto s = checkStream(stream, op);
     if (!s.isOk()) return finish(s.status(), comm);
     const Status st = check(*comm);

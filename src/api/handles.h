@@ -69,6 +69,19 @@ strataResult_t guard(const char* op, F&& body) {
   }
 }
 
+// The guard of an entry point on a communicator: checks the handle (an error there is recorded
+// without a communicator), then runs body(Comm*) with this rank named in the logs.
+template <typename F>
+strataResult_t onComm(const char* op, strataComm_t handle, F&& body) {
+  return guard(op, [&]() -> strataResult_t {
+    auto c = checkComm(handle, op);
+    if (!c.isOk()) return finish(c.status());
+    Comm* comm = c.value();
+    RankScope scope(comm->rank());
+    return body(comm);
+  });
+}
+
 // Pins a communicator while a call uses it, so Abort/Destroy from another thread waits for it.
 class ActiveCall {
  public:
