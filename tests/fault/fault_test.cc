@@ -1,12 +1,9 @@
 // Faults injected into ranks that are processes meeting through the real TCP bootstrap and
 // transports: what the survivors return, how they name the lost rank, what is left behind.
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,9 +22,6 @@
 namespace strata::mptest {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
 constexpr const char* kWorker = STRATA_FAULT_WORKER;
 constexpr seconds kTestBudget{60};
 
@@ -43,10 +37,8 @@ void expectSurvivorsName(const WorkerGroup& group, int lost);
 // memory, the root's event loop) is close-on-exec, as /proc/self/fdinfo shows it.
 TEST(Cloexec, EveryDescriptorOpenedByInitIsCloseOnExec) {
   WorkerGroup group(kWorker, 2, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", "30000");
-  ASSERT_TRUE(group.startAll({"cloexec"})) << group.error();
-  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << group.allOutput();
-  expectAllSucceeded(group);
+  ASSERT_NO_FATAL_FAILURE(
+      runExpectingSuccess(group, {"cloexec"}, Clock::now() + kTestBudget, "30000"));
   std::printf("%s", group.allOutput().c_str());
 }
 
@@ -197,24 +189,8 @@ TEST(Leftovers, SegmentOfARankKilledDuringShmSetupIsSweptByTheNextInit) {
   std::printf("\n");
 
   WorkerGroup next(kWorker, 2, commIdFor(pickFreePort()), randomSecretHex());
-  next.setEnv("STRATA_TIMEOUT_MS", "30000");
-  ASSERT_TRUE(next.startAll({"init"})) << next.error();
-  ASSERT_TRUE(next.waitAll(Clock::now() + kTestBudget)) << next.allOutput();
-  expectAllSucceeded(next);
+  ASSERT_NO_FATAL_FAILURE(runExpectingSuccess(next, {"init"}, Clock::now() + kTestBudget, "30000"));
   for (auto& n : leftovers) EXPECT_FALSE(shmExists(n)) << n << " is still in /dev/shm";
-}
-
-// A connection to 127.0.0.1:port, or -1 when nobody listens.
-int connectTo(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
-  ::close(fd);
-  return -1;
 }
 
 // 4,200 idle connections that never say hello (more than the root's connection budget) do not
@@ -235,12 +211,12 @@ TEST(Bootstrap, IdleUnauthenticatedConnectionsDoNotLockRanksOut) {
   std::vector<int> idle;
   const auto until = Clock::now() + seconds(20);
   while (idle.empty() && Clock::now() < until && !group.exited(0)) {
-    if (int fd = connectTo(port); fd >= 0) idle.push_back(fd);
+    if (int fd = connectToLocalPort(port); fd >= 0) idle.push_back(fd);
     else group.pumpFor(milliseconds(10));
   }
   ASSERT_FALSE(idle.empty()) << "rank 0 never listened:\n" << group.allOutput();
   while (static_cast<int>(idle.size()) < kIdle) {
-    int fd = connectTo(port);
+    int fd = connectToLocalPort(port);
     ASSERT_GE(fd, 0) << "connection " << idle.size() << ": " << std::strerror(errno);
     idle.push_back(fd);
   }
@@ -542,10 +518,7 @@ TEST(Abort, AbortFromAnotherThreadUnblocksAStuckCall) {
 // Communicators destroyed or aborted leave no shared-memory segment and leak no descriptor.
 TEST(Leaks, DestroyAndAbortLeaveNoSegmentAndNoDescriptor) {
   WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", "30000");
-  ASSERT_TRUE(group.startAll({"cycles"})) << group.error();
-  ASSERT_TRUE(group.waitAll(Clock::now() + kTestBudget)) << group.allOutput();
-  expectAllSucceeded(group);
+  runExpectingSuccess(group, {"cycles"}, Clock::now() + kTestBudget, "30000");
 }
 
 }  // namespace

@@ -20,9 +20,6 @@
 namespace strata::mptest {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
 constexpr const char* kWorker = STRATA_HUNG_WORKER;
 constexpr const char* kStrataInfo = STRATA_INFO_BIN;
 constexpr seconds kTestBudget{60};

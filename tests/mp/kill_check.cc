@@ -12,9 +12,6 @@
 
 namespace strata::mptest {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
 bool exitedWith(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
 
 void expectAllSucceeded(const WorkerGroup& group) {
@@ -29,12 +26,16 @@ void expectAllSucceeded(const WorkerGroup& group) {
   EXPECT_TRUE(failures.empty()) << failures << "output:\n" << group.allOutput();
 }
 
-void runExpectingSuccess(WorkerGroup& group, const std::vector<std::string>& args,
-                         Clock::time_point deadline) {
-  group.setEnv("STRATA_TIMEOUT_MS", "60000");
-  ASSERT_TRUE(group.startAll(args)) << group.error();
+void waitExpectingSuccess(WorkerGroup& group, Clock::time_point deadline) {
   ASSERT_TRUE(group.waitAll(deadline)) << "ranks did not finish in time:\n" << group.allOutput();
   expectAllSucceeded(group);
+}
+
+void runExpectingSuccess(WorkerGroup& group, const std::vector<std::string>& args,
+                         Clock::time_point deadline, const std::string& timeoutMs) {
+  group.setEnv("STRATA_TIMEOUT_MS", timeoutMs);
+  ASSERT_TRUE(group.startAll(args)) << group.error();
+  waitExpectingSuccess(group, deadline);
 }
 
 void expectSurvivorsFailAfterKill(WorkerGroup& group, int victim, Clock::time_point deadline,

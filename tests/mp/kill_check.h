@@ -16,10 +16,14 @@ bool exitedWith(int status, int code);
 // Every rank exited 0 after printing "OK rank R"; one failure message with all the output.
 void expectAllSucceeded(const WorkerGroup& group);
 
-// Starts every rank of `group` with `args` and a 60 s library timeout (a hang fails with a
-// message), waits for them until `deadline` and expects all to succeed (expectAllSucceeded).
+// Waits for every started rank until `deadline` and expects all to have succeeded
+// (expectAllSucceeded).
+void waitExpectingSuccess(WorkerGroup& group, Clock::time_point deadline);
+
+// Starts every rank of `group` with `args` and a library timeout of timeoutMs (a hang fails with
+// a message), then waitExpectingSuccess.
 void runExpectingSuccess(WorkerGroup& group, const std::vector<std::string>& args,
-                         Clock::time_point deadline);
+                         Clock::time_point deadline, const std::string& timeoutMs = "60000");
 
 // Once every rank printed READY (before `deadline`) and ran a little longer, SIGKILLs `victim`,
 // keeping it a zombie as a crashed peer is until reaped. Then expects every other rank to exit

@@ -16,11 +16,15 @@
 namespace strata::mptest {
 
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 // A TCP port on 127.0.0.1 that was free when asked.
 int pickFreePort();
 // The bootstrap address "127.0.0.1:port".
 std::string commIdFor(int port);
+// A connection to 127.0.0.1:port (a close-on-exec socket), or -1 when nobody listens there.
+int connectToLocalPort(int port);
 // 32 hex digits (128 bits) from the kernel's generator.
 std::string randomSecretHex();
 // "exited with code 3", "killed by signal 9 (Killed)".

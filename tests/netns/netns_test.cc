@@ -23,9 +23,6 @@
 namespace strata::mptest {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
 constexpr const char* kWorker = STRATA_MP_WORKER;
 constexpr const char* kNetnsHosts = STRATA_NETNS_HOSTS;
 constexpr int kHosts = 2;
