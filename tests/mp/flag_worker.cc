@@ -195,12 +195,6 @@ void broadcast(unsigned char* mem, const TypeInfo& t, bool inPlace) {
   }
 }
 
-void initComm() {
-  ok(strataCommInitFromEnv(&g_comm, nullptr), "CommInitFromEnv");
-  ok(strataCommUserRank(g_comm, &g_rank), "CommUserRank");
-  ok(strataCommCount(g_comm, &g_nranks), "CommCount");
-}
-
 constexpr size_t kWindowBytes = 8192;
 
 int runAll() {
@@ -225,8 +219,7 @@ int runAll() {
          static_cast<unsigned long long>(st.total.bytesSent[0]));
   ok(strataCommWindowDeregister(g_comm, win), "CommWindowDeregister");
   ok(strataMemFree(mem), "MemFree");
-  ok(strataCommFinalize(g_comm), "CommFinalize");
-  ok(strataCommDestroy(g_comm), "CommDestroy");
+  finishComm();
   std::printf("OK rank %d\n", g_rank);
   return 0;
 }

@@ -198,14 +198,11 @@ int runMaps() {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   const bool killLoop = mode == "kill-loop";
-  ok(strataCommInitFromEnv(&g_comm, nullptr), "strataCommInitFromEnv");
-  ok(strataCommUserRank(g_comm, &g_rank), "strataCommUserRank");
-  ok(strataCommCount(g_comm, &g_nranks), "strataCommCount");
+  initComm();
   if (mode == "compare" || mode == "maps") {
     const int rc = mode == "compare" ? runCompare(inputsOf(g_rank)) : runMaps();
     if (rc != 0) return rc;
-    ok(strataCommFinalize(g_comm), "strataCommFinalize");
-    ok(strataCommDestroy(g_comm), "strataCommDestroy");
+    finishComm();
     std::printf("OK rank %d\n", g_rank);
     return 0;
   }
@@ -243,8 +240,7 @@ int main(int argc, char** argv) {
   }
   if (!killLoop) {
     ok(strataMoeBufferDestroy(buf), "strataMoeBufferDestroy");
-    ok(strataCommFinalize(g_comm), "strataCommFinalize");
-    ok(strataCommDestroy(g_comm), "strataCommDestroy");
+    finishComm();
     std::printf("OK rank %d\n", g_rank);
     return 0;
   }

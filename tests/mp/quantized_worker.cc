@@ -179,13 +179,10 @@ void rawGathers() {
 }  // namespace
 
 int main() {
-  ok(strataCommInitFromEnv(&g_comm, nullptr), "strataCommInitFromEnv");
-  ok(strataCommUserRank(g_comm, &g_rank), "strataCommUserRank");
-  ok(strataCommCount(g_comm, &g_nranks), "strataCommCount");
+  initComm();
   dequantisedGathers();
   rawGathers();
-  ok(strataCommFinalize(g_comm), "strataCommFinalize");
-  ok(strataCommDestroy(g_comm), "strataCommDestroy");
+  finishComm();
   std::printf("OK rank %d\n", g_rank);
   return 0;
 }

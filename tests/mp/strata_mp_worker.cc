@@ -355,18 +355,6 @@ void testStream() {
   ok(strataStreamDestroy(stream), "StreamDestroy");
 }
 
-void initComm() {
-  ok(strataCommInitFromEnv(&g_comm, nullptr), "CommInitFromEnv");
-  ok(strataCommUserRank(g_comm, &g_rank), "CommUserRank");
-  ok(strataCommCount(g_comm, &g_nranks), "CommCount");
-}
-
-void finishComm() {
-  ok(strataCommFinalize(g_comm), "CommFinalize");
-  ok(strataCommDestroy(g_comm), "CommDestroy");
-  g_comm = nullptr;
-}
-
 int runAll() {
   initComm();
   float one = 1.0f;

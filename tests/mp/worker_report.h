@@ -60,6 +60,20 @@ inline void ok(strataResult_t r, const std::string& what) {
     fail("%s returned %s: %s", what.c_str(), resultName(r), strataGetLastError(g_comm));
 }
 
+// Initialises g_comm from the environment and reads g_rank and g_nranks from it.
+inline void initComm() {
+  ok(strataCommInitFromEnv(&g_comm, nullptr), "CommInitFromEnv");
+  ok(strataCommUserRank(g_comm, &g_rank), "CommUserRank");
+  ok(strataCommCount(g_comm, &g_nranks), "CommCount");
+}
+
+// Finalises and destroys g_comm.
+inline void finishComm() {
+  ok(strataCommFinalize(g_comm), "CommFinalize");
+  ok(strataCommDestroy(g_comm), "CommDestroy");
+  g_comm = nullptr;
+}
+
 // Repeats `call` (which returns a strataResult_t) until it fails, at most maxCalls times: how a
 // worker waits for a peer's death to surface. Prints "rank R: <what> N returned <result>: <last
 // error>", aborts the communicator and returns 10 + the result's code, for the worker to exit
