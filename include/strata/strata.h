@@ -85,7 +85,8 @@ typedef enum STRATA_ENUM_INT {
   strataNumTypes = 12
 } strataDataType_t;
 
-/** Reduction operators. Avg sums then divides by the number of ranks once. */
+/** Reduction operators. Avg sums then divides by the number of ranks once. Values from
+ *  strataNumOps on are the pre-multiplied sums strataRedOpCreatePreMulSum hands out. */
 typedef enum STRATA_ENUM_INT {
   strataSum = 0,
   strataProd = 1,
@@ -94,6 +95,14 @@ typedef enum STRATA_ENUM_INT {
   strataAvg = 4,
   strataNumOps = 5
 } strataRedOp_t;
+
+/** Where the scalar of a pre-multiplied sum lives (NCCL's ncclScalarResidence_t). */
+typedef enum STRATA_ENUM_INT {
+  strataScalarDevice = 0,        /**< The pointer is kept and the scalar read each time a call
+                                      using the op runs (Strata has no device: a host pointer,
+                                      which must stay valid while such calls are queued). */
+  strataScalarHostImmediate = 1  /**< The scalar is read once, by strataRedOpCreatePreMulSum. */
+} strataScalarResidence_t;
 
 /** Magic value stored in strataConfig_t.magic by STRATA_CONFIG_INITIALIZER. */
 #define STRATA_CONFIG_MAGIC 0x53545243u /* "STRC" */
@@ -226,6 +235,23 @@ STRATA_API strataResult_t strataStreamSynchronize(strataStream_t stream);
 
 /** strataSuccess when every queued operation has completed, strataInProgress otherwise. */
 STRATA_API strataResult_t strataStreamQuery(strataStream_t stream);
+
+/** Creates a reduction operator of comm (NCCL's ncclRedOpCreatePreMulSum): in strataAllReduce,
+ *  strataReduce and strataReduceScatter on comm with elements of datatype, it sums over the ranks
+ *  scalar_r x x_r, where scalar_r (one element of datatype) is the scalar rank r gave. Each rank
+ *  multiplies its own input once (fp16, bf16 and fp8: in float32, rounded to the type; integers:
+ *  wrapping integer product), then the call sums as strataSum does. residence says when *scalar
+ *  is read: at creation (strataScalarHostImmediate) or when each call runs (strataScalarDevice).
+ *  Stores the new op in *op. Local (no communication). */
+STRATA_API strataResult_t strataRedOpCreatePreMulSum(strataRedOp_t* op, void* scalar,
+                                                     strataDataType_t datatype,
+                                                     strataScalarResidence_t residence,
+                                                     strataComm_t comm);
+
+/** Destroys an op of strataRedOpCreatePreMulSum on comm. Calls already issued with it (queued on
+ *  a stream) still run with it; later calls and a second destroy are refused. Destroying comm
+ *  destroys its ops. Local. */
+STRATA_API strataResult_t strataRedOpDestroy(strataRedOp_t op, strataComm_t comm);
 
 /** Reduces count elements across ranks with op; every rank receives the result. In place when
  *  sendbuff == recvbuff. */

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "api/arg_checks.h"
+#include "api/redop.h"
 #include "base/dtype.h"
 
 using strata::CollArgs;
@@ -14,12 +15,12 @@ using strata::api::checkBuf;
 using strata::api::checkCount;
 using strata::api::checkCountVector;
 using strata::api::checkGatherBufs;
-using strata::api::checkOp;
 using strata::api::checkRank;
 using strata::api::checkSendRecv;
 using strata::api::collArgs;
 using strata::api::isPartOf;
 using strata::api::overlaps;
+using strata::api::resolveReduceOp;
 using strata::api::submitTyped;
 
 namespace {
@@ -66,8 +67,8 @@ strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t coun
   CollArgs a = collArgs(CollType::kAllReduce, sendbuff, recvbuff, count, datatype);
   a.op = op;
   a.inPlace = sendbuff == recvbuff;
-  return submitTyped(name, comm, stream, a, [&](Comm&) {
-    STRATA_CHECK(checkOp(name, op));
+  return submitTyped(name, comm, stream, a, [&](Comm& c) {
+    STRATA_CHECK(resolveReduceOp(name, op, datatype, c, a));
     size_t bytes = 0;
     return checkSendRecv(name, count, 1, datatype, sendbuff, recvbuff, &bytes);
   });
@@ -98,7 +99,7 @@ strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
   a.root = root;
   a.inPlace = sendbuff == recvbuff;
   return submitTyped(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkOp(name, op));
+    STRATA_CHECK(resolveReduceOp(name, op, datatype, c, a));
     STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
     const size_t bytes = count * strata::dtypeSize(datatype);
@@ -169,7 +170,7 @@ strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff, size_t 
   CollArgs a = collArgs(CollType::kReduceScatter, sendbuff, recvbuff, recvcount, datatype);
   a.op = op;
   return submitTyped(name, comm, stream, a, [&](Comm& c) {
-    STRATA_CHECK(checkOp(name, op));
+    STRATA_CHECK(resolveReduceOp(name, op, datatype, c, a));
     STRATA_CHECK(checkCount(name, "recvcount", recvcount, static_cast<size_t>(c.nranks()), datatype));
     const size_t bytes = recvcount * strata::dtypeSize(datatype);
     STRATA_CHECK(checkBuf(name, "sendbuff", sendbuff, bytes * static_cast<size_t>(c.nranks())));

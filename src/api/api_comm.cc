@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api/handles.h"
+#include "api/redop.h"
 #include "base/limits.h"
 #include "bootstrap/inprocess_bootstrap.h"
 #include "bootstrap/launch_env.h"
@@ -241,6 +242,7 @@ strataResult_t strataCommDestroy(strataComm_t comm) {
     auto c = strata::api::checkComm(comm, "strataCommDestroy");
     if (!c.isOk()) return finish(c.status());
     c.value()->drain();
+    strata::api::dropRedOps(c.value());
     strata::api::retireHandle(comm, strata::api::HandleKind::kComm);
     return strataSuccess;
   });
@@ -251,6 +253,7 @@ strataResult_t strataCommAbort(strataComm_t comm) {
     auto c = strata::api::checkComm(comm, "strataCommAbort");
     if (!c.isOk()) return finish(c.status());
     c.value()->abort();
+    strata::api::dropRedOps(c.value());
     strata::api::retireHandle(comm, strata::api::HandleKind::kComm);
     return strataSuccess;
   });

@@ -1,5 +1,6 @@
 // The argument checks every collective call shares.
 #include "api/arg_checks.h"
+#include "api/redop.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -17,6 +18,11 @@ Status checkType(const char* op, strataDataType_t t) {
 }
 
 Status checkOp(const char* op, strataRedOp_t r) {
+  if (!validOp(r) && isPreMulSumOp(r))
+    return makeError(strataInvalidArgument,
+                     "%s: op %d is a pre-multiplied sum, which only strataAllReduce, strataReduce "
+                     "and strataReduceScatter take",
+                     op, static_cast<int>(r));
   if (static_cast<int>(r) < 0 || static_cast<int>(r) >= strataNumOps)
     return makeError(strataInvalidArgument, "%s: op %d is not a strataRedOp_t", op,
                      static_cast<int>(r));

@@ -58,6 +58,17 @@ struct FusedArgs {
   strataQuant_t quant = strataQuantInt8;
 };
 
+// A pre-multiplied sum (strataRedOpCreatePreMulSum) of an AllReduce, Reduce or ReduceScatter:
+// the call's op is then strataSum and each rank multiplies its input by its scalar first. The
+// scalar (one element of the call's dtype) is `value`, copied when the call was made, or read
+// through `device` when the call runs.
+struct PreMulArgs {
+  bool on = false;
+  const void* device = nullptr;  // strataScalarDevice: the caller's pointer
+  alignas(8) unsigned char value[8] = {};  // strataScalarHostImmediate: the scalar's bytes
+  const void* scalar() const { return device ? device : value; }
+};
+
 // "AllReduce", "Broadcast", ... as the API names them.
 const char* collName(CollType c);
 // "allreduce", "broadcast", ... as tune strings name them.
@@ -89,6 +100,7 @@ struct CollArgs {
   std::vector<size_t> groupSendDispls;
   QuantArgs quant;  // kAllGatherQuantized
   FusedArgs fused;  // kAllReduceFused
+  PreMulArgs premul;  // AllReduce, Reduce, ReduceScatter with a pre-multiplied sum
   // Set by the runtime when every buffer of the call lies in a registered window (Broadcast: the
   // receive buffer), so direct algorithms may read and write other ranks' buffers: rank r's
   // send (receive) buffer is sendPeers[r] + sendOffset (recvPeers[r] + recvOffset). Part of
@@ -125,6 +137,7 @@ struct CallKey {
   int quantMode = 0;
   size_t fusedRow = 0;  // the fused AllReduce's row length and gather format (-1: unquantised)
   int fusedQuant = -1;
+  bool preMul = false;  // a pre-multiplied sum (PreMulArgs)
   auto operator<=>(const CallKey&) const = default;
   bool operator==(const CallKey&) const = default;
 };
@@ -134,6 +147,7 @@ struct CallKey {
 inline std::optional<CallKey> callKey(const CollArgs& a) {
   if (a.coll == CollType::kAllGatherv || a.coll == CollType::kAllToAllv) return std::nullopt;
   CallKey k{a.coll, a.count, a.dtype, a.op, a.root, a.peer, a.inPlace, a.windowed};
+  k.preMul = a.premul.on;
   if (a.coll == CollType::kAllGatherQuantized) {
     k.quantFormat = static_cast<int>(a.quant.format);
     k.quantBlock = a.quant.blockElems;

@@ -153,6 +153,9 @@ Status PlanRun::runLocal(const Op& op) {
           dequantizeBlocks(op.dtype, at(op.src), reinterpret_cast<const float*>(at(op.scales)),
                            op.blockElems, op.dstType, at(op.dst), op.elems);
           return Status::ok();
+        case TransformKind::kPreMultiply:
+          preMultiply(op.dtype, at(op.src), at(op.scales), op.dstType, at(op.dst), op.elems);
+          return Status::ok();
       }
       return Status::ok();
     case OpKind::kDivide:

@@ -297,6 +297,11 @@ OpId PlanBuilder::dequantize(BufRef src, strataDataType_t from, BufRef scales, s
                      after);
 }
 
+OpId PlanBuilder::preMultiply(BufRef src, strataDataType_t from, BufRef scalar, BufRef dst,
+                              strataDataType_t to, size_t elems, After after) {
+  return transformOp(TransformKind::kPreMultiply, src, from, dst, to, scalar, 0, elems, after);
+}
+
 OpId PlanBuilder::divide(BufRef dst, size_t elems, After after) {
   if (elems == 0) return kNoOp;
   Op op = make(OpKind::kDivide);

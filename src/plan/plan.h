@@ -92,6 +92,7 @@ enum class TransformKind : unsigned char {
   kConvert,     // element by element, dtype -> dstType (rounding to nearest even)
   kQuantize,    // dtype -> dstType (int8, fp8) with one float32 scale per block into `scales`
   kDequantize,  // dtype (int8, fp8) with its block scales -> dstType
+  kPreMultiply,  // dtype -> dstType times the one dtype scalar at `scales` (a pre-multiplied sum)
 };
 
 // Flag plans (kFlagPost/kFlagWait, kFlagBuf): every rank of the call posts its flag once and
@@ -205,6 +206,10 @@ class PlanBuilder {
                 BufRef scales, size_t blockElems, size_t elems, After after = {});
   OpId dequantize(BufRef src, strataDataType_t from, BufRef scales, size_t blockElems,
                   BufRef dst, strataDataType_t to, size_t elems, After after = {});
+  // dst(to) = src(from) x the scalar (one element of `from`) at `scalar`, `elems` elements:
+  // low-precision types multiply in float32 (rounded once when `to` is narrow), integers wrap.
+  OpId preMultiply(BufRef src, strataDataType_t from, BufRef scalar, BufRef dst,
+                   strataDataType_t to, size_t elems, After after = {});
   OpId divide(BufRef dst, size_t elems, After after = {});
   OpId callback(int index, BufRef range, size_t elems, After after = {});
   OpId signal(int peer, int channel, After after = {});

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <type_traits>
 
 #include "base/logging.h"
 #include "reduce/kernel_table.h"
@@ -140,6 +142,60 @@ void convertElements(strataDataType_t from, const void* src, strataDataType_t to
       toFloat32(from, static_cast<const std::byte*>(src) + i * inSize, tmp, m);
       fromFloat32(to, tmp, static_cast<std::byte*>(dst) + i * outSize, m);
     }
+  }
+}
+
+namespace {
+
+// dst[i] = src[i] x s in T's own arithmetic; integers through their unsigned type, so a product
+// that overflows wraps instead of being undefined.
+template <typename T, bool = std::is_integral_v<T>>
+struct Multiplied {
+  using type = T;
+};
+template <typename T>
+struct Multiplied<T, true> {
+  using type = std::make_unsigned_t<T>;
+};
+
+template <typename T>
+void multiplyAs(const void* src, const void* scalar, void* dst, size_t n) {
+  using M = typename Multiplied<T>::type;
+  T s;
+  std::memcpy(&s, scalar, sizeof s);
+  const auto* in = static_cast<const T*>(src);
+  auto* out = static_cast<T*>(dst);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<T>(static_cast<M>(in[i]) * static_cast<M>(s));
+}
+
+}  // namespace
+
+void preMultiply(strataDataType_t t, const void* src, const void* scalar, strataDataType_t to,
+                 void* dst, size_t n) {
+  switch (t) {
+    case strataInt8: return multiplyAs<int8_t>(src, scalar, dst, n);
+    case strataUint8: return multiplyAs<uint8_t>(src, scalar, dst, n);
+    case strataInt32: return multiplyAs<int32_t>(src, scalar, dst, n);
+    case strataUint32: return multiplyAs<uint32_t>(src, scalar, dst, n);
+    case strataInt64: return multiplyAs<int64_t>(src, scalar, dst, n);
+    case strataUint64: return multiplyAs<uint64_t>(src, scalar, dst, n);
+    case strataFloat32: return multiplyAs<float>(src, scalar, dst, n);
+    case strataFloat64: return multiplyAs<double>(src, scalar, dst, n);
+    default: break;
+  }
+  if (!isLowPrecision(t)) return;
+  float s = 0;
+  toFloat32(t, scalar, &s, 1);
+  const size_t es = dtypeSize(t);
+  float buf[kStageElems];
+  for (size_t i = 0; i < n; i += kStageElems) {
+    const size_t m = std::min(kStageElems, n - i);
+    toFloat32(t, static_cast<const std::byte*>(src) + i * es, buf, m);
+    for (size_t k = 0; k < m; ++k) buf[k] *= s;
+    if (to == strataFloat32)
+      std::memcpy(static_cast<float*>(dst) + i, buf, m * sizeof(float));
+    else
+      fromFloat32(t, buf, static_cast<std::byte*>(dst) + i * es, m);
   }
 }
 

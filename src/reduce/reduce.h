@@ -37,6 +37,12 @@ void convertElements(strataDataType_t from, const void* src, strataDataType_t to
 void toFloat32(strataDataType_t t, const void* src, float* dst, size_t n);
 void fromFloat32(strataDataType_t t, const float* src, void* dst, size_t n);
 
+// dst[i] = src[i] x *scalar for n elements of type t (the scalar is one element of t), written
+// as type `to` (t, or float32 for a low-precision t). Low-precision types multiply in float32
+// and round once when `to` is t; integers multiply with wrap-around. dst may alias src.
+void preMultiply(strataDataType_t t, const void* src, const void* scalar, strataDataType_t to,
+                 void* dst, size_t n);
+
 // buf[i] /= divisor (integer division for integer types). Used once at the end of strataAvg.
 void divideInPlace(strataDataType_t t, void* buf, size_t n, int divisor);
 

@@ -54,8 +54,12 @@ bool isPointToPoint(CollType c) { return c == CollType::kSend || c == CollType::
 
 // What a collective binds beyond sendbuff and recvbuff: the fused AllReduce's epilogue
 // (callback 0), the scales of the raw quantised AllGather (extra slot 0: recvScales; 1: a
-// prequantised input's sendScales).
+// prequantised input's sendScales), the scalar of a pre-multiplied sum (extra slot 0).
 void bindCallExtras(RunItem& item, const CollArgs& a) {
+  if (a.premul.on) {
+    item.extras.assign(1, static_cast<std::byte*>(const_cast<void*>(a.premul.scalar())));
+    return;
+  }
   if (a.coll == CollType::kAllReduceFused) {
     item.callbacks.assign(1, PlanCallback{a.fused.epilogue, a.fused.user});
     return;

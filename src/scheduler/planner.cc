@@ -11,6 +11,9 @@ namespace {
 
 // The fused AllReduce is not one of these: its plan divides Avg itself before the epilogue and
 // it always reduces at the wire's width (its callbacks see the caller's type).
+// The scalar of a pre-multiplied sum: the call binds it as extra slot 0 (launch.cc).
+constexpr BufRef kPreMulScalar{kFirstExtraBuf, 0};
+
 bool isReduction(CollType c) {
   return c == CollType::kAllReduce || c == CollType::kReduce || c == CollType::kReduceScatter;
 }
@@ -62,11 +65,18 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
   // communicator asked for float32 staging (one rounding under any algorithm).
   const bool staged = reduction && isLowPrecision(args.dtype) && stageFloat32_;
   const int n = ctx_.shape.nranks;
+  // A pre-multiplied sum reduces a scaled copy of the input (each rank multiplies its own
+  // contribution once), so the algorithm runs out of place from the staging buffer.
+  const bool preMul = reduction && args.premul.on;
   CollArgs a = args;
+  a.premul = PreMulArgs{};
   if (staged) {
     a.windowed = false;  // staging buffers are private: peers cannot address them
     a.dtype = strataFloat32;
     a.inPlace = args.coll == CollType::kAllReduce;
+  } else if (preMul) {
+    a.windowed = false;
+    a.inPlace = false;
   }
   const bool explain = !quiet_ && logEnabled(LogLevel::kInfo, Subsys::kTune);
   STRATA_ASSIGN(const Selection sel, selectAlgorithm(a, ctx_, tuneSources(), explain));
@@ -95,7 +105,12 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
       plan->stageInBytes = inElems * sizeof(float);
       plan->stageOutBytes = outSlot == kStageOutBuf ? outElems * sizeof(float) : 0;
       Plan widen;
-      PlanBuilder(widen).convert(sendAt(0), args.dtype, {kStageInBuf, 0}, strataFloat32, inElems);
+      if (preMul)
+        PlanBuilder(widen).preMultiply(sendAt(0), args.dtype, kPreMulScalar, {kStageInBuf, 0},
+                                       strataFloat32, inElems);
+      else
+        PlanBuilder(widen).convert(sendAt(0), args.dtype, {kStageInBuf, 0}, strataFloat32,
+                                   inElems);
       if (!widen.phases.empty()) plan->phases.insert(plan->phases.begin(), widen.phases.front());
       if (hasOutput) {
         PlanBuilder pb(*plan, strataFloat32);
@@ -105,12 +120,20 @@ Result<PlanPtr> Planner::build(const CollArgs& args) const {
         pb.convert({outSlot, 0}, strataFloat32, recvAt(0), args.dtype, outElems, {div});
         pb.finish();
       }
+    } else if (preMul) {
+      remapSlots(*plan, kSendBuf, kStageInBuf);
+      plan->stageInBytes = inElems * dtypeSize(args.dtype);
+      Plan scale;
+      PlanBuilder(scale).preMultiply(sendAt(0), args.dtype, kPreMulScalar, {kStageInBuf, 0},
+                                     args.dtype, inElems);
+      if (!scale.phases.empty()) plan->phases.insert(plan->phases.begin(), scale.phases.front());
     } else if (args.op == strataAvg && hasOutput) {
       PlanBuilder pb(*plan, args.dtype);
       pb.nextPhase();
       pb.divide(recvAt(0), outElems);
       pb.finish();
     }
+    if (preMul) plan->extraSlots = std::max(plan->extraSlots, 1);
   }
   const std::string invalid = plan->validate();
   if (!invalid.empty()) return makeError(strataInternalError, "%s", invalid.c_str());
