@@ -124,6 +124,7 @@ size_t dataTypeSize(strataDataType_t dtype) { return kTypeSizes.at(dtype); }
 
 strataRedOp_t redOpFrom(py::handle name) {
   if (py::isinstance<strataRedOp_t>(name)) return name.cast<strataRedOp_t>();
+  if (py::isinstance<PreMulSumOp>(name)) return name.cast<const PreMulSumOp&>().op;
   std::string text = py::str(name);
   if (text == "sum") return strataSum;
   if (text == "prod" || text == "product") return strataProd;
@@ -131,7 +132,8 @@ strataRedOp_t redOpFrom(py::handle name) {
   if (text == "min") return strataMin;
   if (text == "avg") return strataAvg;
   invalidArgument("op: no Strata reduction is called '" + text +
-                  "' (operators: sum, prod, max, min, avg)");
+                  "' (operators: sum, prod, max, min, avg, or a PreMulSumOp of "
+                  "Comm.redop_create_premul_sum)");
 }
 
 void BufferArg::ViewRelease::operator()(Py_buffer* view) const {

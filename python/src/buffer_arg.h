@@ -23,7 +23,8 @@ strataDataType_t dataTypeFrom(pybind11::handle name, const std::string& what);
 const char* dataTypeName(strataDataType_t dtype);
 size_t dataTypeSize(strataDataType_t dtype);
 
-// The reduction operator named by `name` ("sum", "prod", "max", "min", "avg") or a strata.RedOp.
+// The reduction operator named by `name` ("sum", "prod", "max", "min", "avg"), a strata.RedOp
+// or a strata.PreMulSumOp.
 strataRedOp_t redOpFrom(pybind11::handle name);
 
 // One buffer argument, holding the object (and its buffer-protocol view) alive while the library
@@ -54,6 +55,15 @@ class BufferArg {
   size_t count_ = 0;
   strataDataType_t dtype_ = strataUint8;
   const char* name_ = "";
+};
+
+// An op of strataRedOpCreatePreMulSum (Comm.redop_create_premul_sum): its id, and for a device
+// scalar the buffer the library reads it from, kept alive as long as the op object.
+struct PreMulSumOp {
+  strataRedOp_t op = strataSum;
+  strataDataType_t dtype = strataFloat32;
+  strataScalarResidence_t residence = strataScalarHostImmediate;
+  std::optional<BufferArg> device;
 };
 
 }  // namespace strata::python

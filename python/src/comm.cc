@@ -2,10 +2,12 @@
 
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
 
 #include "errors.h"
+#include "reduce/float_formats.h"  // header only: the narrow float formats' rounding
 #include "without_gil.h"
 
 namespace py = pybind11;
@@ -455,6 +457,85 @@ py::object Comm::barrier(const std::shared_ptr<StreamState>& stream) {
                 [](strataComm_t c, strataStream_t s) { return strataBarrier(c, s); });
 }
 
+namespace {
+
+strataScalarResidence_t residenceFrom(py::handle residence) {
+  if (py::isinstance<strataScalarResidence_t>(residence))
+    return residence.cast<strataScalarResidence_t>();
+  const std::string text = py::str(residence);
+  if (text == "host" || text == "host_immediate") return strataScalarHostImmediate;
+  if (text == "device") return strataScalarDevice;
+  invalidArgument("redop_create_premul_sum: residence '" + text +
+                  "' is neither 'host' (read now) nor 'device' (read when each call runs)");
+}
+
+// A Python number as one element of t, rounded to nearest even for the narrow float types.
+std::array<unsigned char, 8> scalarBytes(py::handle number, strataDataType_t t) {
+  std::array<unsigned char, 8> b{};
+  auto put = [&](auto v) { std::memcpy(b.data(), &v, sizeof v); };
+  const bool isInteger = t == strataInt8 || t == strataUint8 || t == strataInt32 ||
+                         t == strataUint32 || t == strataInt64 || t == strataUint64;
+  if (isInteger) {
+    if (!py::isinstance<py::int_>(number))
+      invalidArgument("redop_create_premul_sum: scalar " + std::string(py::str(number)) +
+                      " is not an integer, but dtype is " + dataTypeName(t));
+    const py::int_ i = py::reinterpret_borrow<py::int_>(number);
+    // Wraps to the type's width, as C's conversions to unsigned types do.
+    const unsigned long long v = PyLong_AsUnsignedLongLongMask(i.ptr());
+    std::memcpy(b.data(), &v, dataTypeSize(t));  // little-endian: the low bytes
+    return b;
+  }
+  const double v = number.cast<double>();
+  switch (t) {
+    case strataFloat64: put(v); break;
+    case strataFloat32: put(static_cast<float>(v)); break;
+    case strataFloat16: put(floatToHalf(static_cast<float>(v))); break;
+    case strataBfloat16: put(floatToBf16(static_cast<float>(v))); break;
+    case strataFloat8e4m3: put(floatToFp8e4m3(static_cast<float>(v))); break;
+    case strataFloat8e5m2: put(floatToFp8e5m2(static_cast<float>(v))); break;
+    default: break;
+  }
+  return b;
+}
+
+}  // namespace
+
+PreMulSumOp Comm::redOpCreatePreMulSum(py::handle scalar, py::handle dtype,
+                                       py::handle residence) {
+  const char* name = "redop_create_premul_sum";
+  strataComm_t c = handle_->get(name);
+  PreMulSumOp op;
+  op.residence = residenceFrom(residence);
+  const bool number = py::isinstance<py::int_>(scalar) || py::isinstance<py::float_>(scalar);
+  std::array<unsigned char, 8> value{};
+  void* ptr = nullptr;
+  if (number) {
+    if (op.residence == strataScalarDevice)
+      invalidArgument(std::string(name) +
+                      ": a device scalar is a one-element buffer the caller may change (e.g. "
+                      "numpy.array([2.0], dtype=numpy.float32)), not a number");
+    op.dtype = dtype.is_none() ? strataFloat32 : dataTypeFrom(dtype, "dtype");
+    value = scalarBytes(scalar, op.dtype);
+    ptr = value.data();
+  } else {
+    BufferArg b = BufferArg::view(scalar, name, "scalar", Access::kRead, dtypeOverride(dtype));
+    if (b.count() != 1)
+      invalidArgument(std::string(name) + ": scalar holds " + std::to_string(b.count()) +
+                      " elements of " + dataTypeName(b.dtype()) + ", not one");
+    op.dtype = b.dtype();
+    ptr = b.data();
+    if (op.residence == strataScalarDevice) op.device = std::move(b);
+  }
+  check(strataRedOpCreatePreMulSum(&op.op, ptr, op.dtype, op.residence, c),
+        "strataRedOpCreatePreMulSum", c);
+  return op;
+}
+
+void Comm::redOpDestroy(const PreMulSumOp& op) {
+  strataComm_t c = handle_->get("redop_destroy");
+  check(strataRedOpDestroy(op.op, c), "strataRedOpDestroy", c);
+}
+
 void Comm::simCompute(double microseconds, const std::shared_ptr<StreamState>& stream) {
   strataComm_t c = handle_->get("sim_compute");
   strataStream_t s = stream ? stream->handle("sim_compute") : nullptr;
@@ -608,6 +689,23 @@ strataQuant_t quantFrom(py::handle quant) {
 }
 
 void bindComm(py::module_& m) {
+  py::enum_<strataScalarResidence_t>(m, "ScalarResidence",
+                                     "Where a pre-multiplied sum's scalar lives "
+                                     "(strataScalarResidence_t).")
+      .value("device", strataScalarDevice)
+      .value("host_immediate", strataScalarHostImmediate);
+  py::class_<PreMulSumOp>(m, "PreMulSumOp", R"doc(
+A reduction operator of Comm.redop_create_premul_sum, passed as op= to all_reduce, reduce and
+reduce_scatter of the Comm that made it.)doc")
+      .def_property_readonly("dtype", [](const PreMulSumOp& o) { return o.dtype; })
+      .def_property_readonly("residence", [](const PreMulSumOp& o) { return o.residence; })
+      .def("__int__", [](const PreMulSumOp& o) { return static_cast<int>(o.op); })
+      .def("__repr__", [](const PreMulSumOp& o) {
+        return "<strata.PreMulSumOp " + std::to_string(static_cast<int>(o.op)) + " " +
+               dataTypeName(o.dtype) +
+               (o.residence == strataScalarDevice ? " device>" : " host>");
+      });
+
   py::class_<Config>(m, "Config", R"doc(
 Communicator options (strataConfig_t). Fields left None take the environment's value
 (STRATA_TIMEOUT_MS, STRATA_TRANSPORT, ...) or the default.)doc")
@@ -717,6 +815,15 @@ tensors, used in place without copying. Without stream= a call returns once it h
            "Receives into buf from peer.")
       .def("barrier", &Comm::barrier, py::kw_only(), stream,
            "Returns once every rank has entered the barrier.")
+      .def("redop_create_premul_sum", &Comm::redOpCreatePreMulSum, py::arg("scalar"),
+           py::arg("dtype") = py::none(), py::kw_only(), py::arg("residence") = "host",
+           "A pre-multiplied sum (strataRedOpCreatePreMulSum) for all_reduce, reduce and "
+           "reduce_scatter on this Comm with elements of dtype: the sum over ranks of each "
+           "rank's scalar times its input. residence='host': scalar (a number, or a one-element "
+           "buffer) is read now; 'device': scalar is a one-element buffer, kept and read when "
+           "each call runs. dtype defaults to the buffer's type (float32 for a number).")
+      .def("redop_destroy", &Comm::redOpDestroy, py::arg("op"),
+           "Destroys an op of redop_create_premul_sum (strataRedOpDestroy).")
       .def("sim_compute", &Comm::simCompute, py::arg("microseconds"), py::kw_only(), stream,
            "Charges microseconds of the caller's compute to stream's virtual clock (the caller's "
            "own with stream None) on the sim transport, so a call queued on another stream "

@@ -114,6 +114,11 @@ class Comm {
                         const std::shared_ptr<StreamState>& stream);
   pybind11::object barrier(const std::shared_ptr<StreamState>& stream);
   void simCompute(double microseconds, const std::shared_ptr<StreamState>& stream);
+  // strataRedOpCreatePreMulSum: scalar is a number (residence "host") or a one-element buffer
+  // (either residence; "device" keeps it and reads it when each call runs).
+  PreMulSumOp redOpCreatePreMulSum(pybind11::handle scalar, pybind11::handle dtype,
+                                   pybind11::handle residence);
+  void redOpDestroy(const PreMulSumOp& op);
   pybind11::object allGatherQuantized(pybind11::handle sendbuf, pybind11::handle recvbuf,
                                       pybind11::handle quant, long long block,
                                       pybind11::handle dtype,
