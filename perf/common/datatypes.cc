@@ -42,7 +42,7 @@ struct OpEntry {
 
 constexpr OpEntry kOps[] = {
     {strataSum, "sum"}, {strataProd, "prod"}, {strataMax, "max"},
-    {strataMin, "min"}, {strataAvg, "avg"},
+    {strataMin, "min"}, {strataAvg, "avg"}, {kPreMulSum, "mulsum"},
 };
 
 std::string lower(std::string s) {

@@ -11,6 +11,13 @@
 
 namespace strata::perf {
 
+// `-o mulsum` (nccl-tests' encoding: the value after the built-in ops): a pre-multiplied sum,
+// created for each call on its communicator (strataRedOpCreatePreMulSum) with rank r's scalar
+// preMulScalar(r), and destroyed after it, as nccl-tests does.
+inline constexpr strataRedOp_t kPreMulSum = static_cast<strataRedOp_t>(strataNumOps);
+// nccl-tests' ncclVerifiablePremulScalar: 1 on even ranks, 2 on odd ones.
+inline int preMulScalar(int rank) { return rank % 2 == 0 ? 1 : 2; }
+
 // Every type, in the order `-d all` runs them.
 const std::vector<strataDataType_t>& allTypes();
 // Every operator, in the order `-o all` runs them.

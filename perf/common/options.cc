@@ -210,10 +210,7 @@ std::optional<int> parseOptions(int argc, char** argv, Collective& coll, PerfOpt
     return usageError(tool, "invalid datatype '" + o.typeText + "'; choose " + typeChoices());
   o.types = *types;
   auto ops = parseOps(o.opText);
-  if (!ops) {
-    const char* note = o.opText == "mulsum" ? " (Strata has no pre-multiplied sum)" : "";
-    return usageError(tool, "invalid op '" + o.opText + "'" + note + "; choose " + opChoices());
-  }
+  if (!ops) return usageError(tool, "invalid op '" + o.opText + "'; choose " + opChoices());
   o.ops = *ops;
   if (graphLaunches != 0)
     return usageError(tool, "-G " + std::to_string(graphLaunches) +

@@ -146,7 +146,21 @@ RankSweep::Pointers RankSweep::pointers(const CallShape& shape, const TestCase& 
 
 void RankSweep::call(const CallShape& shape, const TestCase& tc, bool inPlace, int iter) {
   const Pointers p = pointers(shape, tc, inPlace, iter);
-  const strataResult_t r = coll_.run(p.send, p.recv, shape, tc, comm_, stream_);
+  strataResult_t r = strataSuccess;
+  if (tc.op == kPreMulSum && coll_.reduces()) {
+    // As nccl-tests: an op made for this call with this rank's scalar, destroyed once the call
+    // has been issued (a call queued on the stream keeps its scalar).
+    alignas(8) unsigned char scalar[8] = {};
+    storeScalar(scalar, tc.type, preMulScalar(rank_));
+    TestCase premul = tc;
+    expect(strataRedOpCreatePreMulSum(&premul.op, scalar, tc.type, strataScalarHostImmediate,
+                                      comm_),
+           "strataRedOpCreatePreMulSum");
+    r = coll_.run(p.send, p.recv, shape, premul, comm_, stream_);
+    expect(strataRedOpDestroy(premul.op, comm_), "strataRedOpDestroy");
+  } else {
+    r = coll_.run(p.send, p.recv, shape, tc, comm_, stream_);
+  }
   if (r != strataSuccess) {
     const std::string what = std::string(coll_.name()) + " (" + typeName(tc.type) +
                              (coll_.reduces() ? std::string(" ") + opName(tc.op) : "") + ", " +

@@ -39,6 +39,11 @@ void intInput(void* dst, uint64_t key, size_t first, size_t count) {
   for (size_t i = 0; i < count; ++i) out[i] = static_cast<T>(elementBits(key, first + i));
 }
 
+// A pre-multiplied sum's term of rank r: the input times preMulScalar(r); other ops: the input.
+uint64_t scaledTerm(uint64_t v, strataRedOp_t op, int r) {
+  return op == kPreMulSum ? v * static_cast<uint64_t>(preMulScalar(r)) : v;
+}
+
 template <class T>
 void intReduced(void* dst, const std::vector<uint64_t>& keys, strataRedOp_t op, size_t first,
                 size_t count) {
@@ -46,8 +51,9 @@ void intReduced(void* dst, const std::vector<uint64_t>& keys, strataRedOp_t op, 
   const int n = static_cast<int>(keys.size());
   for (size_t i = 0; i < count; ++i) {
     const T v0 = static_cast<T>(elementBits(keys[0], first + i));
-    // Sums and products in 64 bits, truncated once: truncation commutes with both.
-    uint64_t acc = static_cast<uint64_t>(v0);
+    // Sums and products in 64 bits, truncated once: truncation commutes with both (and with the
+    // pre-multiplication, which wraps in the type).
+    uint64_t acc = scaledTerm(static_cast<uint64_t>(v0), op, 0);
     T best = v0;
     for (int r = 1; r < n; ++r) {
       const T v = static_cast<T>(elementBits(keys[static_cast<size_t>(r)], first + i));
@@ -62,7 +68,7 @@ void intReduced(void* dst, const std::vector<uint64_t>& keys, strataRedOp_t op, 
           best = std::min(best, v);
           break;
         default:
-          acc += static_cast<uint64_t>(v);
+          acc += scaledTerm(static_cast<uint64_t>(v), op, r);
           break;
       }
     }
@@ -140,9 +146,15 @@ void storeFloat(void* dst, size_t i, strataDataType_t type, double x) {
   }
 }
 
+// A pre-multiplied sum's terms are up to twice its inputs (preMulScalar): its inputs are bounded
+// as for twice the ranks, so every partial sum stays exact.
+int maxAbsFor(strataDataType_t type, strataRedOp_t op, int nranks) {
+  return maxAbsInput(type, op == kPreMulSum ? 2 * nranks : nranks);
+}
+
 void floatInput(void* dst, strataDataType_t type, strataRedOp_t op, int nranks, uint64_t key,
                 size_t first, size_t count) {
-  const int maxAbs = maxAbsInput(type, nranks);
+  const int maxAbs = maxAbsFor(type, op, nranks);
   for (size_t i = 0; i < count; ++i)
     storeFloat(dst, i, type,
                static_cast<double>(floatInputValue(elementBits(key, first + i), op, maxAbs)));
@@ -151,10 +163,12 @@ void floatInput(void* dst, strataDataType_t type, strataRedOp_t op, int nranks, 
 void floatReduced(void* dst, strataDataType_t type, const std::vector<uint64_t>& keys,
                   strataRedOp_t op, size_t first, size_t count) {
   const int n = static_cast<int>(keys.size());
-  const int maxAbs = maxAbsInput(type, n);
+  const int maxAbs = maxAbsFor(type, op, n);
+  const auto scale = [op](int r) { return op == kPreMulSum ? preMulScalar(r) : 1; };
   for (size_t i = 0; i < count; ++i) {
     // Integers and signed powers of two: exact in double whatever the order.
     double acc = static_cast<double>(floatInputValue(elementBits(keys[0], first + i), op, maxAbs));
+    acc *= scale(0);
     for (int r = 1; r < n; ++r) {
       const double v = static_cast<double>(
           floatInputValue(elementBits(keys[static_cast<size_t>(r)], first + i), op, maxAbs));
@@ -169,7 +183,7 @@ void floatReduced(void* dst, strataDataType_t type, const std::vector<uint64_t>&
           acc = std::min(acc, v);
           break;
         default:
-          acc += v;
+          acc += v * scale(r);
           break;
       }
     }
@@ -243,6 +257,17 @@ void fillReduced(void* dst, const ValueSpec& spec, int nranks, size_t first, siz
   }
   withIntType(spec.type,
               [&](auto t) { intReduced<decltype(t)>(dst, keys, spec.op, first, count); });
+}
+
+void storeScalar(void* dst, strataDataType_t type, int v) {
+  if (isFloating(type)) {
+    storeFloat(dst, 0, type, static_cast<double>(v));
+    return;
+  }
+  withIntType(type, [&](auto t) {
+    const auto x = static_cast<decltype(t)>(v);
+    std::memcpy(dst, &x, sizeof x);
+  });
 }
 
 size_t countMismatches(const void* got, const void* want, size_t count, strataDataType_t type) {

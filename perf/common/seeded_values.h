@@ -31,6 +31,9 @@ void fillInput(void* dst, const ValueSpec& spec, int rank, size_t first, size_t 
 // 0..nranks-1 to dst.
 void fillReduced(void* dst, const ValueSpec& spec, int nranks, size_t first, size_t count);
 
+// Writes the small integer v as one element of type (a pre-multiplied sum's scalar).
+void storeScalar(void* dst, strataDataType_t type, int v);
+
 // The number of elements among count whose bit patterns differ between got and want.
 size_t countMismatches(const void* got, const void* want, size_t count, strataDataType_t type);
 

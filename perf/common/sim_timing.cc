@@ -15,7 +15,10 @@ CellResult evaluate(const Collective& coll, const SimTopology& topo, const CallS
   const strataConfig_t defaults = STRATA_CONFIG_INITIALIZER;
   strataConfig_t config = simConfig(defaults, topo);
   strataSimResult_t r{};
-  const strataResult_t rc = strataSimTimingOnly(&config, coll.simKey(), shape.count, tc.type, tc.op,
+  // A pre-multiplied sum is a communicator's op: it is timed as the Sum it runs (its one local
+  // pre-multiply pass is not priced).
+  const strataRedOp_t op = tc.op == kPreMulSum ? strataSum : tc.op;
+  const strataResult_t rc = strataSimTimingOnly(&config, coll.simKey(), shape.count, tc.type, op,
                                                 tc.root < 0 ? 0 : tc.root, inPlace ? 1 : 0, &r);
   if (rc != strataSuccess)
     throw std::runtime_error(
