@@ -14,7 +14,7 @@ using strata::Comm;
 using strata::makeError;
 using strata::Status;
 using strata::api::finish;
-using strata::api::guard;
+using strata::api::onComm;
 
 namespace strata::api {
 namespace {
@@ -87,6 +87,64 @@ void dropRedOps(const Comm* comm) {
   }
 }
 
+// strataRedOpCreatePreMulSum on a checked communicator.
+Status createPreMulSum(const char* name, strataRedOp_t* op, const void* scalar,
+                       strataDataType_t datatype, strataScalarResidence_t residence,
+                       const Comm* comm) {
+  if (!op) return makeError(strataInvalidArgument, "%s: op is NULL", name);
+  if (!scalar) return makeError(strataInvalidArgument, "%s: scalar is NULL", name);
+  const int type = static_cast<int>(datatype);
+  if (type < 0 || type >= strataNumTypes)
+    return makeError(strataInvalidArgument, "%s: datatype %d is not a strataDataType_t", name,
+                     type);
+  const int where = static_cast<int>(residence);
+  if (where != strataScalarDevice && where != strataScalarHostImmediate)
+    return makeError(strataInvalidArgument,
+                     "%s: residence %d is not a strataScalarResidence_t (strataScalarDevice or "
+                     "strataScalarHostImmediate)",
+                     name, where);
+  PreMulOp p;
+  p.comm = comm;
+  p.dtype = datatype;
+  if (where == strataScalarDevice)
+    p.device = scalar;
+  else
+    std::memcpy(p.value, scalar, dtypeSize(datatype));
+  OpTable& t = table();
+  std::lock_guard<std::mutex> lock(t.mu);
+  if (t.next == INT_MAX)
+    return makeError(strataInvalidUsage, "%s: every op id has been handed out", name);
+  const int id = t.next++;
+  t.live.emplace(id, p);
+  *op = static_cast<strataRedOp_t>(id);
+  return Status::ok();
+}
+
+// strataRedOpDestroy on a checked communicator.
+Status destroyRedOp(const char* name, strataRedOp_t op, const Comm* comm) {
+  const int id = static_cast<int>(op);
+  OpTable& t = table();
+  std::lock_guard<std::mutex> lock(t.mu);
+  auto it = t.live.find(id);
+  if (it == t.live.end()) {
+    if (validOp(op))
+      return makeError(strataInvalidArgument,
+                       "%s: op %d is a built-in strataRedOp_t, not an op of "
+                       "strataRedOpCreatePreMulSum",
+                       name, id);
+    if (id >= strataNumOps && id < t.next)
+      return makeError(strataInvalidArgument, "%s: op %d was already destroyed", name, id);
+    return makeError(strataInvalidArgument,
+                     "%s: op %d was not created by strataRedOpCreatePreMulSum", name, id);
+  }
+  if (it->second.comm != comm)
+    return makeError(strataInvalidArgument,
+                     "%s: op %d was created on another communicator than %s", name, id,
+                     comm->label().c_str());
+  t.live.erase(it);
+  return Status::ok();
+}
+
 }  // namespace strata::api
 
 extern "C" {
@@ -95,77 +153,15 @@ strataResult_t strataRedOpCreatePreMulSum(strataRedOp_t* op, void* scalar,
                                           strataDataType_t datatype,
                                           strataScalarResidence_t residence, strataComm_t comm) {
   const char* name = "strataRedOpCreatePreMulSum";
-  return guard(name, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(comm, name);
-    if (!c.isOk()) return finish(c.status());
-    Comm* cm = c.value();
-    strata::RankScope scope(cm->rank());
-    if (!op) return finish(makeError(strataInvalidArgument, "%s: op is NULL", name), cm);
-    if (!scalar) return finish(makeError(strataInvalidArgument, "%s: scalar is NULL", name), cm);
-    const int type = static_cast<int>(datatype);
-    if (type < 0 || type >= strataNumTypes)
-      return finish(makeError(strataInvalidArgument, "%s: datatype %d is not a strataDataType_t",
-                              name, type),
-                    cm);
-    const int where = static_cast<int>(residence);
-    if (where != strataScalarDevice && where != strataScalarHostImmediate)
-      return finish(makeError(strataInvalidArgument,
-                              "%s: residence %d is not a strataScalarResidence_t "
-                              "(strataScalarDevice or strataScalarHostImmediate)",
-                              name, where),
-                    cm);
-    strata::api::PreMulOp p;
-    p.comm = cm;
-    p.dtype = datatype;
-    if (where == strataScalarDevice)
-      p.device = scalar;
-    else
-      std::memcpy(p.value, scalar, strata::dtypeSize(datatype));
-    strata::api::OpTable& t = strata::api::table();
-    std::lock_guard<std::mutex> lock(t.mu);
-    if (t.next == INT_MAX)
-      return finish(makeError(strataInvalidUsage, "%s: every op id has been handed out", name),
-                    cm);
-    const int id = t.next++;
-    t.live.emplace(id, p);
-    *op = static_cast<strataRedOp_t>(id);
-    return strataSuccess;
+  return onComm(name, comm, [&](Comm* cm) {
+    return finish(strata::api::createPreMulSum(name, op, scalar, datatype, residence, cm), cm);
   });
 }
 
 strataResult_t strataRedOpDestroy(strataRedOp_t op, strataComm_t comm) {
   const char* name = "strataRedOpDestroy";
-  return guard(name, [&]() -> strataResult_t {
-    auto c = strata::api::checkComm(comm, name);
-    if (!c.isOk()) return finish(c.status());
-    Comm* cm = c.value();
-    strata::RankScope scope(cm->rank());
-    const int id = static_cast<int>(op);
-    strata::api::OpTable& t = strata::api::table();
-    std::lock_guard<std::mutex> lock(t.mu);
-    auto it = t.live.find(id);
-    if (it == t.live.end()) {
-      if (id >= 0 && id < strataNumOps)
-        return finish(makeError(strataInvalidArgument,
-                                "%s: op %d is a built-in strataRedOp_t, not an op of "
-                                "strataRedOpCreatePreMulSum",
-                                name, id),
-                      cm);
-      if (id >= strataNumOps && id < t.next)
-        return finish(makeError(strataInvalidArgument, "%s: op %d was already destroyed", name,
-                                id),
-                      cm);
-      return finish(makeError(strataInvalidArgument,
-                              "%s: op %d was not created by strataRedOpCreatePreMulSum", name, id),
-                    cm);
-    }
-    if (it->second.comm != cm)
-      return finish(makeError(strataInvalidArgument,
-                              "%s: op %d was created on another communicator than %s", name, id,
-                              cm->label().c_str()),
-                    cm);
-    t.live.erase(it);
-    return strataSuccess;
+  return onComm(name, comm, [&](Comm* cm) {
+    return finish(strata::api::destroyRedOp(name, op, cm), cm);
   });
 }
 
