@@ -208,6 +208,41 @@ TEST(PreMulSum, ResidenceDecidesWhenTheScalarIsRead) {
   });
 }
 
+// Two pre-multiplied sums with different scalars in one group (their staging is shared, one call
+// after the other), next to a plain Sum.
+TEST(PreMulSum, SeveralInOneGroup) {
+  const int n = 3;
+  runRanks(n, "", [&](int rank, strataComm_t comm) {
+    const size_t count = 1000;
+    std::vector<float> x(count, static_cast<float>(rank + 1));
+    std::vector<float> y1(count), y2(count), y3(count);
+    float s1 = 2.f, s2 = -3.f;
+    strataRedOp_t op1 = strataSum, op2 = strataSum;
+    ASSERT_EQ(strataRedOpCreatePreMulSum(&op1, &s1, strataFloat32, strataScalarHostImmediate,
+                                         comm),
+              strataSuccess);
+    ASSERT_EQ(strataRedOpCreatePreMulSum(&op2, &s2, strataFloat32, strataScalarDevice, comm),
+              strataSuccess);
+    ASSERT_EQ(strataGroupStart(), strataSuccess);
+    ASSERT_EQ(strataAllReduce(x.data(), y1.data(), count, strataFloat32, op1, comm, nullptr),
+              strataSuccess);
+    ASSERT_EQ(strataAllReduce(x.data(), y2.data(), count, strataFloat32, op2, comm, nullptr),
+              strataSuccess);
+    ASSERT_EQ(strataAllReduce(x.data(), y3.data(), count, strataFloat32, strataSum, comm,
+                              nullptr),
+              strataSuccess);
+    ASSERT_EQ(strataGroupEnd(), strataSuccess) << strataGetLastError(comm);
+    const float sum = static_cast<float>(n * (n + 1) / 2);
+    for (size_t i : {size_t{0}, count - 1}) {
+      EXPECT_EQ(y1[i], 2.f * sum);
+      EXPECT_EQ(y2[i], -3.f * sum);
+      EXPECT_EQ(y3[i], sum);
+    }
+    EXPECT_EQ(strataRedOpDestroy(op1, comm), strataSuccess);
+    EXPECT_EQ(strataRedOpDestroy(op2, comm), strataSuccess);
+  });
+}
+
 // Integers multiply as integers, wrapping like NCCL's.
 TEST(PreMulSum, IntegersWrap) {
   runRanks(2, "", [&](int, strataComm_t comm) {
