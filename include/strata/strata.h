@@ -265,6 +265,12 @@ STRATA_API strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, 
                                           strataDataType_t datatype, int root, strataComm_t comm,
                                           strataStream_t stream);
 
+/** In-place Broadcast (NCCL's legacy ncclBcast): copies count elements of root's buff into every
+ *  rank's buff. The same as strataBroadcast(buff, buff, ...), with errors naming strataBcast and
+ *  buff. */
+STRATA_API strataResult_t strataBcast(void* buff, size_t count, strataDataType_t datatype, int root,
+                                      strataComm_t comm, strataStream_t stream);
+
 /** Reduces count elements across ranks with op into root's recvbuff (recvbuff is used on the
  *  root only). */
 STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,

@@ -321,6 +321,15 @@ py::object Comm::broadcast(py::handle sendbuf, py::handle recvbuf, int root, py:
   });
 }
 
+py::object Comm::bcast(py::handle buf, int root, py::handle dtype,
+                       const std::shared_ptr<StreamState>& stream) {
+  BufferArg b = BufferArg::view(buf, "bcast", "buf", rank() == root ? Access::kRead : Access::kWrite,
+                                dtypeOverride(dtype));
+  return launch("strataBcast", {b}, stream, [&](strataComm_t c, strataStream_t s) {
+    return strataBcast(b.data(), b.count(), b.dtype(), root, c, s);
+  });
+}
+
 py::object Comm::reduce(py::handle sendbuf, py::handle recvbuf, py::handle op, int root,
                         py::handle dtype, const std::shared_ptr<StreamState>& stream) {
   const char* name = "reduce";
@@ -783,6 +792,8 @@ tensors, used in place without copying. Without stream= a call returns once it h
       .def("broadcast", &Comm::broadcast, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
            py::arg("root") = 0, py::kw_only(), dtype, stream,
            "Copies root's sendbuf into every rank's recvbuf (in place when recvbuf is None).")
+      .def("bcast", &Comm::bcast, py::arg("buf"), py::arg("root") = 0, py::kw_only(), dtype,
+           stream, "Copies root's buf into every rank's buf (strataBcast, NCCL's ncclBcast).")
       .def("reduce", &Comm::reduce, py::arg("sendbuf"), py::arg("recvbuf") = py::none(),
            py::arg("op") = "sum", py::arg("root") = 0, py::kw_only(), dtype, stream,
            "Reduces sendbuf across ranks into root's recvbuf (in place when recvbuf is None).")

@@ -87,6 +87,8 @@ class Comm {
                              const std::shared_ptr<StreamState>& stream);
   pybind11::object broadcast(pybind11::handle sendbuf, pybind11::handle recvbuf, int root,
                              pybind11::handle dtype, const std::shared_ptr<StreamState>& stream);
+  pybind11::object bcast(pybind11::handle buf, int root, pybind11::handle dtype,
+                         const std::shared_ptr<StreamState>& stream);
   pybind11::object reduce(pybind11::handle sendbuf, pybind11::handle recvbuf, pybind11::handle op,
                           int root, pybind11::handle dtype,
                           const std::shared_ptr<StreamState>& stream);

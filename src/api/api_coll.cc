@@ -74,10 +74,13 @@ strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t coun
   });
 }
 
-strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t count,
-                               strataDataType_t datatype, int root, strataComm_t comm,
-                               strataStream_t stream) {
-  const char* name = "strataBroadcast";
+namespace {
+
+// strataBroadcast and strataBcast: `name`, and the names their errors give the two buffers.
+strataResult_t broadcastAs(const char* name, const char* sendName, const char* recvName,
+                           const void* sendbuff, void* recvbuff, size_t count,
+                           strataDataType_t datatype, int root, strataComm_t comm,
+                           strataStream_t stream) {
   CollArgs a = collArgs(CollType::kBroadcast, sendbuff, recvbuff, count, datatype);
   a.root = root;
   a.inPlace = sendbuff == recvbuff;
@@ -85,9 +88,24 @@ strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t coun
     STRATA_CHECK(checkRank(name, "root", root, c.nranks()));
     STRATA_CHECK(checkCount(name, "count", count, 1, datatype));
     const size_t bytes = count * strata::dtypeSize(datatype);
-    if (c.rank() == root) STRATA_CHECK(checkBuf(name, "sendbuff (on the root)", sendbuff, bytes));
-    return checkBuf(name, "recvbuff", recvbuff, bytes);
+    if (c.rank() == root) STRATA_CHECK(checkBuf(name, sendName, sendbuff, bytes));
+    return checkBuf(name, recvName, recvbuff, bytes);
   });
+}
+
+}  // namespace
+
+strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                               strataDataType_t datatype, int root, strataComm_t comm,
+                               strataStream_t stream) {
+  return broadcastAs("strataBroadcast", "sendbuff (on the root)", "recvbuff", sendbuff, recvbuff,
+                     count, datatype, root, comm, stream);
+}
+
+strataResult_t strataBcast(void* buff, size_t count, strataDataType_t datatype, int root,
+                           strataComm_t comm, strataStream_t stream) {
+  return broadcastAs("strataBcast", "buff (on the root)", "buff", buff, buff, count, datatype, root,
+                     comm, stream);
 }
 
 strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,

@@ -148,6 +148,13 @@ static int testBroadcast(size_t count, int root) {
     if (buf[i] != (float)valueOf(root, i))
       bad = fail("Broadcast in-place root %d count %lu: element %lu is %g, expected %d", root,
                  (unsigned long)count, (unsigned long)i, (double)buf[i], valueOf(root, i));
+
+  for (i = 0; !bad && i < count; ++i) buf[i] = g_rank == root ? (float)valueOf(root, i) : -3.0f;
+  if (!bad) bad = call(strataBcast(buf, count, strataFloat32, root, g_comm, NULL), "Bcast");
+  for (i = 0; !bad && i < count; ++i)
+    if (buf[i] != (float)valueOf(root, i))
+      bad = fail("Bcast root %d count %lu: element %lu is %g, expected %d", root,
+                 (unsigned long)count, (unsigned long)i, (double)buf[i], valueOf(root, i));
   free(buf);
   free(out);
   return bad;

@@ -39,6 +39,8 @@ int main(void) {
            "strataAllReduce(datatype)", comm, needle);
     expect(strataBroadcast(x, y, 4, (strataDataType_t)v, 0, comm, NULL),
            "strataBroadcast(datatype)", comm, needle);
+    expect(strataBcast(x, 4, (strataDataType_t)v, 0, comm, NULL), "strataBcast(datatype)", comm,
+           needle);
     expect(strataSend(x, 4, (strataDataType_t)v, 0, comm, NULL), "strataSend(datatype)", comm,
            needle);
     snprintf(needle, sizeof needle, "op %d is not a strataRedOp_t", v);

@@ -233,6 +233,9 @@ def test_all_collectives_as_threads(comms):
         b = np.full(3, r, np.float64)
         c.broadcast(b, root=n - 1)
         out["broadcast"] = b
+        bc = np.full(5, 10 * r + 1, np.int32)
+        c.bcast(bc, root=0)
+        out["bcast"] = bc
         red = np.zeros(2, np.int64)
         c.reduce(np.full(2, r, np.int64), red, "sum", root=0)
         out["reduce"] = red
@@ -267,6 +270,7 @@ def test_all_collectives_as_threads(comms):
     for r, out in enumerate(run_threads(comms, body)):
         np.testing.assert_array_equal(out["all_reduce"], n * (n + 1) // 2)
         np.testing.assert_array_equal(out["broadcast"], n - 1)
+        np.testing.assert_array_equal(out["bcast"], 1)
         if r == 0:
             np.testing.assert_array_equal(out["reduce"], n * (n - 1) // 2)
         np.testing.assert_array_equal(out["all_gather"], np.repeat(np.arange(n), 2))

@@ -110,6 +110,9 @@ TEST_F(ApiArgsTest, Collectives) {
 
   expectError(strataBroadcast(buf_, buf_, 1, strataFloat32, 1, comm_, nullptr), strataInvalidArgument, "root 1");
   expectError(strataBroadcast(buf_, nullptr, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "recvbuff");
+  expectError(strataBcast(buf_, 1, strataFloat32, 1, comm_, nullptr), strataInvalidArgument, "strataBcast: root 1");
+  expectError(strataBcast(nullptr, 1, strataFloat32, 0, comm_, nullptr), strataInvalidArgument, "buff (on the root)");
+  expectError(strataBcast(buf_, 1, badType, 0, comm_, nullptr), strataInvalidArgument, "datatype");
   expectError(strataReduce(buf_, buf_, 1, strataFloat32, strataSum, -1, comm_, nullptr), strataInvalidArgument, "root -1");
   expectError(strataReduce(buf_, buf_, 1, strataFloat32, badOp, 0, comm_, nullptr), strataInvalidArgument, "op");
   expectError(strataGather(buf_, buf_ + 8, 1, strataFloat32, 1, comm_, nullptr), strataInvalidArgument, "root 1");
