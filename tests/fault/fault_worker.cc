@@ -331,9 +331,16 @@ int runCycles() {
     ok(strataBarrier(g_comm, nullptr), "Barrier");
     if (size_t segs = countSegmentsOfThisProcess(); segs != 0)
       fail("%zu shared-memory segments of this process still named after cycle %d", segs, cycle);
-    const size_t fds = openFds().size();
+    size_t fds = openFds().size();
     if (cycle == 2) fdsAfterWarmup = fds;
     const size_t slack = g_rank == 0 ? 3 : 0;
+    // Rank 0 hosts the children's bootstrap roots, whose threads close the peers' connections
+    // once those ranks have left, after this rank's destroy has returned: a descriptor still
+    // being closed goes within moments, a leaked one never does.
+    for (int look = 0; cycle > 2 && fds > fdsAfterWarmup + slack && look < 300; ++look) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      fds = openFds().size();
+    }
     if (cycle > 2 && fds > fdsAfterWarmup + slack)
       fail("%zu descriptors open after cycle %d, %zu after cycle 2", fds, cycle, fdsAfterWarmup);
   }
