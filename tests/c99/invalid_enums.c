@@ -50,6 +50,20 @@ int main(void) {
            "strataReduce(op)", comm, needle);
     expect(strataReduceScatter(x, y, 4, strataFloat32, (strataRedOp_t)v, comm, NULL),
            "strataReduceScatter(op)", comm, needle);
+    {
+      strataRedOp_t op;
+      float scalar = 2;
+      snprintf(needle, sizeof needle, "datatype %d", v);
+      expect(strataRedOpCreatePreMulSum(&op, &scalar, (strataDataType_t)v,
+                                        strataScalarHostImmediate, comm),
+             "strataRedOpCreatePreMulSum(datatype)", comm, needle);
+      snprintf(needle, sizeof needle, "residence %d", v);
+      expect(strataRedOpCreatePreMulSum(&op, &scalar, strataFloat32, (strataScalarResidence_t)v,
+                                        comm),
+             "strataRedOpCreatePreMulSum(residence)", comm, needle);
+      snprintf(needle, sizeof needle, "op %d was not created", v);
+      expect(strataRedOpDestroy((strataRedOp_t)v, comm), "strataRedOpDestroy(op)", comm, needle);
+    }
     snprintf(needle, sizeof needle, "quant %d", v);
     expect(strataAllGatherQuantized(x, y, 4, strataFloat32, (strataQuant_t)v, 4, comm, NULL),
            "strataAllGatherQuantized(quant)", comm, needle);
