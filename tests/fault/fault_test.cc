@@ -399,10 +399,9 @@ TEST_P(ShrinkAfterKill, SurvivorsShrinkAndGoOn) {
 INSTANTIATE_TEST_SUITE_P(Shm, ShrinkAfterKill, ::testing::Values(0, 2),
                          [](const auto& info) { return "rank" + std::to_string(info.param); });
 
-// SIGKILL of rank 2 after it joined the bootstrap, while rank 0 waits in init for the others
-// (rank 1 never starts): rank 0 fails init naming rank 2, not with a timeout about rank 1.
-TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {
-  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+// Starts ranks 0 (logging its bootstrap root) and 2 of `group`'s 3 and waits until the root,
+// which rank 0 hosts, has seen rank 2 join; rank 1 is not started.
+void startRanksZeroAndTwo(WorkerGroup& group) {
   group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
   group.setEnv("STRATA_DEBUG", "INFO");
   group.setEnv("STRATA_DEBUG_SUBSYS", "BOOTSTRAP");
@@ -411,6 +410,14 @@ TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {
   ASSERT_TRUE(group.start(2, {"loop", "allreduce"})) << group.error();
   ASSERT_TRUE(group.waitForOutput(0, "rank 2 of 3 joined", Clock::now() + kTestBudget))
       << group.allOutput();
+}
+
+// SIGKILL of rank 2 after it joined the bootstrap, while rank 0 waits in init for the others
+// (rank 1 never starts): rank 0 fails init naming rank 2, not with a timeout about rank 1.
+TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {
+  WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
+  startRanksZeroAndTwo(group);
+  if (::testing::Test::HasFatalFailure()) return;
   group.hold(2);
   const auto killedAt = Clock::now();
   group.kill(2, SIGKILL);
@@ -429,14 +436,8 @@ TEST(Init, RankKilledDuringInitIsNamedByTheOthers) {
 // in init for a rank that neither exits nor answers, and time out naming it.
 TEST(Init, RankStoppedDuringInitIsNamedByTheOthers) {
   WorkerGroup group(kWorker, 3, commIdFor(pickFreePort()), randomSecretHex());
-  group.setEnv("STRATA_TIMEOUT_MS", std::to_string(kFaultTimeout.count()));
-  group.setEnv("STRATA_DEBUG", "INFO");
-  group.setEnv("STRATA_DEBUG_SUBSYS", "BOOTSTRAP");
-  ASSERT_TRUE(group.start(0, {"loop", "allreduce"})) << group.error();
-  group.setEnv("STRATA_DEBUG", "");
-  ASSERT_TRUE(group.start(2, {"loop", "allreduce"})) << group.error();
-  ASSERT_TRUE(group.waitForOutput(0, "rank 2 of 3 joined", Clock::now() + kTestBudget))
-      << group.allOutput();
+  startRanksZeroAndTwo(group);
+  if (::testing::Test::HasFatalFailure()) return;
   group.hold(2);
   const auto stoppedAt = Clock::now();
   group.kill(2, SIGSTOP);
