@@ -9,11 +9,11 @@
 namespace strata {
 namespace {
 
-// The fused AllReduce is not one of these: its plan divides Avg itself before the epilogue and
-// it always reduces at the wire's width (its callbacks see the caller's type).
 // The scalar of a pre-multiplied sum: the call binds it as extra slot 0 (launch.cc).
 constexpr BufRef kPreMulScalar{kFirstExtraBuf, 0};
 
+// The fused AllReduce is not one of these: its plan divides Avg itself before the epilogue and
+// it always reduces at the wire's width (its callbacks see the caller's type).
 bool isReduction(CollType c) {
   return c == CollType::kAllReduce || c == CollType::kReduce || c == CollType::kReduceScatter;
 }
